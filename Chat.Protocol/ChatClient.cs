@@ -1,0 +1,501 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace Chat.Protocol;
+
+/// <summary>Settings of a <see cref="ChatClient"/>.</summary>
+public sealed class ChatClientOptions
+{
+    /// <summary>Name sent in <see cref="Hello"/>.</summary>
+    public string ClientName { get; set; } = "chat-dotnet";
+    /// <summary>Device name sent in <see cref="Login"/>; a second login with the same device replaces the first.</summary>
+    public string Device { get; set; } = "default";
+    /// <summary>Largest frame accepted from the server.</summary>
+    public int MaxFrameBytes { get; set; } = 8 << 20;
+    /// <summary>How long a request (other than Send) waits for its answer.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Inbox entries buffered for the application before the client stops reading the socket.</summary>
+    public int EntryBuffer { get; set; } = 10_000;
+    /// <summary>Reconnect, log in again, resend unaccepted sends and resume sync when the connection drops.</summary>
+    public bool AutoReconnect { get; set; }
+}
+
+/// <summary>An error answer from the server.</summary>
+public sealed class ChatException(ErrorCode code, string message) : Exception(message)
+{
+    /// <summary>The server's error code.</summary>
+    public ErrorCode Code { get; } = code;
+}
+
+/// <summary>
+/// An asynchronous client of the chat protocol. Requests may be issued from any thread.
+/// Inbox entries (<see cref="Message"/>, <see cref="Receipt"/>) arrive in order on <see cref="Entries"/>.
+/// </summary>
+/// <remarks>
+/// Sends that were written but not yet answered survive a lost connection: <see cref="ReconnectAsync"/>
+/// (or <see cref="ChatClientOptions.AutoReconnect"/>) resends them with the same client message id, and the
+/// server answers each once. The number of unanswered sends is capped by the server's
+/// <see cref="Welcome.MaxInFlight"/>; <see cref="SendAsync"/> waits for room.
+/// </remarks>
+public sealed class ChatClient : IAsyncDisposable
+{
+    /// <summary>The protocol version this client speaks.</summary>
+    public const int ProtocolVersion = 1;
+
+    private readonly string _host;
+    private readonly int _port;
+    private readonly ChatClientOptions _options;
+    private readonly Channel<Frame> _entries;
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<Frame>> _requests = new();
+    private readonly ConcurrentDictionary<string, PendingSend> _sends = new();
+    private readonly CancellationTokenSource _disposed = new();
+    private SemaphoreSlim _inFlight = new(1);
+    private Connection? _connection;
+    private uint _nextRequestId;
+    private long _lastSeq;
+    private bool _syncing;
+    private string? _token;
+    private TaskCompletionSource<long>? _syncDone;
+    private int _reconnecting;
+
+    private sealed record PendingSend(Send Frame, TaskCompletionSource<Accepted> Done);
+
+    private ChatClient(string host, int port, ChatClientOptions options)
+    {
+        _host = host;
+        _port = port;
+        _options = options;
+        _entries = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EntryBuffer)
+        {
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>The server's <see cref="Welcome"/> on the current connection.</summary>
+    public Welcome Welcome { get; private set; } = null!;
+
+    /// <summary>The logged-in user, once <see cref="LoginAsync"/> succeeded.</summary>
+    public string? UserId { get; private set; }
+
+    /// <summary>The highest inbox sequence received so far.</summary>
+    public long LastSeq => Interlocked.Read(ref _lastSeq);
+
+    /// <summary>Inbox entries in inbox order: <see cref="Message"/> and <see cref="Receipt"/> frames.</summary>
+    public ChannelReader<Frame> Entries => _entries.Reader;
+
+    /// <summary>The fatal <see cref="Error"/> the server sent before closing, if any.</summary>
+    public Error? CloseReason { get; private set; }
+
+    /// <summary>Completes when the current connection closes.</summary>
+    public Task Closed => _connection?.Finished ?? Task.CompletedTask;
+
+    /// <summary>Sends that have not been accepted yet.</summary>
+    public int UnacceptedSends => _sends.Count;
+
+    /// <summary>Connects and exchanges Hello/Welcome.</summary>
+    public static async Task<ChatClient> ConnectAsync(string host, int port, ChatClientOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        var client = new ChatClient(host, port, options ?? new ChatClientOptions());
+        try
+        {
+            await client.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return client;
+    }
+
+    /// <summary>Parses "host:port" and connects.</summary>
+    public static Task<ChatClient> ConnectAsync(string server, ChatClientOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        var colon = server.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), out var port) || port is <= 0 or > 65535)
+            throw new ArgumentException($"server must be HOST:PORT, got '{server}'", nameof(server));
+        return ConnectAsync(server[..colon], port, options, cancellationToken);
+    }
+
+    private async Task OpenAsync(CancellationToken ct)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(_host, _port, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var connection = new Connection(this, socket);
+        _connection = connection;
+        var welcomeWait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _requests[0] = welcomeWait;
+        connection.Start();
+        connection.Enqueue(new Hello(ProtocolVersion, _options.ClientName));
+        var answer = await WaitAsync(welcomeWait.Task, 0, ct).ConfigureAwait(false);
+        Welcome = (Welcome)answer;
+        var previous = _inFlight;
+        _inFlight = new SemaphoreSlim(Math.Max(1, Welcome.MaxInFlight - _sends.Count));
+        previous.Dispose();
+    }
+
+    /// <summary>Creates a user. The returned token is shown once; keep it.</summary>
+    public async Task<Registered> RegisterAsync(string name, string phone, string? email = null,
+        CancellationToken cancellationToken = default)
+        => (Registered)await RequestAsync(id => new Register(id, name, phone, email), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Authenticates this connection with a token from <see cref="RegisterAsync"/>.</summary>
+    public async Task<LoggedIn> LoginAsync(string token, CancellationToken cancellationToken = default)
+    {
+        var answer = (LoggedIn)await RequestAsync(id => new Login(id, token, _options.Device), cancellationToken)
+            .ConfigureAwait(false);
+        _token = token;
+        UserId = answer.UserId;
+        return answer;
+    }
+
+    /// <summary>Finds the user registered with a phone number.</summary>
+    public async Task<LookupResult> LookupAsync(string phone, CancellationToken cancellationToken = default)
+        => (LookupResult)await RequestAsync(id => new Lookup(id, phone), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Marks every message from <paramref name="with"/> up to inbox sequence <paramref name="upTo"/> read.</summary>
+    public async Task ReadAsync(string with, long upTo, CancellationToken cancellationToken = default)
+        => await RequestAsync(id => new Read(id, with, upTo), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Sends a text and completes when the server has stored it durably. With the same
+    /// <paramref name="clientMessageId"/>, a repeated send is answered with the same message id and
+    /// delivered once. Cancelling stops the wait; the send stays queued for resending until disposal.
+    /// </summary>
+    public async Task<Accepted> SendAsync(string to, string text, string? clientMessageId = null,
+        CancellationToken cancellationToken = default)
+    {
+        clientMessageId ??= NewClientMessageId();
+        if (_sends.TryGetValue(clientMessageId, out var existing))
+            return await existing.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = _inFlight;
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var pending = new PendingSend(new Send(NextRequestId(), clientMessageId, to, text),
+            new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _sends[clientMessageId] = pending;
+        _connection?.Enqueue(pending.Frame);
+        return await pending.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A new random client message id (16 hex characters).</summary>
+    public static string NewClientMessageId() => Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 8);
+
+    /// <summary>
+    /// Requests every inbox entry after <paramref name="after"/>; they arrive on <see cref="Entries"/>.
+    /// Completes with the last stored sequence once the stored entries have been received; live entries follow.
+    /// </summary>
+    public async Task<long> SyncAsync(long after, CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _syncDone = done;
+        Interlocked.Exchange(ref _lastSeq, after);
+        _syncing = true;
+        Current().Enqueue(new Sync(after));
+        return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced.</summary>
+    public void Ack(long seq) => Current().Enqueue(new Ack(seq));
+
+    /// <summary>Measures a round trip to the server.</summary>
+    public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var nonce = started;
+        var wait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var key = (uint)(nonce & 0x7fffffff) | 0x80000000; // pings use the upper half of the id space
+        _requests[key] = wait;
+        Current().Enqueue(new Ping(key));
+        await WaitAsync(wait.Task, key, cancellationToken).ConfigureAwait(false);
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started);
+    }
+
+    /// <summary>
+    /// Opens a new connection, logs in with the same token, resends every unaccepted send with its
+    /// original client message id and, if a sync was running, resumes it after <see cref="LastSeq"/>.
+    /// </summary>
+    public async Task ReconnectAsync(CancellationToken cancellationToken = default)
+    {
+        var old = _connection;
+        _connection = null; // the old connection's close is not a failure to report
+        old?.Abort();
+        if (old is not null) await old.Finished.ConfigureAwait(false);
+        await OpenAsync(cancellationToken).ConfigureAwait(false);
+        if (_token is null) return;
+        await LoginAsync(_token, cancellationToken).ConfigureAwait(false);
+        foreach (var pending in _sends.Values.OrderBy(p => p.Frame.RequestId))
+            Current().Enqueue(pending.Frame);
+        if (_syncing)
+        {
+            _syncDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Current().Enqueue(new Sync(LastSeq));
+        }
+    }
+
+    private Connection Current() => _connection ?? throw new InvalidOperationException("not connected");
+
+    private uint NextRequestId()
+    {
+        while (true)
+        {
+            var id = Interlocked.Increment(ref _nextRequestId) & 0x7fffffff;
+            if (id != 0) return id;
+        }
+    }
+
+    private async Task<Frame> RequestAsync(Func<uint, Frame> make, CancellationToken ct)
+    {
+        var id = NextRequestId();
+        var wait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _requests[id] = wait;
+        Current().Enqueue(make(id));
+        return await WaitAsync(wait.Task, id, ct).ConfigureAwait(false);
+    }
+
+    private async Task<Frame> WaitAsync(Task<Frame> task, uint id, CancellationToken ct)
+    {
+        try
+        {
+            var answer = await task.WaitAsync(_options.RequestTimeout, ct).ConfigureAwait(false);
+            if (answer is Error error) throw new ChatException(error.Code, error.Message);
+            return answer;
+        }
+        finally
+        {
+            _requests.TryRemove(id, out _);
+        }
+    }
+
+    private async ValueTask OnFrameAsync(Frame frame)
+    {
+        switch (frame)
+        {
+            case Message or Receipt:
+            {
+                var seq = frame is Message m ? m.Seq : ((Receipt)frame).Seq;
+                if (seq <= LastSeq) return; // already seen (a resumed sync can overlap)
+                Interlocked.Exchange(ref _lastSeq, seq);
+                await _entries.Writer.WriteAsync(frame).ConfigureAwait(false);
+                return;
+            }
+            case Accepted accepted:
+                if (_sends.TryRemove(accepted.ClientMessageId, out var send))
+                {
+                    _inFlight.Release();
+                    send.Done.TrySetResult(accepted);
+                }
+                return;
+            case SyncComplete complete:
+                _syncDone?.TrySetResult(complete.LastSeq);
+                return;
+            case Welcome welcome:
+                Complete(0, welcome);
+                return;
+            case Registered r: Complete(r.RequestId, r); return;
+            case LoggedIn l: Complete(l.RequestId, l); return;
+            case LookupResult lr: Complete(lr.RequestId, lr); return;
+            case Ok ok: Complete(ok.RequestId, ok); return;
+            case Pong pong: Complete((uint)pong.Nonce, pong); return;
+            case Error error:
+                if (error.Code.IsFatal())
+                {
+                    CloseReason = error;
+                    Complete(0, error);
+                    return;
+                }
+                foreach (var pending in _sends.Values)
+                {
+                    if (pending.Frame.RequestId != error.RequestId) continue;
+                    if (_sends.TryRemove(pending.Frame.ClientMessageId, out _))
+                    {
+                        _inFlight.Release();
+                        pending.Done.TrySetException(new ChatException(error.Code, error.Message));
+                    }
+                    return;
+                }
+                Complete(error.RequestId, error);
+                return;
+        }
+    }
+
+    private void Complete(uint id, Frame answer)
+    {
+        if (_requests.TryGetValue(id, out var wait)) wait.TrySetResult(answer);
+    }
+
+    private void OnClosed(Connection connection, Exception? error)
+    {
+        if (!ReferenceEquals(connection, _connection)) return;
+        Exception reason = CloseReason is { } r ? new ChatException(r.Code, r.Message)
+            : new IOException("connection closed", error);
+        foreach (var (id, wait) in _requests)
+            if (wait.TrySetException(reason)) _requests.TryRemove(id, out _);
+        _syncDone?.TrySetException(reason);
+        if (_options.AutoReconnect && !_disposed.IsCancellationRequested && CloseReason?.Code != ErrorCode.Replaced)
+            _ = ReconnectLoopAsync();
+    }
+
+    private async Task ReconnectLoopAsync()
+    {
+        if (Interlocked.Exchange(ref _reconnecting, 1) == 1) return;
+        try
+        {
+            var delay = TimeSpan.FromMilliseconds(100);
+            while (!_disposed.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(delay, _disposed.Token).ConfigureAwait(false);
+                    CloseReason = null;
+                    await ReconnectAsync(_disposed.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception)
+                {
+                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5_000));
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _reconnecting, 0);
+        }
+    }
+
+    /// <summary>Closes the connection. Unaccepted sends are abandoned.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed.IsCancellationRequested) return;
+        _disposed.Cancel();
+        var connection = _connection;
+        if (connection is not null)
+        {
+            await connection.CloseAsync().ConfigureAwait(false);
+        }
+        foreach (var pending in _sends.Values)
+            pending.Done.TrySetException(new ObjectDisposedException(nameof(ChatClient)));
+        _entries.Writer.TryComplete();
+    }
+
+    /// <summary>One TCP connection: a read loop and a write loop that coalesces frames into few syscalls.</summary>
+    private sealed class Connection
+    {
+        private readonly ChatClient _client;
+        private readonly Socket _socket;
+        private readonly NetworkStream _stream;
+        private readonly Channel<Frame> _outgoing = Channel.CreateUnbounded<Frame>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Task _reader = Task.CompletedTask;
+        private Task _writer = Task.CompletedTask;
+
+        public Connection(ChatClient client, Socket socket)
+        {
+            _client = client;
+            _socket = socket;
+            _stream = new NetworkStream(socket, ownsSocket: true);
+        }
+
+        public Task Finished => _finished.Task;
+
+        public void Start()
+        {
+            _reader = Task.Run(ReadLoopAsync);
+            _writer = Task.Run(WriteLoopAsync);
+        }
+
+        public void Enqueue(Frame frame) => _outgoing.Writer.TryWrite(frame);
+
+        public void Abort()
+        {
+            _outgoing.Writer.TryComplete();
+            try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { /* already closed */ }
+            _stream.Dispose();
+        }
+
+        public async Task CloseAsync()
+        {
+            _outgoing.Writer.TryComplete();
+            try { await _writer.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false); }
+            catch (Exception) { /* closing anyway */ }
+            Abort();
+            try { await _reader.ConfigureAwait(false); } catch (Exception) { /* closing anyway */ }
+        }
+
+        private async Task ReadLoopAsync()
+        {
+            Exception? failure = null;
+            var pipe = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
+            try
+            {
+                while (true)
+                {
+                    var result = await pipe.ReadAsync().ConfigureAwait(false);
+                    var buffer = result.Buffer;
+                    while (FrameCodec.TryRead(ref buffer, _client._options.MaxFrameBytes, out var frame))
+                        await _client.OnFrameAsync(frame).ConfigureAwait(false);
+                    pipe.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted) break;
+                }
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                await pipe.CompleteAsync().ConfigureAwait(false);
+                _outgoing.Writer.TryComplete();
+                try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { /* already closed */ }
+                _client.OnClosed(this, failure);
+                _finished.TrySetResult();
+            }
+        }
+
+        private async Task WriteLoopAsync()
+        {
+            var pipe = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
+            var reader = _outgoing.Reader;
+            try
+            {
+                while (await reader.WaitToReadAsync().ConfigureAwait(false))
+                {
+                    long ack = -1;
+                    while (reader.TryRead(out var frame))
+                    {
+                        if (frame is Ack a) { ack = Math.Max(ack, a.Seq); continue; } // coalesce acks
+                        FrameCodec.Write(pipe, frame);
+                        if (pipe.UnflushedBytes > 256 * 1024) await pipe.FlushAsync().ConfigureAwait(false);
+                    }
+                    if (ack >= 0) FrameCodec.Write(pipe, new Ack(ack));
+                    var flush = await pipe.FlushAsync().ConfigureAwait(false);
+                    if (flush.IsCompleted) break;
+                }
+            }
+            catch (Exception)
+            {
+                // the read loop reports the failure
+            }
+            finally
+            {
+                try { await pipe.CompleteAsync().ConfigureAwait(false); } catch (Exception) { /* closed */ }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+namespace Chat.Protocol;
+
+/// <summary>
+/// Error codes carried by <see cref="Error"/>. Codes below 100 are fatal: the server closes the
+/// connection right after the Error frame. Codes from 100 answer one request; the connection stays open.
+/// </summary>
+public enum ErrorCode
+{
+    /// <summary>The bytes of a frame could not be decoded.</summary>
+    BadFrame = 1,
+    /// <summary>A frame's declared length exceeds the server's maximum frame size.</summary>
+    FrameTooLarge = 2,
+    /// <summary>The opcode is not one this server knows.</summary>
+    UnknownOpcode = 3,
+    /// <summary>The frame is not allowed in the connection's state (for example Send before Login).</summary>
+    WrongState = 4,
+    /// <summary>The client's protocol version is not supported.</summary>
+    UnsupportedVersion = 5,
+    /// <summary>Another login named the same device; this connection is replaced.</summary>
+    Replaced = 6,
+    /// <summary>The server is shutting down.</summary>
+    ShuttingDown = 7,
+    /// <summary>The connection sent no frame within the idle timeout.</summary>
+    IdleTimeout = 8,
+
+    /// <summary>A field is missing or malformed.</summary>
+    InvalidArgument = 100,
+    /// <summary>The phone number is not in E.164 form (+ then 8 to 15 digits).</summary>
+    InvalidPhone = 101,
+    /// <summary>The phone number is already registered.</summary>
+    PhoneTaken = 102,
+    /// <summary>No user has that id or phone.</summary>
+    UnknownUser = 103,
+    /// <summary>The text is empty.</summary>
+    EmptyText = 104,
+    /// <summary>The text is longer than the server's limit (see <see cref="Welcome.MaxTextBytes"/>).</summary>
+    TextTooLong = 105,
+    /// <summary>The token is not valid.</summary>
+    AuthFailed = 106,
+    /// <summary>Too many requests are unanswered (see <see cref="Welcome.MaxInFlight"/>) or the request rate is exceeded.</summary>
+    RateLimited = 107,
+    /// <summary>The server could not complete the request in time; retrying with the same ids is safe.</summary>
+    Unavailable = 108,
+    /// <summary>The name is empty or too long.</summary>
+    InvalidName = 109,
+    /// <summary>The e-mail address is malformed.</summary>
+    InvalidEmail = 110,
+    /// <summary>The client message id is empty or longer than 64 characters.</summary>
+    InvalidMessageId = 111,
+}
+
+/// <summary>Helpers over <see cref="ErrorCode"/>.</summary>
+public static class ErrorCodes
+{
+    /// <summary>True when the server closes the connection after sending this code.</summary>
+    public static bool IsFatal(this ErrorCode code) => (int)code < 100;
+}
