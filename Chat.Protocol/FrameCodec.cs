@@ -5,7 +5,7 @@ using MessagePack;
 namespace Chat.Protocol;
 
 /// <summary>A peer broke the protocol. <see cref="Code"/> is the error code to report before closing.</summary>
-public sealed class ProtocolViolationException(ErrorCode code, string message) : Exception(message)
+public sealed class FrameViolationException(ErrorCode code, string message) : Exception(message)
 {
     /// <summary>The error code that describes the violation.</summary>
     public ErrorCode Code { get; } = code;
@@ -31,7 +31,7 @@ public static class FrameCodec
     /// yet hold a whole frame. The declared length is checked against <paramref name="maxFrameBytes"/>
     /// before any payload is read or allocated.
     /// </summary>
-    /// <exception cref="ProtocolViolationException">The frame is too large, undecodable or has an unknown opcode.</exception>
+    /// <exception cref="FrameViolationException">The frame is too large, undecodable or has an unknown opcode.</exception>
     public static bool TryRead(ref ReadOnlySequence<byte> buffer, int maxFrameBytes, out Frame frame)
     {
         frame = null!;
@@ -48,10 +48,10 @@ public static class FrameCodec
             length = BinaryPrimitives.ReadUInt32BigEndian(header);
         }
         if (length > (uint)maxFrameBytes)
-            throw new ProtocolViolationException(ErrorCode.FrameTooLarge,
+            throw new FrameViolationException(ErrorCode.FrameTooLarge,
                 $"frame of {length} bytes exceeds the maximum of {maxFrameBytes} bytes");
         if (length == 0)
-            throw new ProtocolViolationException(ErrorCode.BadFrame, "empty frame");
+            throw new FrameViolationException(ErrorCode.BadFrame, "empty frame");
         if (buffer.Length - HeaderBytes < length) return false;
         var payload = buffer.Slice(HeaderBytes, length);
         frame = Decode(payload);
@@ -60,7 +60,7 @@ public static class FrameCodec
     }
 
     /// <summary>Decodes one payload (without its length prefix).</summary>
-    /// <exception cref="ProtocolViolationException">The payload is undecodable or has an unknown opcode.</exception>
+    /// <exception cref="FrameViolationException">The payload is undecodable or has an unknown opcode.</exception>
     public static Frame Decode(ReadOnlySequence<byte> payload)
     {
         var reader = new MessagePackReader(payload);
@@ -69,17 +69,17 @@ public static class FrameCodec
         {
             var peek = reader.CreatePeekReader();
             if (peek.NextMessagePackType != MessagePackType.Array || peek.ReadArrayHeader() != 2)
-                throw new ProtocolViolationException(ErrorCode.BadFrame, "a frame is a two-element array [opcode, fields]");
+                throw new FrameViolationException(ErrorCode.BadFrame, "a frame is a two-element array [opcode, fields]");
             if (peek.NextMessagePackType != MessagePackType.Integer)
-                throw new ProtocolViolationException(ErrorCode.BadFrame, "the opcode must be an integer");
+                throw new FrameViolationException(ErrorCode.BadFrame, "the opcode must be an integer");
             opcode = peek.ReadInt32();
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
         {
-            throw new ProtocolViolationException(ErrorCode.BadFrame, "undecodable frame: " + e.Message);
+            throw new FrameViolationException(ErrorCode.BadFrame, "undecodable frame: " + e.Message);
         }
         if (!Opcodes.IsKnown(opcode))
-            throw new ProtocolViolationException(ErrorCode.UnknownOpcode, $"unknown opcode {opcode}");
+            throw new FrameViolationException(ErrorCode.UnknownOpcode, $"unknown opcode {opcode}");
         Frame? frame;
         try
         {
@@ -87,12 +87,12 @@ public static class FrameCodec
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or InvalidOperationException)
         {
-            throw new ProtocolViolationException(ErrorCode.BadFrame, $"undecodable frame (opcode {opcode}): {Inner(e).Message}");
+            throw new FrameViolationException(ErrorCode.BadFrame, $"undecodable frame (opcode {opcode}): {Inner(e).Message}");
         }
         if (frame is null)
-            throw new ProtocolViolationException(ErrorCode.BadFrame, "null frame");
+            throw new FrameViolationException(ErrorCode.BadFrame, "null frame");
         if (!reader.End)
-            throw new ProtocolViolationException(ErrorCode.BadFrame, "trailing bytes after the frame");
+            throw new FrameViolationException(ErrorCode.BadFrame, "trailing bytes after the frame");
         return frame;
     }
 

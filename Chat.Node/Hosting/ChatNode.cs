@@ -1,0 +1,173 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Configuration;
+using Akka.Hosting;
+using Chat.Node.Directory;
+using Chat.Node.Persistence;
+using Chat.Node.Sessions;
+using Chat.Node.Tcp;
+using Chat.Node.Users;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Chat.Node.Hosting;
+
+/// <summary>How to start a node: command-line flags, extra configuration files, and for tests a clock.</summary>
+public sealed record NodeOptions
+{
+    public string? Host { get; init; }
+    public int? Port { get; init; }
+    public string? DataDirectory { get; init; }
+    /// <summary>HOCON files layered over hocon/, later files win.</summary>
+    public IReadOnlyList<string> ConfigFiles { get; init; } = [];
+    /// <summary>HOCON text layered over everything but the flags (tests use it).</summary>
+    public string? ExtraHocon { get; init; }
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    /// <summary>Where hocon/*.conf live; defaults to the folder next to the executable.</summary>
+    public string? HoconDirectory { get; init; }
+}
+
+public sealed class UserRegion;
+public sealed class PhoneRegion;
+
+/// <summary>A running node: the generic host with the actor system, sharding, persistence and the TCP edge.</summary>
+public sealed class ChatNode : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly EdgeService _edge;
+
+    private ChatNode(IHost host, EdgeService edge, ChatSettings settings)
+    {
+        _host = host;
+        _edge = edge;
+        Settings = settings;
+    }
+
+    public ChatSettings Settings { get; }
+    public IPEndPoint Endpoint => _edge.Endpoint!;
+    public ActorSystem System => _host.Services.GetRequiredService<ActorSystem>();
+    public TcpEdge Edge => _edge.Edge!;
+    public IHost Host => _host;
+
+    /// <summary>Layers the configuration: flags over extra HOCON over --config files over hocon/.</summary>
+    public static Config LoadConfig(NodeOptions options)
+    {
+        var dir = options.HoconDirectory ?? Path.Combine(AppContext.BaseDirectory, "hocon");
+        var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "node.conf")));
+        var persistence = config.GetString("chat.persistence", "sqlite");
+        foreach (var file in options.ConfigFiles.Reverse())
+        {
+            if (!File.Exists(file)) throw new FileNotFoundException($"configuration file {file} not found", file);
+            config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config);
+        }
+        if (options.ExtraHocon is not null) config = ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);
+        persistence = config.GetString("chat.persistence", persistence);
+        var backend = Path.Combine(dir, persistence + ".conf");
+        if (!File.Exists(backend)) throw new ArgumentException($"chat.persistence = {persistence}: no {backend}");
+        config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(backend)));
+
+        var overrides = new List<string>();
+        var host = options.Host ?? Environment.GetEnvironmentVariable("CHAT_HOST");
+        var port = options.Port?.ToString() ?? Environment.GetEnvironmentVariable("CHAT_PORT");
+        var data = options.DataDirectory ?? Environment.GetEnvironmentVariable("CHAT_DATA");
+        if (host is not null) overrides.Add($"chat.host = \"{host}\"");
+        if (port is not null) overrides.Add($"chat.port = {int.Parse(port)}");
+        if (data is not null) overrides.Add($"chat.data-directory = \"{data.Replace("\\", "\\\\")}\"");
+        if (overrides.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(config);
+        return config;
+    }
+
+    public static IHost BuildHost(NodeOptions options, out ChatSettings settings)
+    {
+        var config = LoadConfig(options);
+        var s = ChatSettings.From(config);
+        settings = s;
+        var synchronous = config.GetString("chat.sqlite.synchronous", "NORMAL");
+        SqliteStore.Prepare(s.DataDirectory);
+        var connectionString = SqliteStore.ConnectionString(s.DataDirectory).Replace("\"", "\\\"");
+        config = ConfigurationFactory.ParseString($"""
+            akka.persistence.journal.sql.connection-string = "{connectionString}"
+            akka.persistence.snapshot-store.sql.connection-string = "{connectionString}"
+            """).WithFallback(config);
+        config = config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        var shards = config.GetInt("akka.cluster.sharding.number-of-shards", 100);
+
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(options.Clock);
+        builder.Services.AddSingleton(s);
+        builder.Services.AddAkka("chat", (akka, sp) =>
+        {
+            akka.AddHocon(config, HoconAddMode.Prepend)
+                .AddSetup(SqliteStore.Setup(s.DataDirectory, synchronous))
+                .WithShardRegion<UserRegion>(UserEntity.RegionName,
+                    entityId => UserEntity.Props(entityId, s, options.Clock),
+                    new UserMessageExtractor(shards),
+                    new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
+                .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
+                    PhoneClaim.Props,
+                    new PhoneMessageExtractor(shards),
+                    new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData });
+        });
+        builder.Services.AddSingleton<EdgeService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EdgeService>());
+        return builder.Build();
+    }
+
+    /// <summary>Starts a node and returns once it accepts clients.</summary>
+    public static async Task<ChatNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
+    {
+        var host = BuildHost(options, out var settings);
+        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        return new ChatNode(host, host.Services.GetRequiredService<EdgeService>(), settings);
+    }
+
+    public async Task StopAsync()
+    {
+        await _host.StopAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync().ConfigureAwait(false); }
+        finally { _host.Dispose(); }
+    }
+
+    /// <summary>
+    /// Starts after the actor system: joins the cluster (itself, when no seed nodes are configured),
+    /// waits until this member is up, then opens the client port. Stops first: the port closes and
+    /// sessions are told before the actor system goes down.
+    /// </summary>
+    internal sealed class EdgeService(ActorSystem system, ChatSettings settings, IActorRegistry registry, TimeProvider clock)
+        : IHostedService
+    {
+        public TcpEdge? Edge { get; private set; }
+        public IPEndPoint? Endpoint { get; private set; }
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            var cluster = Cluster.Get(system);
+            if (system.Settings.Config.GetStringList("akka.cluster.seed-nodes").Count == 0)
+                cluster.Join(cluster.SelfAddress);
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            cluster.RegisterOnMemberUp(() => up.TrySetResult());
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
+            var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
+            Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, clock));
+            Endpoint = Edge.Start();
+        }
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            if (Edge is not null) await Edge.StopAsync().ConfigureAwait(false);
+        }
+    }
+}

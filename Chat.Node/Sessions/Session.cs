@@ -1,0 +1,403 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Akka.Event;
+using Chat.Node.Directory;
+using Chat.Node.Tcp;
+using Chat.Node.Users;
+using Chat.Protocol;
+using static Chat.Node.Tcp.ConnectionSignals;
+using Error = Chat.Protocol.Error;
+
+namespace Chat.Node.Sessions;
+
+/// <summary>
+/// One authenticated (or authenticating) client connection. It checks what the client asks, tells the
+/// entities, forwards their answers and pushes, and keeps the client's view of its inbox gap-free:
+/// entries go out strictly in sequence; when a push is missed or the client is slow, the session
+/// fetches from the last sequence it sent instead of buffering.
+/// </summary>
+public sealed partial class Session : ReceiveActor, IWithTimers
+{
+    private enum Phase { AwaitingHello, Greeted, LoggingIn, LoggedIn, Closing }
+    private enum Flow { Off, Fetching, WaitingForRoom, Live }
+
+    private sealed class Tick { public static readonly Tick Instance = new(); }
+    private sealed record RequestFailed(uint RequestId, Exception Cause);
+    /// <summary>Sent by the TCP edge when the node stops.</summary>
+    public sealed class ShutDown : INoSerializationVerificationNeeded { public static readonly ShutDown Instance = new(); }
+
+    private readonly ClientConnection _connection;
+    private readonly ChatSettings _settings;
+    private readonly IActorRef _users;
+    private readonly IActorRef _phones;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<uint, long> _sendDeadlines = [];
+    private Phase _phase = Phase.AwaitingHello;
+    private Flow _flow = Flow.Off;
+    private bool _initialSyncDone;
+    private UserId _user;
+    private string _device = "";
+    private long _delivered;
+    private long _fetchAfter = -1;
+    private long _lastInbound;
+
+    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, TimeProvider clock)
+    {
+        _connection = connection;
+        _settings = settings;
+        _users = users;
+        _phones = phones;
+        _clock = clock;
+        _lastInbound = Environment.TickCount64;
+
+        Receive<Inbound>(m =>
+        {
+            _lastInbound = Environment.TickCount64;
+            try { OnFrame(m.Frame); }
+            finally { _connection.Processed(); }
+        });
+        Receive<Violation>(v => Fail(v.Code, v.Message));
+        Receive<Closed>(_ => Context.Stop(Self));
+        Receive<TextAccepted>(a =>
+        {
+            if (_sendDeadlines.Remove(a.RequestId))
+                _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
+        });
+        Receive<Rejected>(r =>
+        {
+            _sendDeadlines.Remove(r.RequestId);
+            if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
+            _connection.Write(new Error(r.RequestId, r.Code, r.Message));
+        });
+        Receive<Authenticated>(OnAuthenticated);
+        Receive<PhoneClaimed>(_ => { }); // answered through the pipe below
+        Receive<Entries>(OnEntries);
+        Receive<Pushed>(OnPushed);
+        Receive<Drained>(_ => { if (_flow == Flow.WaitingForRoom) Fetch(); });
+        Receive<AttachState>(s => { if (_flow == Flow.Live && s.LastSeq > _delivered) Fetch(); });
+        Receive<Done>(d => _connection.Write(new Ok(d.RequestId)));
+        Receive<Frame>(f => _connection.Write(f)); // answers completed through PipeTo
+        Receive<RequestFailed>(f =>
+        {
+            if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
+            _log.Warning("request {0} failed: {1}", f.RequestId, f.Cause.Message);
+            _connection.Write(new Error(f.RequestId, ErrorCode.Unavailable, "the server did not answer in time; retry"));
+        });
+        Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
+        Receive<ShutDown>(_ => Fail(ErrorCode.ShuttingDown, "the node is shutting down"));
+        Receive<Tick>(_ => OnTick());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, clock));
+
+    protected override void PreStart()
+    {
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
+    }
+
+    protected override void PostStop()
+    {
+        if (_phase == Phase.LoggedIn) _users.Tell(new Detach(_user, Self));
+        _connection.Abort();
+    }
+
+    private void OnFrame(Frame frame)
+    {
+        if (_phase == Phase.Closing) return;
+        switch (frame)
+        {
+            case Ping p: _connection.Write(new Pong(p.Nonce)); return;
+            case Hello h: OnHello(h); return;
+        }
+        if (_phase == Phase.AwaitingHello)
+        {
+            Fail(ErrorCode.WrongState, $"the first frame must be Hello, not opcode {frame.Opcode}");
+            return;
+        }
+        switch (frame)
+        {
+            case Register r: OnRegister(r); return;
+            case Login l: OnLogin(l); return;
+        }
+        if (_phase != Phase.LoggedIn)
+        {
+            Fail(ErrorCode.WrongState, $"opcode {frame.Opcode} needs a logged-in connection");
+            return;
+        }
+        switch (frame)
+        {
+            case Send s: OnSend(s); return;
+            case Ack a:
+                var upTo = Math.Min(a.Seq, _delivered);
+                if (upTo > 0) _users.Tell(new Acknowledge(_user, upTo));
+                return;
+            case Sync s: OnSync(s); return;
+            case Read r: OnRead(r); return;
+            case Lookup l: OnLookup(l); return;
+            default:
+                Fail(ErrorCode.WrongState, $"opcode {frame.Opcode} is not a client request");
+                return;
+        }
+    }
+
+    private void OnHello(Hello hello)
+    {
+        if (_phase != Phase.AwaitingHello)
+        {
+            Fail(ErrorCode.WrongState, "Hello was already received");
+            return;
+        }
+        if (hello.Version != ChatClient.ProtocolVersion)
+        {
+            Fail(ErrorCode.UnsupportedVersion, $"protocol version {hello.Version} is not supported; this server speaks {ChatClient.ProtocolVersion}");
+            return;
+        }
+        _phase = Phase.Greeted;
+        _connection.Write(new Welcome(ChatClient.ProtocolVersion, "chatakka/1", _settings.MaxFrameBytes,
+            _settings.MaxTextBytes, _settings.MaxInFlight, _settings.SyncBatch));
+    }
+
+    [GeneratedRegex(@"^\+[1-9][0-9]{7,14}$")]
+    private static partial Regex E164();
+
+    [GeneratedRegex(@"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
+    private static partial Regex EmailShape();
+
+    public static ErrorCode? ValidateRegistration(Register r, int nameMaxChars, out string reason)
+    {
+        reason = "";
+        if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > nameMaxChars)
+        {
+            reason = $"name must be 1 to {nameMaxChars} characters";
+            return ErrorCode.InvalidName;
+        }
+        if (r.Phone is null || !E164().IsMatch(r.Phone))
+        {
+            reason = "phone must be E.164: + and 8 to 15 digits, e.g. +14155550100";
+            return ErrorCode.InvalidPhone;
+        }
+        if (r.Email is not null && (r.Email.Length > 254 || !EmailShape().IsMatch(r.Email)))
+        {
+            reason = "email is not a valid address";
+            return ErrorCode.InvalidEmail;
+        }
+        return null;
+    }
+
+    private void OnRegister(Register r)
+    {
+        if (ValidateRegistration(r, _settings.NameMaxChars, out var reason) is { } code)
+        {
+            _connection.Write(new Error(r.RequestId, code, reason));
+            return;
+        }
+        var user = UserId.New();
+        var (token, hash) = Tokens.New(user);
+        var requestId = r.RequestId;
+        _phones.Ask<object>(new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => answer switch
+                {
+                    PhoneClaimed claimed => new Registered(requestId, claimed.UserId.Value, token),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                },
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnLogin(Login l)
+    {
+        if (_phase != Phase.Greeted)
+        {
+            Fail(ErrorCode.WrongState, "already logged in");
+            return;
+        }
+        if (string.IsNullOrEmpty(l.Device) || l.Device.Length > 64)
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.InvalidArgument, "device must be 1 to 64 characters"));
+            return;
+        }
+        if (!Tokens.TryParse(l.Token, out var user, out var hash))
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.AuthFailed, "invalid token"));
+            return;
+        }
+        _phase = Phase.LoggingIn;
+        var requestId = l.RequestId;
+        _device = l.Device;
+        _users.Ask<object>(new Authenticate(user, hash, l.Device, Self, l.RequestId), _settings.RequestTimeout)
+            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnAuthenticated(Authenticated a)
+    {
+        if (_phase != Phase.LoggingIn) return;
+        _phase = Phase.LoggedIn;
+        _user = a.UserId;
+        _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
+        Timers.StartPeriodicTimer("attach", new KeepAttached(_user, _device, Self), _settings.KeepAttachedInterval,
+            _users);
+    }
+
+    private void OnSend(Send s)
+    {
+        string? problem = null;
+        var code = ErrorCode.InvalidArgument;
+        if (string.IsNullOrEmpty(s.ClientMessageId) || s.ClientMessageId.Length > 64)
+            (code, problem) = (ErrorCode.InvalidMessageId, "client message id must be 1 to 64 characters");
+        else if (!UserId.IsValid(s.To))
+            (code, problem) = (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'");
+        else if (string.IsNullOrWhiteSpace(s.Text))
+            (code, problem) = (ErrorCode.EmptyText, "text is empty");
+        else if (s.Text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(s.Text) > _settings.MaxTextBytes)
+            (code, problem) = (ErrorCode.TextTooLong, $"text is longer than {_settings.MaxTextBytes} bytes");
+        else if (_sendDeadlines.Count >= _settings.MaxInFlight)
+            (code, problem) = (ErrorCode.RateLimited, $"more than {_settings.MaxInFlight} sends are unanswered");
+        else if (_sendDeadlines.ContainsKey(s.RequestId))
+            (code, problem) = (ErrorCode.InvalidArgument, $"request id {s.RequestId} is already in use");
+        if (problem is not null)
+        {
+            _connection.Write(new Error(s.RequestId, code, problem));
+            return;
+        }
+        _sendDeadlines[s.RequestId] = Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds;
+        _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId));
+    }
+
+    private static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";
+
+    private void OnRead(Read r)
+    {
+        if (!UserId.IsValid(r.With))
+        {
+            _connection.Write(new Error(r.RequestId, ErrorCode.UnknownUser, $"no user '{Truncate(r.With)}'"));
+            return;
+        }
+        var requestId = r.RequestId;
+        _users.Ask<object>(new MarkRead(_user, new UserId(r.With), Math.Min(r.UpTo, _delivered), r.RequestId), _settings.RequestTimeout)
+            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnLookup(Lookup l)
+    {
+        if (l.Phone is null || !E164().IsMatch(l.Phone))
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.InvalidPhone, "phone must be E.164, e.g. +14155550100"));
+            return;
+        }
+        var requestId = l.RequestId;
+        _phones.Ask<PhoneOwner>(new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: o => o.UserId is { } id
+                    ? new LookupResult(requestId, o.Phone, id.Value, o.Name ?? "")
+                    : new Error(requestId, ErrorCode.UnknownUser, $"no user has {o.Phone}"),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    // ---------- the inbox stream ----------
+
+    private void OnSync(Sync s)
+    {
+        if (s.After < 0)
+        {
+            _connection.Write(new Error(0, ErrorCode.InvalidArgument, "sync needs after >= 0"));
+            return;
+        }
+        _delivered = s.After;
+        _initialSyncDone = false;
+        Fetch();
+    }
+
+    private void Fetch()
+    {
+        _flow = Flow.Fetching;
+        _fetchAfter = _delivered;
+        _users.Tell(new FetchEntries(_user, _delivered, _settings.SyncBatch));
+    }
+
+    private void OnEntries(Entries e)
+    {
+        if (_flow != Flow.Fetching || e.After != _fetchAfter) return; // an answer to an older fetch
+        foreach (var entry in e.Items)
+        {
+            if (entry.Seq != _delivered + 1) continue;
+            _connection.TryWriteEntry(ToFrame(entry)); // a page is written whole; the high-water mark allows for it
+            _delivered = entry.Seq;
+        }
+        if (_delivered < e.LastSeq)
+        {
+            WhenRoomFetch();
+            return;
+        }
+        _flow = Flow.Live;
+        if (!_initialSyncDone)
+        {
+            _initialSyncDone = true;
+            _connection.Write(new SyncComplete(_delivered));
+        }
+    }
+
+    private void OnPushed(Pushed p)
+    {
+        if (_flow != Flow.Live || p.Entry.Seq <= _delivered) return;
+        if (p.Entry.Seq == _delivered + 1 && _connection.TryWriteEntry(ToFrame(p.Entry)))
+        {
+            _delivered = p.Entry.Seq;
+            return;
+        }
+        WhenRoomFetch(); // a gap (a push was lost: the entity restarted or moved) or a slow client
+    }
+
+    private void WhenRoomFetch()
+    {
+        if (_connection.NotifyWhenRoom()) Fetch();
+        else _flow = Flow.WaitingForRoom;
+    }
+
+    public static Frame ToFrame(InboxEntry entry) => entry switch
+    {
+        InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt),
+        InboxReceipt r => new Receipt(r.Seq, r.Status, r.By.Value, r.MessageIds, r.At),
+        _ => throw new ArgumentOutOfRangeException(nameof(entry), entry.GetType().Name),
+    };
+
+    // ---------- housekeeping ----------
+
+    private void OnTick()
+    {
+        var now = Environment.TickCount64;
+        if (_phase == Phase.AwaitingHello && now - _lastInbound > _settings.HelloTimeout.TotalMilliseconds)
+        {
+            Fail(ErrorCode.IdleTimeout, "no Hello received in time");
+            return;
+        }
+        if (now - _lastInbound > _settings.IdleTimeout.TotalMilliseconds)
+        {
+            Fail(ErrorCode.IdleTimeout, $"no frame for {_settings.IdleTimeout.TotalSeconds:0} s; send Ping to stay connected");
+            return;
+        }
+        if (_sendDeadlines.Count == 0) return;
+        List<uint>? expired = null;
+        foreach (var (id, deadline) in _sendDeadlines)
+            if (deadline < now) (expired ??= []).Add(id);
+        if (expired is null) return;
+        foreach (var id in expired)
+        {
+            _sendDeadlines.Remove(id);
+            _connection.Write(new Error(id, ErrorCode.Unavailable, "the message was not stored in time; resend it with the same client message id"));
+        }
+    }
+
+    private void Fail(ErrorCode code, string message)
+    {
+        if (_phase == Phase.Closing) return;
+        _phase = Phase.Closing;
+        _connection.Write(new Error(0, code, message));
+        _connection.Close();
+    }
+}

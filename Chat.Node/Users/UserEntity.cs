@@ -1,0 +1,315 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using Chat.Protocol;
+
+namespace Chat.Node.Users;
+
+/// <summary>
+/// A user: profile, token hash and inbox. Commands are decided by <see cref="UserState"/>; this actor
+/// persists the events, replies once they are durable, and pushes new entries to the user's sessions.
+/// </summary>
+/// <remarks>
+/// State is applied when an event is decided and persisted with <c>PersistAsync</c>, so many commands
+/// share one journal write; <see cref="_durableSeq"/> marks how far the inbox is on disk, and nothing
+/// beyond it is ever shown to a client. If a write fails the actor stops and recovers from the journal.
+/// </remarks>
+public sealed class UserEntity : UntypedPersistentActor, IWithTimers
+{
+    private sealed class RetryReceipts
+    {
+        public static readonly RetryReceipts Instance = new();
+    }
+
+    private readonly ChatSettings _settings;
+    private readonly TimeProvider _clock;
+    private IActorRef _users = ActorRefs.Nobody;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<IActorRef, string> _sessions = [];
+    private UserState _state = new();
+    private long _durableSeq;
+    private int _eventsSinceSnapshot;
+
+    public const string RegionName = "user";
+
+    public UserEntity(string entityId, ChatSettings settings, TimeProvider clock)
+    {
+        PersistenceId = "user-" + entityId;
+        _settings = settings;
+        _clock = clock;
+    }
+
+    protected override void PreStart()
+    {
+        _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
+        base.PreStart();
+    }
+
+    public override string PersistenceId { get; }
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string entityId, ChatSettings settings, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new UserEntity(entityId, settings, clock));
+
+    private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case SnapshotOffer { Snapshot: UserSnapshot snapshot }:
+                _state = UserState.FromSnapshot(snapshot);
+                break;
+            case IUserEvent e:
+                _state.Apply(e);
+                _eventsSinceSnapshot++;
+                break;
+            case RecoveryCompleted:
+                _durableSeq = _state.LastSeq;
+                if (_state.Outbox.Count > 0) SendOutbox();
+                SetIdleTimeout();
+                break;
+        }
+    }
+
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            case DeliverText cmd: OnDeliver(cmd); break;
+            case Acknowledge cmd: OnAck(cmd); break;
+            case FetchEntries cmd: OnFetch(cmd); break;
+            case StoreReceipts cmd: OnStoreReceipts(cmd); break;
+            case ReceiptsStoredAck cmd: OnReceiptsStored(cmd); break;
+            case MarkRead cmd: OnRead(cmd); break;
+            case Authenticate cmd: OnAuthenticate(cmd); break;
+            case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
+            case Detach cmd: DetachSession(cmd.Session); break;
+            case Terminated t: DetachSession(t.ActorRef); break;
+            case CreateUser cmd: OnCreate(cmd); break;
+            case RetryReceipts: SendOutbox(); break;
+            case ReceiveTimeout: Context.Parent.Tell(new Passivate(PoisonPill.Instance)); break;
+            case SaveSnapshotSuccess s:
+                DeleteMessages(s.Metadata.SequenceNr);
+                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+                break;
+            case SaveSnapshotFailure f: _log.Warning(f.Cause, "snapshot of {0} failed", PersistenceId); break;
+            case DeleteMessagesSuccess or DeleteSnapshotsSuccess: break;
+            case DeleteMessagesFailure f: _log.Warning(f.Cause, "deleting old events of {0} failed", PersistenceId); break;
+            case DeleteSnapshotsFailure f: _log.Warning(f.Cause, "deleting old snapshots of {0} failed", PersistenceId); break;
+            default: Unhandled(message); break;
+        }
+    }
+
+    private void OnCreate(CreateUser cmd)
+    {
+        var decision = _state.DecideCreate(cmd, Now);
+        if (decision.Error is { } code) { Sender.Tell(new Rejected(0, code, decision.Reason!)); return; }
+        if (decision.Event is null) { Sender.Tell(new UserCreated(cmd.UserId)); return; }
+        var replyTo = Sender;
+        _state.Apply(decision.Event);
+        Persist(decision.Event, _ =>
+        {
+            replyTo.Tell(new UserCreated(cmd.UserId));
+            SetIdleTimeout();
+        });
+    }
+
+    private void OnAuthenticate(Authenticate cmd)
+    {
+        if (!_state.CheckToken(cmd.TokenHash))
+        {
+            Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.AuthFailed, "invalid token"));
+            return;
+        }
+        foreach (var (session, device) in _sessions)
+            if (device == cmd.Device && !session.Equals(cmd.Session))
+            {
+                session.Tell(new SessionReplaced(device));
+                Context.Unwatch(session);
+                _sessions.Remove(session);
+                break;
+            }
+        Attach(cmd.Session, cmd.Device);
+        var p = _state.Profile!;
+        Sender.Tell(new Authenticated(cmd.RequestId, p.Id, p.Name, p.Phone, _durableSeq));
+    }
+
+    private void Attach(IActorRef session, string device)
+    {
+        if (!_state.Exists) return;
+        if (_sessions.TryAdd(session, device)) Context.Watch(session);
+        SetIdleTimeout();
+    }
+
+    private void DetachSession(IActorRef session)
+    {
+        if (_sessions.Remove(session)) Context.Unwatch(session);
+        SetIdleTimeout();
+    }
+
+    /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
+    private void SetIdleTimeout()
+    {
+        if (_sessions.Count > 0 || _state.Outbox.Count > 0) Context.SetReceiveTimeout(null);
+        else Context.SetReceiveTimeout(_state.Exists ? _settings.EntityIdleTimeout : TimeSpan.FromSeconds(10));
+    }
+
+    private void OnDeliver(DeliverText cmd)
+    {
+        var decision = _state.DecideDeliver(cmd, MessageIds.New(), Now, out var existing);
+        if (decision.Error is { } code)
+        {
+            Sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
+            return;
+        }
+        var replyTo = Sender;
+        if (existing is not null)
+        {
+            // answered only once the original is durable (it may still be in flight)
+            DeferAsync(existing, m => replyTo.Tell(new TextAccepted(cmd.RequestId, m.ClientMessageId, m.MessageId, m.SentAt)));
+            return;
+        }
+        var stored = decision.Event!;
+        _state.Apply(stored);
+        PersistAsync(stored, e =>
+        {
+            replyTo.Tell(new TextAccepted(cmd.RequestId, e.Entry.ClientMessageId, e.Entry.MessageId, e.Entry.SentAt));
+            Durable(e.Entry);
+        });
+    }
+
+    private void Durable(InboxEntry entry)
+    {
+        _durableSeq = entry.Seq;
+        if (_sessions.Count > 0)
+        {
+            var push = new Pushed(entry);
+            foreach (var session in _sessions.Keys) session.Tell(push);
+        }
+        MaybeSnapshot();
+    }
+
+    private void MaybeSnapshot()
+    {
+        if (++_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(_state.ToSnapshot());
+    }
+
+    private void OnFetch(FetchEntries cmd)
+    {
+        var max = Math.Clamp(cmd.Max, 1, 10_000);
+        Sender.Tell(new Entries(_state.Range(cmd.After, _durableSeq, max), _durableSeq, cmd.After));
+    }
+
+    private void OnAck(Acknowledge cmd)
+    {
+        var decision = _state.DecideAck(Math.Min(cmd.UpTo, _durableSeq), Now);
+        if (decision.Event is not { } acked) return;
+        _state.Apply(acked);
+        PersistAsync(acked, e =>
+        {
+            foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+            ScheduleRetry();
+            MaybeSnapshot();
+        });
+    }
+
+    private void OnRead(MarkRead cmd)
+    {
+        var replyTo = Sender;
+        var decision = _state.DecideRead(cmd.With, Math.Min(cmd.UpTo, _durableSeq), Now);
+        if (decision.Event is not { } read)
+        {
+            replyTo.Tell(new Done(cmd.RequestId));
+            return;
+        }
+        _state.Apply(read);
+        PersistAsync(read, e =>
+        {
+            if (e.Batch is { } batch) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+            replyTo.Tell(new Done(cmd.RequestId));
+            ScheduleRetry();
+            MaybeSnapshot();
+        });
+    }
+
+    private void OnStoreReceipts(StoreReceipts cmd)
+    {
+        var decision = _state.DecideStoreReceipts(cmd);
+        var replyTo = Sender;
+        var ack = new ReceiptsStoredAck(cmd.By, cmd.UserId, cmd.Batch.BatchNo);
+        if (decision.Error is not null)
+        {
+            _log.Warning("receipts from {0} for unknown user {1} dropped", cmd.By, cmd.UserId);
+            replyTo.Tell(ack);
+            return;
+        }
+        if (decision.Event is not { } stored)
+        {
+            DeferAsync(ack, a => replyTo.Tell(a)); // duplicate: confirm once the original is durable
+            return;
+        }
+        _state.Apply(stored);
+        PersistAsync(stored, e =>
+        {
+            replyTo.Tell(ack);
+            Durable(e.Entry);
+        });
+    }
+
+    private void OnReceiptsStored(ReceiptsStoredAck cmd)
+    {
+        var decision = _state.DecideConfirm(cmd.Sender, cmd.BatchNo);
+        if (decision.Event is not { } confirmed) return;
+        _state.Apply(confirmed);
+        PersistAsync(confirmed, _ =>
+        {
+            MaybeSnapshot();
+            SetIdleTimeout();
+        });
+    }
+
+    private void ScheduleRetry()
+    {
+        SetIdleTimeout();
+        if (_state.Outbox.Count > 0 && !Timers.IsTimerActive("receipts"))
+            Timers.StartPeriodicTimer("receipts", RetryReceipts.Instance, _settings.ReceiptRetryInterval);
+    }
+
+    /// <summary>Resends every receipt batch the senders have not confirmed (after a restart, or a lost message).</summary>
+    private void SendOutbox()
+    {
+        if (_state.Outbox.Count == 0)
+        {
+            Timers.Cancel("receipts");
+            return;
+        }
+        foreach (var batch in _state.Outbox) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+        ScheduleRetry();
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "journal write failed for {0} at {1}; the entity stops and will recover", PersistenceId, sequenceNr);
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+}
+
+/// <summary>Message ids: "m" and 16 base32 characters (80 random bits).</summary>
+public static class MessageIds
+{
+    public static string New() => "m" + UserId.New().Value[1..];
+}
+
+/// <summary>Routes user commands by user id.</summary>
+public sealed class UserMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string EntityId(object message) => message switch
+    {
+        IUserCommand c => c.UserId.Value,
+        _ => null!,
+    };
+}

@@ -1,0 +1,196 @@
+using Akka.Actor;
+using Chat.Node.Serialization;
+using Chat.Protocol;
+using MessagePack;
+
+namespace Chat.Node.Users;
+
+/// <summary>Every message routed to a user entity names its user.</summary>
+public interface IUserCommand : IChatMessage
+{
+    UserId UserId { get; }
+}
+
+// ---------- inbox entries (stored in events and snapshots) ----------
+
+/// <summary>One entry of a user's inbox, numbered by the user's inbox sequence.</summary>
+[Union(0, typeof(InboxMessage))]
+[Union(1, typeof(InboxReceipt))]
+public abstract record InboxEntry
+{
+    [IgnoreMember] public abstract long Seq { get; init; }
+}
+
+[MessagePackObject]
+public sealed record InboxMessage(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] string MessageId,
+    [property: Key(2)] UserId From,
+    [property: Key(3)] string Text,
+    [property: Key(4)] long SentAt,
+    [property: Key(5)] string ClientMessageId) : InboxEntry;
+
+[MessagePackObject]
+public sealed record InboxReceipt(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] ReceiptStatus Status,
+    [property: Key(2)] UserId By,
+    [property: Key(3)] IReadOnlyList<string> MessageIds,
+    [property: Key(4)] long At) : InboxEntry;
+
+/// <summary>Receipts owed to one sender, numbered per (issuer, sender) so the sender stores each batch once.</summary>
+[MessagePackObject]
+public sealed record ReceiptBatch(
+    [property: Key(0)] UserId To,
+    [property: Key(1)] long BatchNo,
+    [property: Key(2)] ReceiptStatus Status,
+    [property: Key(3)] IReadOnlyList<string> MessageIds,
+    [property: Key(4)] long At);
+
+// ---------- events ----------
+
+public interface IUserEvent : IChatMessage;
+
+[MessagePackObject, Manifest("u1")]
+public sealed record UserRegistered(
+    [property: Key(0)] UserId Id,
+    [property: Key(1)] string Name,
+    [property: Key(2)] string Phone,
+    [property: Key(3)] string? Email,
+    [property: Key(4)] byte[] TokenHash,
+    [property: Key(5)] long At) : IUserEvent;
+
+[MessagePackObject, Manifest("u2")]
+public sealed record MessageStored([property: Key(0)] InboxMessage Entry) : IUserEvent;
+
+[MessagePackObject, Manifest("u3")]
+public sealed record ReceiptStored([property: Key(0)] InboxReceipt Entry, [property: Key(1)] long BatchNo) : IUserEvent;
+
+[MessagePackObject, Manifest("u4")]
+public sealed record Acknowledged([property: Key(0)] long UpTo, [property: Key(1)] IReadOnlyList<ReceiptBatch> Batches) : IUserEvent;
+
+[MessagePackObject, Manifest("u5")]
+public sealed record ReadMarked([property: Key(0)] UserId With, [property: Key(1)] long UpTo, [property: Key(2)] ReceiptBatch? Batch) : IUserEvent;
+
+[MessagePackObject, Manifest("u6")]
+public sealed record ReceiptsConfirmed([property: Key(0)] UserId To, [property: Key(1)] long UpToBatch) : IUserEvent;
+
+// ---------- commands and replies ----------
+
+/// <summary>Creates the user (sent by the phone directory once the phone is claimed). Idempotent.</summary>
+[MessagePackObject, Manifest("uc1")]
+public sealed record CreateUser(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] string Name,
+    [property: Key(2)] string Phone,
+    [property: Key(3)] string? Email,
+    [property: Key(4)] byte[] TokenHash) : IUserCommand;
+
+[MessagePackObject, Manifest("uc2")]
+public sealed record UserCreated([property: Key(0)] UserId UserId) : IChatMessage;
+
+/// <summary>Checks a token and attaches the session for live pushes.</summary>
+[MessagePackObject, Manifest("uc3")]
+public sealed record Authenticate(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] byte[] TokenHash,
+    [property: Key(2)] string Device,
+    [property: Key(3)] IActorRef Session,
+    [property: Key(4)] uint RequestId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc4")]
+public sealed record Authenticated(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] UserId UserId,
+    [property: Key(2)] string Name,
+    [property: Key(3)] string Phone,
+    [property: Key(4)] long LastSeq) : IChatMessage;
+
+/// <summary>A request to a user entity failed.</summary>
+[MessagePackObject, Manifest("uc5")]
+public sealed record Rejected(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] ErrorCode Code,
+    [property: Key(2)] string Message) : IChatMessage;
+
+/// <summary>Keeps a session attached (sent periodically; re-attaches after the entity restarted or moved).</summary>
+[MessagePackObject, Manifest("uc6")]
+public sealed record KeepAttached(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] string Device,
+    [property: Key(2)] IActorRef Session) : IUserCommand;
+
+[MessagePackObject, Manifest("uc7")]
+public sealed record AttachState([property: Key(0)] long LastSeq) : IChatMessage;
+
+[MessagePackObject, Manifest("uc8")]
+public sealed record Detach([property: Key(0)] UserId UserId, [property: Key(1)] IActorRef Session) : IUserCommand;
+
+/// <summary>The session was replaced by a newer login on the same device.</summary>
+[MessagePackObject, Manifest("uc9")]
+public sealed record SessionReplaced([property: Key(0)] string Device) : IChatMessage;
+
+/// <summary>A one-to-one text for <see cref="UserId"/> (the recipient). Answered with <see cref="TextAccepted"/> once durable.</summary>
+[MessagePackObject, Manifest("uc10")]
+public sealed record DeliverText(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] UserId From,
+    [property: Key(2)] string ClientMessageId,
+    [property: Key(3)] string Text,
+    [property: Key(4)] uint RequestId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc11")]
+public sealed record TextAccepted(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string ClientMessageId,
+    [property: Key(2)] string MessageId,
+    [property: Key(3)] long ServerTime) : IChatMessage;
+
+/// <summary>Durable inbox entries after <see cref="After"/>, at most <see cref="Max"/>.</summary>
+[MessagePackObject, Manifest("uc12")]
+public sealed record FetchEntries([property: Key(0)] UserId UserId, [property: Key(1)] long After, [property: Key(2)] int Max) : IUserCommand;
+
+[MessagePackObject, Manifest("uc13")]
+public sealed record Entries(
+    [property: Key(0)] IReadOnlyList<InboxEntry> Items,
+    [property: Key(1)] long LastSeq,
+    [property: Key(2)] long After) : IChatMessage;
+
+/// <summary>A new durable inbox entry, pushed to every attached session.</summary>
+[MessagePackObject, Manifest("uc14")]
+public sealed record Pushed([property: Key(0)] InboxEntry Entry) : IChatMessage;
+
+[MessagePackObject, Manifest("uc15")]
+public sealed record Acknowledge([property: Key(0)] UserId UserId, [property: Key(1)] long UpTo) : IUserCommand;
+
+[MessagePackObject, Manifest("uc16")]
+public sealed record MarkRead(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] UserId With,
+    [property: Key(2)] long UpTo,
+    [property: Key(3)] uint RequestId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc17")]
+public sealed record Done([property: Key(0)] uint RequestId) : IChatMessage;
+
+/// <summary>Receipts from <see cref="By"/> for messages <see cref="UserId"/> sent. Answered with <see cref="ReceiptsStoredAck"/>.</summary>
+[MessagePackObject, Manifest("uc18")]
+public sealed record StoreReceipts(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] UserId By,
+    [property: Key(2)] ReceiptBatch Batch) : IUserCommand;
+
+/// <summary>Routed back to the issuer: the batch is durable at the sender.</summary>
+[MessagePackObject, Manifest("uc19")]
+public sealed record ReceiptsStoredAck([property: Key(0)] UserId UserId, [property: Key(1)] UserId Sender, [property: Key(2)] long BatchNo) : IUserCommand;
+
+[MessagePackObject, Manifest("us1")]
+public sealed record UserSnapshot(
+    [property: Key(0)] UserRegistered? Profile,
+    [property: Key(1)] IReadOnlyList<InboxEntry> Inbox,
+    [property: Key(2)] long LastSeq,
+    [property: Key(3)] long AckedSeq,
+    [property: Key(4)] IReadOnlyDictionary<string, long> ReadUpTo,
+    [property: Key(5)] IReadOnlyList<ReceiptBatch> Outbox,
+    [property: Key(6)] IReadOnlyDictionary<string, long> LastBatchTo,
+    [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom) : IChatMessage;
