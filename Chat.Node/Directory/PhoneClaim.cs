@@ -51,7 +51,7 @@ public sealed record PhoneClaimCompleted([property: Key(0)] UserId UserId) : ICh
 /// </summary>
 public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
 {
-    private sealed class RetryCreate { public static readonly RetryCreate Instance = new(); }
+    private sealed class RetryCreate : INoSerializationVerificationNeeded { public static readonly RetryCreate Instance = new(); }
 
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();

@@ -22,8 +22,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private enum Phase { AwaitingHello, Greeted, LoggingIn, LoggedIn, Closing }
     private enum Flow { Off, Fetching, WaitingForRoom, Live }
 
-    private sealed class Tick { public static readonly Tick Instance = new(); }
-    private sealed record RequestFailed(uint RequestId, Exception Cause);
+    private sealed class Tick : INoSerializationVerificationNeeded { public static readonly Tick Instance = new(); }
+    private sealed record RequestFailed(uint RequestId, Exception Cause) : INoSerializationVerificationNeeded;
+    /// <summary>An answer frame computed off the actor (Ask + PipeTo).</summary>
+    private sealed record Reply(Frame Frame) : INoSerializationVerificationNeeded;
     /// <summary>Sent by the TCP edge when the node stops.</summary>
     public sealed class ShutDown : INoSerializationVerificationNeeded { public static readonly ShutDown Instance = new(); }
 
@@ -72,13 +74,12 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(r.RequestId, r.Code, r.Message));
         });
         Receive<Authenticated>(OnAuthenticated);
-        Receive<PhoneClaimed>(_ => { }); // answered through the pipe below
-        Receive<Entries>(OnEntries);
+                Receive<Entries>(OnEntries);
         Receive<Pushed>(OnPushed);
         Receive<Drained>(_ => { if (_flow == Flow.WaitingForRoom) Fetch(); });
         Receive<AttachState>(s => { if (_flow == Flow.Live && s.LastSeq > _delivered) Fetch(); });
         Receive<Done>(d => _connection.Write(new Ok(d.RequestId)));
-        Receive<Frame>(f => _connection.Write(f)); // answers completed through PipeTo
+        Receive<Reply>(r => _connection.Write(r.Frame));
         Receive<RequestFailed>(f =>
         {
             if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
@@ -201,12 +202,12 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         var requestId = r.RequestId;
         _phones.Ask<object>(new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout)
             .PipeTo(Self,
-                success: answer => answer switch
+                success: answer => new Reply(answer switch
                 {
                     PhoneClaimed claimed => new Registered(requestId, claimed.UserId.Value, token),
                     Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
                     _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
-                },
+                }),
                 failure: e => new RequestFailed(requestId, e));
     }
 
@@ -293,9 +294,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         var requestId = l.RequestId;
         _phones.Ask<PhoneOwner>(new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout)
             .PipeTo(Self,
-                success: o => o.UserId is { } id
+                success: o => new Reply(o.UserId is { } id
                     ? new LookupResult(requestId, o.Phone, id.Value, o.Name ?? "")
-                    : new Error(requestId, ErrorCode.UnknownUser, $"no user has {o.Phone}"),
+                    : new Error(requestId, ErrorCode.UnknownUser, $"no user has {o.Phone}")),
                 failure: e => new RequestFailed(requestId, e));
     }
 

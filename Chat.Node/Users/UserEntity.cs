@@ -17,7 +17,7 @@ namespace Chat.Node.Users;
 /// </remarks>
 public sealed class UserEntity : UntypedPersistentActor, IWithTimers
 {
-    private sealed class RetryReceipts
+    private sealed class RetryReceipts : INoSerializationVerificationNeeded
     {
         public static readonly RetryReceipts Instance = new();
     }

@@ -1,0 +1,106 @@
+using Chat.Node.Hosting;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>A real node on 127.0.0.1, port 0, with its own data directory, for end-to-end tests.</summary>
+public sealed class TestNode : IAsyncDisposable
+{
+    public const string TestHocon = """
+        akka.loglevel = WARNING
+        akka.actor.serialize-messages = on
+        """;
+
+    private TestNode(ChatNode node, string dataDirectory, bool ownsDirectory)
+    {
+        Node = node;
+        DataDirectory = dataDirectory;
+        _ownsDirectory = ownsDirectory;
+    }
+
+    private readonly bool _ownsDirectory;
+    public ChatNode Node { get; }
+    public string DataDirectory { get; }
+    public int Port => Node.Endpoint.Port;
+    public string Server => $"127.0.0.1:{Port}";
+
+    public static string NewDataDirectory() =>
+        Path.Combine(Path.GetTempPath(), "chat-test-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public static async Task<TestNode> StartAsync(string? dataDirectory = null, string? extraHocon = null, TimeProvider? clock = null)
+    {
+        var owns = dataDirectory is null;
+        dataDirectory ??= NewDataDirectory();
+        var node = await ChatNode.StartAsync(new NodeOptions
+        {
+            Port = 0,
+            DataDirectory = dataDirectory,
+            ExtraHocon = TestHocon + "\n" + (extraHocon ?? ""),
+            Clock = clock ?? TimeProvider.System,
+        });
+        return new TestNode(node, dataDirectory, owns);
+    }
+
+    public Task<ChatClient> ConnectAsync(string device = "test") =>
+        ChatClient.ConnectAsync("127.0.0.1", Port, new ChatClientOptions { Device = device, RequestTimeout = TimeSpan.FromSeconds(20) });
+
+    /// <summary>Registers a new user with a fresh phone number and returns a logged-in client.</summary>
+    public async Task<User> NewUserAsync(string name, string device = "test")
+    {
+        var client = await ConnectAsync(device);
+        var phone = Phones.Next();
+        var registered = await client.RegisterAsync(name, phone);
+        await client.LoginAsync(registered.Token);
+        return new User(client, registered.UserId, registered.Token, phone, name);
+    }
+
+    /// <summary>Stops the node; keeps the data directory when the test supplied it (to start again on it).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Node.DisposeAsync();
+        if (_ownsDirectory) TryDelete(DataDirectory);
+    }
+
+    public static void TryDelete(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+public sealed record User(ChatClient Client, string Id, string Token, string Phone, string Name) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Client.DisposeAsync();
+}
+
+public static class Phones
+{
+    private static int _next = Random.Shared.Next(1_000_000, 8_000_000);
+    public static string Next() => "+1555" + Interlocked.Increment(ref _next).ToString("D7");
+}
+
+public static class EntryExtensions
+{
+    /// <summary>Reads the next inbox entry, failing the test if none comes in time.</summary>
+    public static async Task<Frame> NextAsync(this ChatClient client, int timeoutSeconds = 15)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        return await client.Entries.ReadAsync(cts.Token);
+    }
+
+    public static async Task<T> NextAsync<T>(this ChatClient client, int timeoutSeconds = 15) where T : Frame
+    {
+        var frame = await client.NextAsync(timeoutSeconds);
+        return Assert.IsType<T>(frame);
+    }
+
+    /// <summary>Reads entries until one of type T arrives (skipping others), within the timeout.</summary>
+    public static async Task<T> NextOfAsync<T>(this ChatClient client, int timeoutSeconds = 15) where T : Frame
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
+        while (true)
+        {
+            var frame = await client.Entries.ReadAsync(cts.Token);
+            if (frame is T t) return t;
+        }
+    }
+}
