@@ -117,11 +117,13 @@ public sealed class ClientConnection
         if (Interlocked.Exchange(ref _closed, 1) == 1) return;
         try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { /* already gone */ }
         _stream.Dispose();
+        _completion.TrySetResult();
     }
 
     private async Task ReadLoopAsync()
     {
-        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096));
+        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        var violated = false;
         try
         {
             while (true)
@@ -139,12 +141,13 @@ public sealed class ClientConnection
                 }
                 catch (FrameViolationException e)
                 {
+                    violated = true;
                     _session.Tell(new ConnectionSignals.Violation(e.Code, e.Message));
                     return; // stop reading; the session closes the connection after the Error frame
                 }
                 if (result.IsCompleted)
                 {
-                    if (!buffer.IsEmpty)
+                    if (!buffer.IsEmpty && (violated = true))
                         _session.Tell(new ConnectionSignals.Violation(ErrorCode.BadFrame,
                             $"connection closed in the middle of a frame ({buffer.Length} bytes)"));
                     break;
@@ -159,8 +162,8 @@ public sealed class ClientConnection
         finally
         {
             await reader.CompleteAsync().ConfigureAwait(false);
-            _session.Tell(ConnectionSignals.Closed.Instance);
-            _completion.TrySetResult();
+            // after a violation the session sends its Error first; the write loop reports the close
+            if (!violated) _session.Tell(ConnectionSignals.Closed.Instance);
         }
     }
 
@@ -199,6 +202,7 @@ public sealed class ClientConnection
         {
             try { await writer.CompleteAsync().ConfigureAwait(false); } catch (Exception) { /* closed */ }
             Shutdown();
+            _session.Tell(ConnectionSignals.Closed.Instance);
         }
     }
 }

@@ -1,0 +1,109 @@
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+public sealed class DurabilityTests
+{
+    [Fact]
+    public async Task A_node_stopped_and_started_on_the_same_database_loses_nothing_accepted()
+    {
+        var data = TestNode.NewDataDirectory();
+        try
+        {
+            string bobId, bobToken, aliceToken;
+            var accepted = new List<Accepted>();
+            await using (var node = await TestNode.StartAsync(data))
+            {
+                await using var alice = await node.NewUserAsync("Alice");
+                await using var bob = await node.NewUserAsync("Bob");
+                (bobId, bobToken, aliceToken) = (bob.Id, bob.Token, alice.Token);
+                await bob.Client.SyncAsync(0);
+                for (var i = 1; i <= 30; i++) accepted.Add(await alice.Client.SendAsync(bob.Id, $"m{i}"));
+                // Bob acknowledges the first 10; the rest stay undelivered
+                for (var i = 1; i <= 10; i++) await bob.Client.NextAsync<Message>();
+                bob.Client.Ack(10);
+                await alice.Client.SyncAsync(0);
+                var receipt = await alice.Client.NextAsync<Receipt>();
+                Assert.Equal(10, receipt.MessageIds.Count);
+            }
+
+            await using (var node = await TestNode.StartAsync(data))
+            {
+                // the same tokens still work, and every accepted message is there, in order
+                await using var bob = await node.ConnectAsync();
+                await bob.LoginAsync(bobToken);
+                Assert.Equal(30, await bob.SyncAsync(0));
+                for (var i = 1; i <= 30; i++)
+                {
+                    var m = await bob.NextAsync<Message>();
+                    Assert.Equal(accepted[i - 1].MessageId, m.MessageId);
+                    Assert.Equal($"m{i}", m.Text);
+                }
+                // the delivered receipt survived at Alice's, and new acks still produce receipts
+                await using var alice = await node.ConnectAsync();
+                await alice.LoginAsync(aliceToken);
+                await alice.SyncAsync(0);
+                var old = await alice.NextAsync<Receipt>();
+                Assert.Equal(accepted.Take(10).Select(a => a.MessageId), old.MessageIds);
+                bob.Ack(30);
+                var fresh = await alice.NextAsync<Receipt>();
+                Assert.Equal(accepted.Skip(10).Select(a => a.MessageId), fresh.MessageIds);
+                Assert.Equal(bobId, fresh.By);
+            }
+        }
+        finally
+        {
+            TestNode.TryDelete(data);
+        }
+    }
+
+    [Fact]
+    public async Task Client_resends_unaccepted_sends_after_the_node_comes_back_and_each_is_delivered_once()
+    {
+        var data = TestNode.NewDataDirectory();
+        try
+        {
+            string bobToken, bobId, aliceToken;
+            int port;
+            await using (var node = await TestNode.StartAsync(data))
+            {
+                await using var alice = await node.NewUserAsync("Alice");
+                await using var bob = await node.NewUserAsync("Bob");
+                (bobToken, bobId, aliceToken, port) = (bob.Token, bob.Id, alice.Token, node.Port);
+            }
+            // fixed port so the client can come back to the same address
+            var extra = $"chat.port = {port}";
+            var first = await Chat.Node.Hosting.ChatNode.StartAsync(new Chat.Node.Hosting.NodeOptions
+            {
+                DataDirectory = data, ExtraHocon = TestNode.TestHocon + "\n" + extra,
+            });
+            var client = await ChatClient.ConnectAsync("127.0.0.1", port, new ChatClientOptions { AutoReconnect = true });
+            await client.LoginAsync(aliceToken);
+            var before = await client.SendAsync(bobId, "before the stop", "c-before");
+            await first.DisposeAsync(); // node goes away; the client is disconnected
+            await client.Closed.WaitAsync(TimeSpan.FromSeconds(15));
+
+            var pending = client.SendAsync(bobId, "while down", "c-down"); // queued, not yet accepted
+            await using var second = await Chat.Node.Hosting.ChatNode.StartAsync(new Chat.Node.Hosting.NodeOptions
+            {
+                DataDirectory = data, ExtraHocon = TestNode.TestHocon + "\n" + extra,
+            });
+            var accepted = await pending.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal("c-down", accepted.ClientMessageId);
+            // resending the first one explicitly is answered with the original id
+            var again = await client.SendAsync(bobId, "before the stop", "c-before");
+            Assert.Equal(before.MessageId, again.MessageId);
+
+            await using var bobClient = await ChatClient.ConnectAsync("127.0.0.1", port);
+            await bobClient.LoginAsync(bobToken);
+            Assert.Equal(2, await bobClient.SyncAsync(0));
+            Assert.Equal("before the stop", (await bobClient.NextAsync<Message>()).Text);
+            Assert.Equal("while down", (await bobClient.NextAsync<Message>()).Text);
+            await client.DisposeAsync();
+        }
+        finally
+        {
+            TestNode.TryDelete(data);
+        }
+    }
+}

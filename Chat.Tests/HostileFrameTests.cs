@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Chat.Protocol;
+using MessagePack;
+
+namespace Chat.Tests;
+
+/// <summary>Bad bytes on one connection get an Error frame and a close of that connection only.</summary>
+public sealed class HostileFrameTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    private async Task<NetworkStream> RawAsync(bool hello)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", _node.Port);
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        if (hello)
+        {
+            await stream.WriteAsync(FrameCodec.ToBytes(new Hello(1, "raw")));
+            Assert.IsType<Welcome>(await ReadFrameAsync(stream));
+        }
+        return stream;
+    }
+
+    private static async Task<Frame?> ReadFrameAsync(NetworkStream stream)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var header = new byte[4];
+        try { await stream.ReadExactlyAsync(header, cts.Token); }
+        catch (EndOfStreamException) { return null; }
+        var length = BinaryPrimitives.ReadInt32BigEndian(header);
+        var payload = new byte[length];
+        await stream.ReadExactlyAsync(payload, cts.Token);
+        return FrameCodec.Decode(new System.Buffers.ReadOnlySequence<byte>(payload));
+    }
+
+    private static async Task AssertClosedAsync(NetworkStream stream)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var buffer = new byte[1];
+        int read;
+        try { read = await stream.ReadAsync(buffer, cts.Token); }
+        catch (IOException) { read = 0; }
+        Assert.Equal(0, read);
+    }
+
+    private async Task AssertErrorAndCloseAsync(byte[] bytes, ErrorCode expected, bool hello = true)
+    {
+        await using var stream = await RawAsync(hello);
+        await stream.WriteAsync(bytes);
+        var error = Assert.IsType<Error>(await ReadFrameAsync(stream));
+        Assert.Equal(expected, error.Code);
+        Assert.Equal(0u, error.RequestId);
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+        await AssertClosedAsync(stream);
+    }
+
+    private static byte[] Framed(byte[] payload)
+    {
+        var bytes = new byte[4 + payload.Length];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, payload.Length);
+        payload.CopyTo(bytes, 4);
+        return bytes;
+    }
+
+    [Fact]
+    public Task Huge_declared_length_is_refused_before_reading_it() =>
+        AssertErrorAndCloseAsync([0x7f, 0xff, 0xff, 0xff, 1, 2, 3], ErrorCode.FrameTooLarge);
+
+    [Fact]
+    public Task Garbage_bytes_are_a_bad_frame() =>
+        AssertErrorAndCloseAsync(Framed([0xc1, 0xc1, 0xc1, 0x00]), ErrorCode.BadFrame);
+
+    [Fact]
+    public Task An_unknown_opcode_is_refused() =>
+        AssertErrorAndCloseAsync(Framed(MessagePackSerializer.Serialize(new object[] { 999, Array.Empty<object>() })), ErrorCode.UnknownOpcode);
+
+    [Fact]
+    public Task Fields_of_the_wrong_type_are_a_bad_frame() =>
+        AssertErrorAndCloseAsync(Framed(MessagePackSerializer.Serialize(new object[] { Opcodes.Send, new object[] { "x", 1, 2 } })), ErrorCode.BadFrame);
+
+    [Fact]
+    public Task Send_before_login_is_the_wrong_state() =>
+        AssertErrorAndCloseAsync(FrameCodec.ToBytes(new Send(1, "c", "uaaaaaaaaaaaaaaaa", "hi")), ErrorCode.WrongState);
+
+    [Fact]
+    public Task Anything_before_hello_is_the_wrong_state() =>
+        AssertErrorAndCloseAsync(FrameCodec.ToBytes(new Login(1, "x.y", "d")), ErrorCode.WrongState, hello: false);
+
+    [Fact]
+    public Task An_unknown_protocol_version_is_refused() =>
+        AssertErrorAndCloseAsync(FrameCodec.ToBytes(new Hello(99, "future")), ErrorCode.UnsupportedVersion, hello: false);
+
+    [Fact]
+    public Task A_server_frame_sent_by_a_client_is_the_wrong_state() =>
+        AssertErrorAndCloseAsync(FrameCodec.ToBytes(new Pong(1)), ErrorCode.WrongState);
+
+    [Fact]
+    public async Task A_frame_cut_off_by_the_close_harms_nobody_and_other_clients_keep_chatting()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+
+        // hostile connections while Alice and Bob chat
+        var truncated = await RawAsync(hello: true);
+        var full = FrameCodec.ToBytes(new Ping(5));
+        await truncated.WriteAsync(full.AsMemory(0, full.Length - 2));
+        truncated.Socket.Shutdown(SocketShutdown.Send);
+        await AssertErrorAndCloseAsync([0x7f, 0xff, 0xff, 0xff], ErrorCode.FrameTooLarge);
+        await AssertErrorAndCloseAsync(Framed([0xde, 0xad, 0xbe, 0xef]), ErrorCode.BadFrame);
+        var error = Assert.IsType<Error>(await ReadFrameAsync(truncated));
+        Assert.Equal(ErrorCode.BadFrame, error.Code);
+        await truncated.DisposeAsync();
+
+        for (var i = 0; i < 20; i++) await alice.Client.SendAsync(bob.Id, $"m{i}");
+        for (var i = 0; i < 20; i++) Assert.Equal($"m{i}", (await bob.Client.NextAsync<Message>()).Text);
+    }
+
+    [Fact]
+    public async Task Too_many_unanswered_sends_get_rate_limited_not_dropped_silently()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await using var stream = await RawAsync(hello: true);
+        await stream.WriteAsync(FrameCodec.ToBytes(new Login(1, alice.Token, "raw")));
+        Assert.IsType<LoggedIn>(await ReadFrameAsync(stream));
+        var max = alice.Client.Welcome.MaxInFlight;
+        var burst = new List<byte>();
+        for (var i = 0; i < max * 3; i++) burst.AddRange(FrameCodec.ToBytes(new Send((uint)(i + 10), $"c{i}", bob.Id, "x")));
+        await stream.WriteAsync(burst.ToArray());
+        int accepted = 0, limited = 0;
+        for (var i = 0; i < max * 3; i++)
+        {
+            switch (await ReadFrameAsync(stream))
+            {
+                case Accepted: accepted++; break;
+                case Error { Code: ErrorCode.RateLimited }: limited++; break;
+                case var other: Assert.Fail($"unexpected {other}"); break;
+            }
+        }
+        Assert.Equal(max * 3, accepted + limited); // every send answered, one way or the other
+        Assert.True(accepted >= max);
+    }
+}
