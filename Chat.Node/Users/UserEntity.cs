@@ -33,24 +33,26 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
 
     public const string RegionName = "user";
 
-    public UserEntity(string entityId, ChatSettings settings, TimeProvider clock)
+    /// <param name="users">Where receipts for other users go; the "user" shard region when null.</param>
+    public UserEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
         PersistenceId = "user-" + entityId;
         _settings = settings;
         _clock = clock;
+        if (users is not null) _users = users;
     }
 
     protected override void PreStart()
     {
-        _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
+        if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
         base.PreStart();
     }
 
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string entityId, ChatSettings settings, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new UserEntity(entityId, settings, clock));
+    public static Props Props(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null) =>
+        Akka.Actor.Props.Create(() => new UserEntity(entityId, settings, clock, users));
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 

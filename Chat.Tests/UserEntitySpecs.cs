@@ -1,0 +1,108 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using Chat.Node;
+using Chat.Node.Users;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>The user entity actor on an in-memory journal, with probes for sessions and other users.</summary>
+public sealed class UserEntitySpecs : TestKit
+{
+    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+        akka.loglevel = WARNING
+        akka.actor.serialize-messages = on
+        akka.actor.serializers.chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
+        akka.actor.serialization-bindings { "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat }
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """);
+
+    private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
+    private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
+    private readonly ChatSettings _settings = new() { SnapshotEvery = 5 };
+
+    public UserEntitySpecs() : base(Hocon) { }
+
+    private IActorRef Start(IActorRef users) =>
+        Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, TimeProvider.System, users));
+
+    [Fact]
+    public void Accepts_once_durable_pushes_to_sessions_and_sends_receipts_on_ack()
+    {
+        var users = CreateTestProbe();
+        var session = CreateTestProbe();
+        var ann = Start(users.Ref);
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+
+        ann.Tell(new Authenticate(Ann, [2], "phone", session.Ref, 1), TestActor);
+        Assert.Equal(ErrorCode.AuthFailed, ExpectMsg<Rejected>().Code);
+        ann.Tell(new Authenticate(Ann, [1], "phone", session.Ref, 1), TestActor);
+        Assert.Equal(0, ExpectMsg<Authenticated>().LastSeq);
+
+        ann.Tell(new DeliverText(Ann, Bob, "c1", "hello", 5), TestActor);
+        var accepted = ExpectMsg<TextAccepted>();
+        var pushed = session.ExpectMsg<Pushed>();
+        var message = Assert.IsType<InboxMessage>(pushed.Entry);
+        Assert.Equal(accepted.MessageId, message.MessageId);
+
+        ann.Tell(new Acknowledge(Ann, 1));
+        var receipts = users.ExpectMsg<StoreReceipts>();
+        Assert.Equal(Bob, receipts.UserId);
+        Assert.Equal(Ann, receipts.By);
+        Assert.Equal([accepted.MessageId], receipts.Batch.MessageIds);
+        // unconfirmed receipts are resent
+        users.ExpectMsg<StoreReceipts>(TimeSpan.FromSeconds(10));
+        ann.Tell(new ReceiptsStoredAck(Ann, Bob, receipts.Batch.BatchNo));
+    }
+
+    [Fact]
+    public void Recovers_inbox_and_dedup_after_a_restart_across_snapshots()
+    {
+        var users = CreateTestProbe();
+        var ann = Start(users.Ref);
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        var ids = new List<string>();
+        for (var i = 1; i <= 12; i++)
+        {
+            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+            ids.Add(ExpectMsg<TextAccepted>().MessageId);
+        }
+        Watch(ann);
+        Sys.Stop(ann);
+        ExpectTerminated(ann);
+
+        var again = Start(users.Ref);
+        again.Tell(new FetchEntries(Ann, 0, 100), TestActor);
+        var entries = ExpectMsg<Entries>();
+        Assert.Equal(12, entries.LastSeq);
+        Assert.Equal(ids, entries.Items.Cast<InboxMessage>().Select(m => m.MessageId));
+        again.Tell(new DeliverText(Ann, Bob, "c3", "t3", 99), TestActor);
+        Assert.Equal(ids[2], ExpectMsg<TextAccepted>().MessageId);
+    }
+
+    [Fact]
+    public void A_login_on_the_same_device_replaces_the_older_session()
+    {
+        var ann = Start(CreateTestProbe().Ref);
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        var first = CreateTestProbe();
+        var second = CreateTestProbe();
+        var laptop = CreateTestProbe();
+        ann.Tell(new Authenticate(Ann, [1], "phone", first.Ref, 1), TestActor);
+        ann.Tell(new Authenticate(Ann, [1], "laptop", laptop.Ref, 2), TestActor);
+        ann.Tell(new Authenticate(Ann, [1], "phone", second.Ref, 3), TestActor);
+        ExpectMsg<Authenticated>(); ExpectMsg<Authenticated>(); ExpectMsg<Authenticated>();
+        first.ExpectMsg<SessionReplaced>();
+        laptop.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        ann.Tell(new DeliverText(Ann, Bob, "c1", "hello", 5), TestActor);
+        ExpectMsg<TextAccepted>();
+        second.ExpectMsg<Pushed>();
+        laptop.ExpectMsg<Pushed>();
+        first.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+}

@@ -1,0 +1,143 @@
+using Chat.Node;
+using Chat.Node.Users;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>The user entity's decisions, without an actor system.</summary>
+public sealed class UserStateTests
+{
+    private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
+    private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
+    private static readonly UserId Cat = new("uccccccccccccccccc"[..17]);
+
+    private static UserState Registered(UserId id)
+    {
+        var state = new UserState();
+        var created = state.DecideCreate(new CreateUser(id, "Ann", "+14155550100", null, [1, 2, 3]), 1000);
+        return state.Apply(created.Event!);
+    }
+
+    private static InboxMessage Deliver(UserState state, UserId from, string cmid, string text = "hi")
+    {
+        var d = state.DecideDeliver(new DeliverText(Ann, from, cmid, text, 1), "m-" + cmid, 2000, out var existing);
+        if (existing is not null) return existing;
+        state.Apply(d.Event!);
+        return d.Event!.Entry;
+    }
+
+    [Fact]
+    public void An_unregistered_user_cannot_receive()
+    {
+        var d = new UserState().DecideDeliver(new DeliverText(Ann, Bob, "c1", "hi", 1), "m1", 0, out _);
+        Assert.Equal(ErrorCode.UnknownUser, d.Error);
+    }
+
+    [Fact]
+    public void Creating_twice_with_the_same_token_is_idempotent_but_a_different_one_is_refused()
+    {
+        var state = Registered(Ann);
+        Assert.Null(state.DecideCreate(new CreateUser(Ann, "Ann", "+14155550100", null, [1, 2, 3]), 0).Event);
+        Assert.Null(state.DecideCreate(new CreateUser(Ann, "Ann", "+14155550100", null, [1, 2, 3]), 0).Error);
+        Assert.Equal(ErrorCode.InvalidArgument, state.DecideCreate(new CreateUser(Ann, "X", "+14155550100", null, [9]), 0).Error);
+        Assert.True(state.CheckToken([1, 2, 3]));
+        Assert.False(state.CheckToken([1, 2, 4]));
+    }
+
+    [Fact]
+    public void Messages_get_consecutive_sequences_and_a_repeated_client_id_is_stored_once()
+    {
+        var state = Registered(Ann);
+        var first = Deliver(state, Bob, "c1", "one");
+        var second = Deliver(state, Bob, "c2", "two");
+        var again = Deliver(state, Bob, "c1", "one");
+        Assert.Equal(1, first.Seq);
+        Assert.Equal(2, second.Seq);
+        Assert.Same(first, again);
+        Assert.Equal(2, state.LastSeq);
+        // the same client id from another sender is another message
+        Assert.Equal(3, Deliver(state, Cat, "c1").Seq);
+    }
+
+    [Fact]
+    public void A_cumulative_ack_issues_one_delivered_batch_per_sender_and_only_once()
+    {
+        var state = Registered(Ann);
+        var b1 = Deliver(state, Bob, "b1");
+        var c1 = Deliver(state, Cat, "c1");
+        var b2 = Deliver(state, Bob, "b2");
+        var ack = state.DecideAck(3, 5000).Event!;
+        Assert.Equal(3, ack.UpTo);
+        var toBob = Assert.Single(ack.Batches, b => b.To == Bob);
+        Assert.Equal([b1.MessageId, b2.MessageId], toBob.MessageIds);
+        Assert.Equal(ReceiptStatus.Delivered, toBob.Status);
+        Assert.Equal([c1.MessageId], Assert.Single(ack.Batches, b => b.To == Cat).MessageIds);
+        state.Apply(ack);
+        Assert.Null(state.DecideAck(3, 6000).Event);
+        Assert.Null(state.DecideAck(2, 6000).Event);
+        Assert.Equal(2, state.Outbox.Count);
+    }
+
+    [Fact]
+    public void An_ack_beyond_the_inbox_is_clamped()
+    {
+        var state = Registered(Ann);
+        Deliver(state, Bob, "b1");
+        Assert.Equal(1, state.DecideAck(1_000_000, 0).Event!.UpTo);
+    }
+
+    [Fact]
+    public void Read_covers_only_messages_from_that_sender_and_batches_are_numbered_per_sender()
+    {
+        var state = Registered(Ann);
+        var b1 = Deliver(state, Bob, "b1");
+        Deliver(state, Cat, "c1");
+        state.Apply(state.DecideAck(2, 0).Event!); // batch 1 to Bob, batch 1 to Cat
+        var read = state.DecideRead(Bob, 2, 10).Event!;
+        Assert.Equal([b1.MessageId], read.Batch!.MessageIds);
+        Assert.Equal(2, read.Batch.BatchNo);
+        state.Apply(read);
+        Assert.Null(state.DecideRead(Bob, 2, 11).Event);
+        // confirmed batches leave the outbox
+        state.Apply(state.DecideConfirm(Bob, 2).Event!);
+        Assert.Equal(Cat, Assert.Single(state.Outbox).To);
+    }
+
+    [Fact]
+    public void A_receipt_batch_is_stored_once_per_issuer_and_number()
+    {
+        var state = Registered(Ann);
+        var batch = new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, ["m1"], 7);
+        var stored = state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, batch)).Event!;
+        Assert.Equal(1, stored.Entry.Seq);
+        state.Apply(stored);
+        Assert.Null(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, batch)).Event);
+        Assert.NotNull(state.DecideStoreReceipts(new StoreReceipts(Ann, Cat, batch)).Event);
+    }
+
+    [Fact]
+    public void A_snapshot_restores_the_same_decisions()
+    {
+        var state = Registered(Ann);
+        var b1 = Deliver(state, Bob, "b1");
+        Deliver(state, Cat, "c1");
+        state.Apply(state.DecideAck(1, 0).Event!);
+        var restored = UserState.FromSnapshot(state.ToSnapshot());
+        Assert.Equal(state.LastSeq, restored.LastSeq);
+        Assert.Equal(state.AckedSeq, restored.AckedSeq);
+        Assert.Same(b1, Deliver(restored, Bob, "b1")); // dedup survives
+        Deliver(restored, Bob, "b2");
+        var next = restored.DecideAck(3, 0).Event!;
+        Assert.Equal(2, Assert.Single(next.Batches, b => b.To == Bob).BatchNo); // numbering continues
+    }
+
+    [Fact]
+    public void Range_returns_entries_in_order_within_bounds()
+    {
+        var state = Registered(Ann);
+        for (var i = 0; i < 10; i++) Deliver(state, Bob, $"c{i}");
+        Assert.Equal([4L, 5L, 6L], state.Range(3, 6, 100).Select(e => e.Seq));
+        Assert.Equal([1L, 2L], state.Range(0, 10, 2).Select(e => e.Seq));
+        Assert.Empty(state.Range(10, 10, 5));
+    }
+}
