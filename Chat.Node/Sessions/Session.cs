@@ -280,7 +280,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             return;
         }
         var requestId = r.RequestId;
-        _users.Ask<object>(new MarkRead(_user, new UserId(r.With), Math.Min(r.UpTo, _delivered), r.RequestId), _settings.RequestTimeout)
+        _users.Ask<object>(new MarkRead(_user, new UserId(r.With), r.UpTo, r.RequestId), _settings.RequestTimeout)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }
 

@@ -13,7 +13,7 @@ using System.Reflection;
 [assembly: System.Reflection.AssemblyCompanyAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyConfigurationAttribute("Debug")]
 [assembly: System.Reflection.AssemblyFileVersionAttribute("1.0.0.0")]
-[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+30606a1096a085ef4e857c7fad28374b906c257c")]
+[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+ea3b433cebe840316d84d76f908438ca1115dd7b")]
 [assembly: System.Reflection.AssemblyProductAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyTitleAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyVersionAttribute("1.0.0.0")]

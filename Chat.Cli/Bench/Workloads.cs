@@ -1,0 +1,367 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using Chat.Protocol;
+
+namespace Chat.Cli.Bench;
+
+/// <summary>Settings shared by the workloads; each workload reads the ones it needs.</summary>
+public sealed record BenchOptions
+{
+    public required string Server { get; init; }
+    public int Users { get; init; } = 200;
+    public int Messages { get; init; } = 500;
+    public int Size { get; init; } = 100;
+    public int Window { get; init; } = 100;
+    public int Connections { get; init; } = 10_000;
+    public int? ServerPid { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Registrations and logins at once.</summary>
+    public int SetupConcurrency { get; init; } = 64;
+}
+
+/// <summary>One workload's figures, in the field order the JSON line uses.</summary>
+public sealed class BenchResult(string workload)
+{
+    public string Workload { get; } = workload;
+    public List<KeyValuePair<string, object>> Fields { get; } = [];
+    public bool TimedOut { get; set; }
+
+    public BenchResult Add(string name, object value)
+    {
+        Fields.Add(new(name, value));
+        return this;
+    }
+
+    public object this[string name] => Fields.First(f => f.Key == name).Value;
+}
+
+/// <summary>
+/// Load generators driving a node over the real protocol with real <see cref="ChatClient"/>s: every
+/// client logs in, acknowledges what it receives and drains its receipts, as a real client does.
+/// All loops are bounded by count and by <see cref="BenchOptions.Timeout"/>.
+/// </summary>
+public static class Workloads
+{
+    private sealed record Account(string UserId, string Token);
+
+    public static async Task<BenchResult> DirectAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        var pairs = Math.Max(1, o.Users / 2);
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        var setup = Stopwatch.StartNew();
+        var accounts = await RegisterAsync(o, pairs * 2, "d", deadline.Token);
+        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
+        var loginSeconds = setup.Elapsed.TotalSeconds;
+        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s");
+
+        var latencies = new ConcurrentBag<double[]>();
+        var expected = (long)pairs * o.Messages;
+        long delivered = 0, outOfOrder = 0, duplicates = 0;
+        var windows = Enumerable.Range(0, pairs).Select(_ => new SemaphoreSlim(o.Window)).ToArray();
+        var padding = new string('x', Math.Max(0, o.Size - 32));
+        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = Stopwatch.StartNew();
+        long lastArrival = 0;
+
+        foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
+        var receivers = new List<Task>();
+        for (var p = 0; p < pairs; p++)
+        {
+            var pair = p;
+            var receiver = clients[pairs + pair];
+            receivers.Add(Task.Run(async () =>
+            {
+                var lat = new double[o.Messages];
+                var seen = 0;
+                var next = 1;
+                var seenSet = new HashSet<int>();
+                try
+                {
+                    while (seen < o.Messages && await receiver.Entries.WaitToReadAsync(deadline.Token))
+                    {
+                        long lastSeq = 0;
+                        while (receiver.Entries.TryRead(out var frame))
+                        {
+                            if (frame is not Message m) continue;
+                            lastSeq = m.Seq;
+                            var (n, sentTicks) = Parse(m.Text);
+                            if (!seenSet.Add(n)) { Interlocked.Increment(ref duplicates); continue; }
+                            if (n != next) Interlocked.Increment(ref outOfOrder);
+                            next = n + 1;
+                            lat[seen++] = (clock.ElapsedTicks - sentTicks) * 1000.0 / Stopwatch.Frequency;
+                            Interlocked.Exchange(ref lastArrival, clock.ElapsedTicks);
+                            windows[pair].Release();
+                            if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
+                        }
+                        if (lastSeq > 0) receiver.Ack(lastSeq);
+                    }
+                }
+                catch (OperationCanceledException) { }
+                latencies.Add(lat[..seen]);
+            }));
+        }
+        // senders drain their receipts as a client would
+        var drains = clients.Take(pairs).Select(c => DrainAsync(c, deadline.Token)).ToList();
+
+        var start = clock.ElapsedTicks;
+        var senders = Enumerable.Range(0, pairs).Select(pair => Task.Run(async () =>
+        {
+            var sender = clients[pair];
+            var to = accounts[pairs + pair].UserId;
+            var sends = new List<Task>(o.Messages);
+            try
+            {
+                for (var n = 1; n <= o.Messages; n++)
+                {
+                    await windows[pair].WaitAsync(deadline.Token);
+                    var text = $"{n}:{clock.ElapsedTicks}:{padding}";
+                    sends.Add(sender.SendAsync(to, text, $"b{n}", deadline.Token));
+                }
+                await Task.WhenAll(sends);
+            }
+            catch (OperationCanceledException) { }
+        })).ToList();
+
+        var timedOut = false;
+        try { await allDone.Task.WaitAsync(deadline.Token); }
+        catch (OperationCanceledException) { timedOut = true; }
+        await deadline.CancelAsync();
+        await Task.WhenAll(receivers.Concat(senders).Concat(drains).Select(Quietly));
+        var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
+        await DisposeAllAsync(clients);
+
+        var all = latencies.SelectMany(l => l).ToArray();
+        Array.Sort(all);
+        return new BenchResult("direct") { TimedOut = timedOut }
+            .Add("users", pairs * 2).Add("pairs", pairs).Add("msgs_per_sender", o.Messages).Add("window", o.Window)
+            .Add("body_bytes", o.Size).Add("login_s", Round(loginSeconds)).Add("sent_expected", expected)
+            .Add("delivered", delivered).Add("lost", expected - delivered).Add("out_of_order", outOfOrder)
+            .Add("duplicates", duplicates).Add("wall_s", Round(wall))
+            .Add("delivered_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
+            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p90", Percentile(all, 90))
+            .Add("lat_ms_p99", Percentile(all, 99)).Add("lat_ms_max", all.Length > 0 ? Round(all[^1]) : 0);
+    }
+
+    public static async Task<BenchResult> OfflineAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        var pairs = Math.Max(1, o.Users / 2);
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        var accounts = await RegisterAsync(o, pairs * 2, "o", deadline.Token);
+        var senders = await LoginAllAsync(o, accounts[..pairs], "bench", deadline.Token);
+        progress?.Invoke($"{pairs} senders logged in; receivers offline");
+        var padding = new string('x', Math.Max(0, o.Size - 16));
+        var expected = (long)pairs * o.Messages;
+
+        var drains = senders.Select(c => DrainAsync(c, deadline.Token)).ToList();
+        var store = Stopwatch.StartNew();
+        var timedOut = false;
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, pairs).Select(pair => Task.Run(async () =>
+            {
+                var gate = new SemaphoreSlim(o.Window);
+                var sends = new List<Task>(o.Messages);
+                for (var n = 1; n <= o.Messages; n++)
+                {
+                    await gate.WaitAsync(deadline.Token);
+                    var send = senders[pair].SendAsync(accounts[pairs + pair].UserId, $"{n}:0:{padding}", $"o{n}", deadline.Token);
+                    sends.Add(send.ContinueWith(_ => gate.Release(), TaskScheduler.Default));
+                }
+                await Task.WhenAll(sends);
+            })));
+        }
+        catch (OperationCanceledException) { timedOut = true; }
+        var storeSeconds = store.Elapsed.TotalSeconds;
+        progress?.Invoke($"{expected} stored in {storeSeconds:0.0} s; receivers log in");
+
+        long delivered = 0;
+        var drain = Stopwatch.StartNew();
+        ChatClient[] receivers = [];
+        if (!timedOut)
+        {
+            receivers = await LoginAllAsync(o, accounts[pairs..], "bench", deadline.Token);
+            drain.Restart();
+            try
+            {
+                await Task.WhenAll(receivers.Select(r => Task.Run(async () =>
+                {
+                    await r.SyncAsync(0, deadline.Token);
+                    var got = 0;
+                    while (got < o.Messages && await r.Entries.WaitToReadAsync(deadline.Token))
+                    {
+                        long last = 0;
+                        while (r.Entries.TryRead(out var f))
+                            if (f is Message m) { got++; last = m.Seq; Interlocked.Increment(ref delivered); }
+                        if (last > 0) r.Ack(last);
+                    }
+                })));
+            }
+            catch (OperationCanceledException) { timedOut = true; }
+        }
+        var drainSeconds = drain.Elapsed.TotalSeconds;
+        await deadline.CancelAsync();
+        await Task.WhenAll(drains.Select(Quietly));
+        await DisposeAllAsync(senders);
+        await DisposeAllAsync(receivers);
+        return new BenchResult("offline") { TimedOut = timedOut }
+            .Add("sent", expected).Add("store_s", Round(storeSeconds))
+            .Add("stored_per_s", Math.Round(expected / storeSeconds))
+            .Add("drain_s", Round(drainSeconds)).Add("drained_per_s", Math.Round(delivered / drainSeconds))
+            .Add("delivered", delivered).Add("lost", expected - delivered);
+    }
+
+    public static async Task<BenchResult> ConnectionsAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        const int devicesPerUser = 50;
+        var users = (o.Connections + devicesPerUser - 1) / devicesPerUser;
+        var accounts = await RegisterAsync(o, users, "c", deadline.Token);
+        long? rssBefore = o.ServerPid is { } pid ? Rss(pid) : null;
+        var clients = new ConcurrentBag<ChatClient>();
+        long failures = 0;
+        var login = Stopwatch.StartNew();
+        var timedOut = false;
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, o.Connections),
+                new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = deadline.Token },
+                async (i, ct) =>
+                {
+                    try
+                    {
+                        var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = $"d{i}", EntryBuffer = 16 }, ct);
+                        await c.LoginAsync(accounts[i / devicesPerUser].Token, ct);
+                        clients.Add(c);
+                        if (clients.Count % 2000 == 0) progress?.Invoke($"{clients.Count} connections");
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                });
+        }
+        catch (OperationCanceledException) { timedOut = true; }
+        var loginSeconds = login.Elapsed.TotalSeconds;
+        long? rssAfter = null;
+        if (o.ServerPid is { } p)
+        {
+            await Task.Delay(1000); // let the node settle before reading its memory
+            rssAfter = Rss(p);
+        }
+        var result = new BenchResult("connections") { TimedOut = timedOut }
+            .Add("connections", clients.Count).Add("login_s", Round(loginSeconds))
+            .Add("logins_per_s", Math.Round(clients.Count / loginSeconds)).Add("failures", failures);
+        if (rssBefore is { } before && rssAfter is { } after)
+            result.Add("server_rss_before_bytes", before).Add("server_rss_after_bytes", after)
+                .Add("server_rss_delta_per_conn_bytes", clients.Count > 0 ? (after - before) / clients.Count : 0);
+        await DisposeAllAsync(clients.ToArray());
+        return result;
+    }
+
+    // ---------- helpers ----------
+
+    private static async Task<Account[]> RegisterAsync(BenchOptions o, int count, string tag, CancellationToken ct)
+    {
+        var accounts = new Account[count];
+        var run = Random.Shared.Next(100_000, 999_999);
+        var connections = Enumerable.Range(0, Math.Min(o.SetupConcurrency, count)).ToArray();
+        await Parallel.ForEachAsync(connections, new ParallelOptions { CancellationToken = ct }, async (lane, token) =>
+        {
+            await using var c = await ChatClient.ConnectAsync(o.Server, cancellationToken: token);
+            for (var i = lane; i < count; i += connections.Length)
+            {
+                var r = await c.RegisterAsync($"bench-{tag}{i}", $"+1{run}{i:D7}".Length <= 16 ? $"+1{run}{i:D7}" : $"+1{run}{i}", null, token);
+                accounts[i] = new Account(r.UserId, r.Token);
+            }
+        });
+        return accounts;
+    }
+
+    private static async Task<ChatClient[]> LoginAllAsync(BenchOptions o, Account[] accounts, string device, CancellationToken ct)
+    {
+        var clients = new ChatClient[accounts.Length];
+        await Parallel.ForEachAsync(Enumerable.Range(0, accounts.Length),
+            new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
+            async (i, token) =>
+            {
+                var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = device }, token);
+                await c.LoginAsync(accounts[i].Token, token);
+                clients[i] = c;
+            });
+        return clients;
+    }
+
+    /// <summary>Reads and acknowledges everything (receipts, for senders), as a client does.</summary>
+    private static async Task DrainAsync(ChatClient c, CancellationToken ct)
+    {
+        try
+        {
+            while (await c.Entries.WaitToReadAsync(ct))
+            {
+                long last = 0;
+                while (c.Entries.TryRead(out var f)) last = f is Message m ? m.Seq : f is Receipt r ? r.Seq : last;
+                if (last > 0) c.Ack(last);
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    private static (int N, long Ticks) Parse(string text)
+    {
+        var a = text.IndexOf(':');
+        var b = text.IndexOf(':', a + 1);
+        return (int.Parse(text.AsSpan(0, a)), long.Parse(text.AsSpan(a + 1, b - a - 1)));
+    }
+
+    private static async Task Quietly(Task t)
+    {
+        try { await t; } catch (Exception) { /* the figures say what was lost */ }
+    }
+
+    private static async Task DisposeAllAsync(IEnumerable<ChatClient> clients)
+    {
+        await Task.WhenAll(clients.Where(c => c is not null).Select(c => c.DisposeAsync().AsTask()));
+    }
+
+    private static double Round(double v) => Math.Round(v, 3);
+
+    private static double Percentile(double[] sorted, int p) =>
+        sorted.Length == 0 ? 0 : Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1)]);
+
+    private static long? Rss(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        catch (IOException) { }
+        return null;
+    }
+
+    /// <summary>The result as one JSON object, fields in order.</summary>
+    public static string ToJson(BenchResult r)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("workload", r.Workload);
+            foreach (var (k, v) in r.Fields)
+            {
+                switch (v)
+                {
+                    case int i: w.WriteNumber(k, i); break;
+                    case long l: w.WriteNumber(k, l); break;
+                    case double d: w.WriteNumber(k, d); break;
+                    default: w.WriteString(k, v.ToString()); break;
+                }
+            }
+            w.WriteBoolean("timed_out", r.TimedOut);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

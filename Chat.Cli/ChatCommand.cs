@@ -1,0 +1,84 @@
+using System.ComponentModel;
+using System.Net.Sockets;
+using Chat.Protocol;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Chat.Cli;
+
+/// <summary>An expected failure: printed as <c>error: message</c> on stderr, exit code 1, no stack trace.</summary>
+internal sealed class CliException(string message) : Exception(message);
+
+/// <summary>Settings shared by every command that works on a saved profile.</summary>
+internal class ProfileSettings : CommandSettings
+{
+    [CommandOption("-p|--profile <NAME>")]
+    [Description("Profile: letters, digits, '-', '_'. Saved as NAME.json in $CHAT_HOME (default ~/.chat)")]
+    [DefaultValue("default")]
+    public string Profile { get; set; } = "default";
+
+    public override ValidationResult Validate()
+        => ProfileStore.IsValidName(Profile)
+            ? ValidationResult.Success()
+            : ValidationResult.Error($"invalid profile name '{Profile}': use letters, digits, '-' and '_'");
+}
+
+/// <summary>
+/// Base of the chat commands: gives them the console (whose writer is the run's stdout), the profile store
+/// and helpers to connect and to resolve users.
+/// </summary>
+internal abstract class ChatCommand<TSettings>(IAnsiConsole console, ProfileStore profiles) : AsyncCommand<TSettings>
+    where TSettings : ProfileSettings
+{
+    /// <summary>Device name of short-lived commands. A second login with the same device replaces the first session.</summary>
+    protected const string CommandDevice = "cli";
+
+    protected IAnsiConsole Console { get; } = console;
+    protected ProfileStore Profiles { get; } = profiles;
+
+    /// <summary>Plain output for scripts (ids, JSON): written verbatim, never wrapped or styled.</summary>
+    protected TextWriter Out => Console.Profile.Out.Writer;
+
+    /// <summary>A line for humans: styled on a terminal, plain text when redirected.</summary>
+    protected void Say(string markup)
+    {
+        if (Console.Profile.Capabilities.Ansi) Console.MarkupLine(markup);
+        else Out.WriteLine(Markup.Remove(markup));
+    }
+
+    protected static async Task<ChatClient> ConnectAsync(string server, string device, CancellationToken ct)
+    {
+        var options = new ChatClientOptions { ClientName = "chat-cli", Device = device };
+        try
+        {
+            return await ChatClient.ConnectAsync(server, options, ct);
+        }
+        catch (Exception e) when (e is SocketException or IOException or TimeoutException)
+        {
+            var reason = e is TimeoutException ? "no answer from server" : e.Message;
+            throw new CliException($"cannot connect to {server} ({reason})");
+        }
+    }
+
+    /// <summary>Connects to the profile's server and logs in.</summary>
+    protected static async Task<(ChatClient Client, LoggedIn LoggedIn)> LoginAsync(
+        Profile profile, string device, CancellationToken ct)
+    {
+        var client = await ConnectAsync(profile.Server, device, ct);
+        try
+        {
+            return (client, await client.LoginAsync(profile.Token, ct));
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A user id, or a phone number (starting with '+') looked up on the server.</summary>
+    protected static async Task<string> ResolveUserAsync(ChatClient client, string phoneOrUserId, CancellationToken ct)
+        => phoneOrUserId.StartsWith('+')
+            ? (await client.LookupAsync(phoneOrUserId, ct)).UserId
+            : phoneOrUserId;
+}

@@ -1,0 +1,120 @@
+using System.ComponentModel;
+using Chat.Protocol;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Chat.Cli.Commands;
+
+internal sealed class ListenSettings : ProfileSettings
+{
+    private const int MaxTimeoutSeconds = 2_000_000; // CancelAfter takes at most int.MaxValue milliseconds
+
+    [CommandOption("-c|--count <N>")]
+    [Description("Exit after N entries (a receipt counts once, however many messages it covers)")]
+    public int? Count { get; set; }
+
+    [CommandOption("--timeout <SECONDS>")]
+    [Description("Exit after this many seconds of listening (counted from login). Without it, listen waits until Ctrl-C or --count entries. " +
+                 "If --count is given and fewer entries arrived in time, the exit code is 1")]
+    public double? Timeout { get; set; }
+
+    [CommandOption("--json")]
+    [Description("One JSON object per line: " +
+                 "{\"type\":\"message\",\"id\",\"seq\",\"from\",\"text\",\"sentAt\"} (sentAt in Unix ms) or " +
+                 "{\"type\":\"receipt\",\"id\",\"status\":\"delivered\"|\"read\",\"by\",\"seq\"}, one line per message id")]
+    public bool Json { get; set; }
+
+    public override ValidationResult Validate()
+    {
+        var result = base.Validate();
+        if (!result.Successful) return result;
+        if (Count is <= 0) return ValidationResult.Error("--count must be at least 1");
+        if (Timeout is { } t && !(t is > 0 and <= MaxTimeoutSeconds))
+            return ValidationResult.Error($"--timeout must be more than 0 and at most {MaxTimeoutSeconds} seconds");
+        return ValidationResult.Success();
+    }
+}
+
+/// <summary>
+/// Prints inbox entries after the profile's saved position, acknowledges each one and saves the new position,
+/// so the next listen continues where this one stopped.
+/// </summary>
+internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
+    : ChatCommand<ListenSettings>(console, profiles)
+{
+    /// <summary>Its own device, so that send or read in the same profile does not replace the listening session.</summary>
+    private const string ListenDevice = "cli-listen";
+
+    public override async Task<int> ExecuteAsync(CommandContext context, ListenSettings settings,
+        CancellationToken cancellationToken)
+    {
+        var profile = Profiles.Load(settings.Profile);
+        var (client, _) = await LoginAsync(profile, ListenDevice, cancellationToken);
+        await using (client)
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (settings.Timeout is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+            var closed = client.Closed;
+            _ = closed.ContinueWith(_ =>
+            {
+                try { stop.Cancel(); } catch (ObjectDisposedException) { /* listen already ended */ }
+            }, TaskScheduler.Default);
+
+            // Not awaited: stored entries are read below while they stream in (the entry buffer is bounded).
+            var sync = client.SyncAsync(profile.LastSeq, stop.Token);
+            _ = sync.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+
+            var received = 0;
+            var savedSeq = profile.LastSeq;
+            bool Done() => received >= settings.Count;
+
+            void Drain()
+            {
+                var seq = savedSeq;
+                while (!Done() && client.Entries.TryRead(out var entry))
+                {
+                    Print(entry, settings.Json);
+                    seq = InboxFormat.SeqOf(entry);
+                    client.Ack(seq);
+                    received++;
+                }
+                if (seq == savedSeq) return;
+                profile = profile with { LastSeq = seq };
+                Profiles.Save(settings.Profile, profile);
+                savedSeq = seq;
+            }
+
+            while (true)
+            {
+                Drain();
+                if (Done()) break;
+                try
+                {
+                    if (!await client.Entries.WaitToReadAsync(stop.Token)) break;
+                }
+                catch (OperationCanceledException)
+                {
+                    Drain(); // entries that arrived before the connection closed or the time ran out
+                    break;
+                }
+            }
+
+            if (Done() || cancellationToken.IsCancellationRequested) return 0; // Ctrl-C ends listening normally
+            if (closed.IsCompleted)
+                throw client.CloseReason is { } reason
+                    ? new ChatException(reason.Code, reason.Message)
+                    : new CliException("connection closed by the server");
+            if (settings.Count is { } count)
+                throw new CliException($"timeout: received {received} of {count} entries");
+            return 0;
+        }
+    }
+
+    private void Print(Frame entry, bool json)
+    {
+        if (json)
+            foreach (var line in InboxFormat.JsonLines(entry)) Out.WriteLine(line);
+        else
+            foreach (var line in InboxFormat.HumanLines(entry)) Say(line);
+    }
+}

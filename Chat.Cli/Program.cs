@@ -1,0 +1,124 @@
+using System.Net.Sockets;
+using Chat.Cli.Commands;
+using Chat.Protocol;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Chat.Cli;
+
+/// <summary>
+/// Entry point of the <c>chat</c> terminal client. <see cref="Run"/> is self-contained (a new console,
+/// profile store and command app per call), so tests can call it many times in one process.
+/// </summary>
+public static class Program
+{
+    /// <summary>Exit code of expected failures: server errors, connection problems, missing profiles.</summary>
+    public const int Failed = 1;
+    /// <summary>Exit code of bad command lines: unknown commands or options, missing or invalid values.</summary>
+    public const int BadArguments = 2;
+    /// <summary>Exit code when cancelled (Ctrl-C) outside of listen, where Ctrl-C is the normal way to stop.</summary>
+    public const int Cancelled = 130;
+
+    public static async Task<int> Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return; // a second Ctrl-C kills the process
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return await Run(args, cancellationToken: cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Runs one command line. Output for scripts and people goes to <paramref name="stdout"/>
+    /// (default: the current <see cref="Console.Out"/>), errors to the current <see cref="Console.Error"/>.</summary>
+    public static Task<int> Run(string[] args, TextWriter? stdout = null, CancellationToken cancellationToken = default)
+    {
+        var console = CreateConsole(stdout ?? Console.Out, terminal: stdout is null && !Console.IsOutputRedirected);
+        var stderr = Console.Error;
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("chat");
+            config.ConfigureConsole(console);
+            config.Settings.Registrar.RegisterInstance(ProfileStore.FromEnvironment());
+            config.SetExceptionHandler((e, _) => Report(e, stderr));
+            AddCommands(config);
+        });
+        return app.RunAsync(args, cancellationToken);
+    }
+
+    private static void AddCommands(IConfigurator config)
+    {
+        config.AddCommand<RegisterCommand>("register")
+            .WithDescription("Create a user on a server and save it as a profile; prints the user id")
+            .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678");
+        config.AddCommand<SendCommand>("send")
+            .WithDescription("Send a text to a phone number (+...) or user id; prints the message id")
+            .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob");
+        config.AddCommand<ListenCommand>("listen")
+            .WithDescription("Print inbox entries after the profile's saved position, acknowledge them and remember the position")
+            .WithExample("listen", "--profile", "bob", "--count", "1", "--timeout", "10", "--json");
+        config.AddCommand<ReadCommand>("read")
+            .WithDescription("Mark every message from a user read, up to the newest inbox entry")
+            .WithExample("read", "--profile", "bob", "--with", "+4915112345678");
+        config.AddCommand<WhoamiCommand>("whoami")
+            .WithDescription("Show the profile's user id, name, phone and server");
+        config.AddCommand<Bench.BenchCommand>("bench")
+            .WithDescription("Load a node on loopback (direct, offline, connections) and print the figures")
+            .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json");
+
+        // Future command groups are branches whose commands reuse ProfileSettings (--profile) and ChatCommand<T>:
+        //   config.AddBranch<ProfileSettings>("group", group => group.AddCommand<GroupCreateCommand>("create"));
+        //   config.AddBranch<ProfileSettings>("admin", admin => ...);
+        // (A branch needs at least one command, so none is registered until they exist.)
+    }
+
+    private static IAnsiConsole CreateConsole(TextWriter writer, bool terminal) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(writer),
+        Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+        ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+        Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+    });
+
+    /// <summary>Prints an error without a stack trace (unless it is a bug) and chooses the exit code.</summary>
+    private static int Report(Exception error, TextWriter stderr)
+    {
+        switch (error)
+        {
+            case CommandAppException bad: // parse and validation errors
+                if (bad.Pretty is { } pretty)
+                    CreateConsole(stderr, terminal: !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error)).Write(pretty);
+                else
+                    stderr.WriteLine($"error: {bad.Message}");
+                return BadArguments;
+            case OperationCanceledException:
+                return Cancelled;
+            case ChatException chat:
+                stderr.WriteLine($"error: {chat.Code}: {chat.Message}");
+                return Failed;
+            case CliException or IOException or UnauthorizedAccessException:
+                stderr.WriteLine($"error: {error.Message}");
+                return Failed;
+            case TimeoutException:
+                stderr.WriteLine("error: the server did not answer in time");
+                return Failed;
+            case SocketException socket:
+                stderr.WriteLine($"error: network: {socket.Message}");
+                return Failed;
+            default:
+                stderr.WriteLine($"error: unexpected failure, please report it: {error}");
+                return Failed;
+        }
+    }
+}
