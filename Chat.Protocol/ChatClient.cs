@@ -20,6 +20,8 @@ public sealed class ChatClientOptions
     public int EntryBuffer { get; set; } = 10_000;
     /// <summary>Reconnect, log in again, resend unaccepted sends and resume sync when the connection drops.</summary>
     public bool AutoReconnect { get; set; }
+    /// <summary>How often to Ping when nothing else is sent, so the server's idle timeout never closes the connection. Zero disables.</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>An error answer from the server.</summary>
@@ -51,7 +53,7 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Frame>> _requests = new();
     private readonly ConcurrentDictionary<string, PendingSend> _sends = new();
     private readonly CancellationTokenSource _disposed = new();
-    private SemaphoreSlim _inFlight = new(1);
+    private readonly SemaphoreSlim _inFlight = new(1);
     private Connection? _connection;
     private uint _nextRequestId;
     private long _lastSeq;
@@ -76,6 +78,7 @@ public sealed class ChatClient : IAsyncDisposable
 
     /// <summary>The server's <see cref="Welcome"/> on the current connection.</summary>
     public Welcome Welcome { get; private set; } = null!;
+    private Timer? _keepAlive;
 
     /// <summary>The logged-in user, once <see cref="LoginAsync"/> succeeded.</summary>
     public string? UserId { get; private set; }
@@ -140,11 +143,12 @@ public sealed class ChatClient : IAsyncDisposable
         _requests[0] = welcomeWait;
         connection.Start();
         connection.Enqueue(new Hello(ProtocolVersion, _options.ClientName));
+        if (_keepAlive is null && _options.KeepAlive > TimeSpan.Zero)
+            _keepAlive = new Timer(_ => _connection?.Enqueue(new Ping(-1)), null, _options.KeepAlive, _options.KeepAlive);
         var answer = await WaitAsync(welcomeWait.Task, 0, ct).ConfigureAwait(false);
+        var first = Welcome is null;
         Welcome = (Welcome)answer;
-        var previous = _inFlight;
-        _inFlight = new SemaphoreSlim(Math.Max(1, Welcome.MaxInFlight - _sends.Count));
-        previous.Dispose();
+        if (first && Welcome.MaxInFlight > 1) _inFlight.Release(Welcome.MaxInFlight - 1);
     }
 
     /// <summary>Creates a user. The returned token is shown once; keep it.</summary>
@@ -181,8 +185,7 @@ public sealed class ChatClient : IAsyncDisposable
         clientMessageId ??= NewClientMessageId();
         if (_sends.TryGetValue(clientMessageId, out var existing))
             return await existing.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var gate = _inFlight;
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
         var pending = new PendingSend(new Send(NextRequestId(), clientMessageId, to, text),
             new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
         _sends[clientMessageId] = pending;
@@ -299,6 +302,7 @@ public sealed class ChatClient : IAsyncDisposable
                 }
                 return;
             case SyncComplete complete:
+                if (complete.LastSeq < LastSeq) Interlocked.Exchange(ref _lastSeq, complete.LastSeq); // asked from beyond the end
                 _syncDone?.TrySetResult(complete.LastSeq);
                 return;
             case Welcome welcome:
@@ -384,6 +388,7 @@ public sealed class ChatClient : IAsyncDisposable
     {
         if (_disposed.IsCancellationRequested) return;
         _disposed.Cancel();
+        if (_keepAlive is not null) await _keepAlive.DisposeAsync().ConfigureAwait(false);
         var connection = _connection;
         if (connection is not null)
         {

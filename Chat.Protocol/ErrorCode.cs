@@ -39,7 +39,7 @@ public enum ErrorCode
     AuthFailed = 106,
     /// <summary>Too many requests are unanswered (see <see cref="Welcome.MaxInFlight"/>) or the request rate is exceeded.</summary>
     RateLimited = 107,
-    /// <summary>The server could not complete the request in time; retrying with the same ids is safe.</summary>
+    /// <summary>The server could not complete the request in time. Resending a Send with the same client message id is safe (it is stored once); a Register may have completed, so its phone may now be taken.</summary>
     Unavailable = 108,
     /// <summary>The name is empty or too long.</summary>
     InvalidName = 109,

@@ -184,4 +184,16 @@ public sealed class EndToEndTests : IAsyncLifetime
         await bob.Client.Closed.WaitAsync(TimeSpan.FromSeconds(15));
         Assert.Equal(ErrorCode.Replaced, bob.Client.CloseReason?.Code);
     }
+
+    [Fact]
+    public async Task Sync_from_beyond_the_end_of_the_inbox_resumes_from_the_real_end()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await alice.Client.SendAsync(bob.Id, "one");
+        Assert.Equal(1, await bob.Client.SyncAsync(50));
+        await alice.Client.SendAsync(bob.Id, "two");
+        var m = await bob.Client.NextAsync<Message>();
+        Assert.Equal(("two", 2L), (m.Text, m.Seq));
+    }
 }

@@ -140,4 +140,28 @@ public sealed class UserStateTests
         Assert.Equal([1L, 2L], state.Range(0, 10, 2).Select(e => e.Seq));
         Assert.Empty(state.Range(10, 10, 5));
     }
+
+    [Fact]
+    public void Receipt_batches_are_stored_in_order_and_a_gap_waits_for_the_resend()
+    {
+        var state = Registered(Ann);
+        ReceiptBatch Batch(long n) => new(Ann, n, ReceiptStatus.Delivered, [$"m{n}"], 7);
+        Assert.Equal(ErrorCode.Unavailable, state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(2))).Error);
+        state.Apply(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(1))).Event!);
+        state.Apply(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(2))).Event!);
+        Assert.Equal(2, state.LastSeq);
+    }
+
+    [Fact]
+    public void A_huge_ack_is_split_into_receipts_of_bounded_size()
+    {
+        var state = Registered(Ann);
+        for (var i = 0; i < UserState.MaxIdsPerReceipt * 2 + 5; i++) Deliver(state, Bob, $"c{i}");
+        var ack = state.DecideAck(state.LastSeq, 0).Event!;
+        Assert.Equal([UserState.MaxIdsPerReceipt, UserState.MaxIdsPerReceipt, 5], ack.Batches.Select(b => b.MessageIds.Count));
+        Assert.Equal([1L, 2L, 3L], ack.Batches.Select(b => b.BatchNo));
+        var read = state.DecideRead(Bob, state.LastSeq, 0).Event!;
+        Assert.Equal(UserState.MaxIdsPerReceipt, read.Batch!.MessageIds.Count);
+        Assert.Equal(UserState.MaxIdsPerReceipt, read.UpTo);
+    }
 }

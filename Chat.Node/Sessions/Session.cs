@@ -23,6 +23,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private enum Flow { Off, Fetching, WaitingForRoom, Live }
 
     private sealed class Tick : INoSerializationVerificationNeeded { public static readonly Tick Instance = new(); }
+    private sealed class KeepAttachedTick : INoSerializationVerificationNeeded { public static readonly KeepAttachedTick Instance = new(); }
     private sealed record RequestFailed(uint RequestId, Exception Cause) : INoSerializationVerificationNeeded;
     /// <summary>An answer frame computed off the actor (Ask + PipeTo).</summary>
     private sealed record Reply(Frame Frame) : INoSerializationVerificationNeeded;
@@ -44,6 +45,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _delivered;
     private long _fetchAfter = -1;
     private long _lastInbound;
+    private readonly long _connectedAt = Environment.TickCount64;
 
     public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, TimeProvider clock)
     {
@@ -89,6 +91,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
         Receive<ShutDown>(_ => Fail(ErrorCode.ShuttingDown, "the node is shutting down"));
         Receive<Tick>(_ => OnTick());
+        Receive<KeepAttachedTick>(_ => _users.Tell(new KeepAttached(_user, _device, Self)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -241,8 +244,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         _phase = Phase.LoggedIn;
         _user = a.UserId;
         _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
-        Timers.StartPeriodicTimer("attach", new KeepAttached(_user, _device, Self), _settings.KeepAttachedInterval,
-            _users);
+        Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);
     }
 
     private void OnSend(Send s)
@@ -324,10 +326,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private void OnEntries(Entries e)
     {
         if (_flow != Flow.Fetching || e.After != _fetchAfter) return; // an answer to an older fetch
+        if (_delivered > e.LastSeq) _delivered = e.LastSeq; // the client asked from beyond the inbox's end
         foreach (var entry in e.Items)
         {
             if (entry.Seq != _delivered + 1) continue;
-            _connection.TryWriteEntry(ToFrame(entry)); // a page is written whole; the high-water mark allows for it
+            if (!_connection.TryWriteEntry(ToFrame(entry))) break; // the client is behind: resume from here
             _delivered = entry.Seq;
         }
         if (_delivered < e.LastSeq)
@@ -372,7 +375,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private void OnTick()
     {
         var now = Environment.TickCount64;
-        if (_phase == Phase.AwaitingHello && now - _lastInbound > _settings.HelloTimeout.TotalMilliseconds)
+        if (_phase == Phase.AwaitingHello && now - _connectedAt > _settings.HelloTimeout.TotalMilliseconds)
         {
             Fail(ErrorCode.IdleTimeout, "no Hello received in time");
             return;

@@ -243,6 +243,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         var decision = _state.DecideStoreReceipts(cmd);
         var replyTo = Sender;
         var ack = new ReceiptsStoredAck(cmd.By, cmd.UserId, cmd.Batch.BatchNo);
+        if (decision.Error == ErrorCode.Unavailable) return; // out of order: the issuer resends from the missing batch
         if (decision.Error is not null)
         {
             _log.Warning("receipts from {0} for unknown user {1} dropped", cmd.By, cmd.UserId);

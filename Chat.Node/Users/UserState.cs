@@ -34,6 +34,9 @@ public sealed class UserState
     public IReadOnlyList<ReceiptBatch> Outbox => _outbox;
     public int InboxCount => _inbox.Count;
 
+    /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
+    public const int MaxIdsPerReceipt = 1_000;
+
     private long FirstSeq => _inbox.Count == 0 ? LastSeq + 1 : _inbox[0].Seq;
 
     public InboxEntry? EntryAt(long seq)
@@ -96,7 +99,11 @@ public sealed class UserState
         }
         var batches = new List<ReceiptBatch>(bySender.Count);
         foreach (var (sender, ids) in bySender)
-            batches.Add(new ReceiptBatch(sender, NextBatchTo(sender), ReceiptStatus.Delivered, ids, now));
+        {
+            var next = NextBatchTo(sender);
+            foreach (var chunk in ids.Chunk(MaxIdsPerReceipt))
+                batches.Add(new ReceiptBatch(sender, next++, ReceiptStatus.Delivered, chunk, now));
+        }
         return new(new Acknowledged(upTo, batches));
     }
 
@@ -108,7 +115,15 @@ public sealed class UserState
         if (upTo <= from) return Decision<ReadMarked>.Nothing;
         var ids = new List<string>();
         foreach (var entry in Range(from, upTo, int.MaxValue))
-            if (entry is InboxMessage m && m.From == with) ids.Add(m.MessageId);
+        {
+            if (entry is not InboxMessage m || m.From != with) continue;
+            if (ids.Count == MaxIdsPerReceipt)
+            {
+                upTo = m.Seq - 1; // the rest is marked by the next Read
+                break;
+            }
+            ids.Add(m.MessageId);
+        }
         var batch = ids.Count == 0 ? null : new ReceiptBatch(with, NextBatchTo(with), ReceiptStatus.Read, ids, now);
         return new(new ReadMarked(with, upTo, batch));
     }
@@ -117,7 +132,10 @@ public sealed class UserState
     public Decision<ReceiptStored> DecideStoreReceipts(StoreReceipts cmd)
     {
         if (Profile is null) return Decision<ReceiptStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
-        if (cmd.Batch.BatchNo <= _lastBatchFrom.GetValueOrDefault(cmd.By)) return Decision<ReceiptStored>.Nothing;
+        var last = _lastBatchFrom.GetValueOrDefault(cmd.By);
+        if (cmd.Batch.BatchNo <= last) return Decision<ReceiptStored>.Nothing;
+        if (cmd.Batch.BatchNo > last + 1)
+            return Decision<ReceiptStored>.Fail(ErrorCode.Unavailable, $"receipt batch {cmd.Batch.BatchNo} from {cmd.By} before {last + 1}");
         var b = cmd.Batch;
         return new(new ReceiptStored(new InboxReceipt(LastSeq + 1, b.Status, cmd.By, b.MessageIds, b.At), b.BatchNo));
     }
