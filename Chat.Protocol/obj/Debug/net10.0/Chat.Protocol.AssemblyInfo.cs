@@ -13,7 +13,7 @@ using System.Reflection;
 [assembly: System.Reflection.AssemblyCompanyAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyConfigurationAttribute("Debug")]
 [assembly: System.Reflection.AssemblyFileVersionAttribute("1.0.0.0")]
-[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+cd0db1d467ae6a58a079f489f235a95b32c538d6")]
+[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+853f2e9308402a6ad156cec86b3c1b40845540a6")]
 [assembly: System.Reflection.AssemblyProductAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyTitleAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyVersionAttribute("1.0.0.0")]

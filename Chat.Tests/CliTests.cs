@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Chat.Cli.Bench;
+
+namespace Chat.Tests;
+
+/// <summary>The README's tour, run through the real `chat` commands against a real node.</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    private readonly string _home = Path.Combine(Path.GetTempPath(), "chat-home-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public async Task InitializeAsync()
+    {
+        _node = await TestNode.StartAsync();
+        Environment.SetEnvironmentVariable("CHAT_HOME", _home);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Environment.SetEnvironmentVariable("CHAT_HOME", null);
+        await _node.DisposeAsync();
+        TestNode.TryDelete(_home);
+    }
+
+    private static async Task<(int Code, string Out)> Chat(params string[] args)
+    {
+        var output = new StringWriter();
+        var code = await global::Chat.Cli.Program.Run(args, output);
+        return (code, output.ToString());
+    }
+
+    [Fact]
+    public async Task Two_profiles_exchange_a_message_and_the_receipts_show()
+    {
+        var alicePhone = Phones.Next();
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "alice", "--name", "Alice", "--phone", alicePhone)).Code);
+        var bobReg = await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone);
+        Assert.Equal(0, bobReg.Code);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_home, "bob.json")));
+
+        var sent = await Chat("send", "--profile", "alice", "--to", bobPhone, "Hi Bob!");
+        Assert.Equal(0, sent.Code);
+        var messageId = sent.Out.Trim();
+        Assert.StartsWith("m", messageId);
+
+        var listen = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20", "--json");
+        Assert.Equal(0, listen.Code);
+        var message = JsonDocument.Parse(listen.Out.Trim()).RootElement;
+        Assert.Equal("message", message.GetProperty("type").GetString());
+        Assert.Equal(messageId, message.GetProperty("id").GetString());
+        Assert.Equal("Hi Bob!", message.GetProperty("text").GetString());
+        Assert.Equal(1, message.GetProperty("seq").GetInt64());
+        Assert.True(message.GetProperty("sentAt").GetInt64() > 0);
+
+        Assert.Equal(0, (await Chat("read", "--profile", "bob", "--with", alicePhone)).Code);
+
+        var receipts = await Chat("listen", "--profile", "alice", "--count", "2", "--timeout", "20", "--json");
+        Assert.Equal(0, receipts.Code);
+        var lines = receipts.Out.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["delivered", "read"], lines.Select(l => l.GetProperty("status").GetString()));
+        Assert.All(lines, l => Assert.Equal(messageId, l.GetProperty("id").GetString()));
+        Assert.All(lines, l => Assert.Equal("receipt", l.GetProperty("type").GetString()));
+
+        // listen continues where it stopped: nothing new for Bob
+        var again = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "1", "--json");
+        Assert.Equal(1, again.Code);
+        Assert.Equal("", again.Out.Trim());
+    }
+
+    [Fact]
+    public async Task Errors_are_clear_and_exit_non_zero()
+    {
+        var missing = await Chat("send", "--profile", "nobody", "--to", "+15550000000", "hi");
+        Assert.Equal(1, missing.Code);
+        var phone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "carol", "--name", "Carol", "--phone", phone)).Code);
+        Assert.Equal(1, (await Chat("send", "--profile", "carol", "--to", "+19999999990", "hi")).Code); // unknown phone
+        Assert.Equal(1, (await Chat("register", "--server", _node.Server, "--profile", "carol2", "--name", "C", "--phone", phone)).Code); // taken
+        Assert.Equal(2, (await Chat("listen", "--profile", "carol", "--count", "0")).Code);
+        Assert.Equal(1, (await Chat("register", "--server", "127.0.0.1:1", "--profile", "dave", "--name", "D", "--phone", Phones.Next())).Code);
+    }
+}
+
+/// <summary>Each load-generator workload at small sizes against an in-process node: the tool counts honestly.</summary>
+public sealed class BenchTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    private BenchOptions Options => new() { Server = _node.Server, Users = 10, Messages = 40, Window = 5, Connections = 60, Timeout = TimeSpan.FromSeconds(60) };
+
+    [Fact]
+    public async Task Direct_delivers_everything_once_and_in_order()
+    {
+        var r = await Workloads.DirectAsync(Options);
+        Assert.False(r.TimedOut);
+        Assert.Equal(200L, r["sent_expected"]);
+        Assert.Equal(200L, r["delivered"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.Equal(0L, r["duplicates"]);
+        Assert.Equal(0L, r["out_of_order"]);
+        Assert.Contains("\"lat_ms_p99\":", Workloads.ToJson(r));
+    }
+
+    [Fact]
+    public async Task Offline_stores_then_drains_everything()
+    {
+        var r = await Workloads.OfflineAsync(Options);
+        Assert.False(r.TimedOut);
+        Assert.Equal(200L, r["delivered"]);
+        Assert.Equal(0L, r["lost"]);
+    }
+
+    [Fact]
+    public async Task Connections_all_log_in()
+    {
+        var r = await Workloads.ConnectionsAsync(Options with { ServerPid = Environment.ProcessId });
+        Assert.Equal(60, r["connections"]);
+        Assert.Equal(0L, r["failures"]);
+        Assert.Contains("server_rss_delta_per_conn_bytes", Workloads.ToJson(r));
+    }
+}
