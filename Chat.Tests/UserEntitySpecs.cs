@@ -12,6 +12,7 @@ public sealed class UserEntitySpecs : TestKit
 {
     private static readonly Config Hocon = ConfigurationFactory.ParseString("""
         akka.loglevel = WARNING
+        akka.test.single-expect-default = 15s
         akka.actor.serialize-messages = on
         akka.actor.serializers.chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
         akka.actor.serialization-bindings { "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat }

@@ -211,6 +211,9 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         var decision = _state.DecideAck(Math.Min(cmd.UpTo, _durableSeq), Now);
         if (decision.Event is not { } acked) return;
         _state.Apply(acked);
+        // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
+        // After a restart the same range is scanned again and yields nothing again.
+        if (acked.Batches.Count == 0) return;
         PersistAsync(acked, e =>
         {
             foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
@@ -267,12 +270,11 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
     {
         var decision = _state.DecideConfirm(cmd.Sender, cmd.BatchNo);
         if (decision.Event is not { } confirmed) return;
+        // Confirmations are kept in memory and reach the journal with the next snapshot: after a crash
+        // the batches confirmed since then are resent once and recognised as duplicates by the sender.
         _state.Apply(confirmed);
-        PersistAsync(confirmed, _ =>
-        {
-            MaybeSnapshot();
-            SetIdleTimeout();
-        });
+        if (_state.Outbox.Count == 0) Timers.Cancel("receipts");
+        SetIdleTimeout();
     }
 
     private void ScheduleRetry()
