@@ -20,6 +20,8 @@ public sealed class ChatClientOptions
     public int EntryBuffer { get; set; } = 10_000;
     /// <summary>Reconnect, log in again, resend unaccepted sends and resume sync when the connection drops.</summary>
     public bool AutoReconnect { get; set; }
+    /// <summary>How often a Send answered <see cref="ErrorCode.Unavailable"/> is resent (same client message id) before it fails.</summary>
+    public int SendRetries { get; set; } = 5;
     /// <summary>How often to Ping when nothing else is sent, so the server's idle timeout never closes the connection. Zero disables.</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(60);
 }
@@ -62,7 +64,10 @@ public sealed class ChatClient : IAsyncDisposable
     private TaskCompletionSource<long>? _syncDone;
     private int _reconnecting;
 
-    private sealed record PendingSend(Send Frame, TaskCompletionSource<Accepted> Done);
+    private sealed record PendingSend(Send Frame, TaskCompletionSource<Accepted> Done)
+    {
+        public int Attempts;
+    }
 
     private ChatClient(string host, int port, ChatClientOptions options)
     {
@@ -323,6 +328,13 @@ public sealed class ChatClient : IAsyncDisposable
                 foreach (var pending in _sends.Values)
                 {
                     if (pending.Frame.RequestId != error.RequestId) continue;
+                    if (error.Code == ErrorCode.Unavailable && ++pending.Attempts <= _options.SendRetries)
+                    {
+                        // safe: the server stores a client message id once
+                        _ = Task.Delay(TimeSpan.FromMilliseconds(100 * pending.Attempts))
+                            .ContinueWith(_ => _connection?.Enqueue(pending.Frame), TaskScheduler.Default);
+                        return;
+                    }
                     if (_sends.TryRemove(pending.Frame.ClientMessageId, out _))
                     {
                         _inFlight.Release();

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts a fresh node on a temporary data directory (loopback, a free port), runs every workload
+# twice with its defaults, and prints one JSON line per run. Bounded: each run stops by itself.
+#   bench/run.sh                 # all workloads
+#   bench/run.sh direct offline  # some of them
+# Extra flags for every run can be given in BENCH_FLAGS (e.g. BENCH_FLAGS="--timeout 120").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workloads=("${@:-direct direct-w1 offline connections}")
+[ $# -eq 0 ] && workloads=(direct direct-w1 offline connections)
+
+dotnet build -c Release Chat.Node Chat.Cli -v quiet -nologo >/dev/null
+node=Chat.Node/bin/Release/net10.0/Chat.Node
+chat=Chat.Cli/bin/Release/net10.0/chat
+data=$(mktemp -d)
+log=$(mktemp)
+ulimit -n 65536 2>/dev/null || true
+
+"$node" --port 0 --data "$data" >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data" "$log"; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do grep -q '^listening on' "$log" && break; sleep 0.5; done
+server=$(grep -m1 '^listening on' "$log" | awk '{print $3}')
+[ -n "$server" ] || { echo "node did not start:" >&2; cat "$log" >&2; exit 1; }
+
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, node pid $pid at $server" >&2
+for w in "${workloads[@]}"; do
+  case "$w" in
+    direct-w1) args=(direct --window 1) ;;
+    connections) args=(connections --connections 18000 --server-pid "$pid") ;;  # the hard open-files limit here is 20,000 per process
+    *) args=("$w") ;;
+  esac
+  for run in 1 2; do
+    echo "# chat bench ${args[*]} --server $server ${BENCH_FLAGS:-} (run $run)" >&2
+    "$chat" bench "${args[@]}" --server "$server" --json ${BENCH_FLAGS:-} | tail -n 1
+  done
+done
