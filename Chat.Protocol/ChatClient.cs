@@ -458,7 +458,7 @@ public sealed class ChatClient : IAsyncDisposable
         private async Task ReadLoopAsync()
         {
             Exception? failure = null;
-            var pipe = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
+            var pipe = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, useZeroByteReads: true));
             try
             {
                 while (true)

@@ -47,6 +47,16 @@ public enum ErrorCode
     InvalidEmail = 110,
     /// <summary>The client message id is empty or longer than 64 characters.</summary>
     InvalidMessageId = 111,
+    /// <summary>No group has that id.</summary>
+    UnknownGroup = 112,
+    /// <summary>Only members of the group may do this.</summary>
+    NotMember = 113,
+    /// <summary>Only admins of the group may do this.</summary>
+    NotAdmin = 114,
+    /// <summary>The group would exceed its maximum size.</summary>
+    GroupFull = 115,
+    /// <summary>The user already belongs to the maximum number of groups.</summary>
+    TooManyGroups = 116,
 }
 
 /// <summary>Helpers over <see cref="ErrorCode"/>.</summary>

@@ -32,6 +32,20 @@ namespace Chat.Protocol;
 [Union(Opcodes.Pong, typeof(Pong))]
 [Union(Opcodes.Error, typeof(Error))]
 [Union(Opcodes.Ok, typeof(Ok))]
+[Union(Opcodes.ReceiptSet, typeof(ReceiptSet))]
+[Union(Opcodes.CreateGroup, typeof(CreateGroup))]
+[Union(Opcodes.GroupCreated, typeof(GroupCreated))]
+[Union(Opcodes.AddMembers, typeof(AddMembers))]
+[Union(Opcodes.RemoveMembers, typeof(RemoveMembers))]
+[Union(Opcodes.LeaveGroup, typeof(LeaveGroup))]
+[Union(Opcodes.RenameGroup, typeof(RenameGroup))]
+[Union(Opcodes.SetAdmin, typeof(SetAdmin))]
+[Union(Opcodes.GetGroupInfo, typeof(GetGroupInfo))]
+[Union(Opcodes.GroupInfo, typeof(GroupInfo))]
+[Union(Opcodes.ListGroups, typeof(ListGroups))]
+[Union(Opcodes.GroupList, typeof(GroupList))]
+[Union(Opcodes.SendGroup, typeof(SendGroup))]
+[Union(Opcodes.GroupNotice, typeof(GroupNotice))]
 public abstract record Frame
 {
     /// <summary>The stable opcode of this frame type.</summary>
@@ -70,10 +84,24 @@ public static class Opcodes
     public const int Pong = 18;
     public const int Error = 19;
     public const int Ok = 20;
+    public const int ReceiptSet = 21;
+    public const int CreateGroup = 32;
+    public const int GroupCreated = 33;
+    public const int AddMembers = 34;
+    public const int RemoveMembers = 35;
+    public const int LeaveGroup = 36;
+    public const int RenameGroup = 37;
+    public const int SetAdmin = 38;
+    public const int GetGroupInfo = 39;
+    public const int GroupInfo = 40;
+    public const int ListGroups = 41;
+    public const int GroupList = 42;
+    public const int SendGroup = 43;
+    public const int GroupNotice = 44;
 #pragma warning restore CS1591
 
     /// <summary>True when <paramref name="opcode"/> names a frame this version of the protocol knows.</summary>
-    public static bool IsKnown(int opcode) => opcode is >= Hello and <= Ok;
+    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= GroupNotice;
 }
 
 /// <summary>First frame from the client: the protocol version it speaks and a free-form client name.</summary>
@@ -192,14 +220,19 @@ public sealed record Accepted(
     [IgnoreMember] public override int Opcode => Opcodes.Accepted;
 }
 
-/// <summary>An inbox entry: a message for this user. <see cref="Seq"/> is the user's inbox sequence.</summary>
+/// <summary>
+/// An inbox entry: a message for this user. <see cref="Seq"/> is the user's inbox sequence. A group message
+/// names its <see cref="Group"/> (null for one-to-one) and its place in the group's log (<see cref="GroupSeq"/>).
+/// </summary>
 [MessagePackObject]
 public sealed record Message(
     [property: Key(0)] long Seq,
     [property: Key(1)] string MessageId,
     [property: Key(2)] string From,
     [property: Key(3)] string Text,
-    [property: Key(4)] long SentAt) : Frame
+    [property: Key(4)] long SentAt,
+    [property: Key(5)] string? Group = null,
+    [property: Key(6)] long GroupSeq = 0) : Frame
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.Message;
@@ -300,4 +333,190 @@ public sealed record Ok([property: Key(0)] uint RequestId) : Frame
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.Ok;
+}
+
+/// <summary>
+/// An inbox entry: several receipts stored together (one per member and status), so that a message to a
+/// large group does not cost the sender a frame per member. Each item is as a <see cref="Receipt"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record ReceiptSet(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] IReadOnlyList<ReceiptItem> Items,
+    [property: Key(2)] long At) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.ReceiptSet;
+}
+
+/// <summary>One receipt inside a <see cref="ReceiptSet"/>.</summary>
+[MessagePackObject]
+public sealed record ReceiptItem(
+    [property: Key(0)] ReceiptStatus Status,
+    [property: Key(1)] string By,
+    [property: Key(2)] IReadOnlyList<string> MessageIds,
+    [property: Key(3)] string? Group = null);
+
+/// <summary>Creates a group with the sender as admin and the listed users as members. Answered by <see cref="GroupCreated"/>.</summary>
+[MessagePackObject]
+public sealed record CreateGroup(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string Name,
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.CreateGroup;
+}
+
+/// <summary>The new group's id.</summary>
+[MessagePackObject]
+public sealed record GroupCreated([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.GroupCreated;
+}
+
+/// <summary>Adds users to a group (admins only). Answered by <see cref="Ok"/>.</summary>
+[MessagePackObject]
+public sealed record AddMembers(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.AddMembers;
+}
+
+/// <summary>Removes users from a group (admins only). Answered by <see cref="Ok"/>.</summary>
+[MessagePackObject]
+public sealed record RemoveMembers(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.RemoveMembers;
+}
+
+/// <summary>Leaves a group. Answered by <see cref="Ok"/>.</summary>
+[MessagePackObject]
+public sealed record LeaveGroup([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.LeaveGroup;
+}
+
+/// <summary>Renames a group (any member). Answered by <see cref="Ok"/>.</summary>
+[MessagePackObject]
+public sealed record RenameGroup(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] string Name) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.RenameGroup;
+}
+
+/// <summary>Promotes a member to admin or demotes an admin (admins only). Answered by <see cref="Ok"/>.</summary>
+[MessagePackObject]
+public sealed record SetAdmin(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] string Member,
+    [property: Key(3)] bool IsAdmin) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.SetAdmin;
+}
+
+/// <summary>Asks for a group's name, members and admins (members only). Answered by <see cref="GroupInfo"/>.</summary>
+[MessagePackObject]
+public sealed record GetGroupInfo([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.GetGroupInfo;
+}
+
+/// <summary>A group's name, members and admins, and the sequence of its newest log entry.</summary>
+[MessagePackObject]
+public sealed record GroupInfo(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] string Name,
+    [property: Key(3)] IReadOnlyList<string> Members,
+    [property: Key(4)] IReadOnlyList<string> Admins,
+    [property: Key(5)] long LastGroupSeq) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.GroupInfo;
+}
+
+/// <summary>Asks for the groups this user belongs to. Answered by <see cref="GroupList"/>.</summary>
+[MessagePackObject]
+public sealed record ListGroups([property: Key(0)] uint RequestId) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.ListGroups;
+}
+
+/// <summary>The groups this user belongs to.</summary>
+[MessagePackObject]
+public sealed record GroupList([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.GroupList;
+}
+
+/// <summary>One entry of <see cref="GroupList"/>.</summary>
+[MessagePackObject]
+public sealed record GroupSummary([property: Key(0)] string GroupId, [property: Key(1)] string Name);
+
+/// <summary>
+/// Sends a text to a group (members only). Answered by <see cref="Accepted"/> once it is durable in the
+/// group's log; then every member receives it. Idempotent by <see cref="ClientMessageId"/> as <see cref="Send"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record SendGroup(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string ClientMessageId,
+    [property: Key(2)] string GroupId,
+    [property: Key(3)] string Text) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.SendGroup;
+}
+
+/// <summary>What changed in a group.</summary>
+public enum GroupNoticeKind
+{
+    /// <summary>The group was created with <see cref="GroupNotice.Members"/> (the creator first).</summary>
+    Created = 1,
+    /// <summary><see cref="GroupNotice.Members"/> were added.</summary>
+    Added = 2,
+    /// <summary><see cref="GroupNotice.Members"/> were removed.</summary>
+    Removed = 3,
+    /// <summary>The actor left.</summary>
+    Left = 4,
+    /// <summary>The group was renamed to <see cref="GroupNotice.Name"/>.</summary>
+    Renamed = 5,
+    /// <summary><see cref="GroupNotice.Members"/> became admins.</summary>
+    Promoted = 6,
+    /// <summary><see cref="GroupNotice.Members"/> are no longer admins.</summary>
+    Demoted = 7,
+}
+
+/// <summary>An inbox entry: a change to a group this user is (or was just) a member of.</summary>
+[MessagePackObject]
+public sealed record GroupNotice(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] string Group,
+    [property: Key(2)] long GroupSeq,
+    [property: Key(3)] GroupNoticeKind Kind,
+    [property: Key(4)] string Actor,
+    [property: Key(5)] IReadOnlyList<string> Members,
+    [property: Key(6)] string Name,
+    [property: Key(7)] long At) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.GroupNotice;
 }

@@ -6,10 +6,10 @@
 # Extra flags for every run can be given in BENCH_FLAGS (e.g. BENCH_FLAGS="--timeout 120").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-workloads=("${@:-direct direct-w1 offline connections}")
+workloads=("$@")
 [ $# -eq 0 ] && workloads=(direct direct-w1 offline connections)
 
-dotnet build -c Release Chat.Node Chat.Cli -v quiet -nologo >/dev/null
+for project in Chat.Node Chat.Cli; do dotnet build -c Release "$project" -v quiet -nologo >/dev/null; done
 node=Chat.Node/bin/Release/net10.0/Chat.Node
 chat=Chat.Cli/bin/Release/net10.0/chat
 data=$(mktemp -d)

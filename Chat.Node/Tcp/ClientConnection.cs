@@ -122,7 +122,7 @@ public sealed class ClientConnection
 
     private async Task ReadLoopAsync()
     {
-        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
         var violated = false;
         try
         {
