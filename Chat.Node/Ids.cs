@@ -43,6 +43,26 @@ public readonly record struct UserId(string Value)
     public override string ToString() => Value;
 }
 
+/// <summary>A group's id: "g" then 16 lowercase base32 characters (80 random bits).</summary>
+[MessagePackFormatter(typeof(GroupIdFormatter))]
+public readonly record struct GroupId(string Value)
+{
+    public static GroupId New() => new("g" + UserId.New().Value[1..]);
+
+    public static bool IsValid(string? s) => s is { Length: 17 } && s[0] == 'g' && UserId.IsValid("u" + s[1..]);
+
+    public override string ToString() => Value;
+}
+
+public sealed class GroupIdFormatter : IMessagePackFormatter<GroupId>
+{
+    public void Serialize(ref MessagePackWriter writer, GroupId value, MessagePackSerializerOptions options) =>
+        writer.Write(value.Value);
+
+    public GroupId Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options) =>
+        new(reader.ReadString() ?? throw new MessagePackSerializationException("null group id"));
+}
+
 public sealed class UserIdFormatter : IMessagePackFormatter<UserId>
 {
     public void Serialize(ref MessagePackWriter writer, UserId value, MessagePackSerializerOptions options) =>

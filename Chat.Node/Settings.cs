@@ -22,6 +22,9 @@ public sealed record ChatSettings
     public int SnapshotEvery { get; init; } = 1_000;
     public int MaxConnections { get; init; } = 100_000;
     public int NameMaxChars { get; init; } = 64;
+    public int GroupMaxMembers { get; init; } = 1024;
+    public int GroupsPerUser { get; init; } = 256;
+    public TimeSpan GroupFanoutRetryInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     public static ChatSettings From(Config config)
     {
@@ -45,6 +48,9 @@ public sealed record ChatSettings
             EntityIdleTimeout = c.GetTimeSpan("users.idle-timeout", TimeSpan.FromMinutes(2)),
             ReceiptRetryInterval = c.GetTimeSpan("users.receipt-retry-interval", TimeSpan.FromSeconds(5)),
             SnapshotEvery = c.GetInt("users.snapshot-every", 1_000),
+            GroupMaxMembers = c.GetInt("groups.max-members", 1024),
+            GroupsPerUser = c.GetInt("groups.max-per-user", 256),
+            GroupFanoutRetryInterval = c.GetTimeSpan("groups.fanout-retry-interval", TimeSpan.FromSeconds(2)),
         };
     }
 }

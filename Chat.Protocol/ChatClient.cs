@@ -64,7 +64,7 @@ public sealed class ChatClient : IAsyncDisposable
     private TaskCompletionSource<long>? _syncDone;
     private int _reconnecting;
 
-    private sealed record PendingSend(Send Frame, TaskCompletionSource<Accepted> Done)
+    private sealed record PendingSend(Frame Frame, uint RequestId, string ClientMessageId, TaskCompletionSource<Accepted> Done)
     {
         public int Attempts;
     }
@@ -91,7 +91,7 @@ public sealed class ChatClient : IAsyncDisposable
     /// <summary>The highest inbox sequence received so far.</summary>
     public long LastSeq => Interlocked.Read(ref _lastSeq);
 
-    /// <summary>Inbox entries in inbox order: <see cref="Message"/> and <see cref="Receipt"/> frames.</summary>
+    /// <summary>Inbox entries in inbox order: <see cref="Message"/>, <see cref="Receipt"/>, <see cref="ReceiptSet"/> and <see cref="GroupNotice"/> frames.</summary>
     public ChannelReader<Frame> Entries => _entries.Reader;
 
     /// <summary>The fatal <see cref="Error"/> the server sent before closing, if any.</summary>
@@ -184,14 +184,55 @@ public sealed class ChatClient : IAsyncDisposable
     /// <paramref name="clientMessageId"/>, a repeated send is answered with the same message id and
     /// delivered once. Cancelling stops the wait; the send stays queued for resending until disposal.
     /// </summary>
-    public async Task<Accepted> SendAsync(string to, string text, string? clientMessageId = null,
+    public Task<Accepted> SendAsync(string to, string text, string? clientMessageId = null,
         CancellationToken cancellationToken = default)
+        => SendFrameAsync(clientMessageId, (id, cmid) => new Send(id, cmid, to, text), cancellationToken);
+
+    /// <summary>Sends a text to a group; as <see cref="SendAsync"/>, idempotent by client message id.</summary>
+    public Task<Accepted> SendGroupAsync(string groupId, string text, string? clientMessageId = null,
+        CancellationToken cancellationToken = default)
+        => SendFrameAsync(clientMessageId, (id, cmid) => new SendGroup(id, cmid, groupId, text), cancellationToken);
+
+    /// <summary>Creates a group with this user as admin; returns its id.</summary>
+    public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
+        => ((GroupCreated)await RequestAsync(id => new CreateGroup(id, name, members), cancellationToken).ConfigureAwait(false)).GroupId;
+
+    /// <summary>Adds members (admins only).</summary>
+    public Task AddMembersAsync(string groupId, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new AddMembers(id, groupId, members), cancellationToken);
+
+    /// <summary>Removes members (admins only).</summary>
+    public Task RemoveMembersAsync(string groupId, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new RemoveMembers(id, groupId, members), cancellationToken);
+
+    /// <summary>Leaves a group.</summary>
+    public Task LeaveGroupAsync(string groupId, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new LeaveGroup(id, groupId), cancellationToken);
+
+    /// <summary>Renames a group.</summary>
+    public Task RenameGroupAsync(string groupId, string name, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new RenameGroup(id, groupId, name), cancellationToken);
+
+    /// <summary>Promotes a member to admin, or demotes an admin (admins only).</summary>
+    public Task SetAdminAsync(string groupId, string member, bool isAdmin, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new SetAdmin(id, groupId, member, isAdmin), cancellationToken);
+
+    /// <summary>A group's name, members and admins (members only).</summary>
+    public async Task<GroupInfo> GetGroupInfoAsync(string groupId, CancellationToken cancellationToken = default)
+        => (GroupInfo)await RequestAsync(id => new GetGroupInfo(id, groupId), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The groups this user belongs to.</summary>
+    public async Task<IReadOnlyList<GroupSummary>> ListGroupsAsync(CancellationToken cancellationToken = default)
+        => ((GroupList)await RequestAsync(id => new ListGroups(id), cancellationToken).ConfigureAwait(false)).Groups;
+
+    private async Task<Accepted> SendFrameAsync(string? clientMessageId, Func<uint, string, Frame> make, CancellationToken cancellationToken)
     {
         clientMessageId ??= NewClientMessageId();
         if (_sends.TryGetValue(clientMessageId, out var existing))
             return await existing.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var pending = new PendingSend(new Send(NextRequestId(), clientMessageId, to, text),
+        var requestId = NextRequestId();
+        var pending = new PendingSend(make(requestId, clientMessageId), requestId, clientMessageId,
             new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
         _sends[clientMessageId] = pending;
         _connection?.Enqueue(pending.Frame);
@@ -244,7 +285,7 @@ public sealed class ChatClient : IAsyncDisposable
         await OpenAsync(cancellationToken).ConfigureAwait(false);
         if (_token is null) return;
         await LoginAsync(_token, cancellationToken).ConfigureAwait(false);
-        foreach (var pending in _sends.Values.OrderBy(p => p.Frame.RequestId))
+        foreach (var pending in _sends.Values.OrderBy(p => p.RequestId))
             Current().Enqueue(pending.Frame);
         if (_syncing)
         {
@@ -291,9 +332,9 @@ public sealed class ChatClient : IAsyncDisposable
     {
         switch (frame)
         {
-            case Message or Receipt:
+            case Message or Receipt or ReceiptSet or GroupNotice:
             {
-                var seq = frame is Message m ? m.Seq : ((Receipt)frame).Seq;
+                var seq = SeqOf(frame);
                 if (seq <= LastSeq) return; // already seen (a resumed sync can overlap)
                 Interlocked.Exchange(ref _lastSeq, seq);
                 await _entries.Writer.WriteAsync(frame).ConfigureAwait(false);
@@ -314,6 +355,9 @@ public sealed class ChatClient : IAsyncDisposable
                 Complete(0, welcome);
                 return;
             case Registered r: Complete(r.RequestId, r); return;
+            case GroupCreated g: Complete(g.RequestId, g); return;
+            case GroupInfo gi: Complete(gi.RequestId, gi); return;
+            case GroupList gl: Complete(gl.RequestId, gl); return;
             case LoggedIn l: Complete(l.RequestId, l); return;
             case LookupResult lr: Complete(lr.RequestId, lr); return;
             case Ok ok: Complete(ok.RequestId, ok); return;
@@ -327,7 +371,7 @@ public sealed class ChatClient : IAsyncDisposable
                 }
                 foreach (var pending in _sends.Values)
                 {
-                    if (pending.Frame.RequestId != error.RequestId) continue;
+                    if (pending.RequestId != error.RequestId) continue;
                     if (error.Code == ErrorCode.Unavailable && ++pending.Attempts <= _options.SendRetries)
                     {
                         // safe: the server stores a client message id once
@@ -335,7 +379,7 @@ public sealed class ChatClient : IAsyncDisposable
                             .ContinueWith(_ => _connection?.Enqueue(pending.Frame), TaskScheduler.Default);
                         return;
                     }
-                    if (_sends.TryRemove(pending.Frame.ClientMessageId, out _))
+                    if (_sends.TryRemove(pending.ClientMessageId, out _))
                     {
                         _inFlight.Release();
                         pending.Done.TrySetException(new ChatException(error.Code, error.Message));
@@ -346,6 +390,16 @@ public sealed class ChatClient : IAsyncDisposable
                 return;
         }
     }
+
+    /// <summary>The inbox sequence of an inbox entry frame (Message, Receipt, ReceiptSet, GroupNotice), else 0.</summary>
+    public static long SeqOf(Frame frame) => frame switch
+    {
+        Message m => m.Seq,
+        Receipt r => r.Seq,
+        ReceiptSet s => s.Seq,
+        GroupNotice n => n.Seq,
+        _ => 0,
+    };
 
     private void Complete(uint id, Frame answer)
     {

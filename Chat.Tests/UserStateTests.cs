@@ -93,11 +93,12 @@ public sealed class UserStateTests
         var b1 = Deliver(state, Bob, "b1");
         Deliver(state, Cat, "c1");
         state.Apply(state.DecideAck(2, 0).Event!); // batch 1 to Bob, batch 1 to Cat
-        var read = state.DecideRead(Bob, 2, 10).Event!;
-        Assert.Equal([b1.MessageId], read.Batch!.MessageIds);
-        Assert.Equal(2, read.Batch.BatchNo);
+        var read = state.DecideRead(Bob.Value, 2, 10).Event!;
+        var batch = Assert.Single(read.Batches!);
+        Assert.Equal([b1.MessageId], batch.MessageIds);
+        Assert.Equal(2, batch.BatchNo);
         state.Apply(read);
-        Assert.Null(state.DecideRead(Bob, 2, 11).Event);
+        Assert.Null(state.DecideRead(Bob.Value, 2, 11).Event);
         // confirmed batches leave the outbox
         state.Apply(state.DecideConfirm(Bob, 2).Event!);
         Assert.Equal(Cat, Assert.Single(state.Outbox).To);
@@ -108,11 +109,26 @@ public sealed class UserStateTests
     {
         var state = Registered(Ann);
         var batch = new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, ["m1"], 7);
-        var stored = state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, batch)).Event!;
-        Assert.Equal(1, stored.Entry.Seq);
+        var (stored, dups) = state.DecideStoreReceipts([new StoreReceipts(Ann, Bob, batch)], 0);
+        Assert.Empty(dups);
+        Assert.Equal(1, Assert.IsType<InboxReceipt>(stored!.Entry).Seq);
         state.Apply(stored);
-        Assert.Null(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, batch)).Event);
-        Assert.NotNull(state.DecideStoreReceipts(new StoreReceipts(Ann, Cat, batch)).Event);
+        var again = state.DecideStoreReceipts([new StoreReceipts(Ann, Bob, batch)], 0);
+        Assert.Null(again.Event);
+        Assert.Single(again.Duplicates);
+        Assert.NotNull(state.DecideStoreReceipts([new StoreReceipts(Ann, Cat, batch)], 0).Event);
+    }
+
+    [Fact]
+    public void Receipts_arriving_together_are_stored_as_one_entry()
+    {
+        var state = Registered(Ann);
+        var cmds = Enumerable.Range(0, 50).Select(i => new StoreReceipts(Ann, UserId.New(),
+            new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, ["m1"], 7))).ToList();
+        var (stored, _) = state.DecideStoreReceipts(cmds, 0);
+        var set = Assert.IsType<InboxReceiptSet>(stored!.Entry);
+        Assert.Equal(50, set.Items.Count);
+        Assert.Equal(50, stored.Sources.Count);
     }
 
     [Fact]
@@ -145,11 +161,13 @@ public sealed class UserStateTests
     public void Receipt_batches_are_stored_in_order_and_a_gap_waits_for_the_resend()
     {
         var state = Registered(Ann);
-        ReceiptBatch Batch(long n) => new(Ann, n, ReceiptStatus.Delivered, [$"m{n}"], 7);
-        Assert.Equal(ErrorCode.Unavailable, state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(2))).Error);
-        state.Apply(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(1))).Event!);
-        state.Apply(state.DecideStoreReceipts(new StoreReceipts(Ann, Bob, Batch(2))).Event!);
-        Assert.Equal(2, state.LastSeq);
+        StoreReceipts Batch(long n) => new(Ann, Bob, new ReceiptBatch(Ann, n, ReceiptStatus.Delivered, [$"m{n}"], 7));
+        Assert.Null(state.DecideStoreReceipts([Batch(2)], 0).Event); // gap: not stored, not acknowledged
+        Assert.Empty(state.DecideStoreReceipts([Batch(2)], 0).Duplicates);
+        var (both, _) = state.DecideStoreReceipts([Batch(1), Batch(2)], 0);
+        state.Apply(both!);
+        Assert.Equal(1, state.LastSeq);
+        Assert.Equal(2, both!.Sources.Count);
     }
 
     [Fact]
@@ -160,8 +178,8 @@ public sealed class UserStateTests
         var ack = state.DecideAck(state.LastSeq, 0).Event!;
         Assert.Equal([UserState.MaxIdsPerReceipt, UserState.MaxIdsPerReceipt, 5], ack.Batches.Select(b => b.MessageIds.Count));
         Assert.Equal([1L, 2L, 3L], ack.Batches.Select(b => b.BatchNo));
-        var read = state.DecideRead(Bob, state.LastSeq, 0).Event!;
-        Assert.Equal(UserState.MaxIdsPerReceipt, read.Batch!.MessageIds.Count);
+        var read = state.DecideRead(Bob.Value, state.LastSeq, 0).Event!;
+        Assert.Equal(UserState.MaxIdsPerReceipt, Assert.Single(read.Batches!).MessageIds.Count);
         Assert.Equal(UserState.MaxIdsPerReceipt, read.UpTo);
     }
 }

@@ -6,6 +6,7 @@ using Akka.Cluster.Sharding;
 using Akka.Configuration;
 using Akka.Hosting;
 using Chat.Node.Directory;
+using Chat.Node.Groups;
 using Chat.Node.Persistence;
 using Chat.Node.Sessions;
 using Chat.Node.Tcp;
@@ -33,6 +34,7 @@ public sealed record NodeOptions
 
 public sealed class UserRegion;
 public sealed class PhoneRegion;
+public sealed class GroupRegion;
 
 /// <summary>A running node: the generic host with the actor system, sharding, persistence and the TCP edge.</summary>
 public sealed class ChatNode : IAsyncDisposable
@@ -111,6 +113,10 @@ public sealed class ChatNode : IAsyncDisposable
                     entityId => UserEntity.Props(entityId, s, options.Clock),
                     new UserMessageExtractor(shards),
                     new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
+                .WithShardRegion<GroupRegion>(GroupEntity.RegionName,
+                    entityId => GroupEntity.Props(entityId, s, options.Clock),
+                    new GroupMessageExtractor(shards),
+                    new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
                 .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
                     PhoneClaim.Props,
                     new PhoneMessageExtractor(shards),
@@ -161,7 +167,8 @@ public sealed class ChatNode : IAsyncDisposable
             await up.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
-            Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, clock));
+            var groups = await registry.GetAsync<GroupRegion>(cancellationToken).ConfigureAwait(false);
+            Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock));
             Endpoint = Edge.Start();
         }
 

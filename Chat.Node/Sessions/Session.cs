@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using Chat.Node.Directory;
+using Chat.Node.Groups;
 using Chat.Node.Tcp;
 using Chat.Node.Users;
 using Chat.Protocol;
@@ -34,6 +35,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private readonly ChatSettings _settings;
     private readonly IActorRef _users;
     private readonly IActorRef _phones;
+    private readonly IActorRef _groups;
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<uint, long> _sendDeadlines = [];
@@ -47,12 +49,13 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _lastInbound;
     private readonly long _connectedAt = Environment.TickCount64;
 
-    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, TimeProvider clock)
+    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups, TimeProvider clock)
     {
         _connection = connection;
         _settings = settings;
         _users = users;
         _phones = phones;
+        _groups = groups;
         _clock = clock;
         _lastInbound = Environment.TickCount64;
 
@@ -81,6 +84,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Drained>(_ => { if (_flow == Flow.WaitingForRoom) Fetch(); });
         Receive<AttachState>(s => { if (_flow == Flow.Live && s.LastSeq > _delivered) Fetch(); });
         Receive<Done>(d => _connection.Write(new Ok(d.RequestId)));
+        Receive<GroupCreatedReply>(g => _connection.Write(new GroupCreated(g.RequestId, g.GroupId.Value)));
+        Receive<GroupDetails>(g => _connection.Write(new GroupInfo(g.RequestId, g.GroupId.Value, g.Name,
+            g.Members.Select(m => m.Value).ToList(), g.Admins.Select(m => m.Value).ToList(), g.LastSeq)));
+        Receive<MyGroups>(g => _connection.Write(new GroupList(g.RequestId, g.Groups)));
         Receive<Reply>(r => _connection.Write(r.Frame));
         Receive<RequestFailed>(f =>
         {
@@ -91,13 +98,15 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
         Receive<ShutDown>(_ => Fail(ErrorCode.ShuttingDown, "the node is shutting down"));
         Receive<Tick>(_ => OnTick());
+        Receive<CreateChecked>(c => WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
+            users => new CreateGroupCommand(GroupId.New(), _user, c.Request.Name, users, c.Request.RequestId), _groups));
         Receive<KeepAttachedTick>(_ => _users.Tell(new KeepAttached(_user, _device, Self)));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, clock));
+    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock));
 
     protected override void PreStart()
     {
@@ -143,6 +152,18 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case Sync s: OnSync(s); return;
             case Read r: OnRead(r); return;
             case Lookup l: OnLookup(l); return;
+            case SendGroup g: OnSendGroup(g); return;
+            case CreateGroup c: OnCreateGroup(c); return;
+            case AddMembers a: OnChangeGroup(a.RequestId, a.GroupId, GroupNoticeKind.Added, a.Members, null); return;
+            case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;
+            case LeaveGroup l: OnChangeGroup(l.RequestId, l.GroupId, GroupNoticeKind.Left, [], null); return;
+            case RenameGroup r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Renamed, [], r.Name); return;
+            case SetAdmin a: OnChangeGroup(a.RequestId, a.GroupId, a.IsAdmin ? GroupNoticeKind.Promoted : GroupNoticeKind.Demoted, [a.Member], null); return;
+            case GetGroupInfo g:
+                if (!GroupId.IsValid(g.GroupId)) { _connection.Write(new Error(g.RequestId, ErrorCode.UnknownGroup, $"no group '{Truncate(g.GroupId)}'")); return; }
+                AskAndReply(_groups, new GetGroup(new GroupId(g.GroupId), _user, g.RequestId), g.RequestId);
+                return;
+            case ListGroups l: AskAndReply(_users, new ListMyGroups(_user, l.RequestId), l.RequestId); return;
             default:
                 Fail(ErrorCode.WrongState, $"opcode {frame.Opcode} is not a client request");
                 return;
@@ -249,40 +270,128 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     private void OnSend(Send s)
     {
+        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, UserId.IsValid(s.To) ? null : (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'")))
+            return;
+        _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId));
+    }
+
+    private void OnSendGroup(SendGroup s)
+    {
+        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, GroupId.IsValid(s.GroupId) ? null : (ErrorCode.UnknownGroup, $"no group '{Truncate(s.GroupId)}'")))
+            return;
+        _groups.Tell(new PostToGroup(new GroupId(s.GroupId), _user, s.ClientMessageId, s.Text, s.RequestId));
+    }
+
+    /// <summary>Checks a send and registers it as in flight; false (and an Error written) when it is refused.</summary>
+    private bool CheckSend(uint requestId, string? clientMessageId, string? text, (ErrorCode, string)? recipientProblem)
+    {
         string? problem = null;
         var code = ErrorCode.InvalidArgument;
-        if (string.IsNullOrEmpty(s.ClientMessageId) || s.ClientMessageId.Length > 64)
+        if (string.IsNullOrEmpty(clientMessageId) || clientMessageId.Length > 64)
             (code, problem) = (ErrorCode.InvalidMessageId, "client message id must be 1 to 64 characters");
-        else if (!UserId.IsValid(s.To))
-            (code, problem) = (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'");
-        else if (string.IsNullOrWhiteSpace(s.Text))
+        else if (recipientProblem is { } p)
+            (code, problem) = p;
+        else if (string.IsNullOrWhiteSpace(text))
             (code, problem) = (ErrorCode.EmptyText, "text is empty");
-        else if (s.Text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(s.Text) > _settings.MaxTextBytes)
+        else if (text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(text) > _settings.MaxTextBytes)
             (code, problem) = (ErrorCode.TextTooLong, $"text is longer than {_settings.MaxTextBytes} bytes");
         else if (_sendDeadlines.Count >= _settings.MaxInFlight)
             (code, problem) = (ErrorCode.RateLimited, $"more than {_settings.MaxInFlight} sends are unanswered");
-        else if (_sendDeadlines.ContainsKey(s.RequestId))
-            (code, problem) = (ErrorCode.InvalidArgument, $"request id {s.RequestId} is already in use");
+        else if (_sendDeadlines.ContainsKey(requestId))
+            (code, problem) = (ErrorCode.InvalidArgument, $"request id {requestId} is already in use");
         if (problem is not null)
         {
-            _connection.Write(new Error(s.RequestId, code, problem));
+            _connection.Write(new Error(requestId, code, problem));
+            return false;
+        }
+        _sendDeadlines[requestId] = Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds;
+        return true;
+    }
+
+    private void AskAndReply(IActorRef target, object request, uint requestId) =>
+        target.Ask<object>(request, _settings.RequestTimeout)
+            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+
+    /// <summary>Members must name existing users: each is checked with its user entity before the group is asked.</summary>
+    private void WithExistingUsers(uint requestId, IReadOnlyList<string>? ids, int max, Func<List<UserId>, object> then, IActorRef target)
+    {
+        ids ??= [];
+        if (ids.Count > max)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.GroupFull, $"a group has at most {max} members"));
             return;
         }
-        _sendDeadlines[s.RequestId] = Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds;
-        _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId));
+        var bad = ids.FirstOrDefault(id => !UserId.IsValid(id));
+        if (bad is not null)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownUser, $"no user '{Truncate(bad)}'"));
+            return;
+        }
+        var users = ids.Distinct().Select(id => new UserId(id)).ToList();
+        var timeout = _settings.RequestTimeout;
+        var checks = users.Select(u => _users.Ask<UserExistsReply>(new UserExists(u), timeout)).ToList();
+        Task.WhenAll(checks).ContinueWith(t =>
+        {
+            if (t.IsFaulted || t.IsCanceled) return Task.FromResult<object>(new RequestFailed(requestId, t.Exception ?? new Exception("timeout")));
+            var missing = t.Result.FirstOrDefault(r => !r.Exists);
+            if (missing is not null)
+                return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.UnknownUser, $"no user '{missing.UserId}'")));
+            return target.Ask<object>(then(users), timeout);
+        }).Unwrap().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnCreateGroup(CreateGroup c)
+    {
+        if (string.IsNullOrWhiteSpace(c.Name) || c.Name.Trim().Length > _settings.NameMaxChars)
+        {
+            _connection.Write(new Error(c.RequestId, ErrorCode.InvalidName, $"a group name has 1 to {_settings.NameMaxChars} characters"));
+            return;
+        }
+        var requestId = c.RequestId;
+        var members = c.Members ?? [];
+        // the creator's group count is checked first (a limit per user), then the members
+        _users.Ask<MyGroups>(new ListMyGroups(_user, requestId), _settings.RequestTimeout).PipeTo(Self,
+            success: mine => mine.Groups.Count >= _settings.GroupsPerUser
+                ? new Reply(new Error(requestId, ErrorCode.TooManyGroups, $"you are in {mine.Groups.Count} groups; the limit is {_settings.GroupsPerUser}"))
+                : new CreateChecked(c),
+            failure: e => new RequestFailed(requestId, e));
+    }
+
+    private sealed record CreateChecked(CreateGroup Request) : INoSerializationVerificationNeeded;
+
+    private void OnChangeGroup(uint requestId, string? groupId, GroupNoticeKind kind, IReadOnlyList<string>? members, string? name)
+    {
+        if (!GroupId.IsValid(groupId))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownGroup, $"no group '{Truncate(groupId)}'"));
+            return;
+        }
+        var group = new GroupId(groupId!);
+        if (kind == GroupNoticeKind.Added)
+        {
+            WithExistingUsers(requestId, members, _settings.GroupMaxMembers,
+                users => new ChangeGroup(group, _user, kind, users, null, requestId), _groups);
+            return;
+        }
+        if ((members ?? []).Any(m => !UserId.IsValid(m)))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownUser, "a member id is not a user id"));
+            return;
+        }
+        AskAndReply(_groups, new ChangeGroup(group, _user, kind, (members ?? []).Select(m => new UserId(m)).ToList(), name, requestId), requestId);
     }
 
     private static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";
 
     private void OnRead(Read r)
     {
-        if (!UserId.IsValid(r.With))
+        if (!UserId.IsValid(r.With) && !GroupId.IsValid(r.With))
         {
-            _connection.Write(new Error(r.RequestId, ErrorCode.UnknownUser, $"no user '{Truncate(r.With)}'"));
+            _connection.Write(new Error(r.RequestId, ErrorCode.UnknownUser, $"no user or group '{Truncate(r.With)}'"));
             return;
         }
         var requestId = r.RequestId;
-        _users.Ask<object>(new MarkRead(_user, new UserId(r.With), r.UpTo, r.RequestId), _settings.RequestTimeout)
+        _users.Ask<object>(new MarkRead(_user, r.With, r.UpTo, r.RequestId), _settings.RequestTimeout)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }
 
@@ -365,8 +474,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public static Frame ToFrame(InboxEntry entry) => entry switch
     {
-        InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt),
+        InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt, m.Group?.Value, m.GroupSeq),
         InboxReceipt r => new Receipt(r.Seq, r.Status, r.By.Value, r.MessageIds, r.At),
+        InboxGroupNotice n => new GroupNotice(n.Seq, n.Group.Value, n.GroupSeq, n.Kind, n.Actor.Value,
+            n.Members.Select(u => u.Value).ToList(), n.Name, n.At),
+        InboxReceiptSet s => new ReceiptSet(s.Seq, s.Items.Select(i => new ReceiptItem(i.Status, i.By.Value, i.MessageIds)).ToList(), s.At),
         _ => throw new ArgumentOutOfRangeException(nameof(entry), entry.GetType().Name),
     };
 

@@ -178,7 +178,7 @@ public sealed class ClientConnection
                 var entries = 0;
                 while (queue.TryRead(out var frame))
                 {
-                    if (frame is Message or Receipt) entries++;
+                    if (frame is Message or Receipt or ReceiptSet or GroupNotice) entries++;
                     FrameCodec.Write(writer, frame);
                     if (writer.UnflushedBytes > 64 * 1024)
                     {

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
+using Chat.Node.Groups;
 using Chat.Protocol;
 
 namespace Chat.Node.Users;
@@ -30,6 +31,8 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
     private UserState _state = new();
     private long _durableSeq;
     private int _eventsSinceSnapshot;
+    private readonly List<(StoreReceipts Command, IActorRef ReplyTo)> _pendingReceipts = [];
+    private bool _receiptsInFlight;
 
     public const string RegionName = "user";
 
@@ -85,6 +88,11 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
             case StoreReceipts cmd: OnStoreReceipts(cmd); break;
             case ReceiptsStoredAck cmd: OnReceiptsStored(cmd); break;
             case MarkRead cmd: OnRead(cmd); break;
+            case DeliverGroupEntry cmd: OnGroupEntry(cmd); break;
+            case ListMyGroups cmd:
+                Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
+                break;
+            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.Exists)); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;
@@ -234,34 +242,71 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         _state.Apply(read);
         PersistAsync(read, e =>
         {
-            if (e.Batch is { } batch) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+            foreach (var batch in e.Batches ?? []) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             replyTo.Tell(new Done(cmd.RequestId));
             ScheduleRetry();
             MaybeSnapshot();
         });
     }
 
+    /// <summary>
+    /// Receipts arriving while the previous receipt write is in flight are gathered and stored as one
+    /// entry: a message to a large group brings its sender a few receipt frames, not one per member.
+    /// </summary>
     private void OnStoreReceipts(StoreReceipts cmd)
     {
-        var decision = _state.DecideStoreReceipts(cmd);
-        var replyTo = Sender;
-        var ack = new ReceiptsStoredAck(cmd.By, cmd.UserId, cmd.Batch.BatchNo);
-        if (decision.Error == ErrorCode.Unavailable) return; // out of order: the issuer resends from the missing batch
-        if (decision.Error is not null)
+        if (!_state.Exists)
         {
             _log.Warning("receipts from {0} for unknown user {1} dropped", cmd.By, cmd.UserId);
-            replyTo.Tell(ack);
+            Sender.Tell(new ReceiptsStoredAck(cmd.By, cmd.UserId, cmd.Batch.BatchNo));
             return;
         }
-        if (decision.Event is not { } stored)
+        _pendingReceipts.Add((cmd, Sender));
+        if (!_receiptsInFlight) FlushReceipts();
+    }
+
+    private void FlushReceipts()
+    {
+        if (_pendingReceipts.Count == 0) return;
+        var pending = _pendingReceipts.ToList();
+        _pendingReceipts.Clear();
+        var replyTo = new Dictionary<(UserId, long), IActorRef>();
+        foreach (var (command, sender) in pending) replyTo[(command.By, command.Batch.BatchNo)] = sender;
+        var (stored, duplicates) = _state.DecideStoreReceipts(pending.Select(p => p.Command).ToList(), Now);
+        foreach (var dup in duplicates)
         {
-            DeferAsync(ack, a => replyTo.Tell(a)); // duplicate: confirm once the original is durable
-            return;
+            var to = replyTo[(dup.By, dup.Batch.BatchNo)];
+            DeferAsync(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo), a => to.Tell(a)); // stored before: confirm again
         }
+        if (stored is null) return; // batches after a gap wait for the issuer to resend in order
         _state.Apply(stored);
+        _receiptsInFlight = true;
         PersistAsync(stored, e =>
         {
-            replyTo.Tell(ack);
+            foreach (var source in e.Sources)
+                replyTo[(source.By, source.BatchNo)].Tell(new ReceiptsStoredAck(source.By, _state.Profile!.Id, source.BatchNo));
+            Durable(e.Entry);
+            _receiptsInFlight = false;
+            FlushReceipts();
+        });
+    }
+
+    private void OnGroupEntry(DeliverGroupEntry cmd)
+    {
+        var decision = _state.DecideGroupEntry(cmd);
+        var replyTo = Sender;
+        if (decision.Error == ErrorCode.Unavailable) return; // after a gap: the group resends in order
+        if (decision.Error is not null || decision.Event is null)
+        {
+            // unknown user (nothing to store) or already stored: confirm so the group stops resending
+            var upTo = decision.Error is null ? _state.GroupCursor(cmd.GroupId) : cmd.Entry.GroupSeq;
+            DeferAsync(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo), a => replyTo.Tell(a));
+            return;
+        }
+        _state.Apply(decision.Event);
+        PersistAsync(decision.Event, e =>
+        {
+            replyTo.Tell(new GroupEntriesStored(e.Group, cmd.UserId, e.GroupSeq));
             Durable(e.Entry);
         });
     }

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Chat.Node.Serialization;
 using Chat.Protocol;
+using Chat.Node.Groups;
 using MessagePack;
 
 namespace Chat.Node.Users;
@@ -16,6 +17,8 @@ public interface IUserCommand : IChatMessage
 /// <summary>One entry of a user's inbox, numbered by the user's inbox sequence.</summary>
 [Union(0, typeof(InboxMessage))]
 [Union(1, typeof(InboxReceipt))]
+[Union(2, typeof(InboxGroupNotice))]
+[Union(3, typeof(InboxReceiptSet))]
 public abstract record InboxEntry
 {
     [IgnoreMember] public abstract long Seq { get; init; }
@@ -28,7 +31,36 @@ public sealed record InboxMessage(
     [property: Key(2)] UserId From,
     [property: Key(3)] string Text,
     [property: Key(4)] long SentAt,
-    [property: Key(5)] string ClientMessageId) : InboxEntry;
+    [property: Key(5)] string ClientMessageId,
+    [property: Key(6)] GroupId? Group = null,
+    [property: Key(7)] long GroupSeq = 0) : InboxEntry;
+
+[MessagePackObject]
+public sealed record InboxGroupNotice(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] GroupId Group,
+    [property: Key(2)] long GroupSeq,
+    [property: Key(3)] GroupNoticeKind Kind,
+    [property: Key(4)] UserId Actor,
+    [property: Key(5)] IReadOnlyList<UserId> Members,
+    [property: Key(6)] string Name,
+    [property: Key(7)] long At) : InboxEntry;
+
+/// <summary>Several receipts stored as one entry (they arrived while the previous write was in flight).</summary>
+[MessagePackObject]
+public sealed record InboxReceiptSet(
+    [property: Key(0)] long Seq,
+    [property: Key(1)] IReadOnlyList<InboxReceiptItem> Items,
+    [property: Key(2)] long At) : InboxEntry;
+
+[MessagePackObject]
+public sealed record InboxReceiptItem(
+    [property: Key(0)] ReceiptStatus Status,
+    [property: Key(1)] UserId By,
+    [property: Key(2)] IReadOnlyList<string> MessageIds);
+
+[MessagePackObject]
+public sealed record ReceiptSource([property: Key(0)] UserId By, [property: Key(1)] long BatchNo);
 
 [MessagePackObject]
 public sealed record InboxReceipt(
@@ -69,11 +101,24 @@ public sealed record ReceiptStored([property: Key(0)] InboxReceipt Entry, [prope
 [MessagePackObject, Manifest("u4")]
 public sealed record Acknowledged([property: Key(0)] long UpTo, [property: Key(1)] IReadOnlyList<ReceiptBatch> Batches) : IUserEvent;
 
+/// <summary>Messages of a conversation (a user id or a group id) marked read up to a sequence.</summary>
 [MessagePackObject, Manifest("u5")]
-public sealed record ReadMarked([property: Key(0)] UserId With, [property: Key(1)] long UpTo, [property: Key(2)] ReceiptBatch? Batch) : IUserEvent;
+public sealed record ReadMarked(
+    [property: Key(0)] string With,
+    [property: Key(1)] long UpTo,
+    [property: Key(2)] ReceiptBatch? Batch,
+    [property: Key(3)] IReadOnlyList<ReceiptBatch>? Batches = null) : IUserEvent;
 
 [MessagePackObject, Manifest("u6")]
 public sealed record ReceiptsConfirmed([property: Key(0)] UserId To, [property: Key(1)] long UpToBatch) : IUserEvent;
+
+/// <summary>An entry of a group's log stored in this inbox.</summary>
+[MessagePackObject, Manifest("u7")]
+public sealed record GroupEntryStored([property: Key(0)] InboxEntry Entry, [property: Key(1)] GroupId Group, [property: Key(2)] long GroupSeq) : IUserEvent;
+
+/// <summary>Receipt batches from one or more issuers stored as one inbox entry.</summary>
+[MessagePackObject, Manifest("u8")]
+public sealed record ReceiptsStored([property: Key(0)] InboxEntry Entry, [property: Key(1)] IReadOnlyList<ReceiptSource> Sources) : IUserEvent;
 
 // ---------- commands and replies ----------
 
@@ -166,7 +211,7 @@ public sealed record Acknowledge([property: Key(0)] UserId UserId, [property: Ke
 [MessagePackObject, Manifest("uc16")]
 public sealed record MarkRead(
     [property: Key(0)] UserId UserId,
-    [property: Key(1)] UserId With,
+    [property: Key(1)] string With,
     [property: Key(2)] long UpTo,
     [property: Key(3)] uint RequestId) : IUserCommand;
 
@@ -184,6 +229,18 @@ public sealed record StoreReceipts(
 [MessagePackObject, Manifest("uc19")]
 public sealed record ReceiptsStoredAck([property: Key(0)] UserId UserId, [property: Key(1)] UserId Sender, [property: Key(2)] long BatchNo) : IUserCommand;
 
+[MessagePackObject, Manifest("uc20")]
+public sealed record ListMyGroups([property: Key(0)] UserId UserId, [property: Key(1)] uint RequestId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc21")]
+public sealed record MyGroups([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : IChatMessage;
+
+[MessagePackObject, Manifest("uc22")]
+public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc23")]
+public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists) : IChatMessage;
+
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(
     [property: Key(0)] UserRegistered? Profile,
@@ -193,4 +250,6 @@ public sealed record UserSnapshot(
     [property: Key(4)] IReadOnlyDictionary<string, long> ReadUpTo,
     [property: Key(5)] IReadOnlyList<ReceiptBatch> Outbox,
     [property: Key(6)] IReadOnlyDictionary<string, long> LastBatchTo,
-    [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom) : IChatMessage;
+    [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom,
+    [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
+    [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null) : IChatMessage;

@@ -1,3 +1,4 @@
+using Chat.Node.Groups;
 using Chat.Protocol;
 
 namespace Chat.Node.Users;
@@ -20,7 +21,9 @@ public sealed class UserState
 {
     private readonly List<InboxEntry> _inbox = [];
     private readonly Dictionary<(UserId From, string ClientMessageId), long> _sent = [];
-    private readonly Dictionary<UserId, long> _readUpTo = [];
+    private readonly Dictionary<string, long> _readUpTo = [];
+    private readonly Dictionary<GroupId, long> _groupCursor = [];
+    private readonly Dictionary<GroupId, string> _groups = [];
     private readonly List<ReceiptBatch> _outbox = [];
     private readonly Dictionary<UserId, long> _lastBatchTo = [];
     private readonly Dictionary<UserId, long> _lastBatchFrom = [];
@@ -32,6 +35,9 @@ public sealed class UserState
     /// <summary>Highest sequence acknowledged by any of the user's devices.</summary>
     public long AckedSeq { get; private set; }
     public IReadOnlyList<ReceiptBatch> Outbox => _outbox;
+    /// <summary>Groups this user belongs to, with their names.</summary>
+    public IReadOnlyDictionary<GroupId, string> Groups => _groups;
+    public long GroupCursor(GroupId group) => _groupCursor.GetValueOrDefault(group);
     public int InboxCount => _inbox.Count;
 
     /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
@@ -93,7 +99,7 @@ public sealed class UserState
         var bySender = new Dictionary<UserId, List<string>>();
         foreach (var entry in Range(AckedSeq, upTo, int.MaxValue))
         {
-            if (entry is not InboxMessage m) continue;
+            if (entry is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
             if (!bySender.TryGetValue(m.From, out var ids)) bySender[m.From] = ids = [];
             ids.Add(m.MessageId);
         }
@@ -108,36 +114,83 @@ public sealed class UserState
     }
 
     /// <summary>Read receipts for messages from <paramref name="with"/> up to <paramref name="upTo"/> not yet marked read.</summary>
-    public Decision<ReadMarked> DecideRead(UserId with, long upTo, long now)
+    /// <summary>
+    /// Read receipts for messages of one conversation (<paramref name="with"/>: a user id, or a group id for
+    /// every sender in that group) up to <paramref name="upTo"/>, one batch per sender.
+    /// </summary>
+    public Decision<ReadMarked> DecideRead(string with, long upTo, long now)
     {
         upTo = Math.Min(upTo, LastSeq);
         var from = _readUpTo.GetValueOrDefault(with);
         if (upTo <= from) return Decision<ReadMarked>.Nothing;
-        var ids = new List<string>();
+        var isGroup = GroupId.IsValid(with);
+        var bySender = new Dictionary<UserId, List<string>>();
+        var count = 0;
         foreach (var entry in Range(from, upTo, int.MaxValue))
         {
-            if (entry is not InboxMessage m || m.From != with) continue;
-            if (ids.Count == MaxIdsPerReceipt)
+            if (entry is not InboxMessage m || m.From == Profile?.Id) continue;
+            if (isGroup ? m.Group?.Value != with : m.Group is not null || m.From.Value != with) continue;
+            if (count == MaxIdsPerReceipt)
             {
                 upTo = m.Seq - 1; // the rest is marked by the next Read
                 break;
             }
+            if (!bySender.TryGetValue(m.From, out var ids)) bySender[m.From] = ids = [];
             ids.Add(m.MessageId);
+            count++;
         }
-        var batch = ids.Count == 0 ? null : new ReceiptBatch(with, NextBatchTo(with), ReceiptStatus.Read, ids, now);
-        return new(new ReadMarked(with, upTo, batch));
+        var batches = bySender.Select(p => new ReceiptBatch(p.Key, NextBatchTo(p.Key), ReceiptStatus.Read, p.Value, now)).ToList();
+        return new(new ReadMarked(with, upTo, null, batches));
     }
 
-    /// <summary>Receipts for messages this user sent. A batch already stored is not stored again.</summary>
-    public Decision<ReceiptStored> DecideStoreReceipts(StoreReceipts cmd)
+    /// <summary>
+    /// An entry of a group's log for this user's inbox. Entries of one group are stored in group order:
+    /// one already stored is a duplicate (resent after a crash); one after a gap waits for the missing one,
+    /// unless it is the notice that adds this user (where their part of the log starts).
+    /// </summary>
+    public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd)
     {
-        if (Profile is null) return Decision<ReceiptStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
-        var last = _lastBatchFrom.GetValueOrDefault(cmd.By);
-        if (cmd.Batch.BatchNo <= last) return Decision<ReceiptStored>.Nothing;
-        if (cmd.Batch.BatchNo > last + 1)
-            return Decision<ReceiptStored>.Fail(ErrorCode.Unavailable, $"receipt batch {cmd.Batch.BatchNo} from {cmd.By} before {last + 1}");
-        var b = cmd.Batch;
-        return new(new ReceiptStored(new InboxReceipt(LastSeq + 1, b.Status, cmd.By, b.MessageIds, b.At), b.BatchNo));
+        if (Profile is null) return Decision<GroupEntryStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
+        var cursor = _groupCursor.GetValueOrDefault(cmd.GroupId);
+        var seq = cmd.Entry.GroupSeq;
+        if (seq <= cursor) return Decision<GroupEntryStored>.Nothing;
+        var joins = cmd.Entry is GroupChange { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } c && c.Members.Contains(Profile.Id);
+        if (seq != cursor + 1 && !joins && cursor != 0)
+            return Decision<GroupEntryStored>.Fail(ErrorCode.Unavailable, $"group entry {seq} before {cursor + 1}");
+        InboxEntry entry = cmd.Entry switch
+        {
+            GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq),
+            GroupChange g => new InboxGroupNotice(LastSeq + 1, cmd.GroupId, g.GroupSeq, g.Kind, g.Actor, g.Members, g.Name, g.At),
+            _ => throw new ArgumentOutOfRangeException(nameof(cmd)),
+        };
+        return new(new GroupEntryStored(entry, cmd.GroupId, seq));
+    }
+
+    /// <summary>
+    /// Receipt batches for messages this user sent, stored together as one inbox entry. A batch already
+    /// stored is a duplicate; a batch after a gap waits for the issuer to resend the missing one.
+    /// </summary>
+    public (ReceiptsStored? Event, List<StoreReceipts> Duplicates) DecideStoreReceipts(IReadOnlyList<StoreReceipts> cmds, long now)
+    {
+        var duplicates = new List<StoreReceipts>();
+        var accepted = new List<StoreReceipts>();
+        var last = new Dictionary<UserId, long>();
+        foreach (var cmd in cmds)
+        {
+            var known = last.TryGetValue(cmd.By, out var l) ? l : _lastBatchFrom.GetValueOrDefault(cmd.By);
+            if (cmd.Batch.BatchNo <= known) duplicates.Add(cmd);
+            else if (cmd.Batch.BatchNo == known + 1)
+            {
+                accepted.Add(cmd);
+                last[cmd.By] = cmd.Batch.BatchNo;
+            }
+        }
+        if (accepted.Count == 0 || Profile is null) return (null, duplicates);
+        var sources = accepted.Select(a => new ReceiptSource(a.By, a.Batch.BatchNo)).ToList();
+        InboxEntry entry = accepted.Count == 1
+            ? new InboxReceipt(LastSeq + 1, accepted[0].Batch.Status, accepted[0].By, accepted[0].Batch.MessageIds, accepted[0].Batch.At)
+            : new InboxReceiptSet(LastSeq + 1, accepted.Select(a => new InboxReceiptItem(a.Batch.Status, a.By, a.Batch.MessageIds)).ToList(), now);
+        return (new ReceiptsStored(entry, sources), duplicates);
     }
 
     public Decision<ReceiptsConfirmed> DecideConfirm(UserId sender, long batchNo)
@@ -174,12 +227,40 @@ public sealed class UserState
             case ReadMarked r:
                 _readUpTo[r.With] = Math.Max(_readUpTo.GetValueOrDefault(r.With), r.UpTo);
                 if (r.Batch is not null) AddToOutbox(r.Batch);
+                if (r.Batches is not null) foreach (var b in r.Batches) AddToOutbox(b);
+                break;
+            case GroupEntryStored g:
+                Append(g.Entry);
+                _groupCursor[g.Group] = g.GroupSeq;
+                if (g.Entry is InboxGroupNotice n) TrackGroup(n);
+                break;
+            case ReceiptsStored r:
+                Append(r.Entry);
+                foreach (var source in r.Sources)
+                    _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
                 break;
             case ReceiptsConfirmed c:
                 _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
                 break;
         }
         return this;
+    }
+
+    private void TrackGroup(InboxGroupNotice n)
+    {
+        var me = Profile!.Id;
+        switch (n.Kind)
+        {
+            case GroupNoticeKind.Created or GroupNoticeKind.Added when n.Members.Contains(me):
+                _groups[n.Group] = n.Name;
+                break;
+            case GroupNoticeKind.Removed or GroupNoticeKind.Left when n.Members.Contains(me):
+                _groups.Remove(n.Group);
+                break;
+            case GroupNoticeKind.Renamed when _groups.ContainsKey(n.Group):
+                _groups[n.Group] = n.Name;
+                break;
+        }
     }
 
     private void Append(InboxEntry entry)
@@ -200,10 +281,12 @@ public sealed class UserState
 
     public UserSnapshot ToSnapshot() => new(
         Profile, _inbox.ToArray(), LastSeq, AckedSeq,
-        _readUpTo.ToDictionary(p => p.Key.Value, p => p.Value),
+        new Dictionary<string, long>(_readUpTo),
         _outbox.ToArray(),
         _lastBatchTo.ToDictionary(p => p.Key.Value, p => p.Value),
-        _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value));
+        _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value),
+        _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
+        _groups.ToDictionary(p => p.Key.Value, p => p.Value));
 
     public static UserState FromSnapshot(UserSnapshot s)
     {
@@ -211,8 +294,10 @@ public sealed class UserState
         state._inbox.AddRange(s.Inbox);
         state.LastSeq = s.LastSeq;
         foreach (var entry in s.Inbox)
-            if (entry is InboxMessage m) state._sent[(m.From, m.ClientMessageId)] = m.Seq;
-        foreach (var (k, v) in s.ReadUpTo) state._readUpTo[new UserId(k)] = v;
+            if (entry is InboxMessage { Group: null } m) state._sent[(m.From, m.ClientMessageId)] = m.Seq;
+        foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
+        foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
+        foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
         state._outbox.AddRange(s.Outbox);
         foreach (var (k, v) in s.LastBatchTo) state._lastBatchTo[new UserId(k)] = v;
         foreach (var (k, v) in s.LastBatchFrom) state._lastBatchFrom[new UserId(k)] = v;

@@ -13,7 +13,7 @@ using System.Reflection;
 [assembly: System.Reflection.AssemblyCompanyAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyConfigurationAttribute("Debug")]
 [assembly: System.Reflection.AssemblyFileVersionAttribute("1.0.0.0")]
-[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+b985aa12e3fe494ed00a5e3e7dc771e821c8526d")]
+[assembly: System.Reflection.AssemblyInformationalVersionAttribute("1.0.0+f2ec2085c14ac12ec701fb544e973c7c8a63d93a")]
 [assembly: System.Reflection.AssemblyProductAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyTitleAttribute("Chat.Protocol")]
 [assembly: System.Reflection.AssemblyVersionAttribute("1.0.0.0")]

@@ -1,0 +1,227 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using Chat.Node.Users;
+using Chat.Protocol;
+
+namespace Chat.Node.Groups;
+
+/// <summary>
+/// A group: checks who may do what, stores each post and membership change once in its log (answering
+/// once it is durable), and fans every entry out to the inbox of each recipient. Fan-out is tracked per
+/// member (cumulative acknowledgements from their user entity) and resent until stored; the point up to
+/// which everyone has everything is journaled, so after a crash only the entries after it are resent,
+/// and user entities drop what they already have.
+/// </summary>
+public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
+{
+    public const string RegionName = "group";
+
+    private sealed class FanoutTick : INoSerializationVerificationNeeded { public static readonly FanoutTick Instance = new(); }
+
+    private readonly ChatSettings _settings;
+    private readonly GroupLimits _limits;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef _users = ActorRefs.Nobody;
+    private GroupState _state = new();
+    private long _durableSeq;
+    private long _fanoutUpTo;
+    private readonly Dictionary<UserId, long> _storedUpTo = [];
+    private readonly Dictionary<UserId, long> _progressAtLastTick = [];
+    private int _eventsSinceSnapshot;
+
+    public GroupEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
+    {
+        PersistenceId = "group-" + entityId;
+        _settings = settings;
+        _limits = new GroupLimits(settings.GroupMaxMembers, settings.NameMaxChars);
+        _clock = clock;
+        if (users is not null) _users = users;
+    }
+
+    public override string PersistenceId { get; }
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null) =>
+        Akka.Actor.Props.Create(() => new GroupEntity(entityId, settings, clock, users));
+
+    private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    protected override void PreStart()
+    {
+        if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(UserEntity.RegionName);
+        base.PreStart();
+    }
+
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case SnapshotOffer { Snapshot: GroupSnapshot s }:
+                _state = GroupState.FromSnapshot(s);
+                _fanoutUpTo = s.FanoutUpTo;
+                break;
+            case GroupEntryAppended e:
+                _state.Apply(e);
+                _eventsSinceSnapshot++;
+                break;
+            case FanoutCompleted f:
+                _fanoutUpTo = Math.Max(_fanoutUpTo, f.UpTo);
+                _eventsSinceSnapshot++;
+                break;
+            case RecoveryCompleted:
+                _durableSeq = _state.LastSeq;
+                // what was not known to be everywhere is sent again; inboxes keep one copy
+                foreach (var member in _state.EveryRecipient)
+                {
+                    _storedUpTo[member] = _fanoutUpTo;
+                    Resend(member);
+                }
+                ScheduleFanoutCheck();
+                Context.SetReceiveTimeout(_settings.EntityIdleTimeout);
+                break;
+        }
+    }
+
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            case PostToGroup cmd: OnPost(cmd); break;
+            case GroupEntriesStored cmd: OnStored(cmd); break;
+            case CreateGroupCommand cmd: OnCreate(cmd); break;
+            case ChangeGroup cmd: OnChange(cmd); break;
+            case GetGroup cmd: OnGet(cmd); break;
+            case FanoutTick: OnFanoutTick(); break;
+            case ReceiveTimeout:
+                if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                break;
+            case SaveSnapshotSuccess s:
+                DeleteMessages(s.Metadata.SequenceNr);
+                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+                break;
+            case SaveSnapshotFailure f: _log.Warning(f.Cause, "snapshot of {0} failed", PersistenceId); break;
+            case DeleteMessagesSuccess or DeleteSnapshotsSuccess or DeleteMessagesFailure or DeleteSnapshotsFailure: break;
+            default: Unhandled(message); break;
+        }
+    }
+
+    private void OnCreate(CreateGroupCommand cmd)
+    {
+        var decision = _state.DecideCreate(cmd, Now, _limits);
+        var replyTo = Sender;
+        if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
+        if (decision.Event is null)
+        {
+            DeferAsync(cmd, c => replyTo.Tell(new GroupCreatedReply(c.RequestId, c.GroupId)));
+            return;
+        }
+        Append(decision.Event, () => replyTo.Tell(new GroupCreatedReply(cmd.RequestId, cmd.GroupId)));
+    }
+
+    private void OnChange(ChangeGroup cmd)
+    {
+        var decision = _state.DecideChange(cmd, Now, _limits);
+        var replyTo = Sender;
+        if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
+        if (decision.Event is null)
+        {
+            DeferAsync(cmd, c => replyTo.Tell(new Done(c.RequestId)));
+            return;
+        }
+        Append(decision.Event, () => replyTo.Tell(new Done(cmd.RequestId)));
+    }
+
+    private void OnPost(PostToGroup cmd)
+    {
+        var decision = _state.DecidePost(cmd, MessageIds.New(), Now, out var existing);
+        var replyTo = Sender;
+        if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
+        if (existing is not null)
+        {
+            DeferAsync(existing, p => replyTo.Tell(new TextAccepted(cmd.RequestId, p.ClientMessageId, p.MessageId, p.SentAt)));
+            return;
+        }
+        var post = (GroupPost)decision.Event!.Entry;
+        Append(decision.Event, () => replyTo.Tell(new TextAccepted(cmd.RequestId, post.ClientMessageId, post.MessageId, post.SentAt)));
+    }
+
+    private void OnGet(GetGroup cmd)
+    {
+        if (!_state.Exists) { Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.UnknownGroup, $"no group {cmd.GroupId}")); return; }
+        if (!_state.IsMember(cmd.Asker)) { Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.NotMember, "only members can see this group")); return; }
+        Sender.Tell(new GroupDetails(cmd.RequestId, cmd.GroupId, _state.Name, _state.Members.ToArray(), _state.Admins.ToArray(), _durableSeq));
+    }
+
+    /// <summary>Applies at once (so the next command sees it), persists, then answers and fans out.</summary>
+    private void Append(GroupEntryAppended appended, Action reply)
+    {
+        _state.Apply(appended);
+        PersistAsync(appended, e =>
+        {
+            _durableSeq = e.Entry.GroupSeq;
+            reply();
+            var deliver = e.Entry;
+            foreach (var member in _state.EveryRecipient)
+                if (_state.IsRecipient(member, deliver.GroupSeq))
+                {
+                    _storedUpTo.TryAdd(member, deliver.GroupSeq - 1);
+                    _users.Tell(new DeliverGroupEntry(member, new GroupId(PersistenceId[6..]), deliver));
+                }
+            MaybeSnapshot();
+        });
+    }
+
+    private void OnStored(GroupEntriesStored cmd)
+    {
+        if (cmd.UpTo > _storedUpTo.GetValueOrDefault(cmd.Member)) _storedUpTo[cmd.Member] = cmd.UpTo;
+    }
+
+    private void ScheduleFanoutCheck() =>
+        Timers.StartPeriodicTimer("fanout", FanoutTick.Instance, _settings.GroupFanoutRetryInterval);
+
+    /// <summary>Resends to members who made no progress since the last check, and journals how far everyone is.</summary>
+    private void OnFanoutTick()
+    {
+        var everywhere = _durableSeq;
+        foreach (var member in _state.EveryRecipient)
+        {
+            var last = Math.Min(_state.LastFor(member), _durableSeq);
+            var stored = _storedUpTo.GetValueOrDefault(member, _fanoutUpTo);
+            if (stored >= last) continue;
+            everywhere = Math.Min(everywhere, stored);
+            if (_progressAtLastTick.TryGetValue(member, out var before) && before == stored) Resend(member);
+            _progressAtLastTick[member] = stored;
+        }
+        if (everywhere > _fanoutUpTo)
+        {
+            _fanoutUpTo = everywhere;
+            PersistAsync(new FanoutCompleted(everywhere), _ => MaybeSnapshot());
+        }
+    }
+
+    private void Resend(UserId member)
+    {
+        var groupId = new GroupId(PersistenceId[6..]);
+        foreach (var entry in _state.EntriesFor(member, _storedUpTo.GetValueOrDefault(member, _fanoutUpTo)))
+        {
+            if (entry.GroupSeq > _durableSeq) break;
+            _users.Tell(new DeliverGroupEntry(member, groupId, entry));
+        }
+    }
+
+    private void MaybeSnapshot()
+    {
+        if (++_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(_state.ToSnapshot(_fanoutUpTo));
+    }
+}
+
+/// <summary>Routes group commands by group id.</summary>
+public sealed class GroupMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string EntityId(object message) => message is IGroupCommand c ? c.GroupId.Value : null!;
+}

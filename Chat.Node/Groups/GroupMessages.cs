@@ -1,0 +1,113 @@
+using Chat.Node.Serialization;
+using Chat.Node.Users;
+using Chat.Protocol;
+using MessagePack;
+
+namespace Chat.Node.Groups;
+
+/// <summary>Every message routed to a group entity names its group.</summary>
+public interface IGroupCommand : IChatMessage
+{
+    GroupId GroupId { get; }
+}
+
+// ---------- the group's log ----------
+
+/// <summary>One entry of a group's log, numbered by the group sequence; every member receives it in order.</summary>
+[Union(0, typeof(GroupPost))]
+[Union(1, typeof(GroupChange))]
+public abstract record GroupEntry
+{
+    [IgnoreMember] public abstract long GroupSeq { get; init; }
+}
+
+[MessagePackObject]
+public sealed record GroupPost(
+    [property: Key(0)] long GroupSeq,
+    [property: Key(1)] string MessageId,
+    [property: Key(2)] UserId From,
+    [property: Key(3)] string Text,
+    [property: Key(4)] long SentAt,
+    [property: Key(5)] string ClientMessageId) : GroupEntry;
+
+[MessagePackObject]
+public sealed record GroupChange(
+    [property: Key(0)] long GroupSeq,
+    [property: Key(1)] GroupNoticeKind Kind,
+    [property: Key(2)] UserId Actor,
+    [property: Key(3)] IReadOnlyList<UserId> Members,
+    [property: Key(4)] string Name,
+    [property: Key(5)] long At) : GroupEntry;
+
+// ---------- events ----------
+
+public interface IGroupEvent : IChatMessage;
+
+[MessagePackObject, Manifest("g1")]
+public sealed record GroupEntryAppended([property: Key(0)] GroupEntry Entry) : IGroupEvent;
+
+/// <summary>Every entry up to <see cref="UpTo"/> is stored in the inbox of each of its recipients.</summary>
+[MessagePackObject, Manifest("g2")]
+public sealed record FanoutCompleted([property: Key(0)] long UpTo) : IGroupEvent;
+
+[MessagePackObject, Manifest("gs1")]
+public sealed record GroupSnapshot(
+    [property: Key(0)] IReadOnlyList<GroupEntry> Log,
+    [property: Key(1)] long FanoutUpTo) : IChatMessage;
+
+// ---------- commands and replies ----------
+
+[MessagePackObject, Manifest("gc1")]
+public sealed record CreateGroupCommand(
+    [property: Key(0)] GroupId GroupId,
+    [property: Key(1)] UserId Creator,
+    [property: Key(2)] string Name,
+    [property: Key(3)] IReadOnlyList<UserId> Members,
+    [property: Key(4)] uint RequestId) : IGroupCommand;
+
+[MessagePackObject, Manifest("gc2")]
+public sealed record GroupCreatedReply([property: Key(0)] uint RequestId, [property: Key(1)] GroupId GroupId) : IChatMessage;
+
+/// <summary>Add, remove, leave, rename, promote or demote.</summary>
+[MessagePackObject, Manifest("gc3")]
+public sealed record ChangeGroup(
+    [property: Key(0)] GroupId GroupId,
+    [property: Key(1)] UserId Actor,
+    [property: Key(2)] GroupNoticeKind Kind,
+    [property: Key(3)] IReadOnlyList<UserId> Members,
+    [property: Key(4)] string? Name,
+    [property: Key(5)] uint RequestId) : IGroupCommand;
+
+[MessagePackObject, Manifest("gc4")]
+public sealed record PostToGroup(
+    [property: Key(0)] GroupId GroupId,
+    [property: Key(1)] UserId From,
+    [property: Key(2)] string ClientMessageId,
+    [property: Key(3)] string Text,
+    [property: Key(4)] uint RequestId) : IGroupCommand;
+
+[MessagePackObject, Manifest("gc5")]
+public sealed record GetGroup([property: Key(0)] GroupId GroupId, [property: Key(1)] UserId Asker, [property: Key(2)] uint RequestId) : IGroupCommand;
+
+[MessagePackObject, Manifest("gc6")]
+public sealed record GroupDetails(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] GroupId GroupId,
+    [property: Key(2)] string Name,
+    [property: Key(3)] IReadOnlyList<UserId> Members,
+    [property: Key(4)] IReadOnlyList<UserId> Admins,
+    [property: Key(5)] long LastSeq) : IChatMessage;
+
+/// <summary>Group → member's user entity: store this entry in the inbox (once, in group order).</summary>
+[MessagePackObject, Manifest("gc7")]
+public sealed record DeliverGroupEntry(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] GroupId GroupId,
+    [property: Key(2)] GroupEntry Entry) : IUserCommand;
+
+/// <summary>Member's user entity → group: every entry for this member up to <see cref="UpTo"/> is stored.</summary>
+[MessagePackObject, Manifest("gc8")]
+public sealed record GroupEntriesStored(
+    [property: Key(0)] GroupId GroupId,
+    [property: Key(1)] UserId Member,
+    [property: Key(2)] long UpTo) : IGroupCommand;
