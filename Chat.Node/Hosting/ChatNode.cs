@@ -116,7 +116,13 @@ public sealed class ChatNode : IAsyncDisposable
                 .WithShardRegion<GroupRegion>(GroupEntity.RegionName,
                     entityId => GroupEntity.Props(entityId, s, options.Clock),
                     new GroupMessageExtractor(shards),
-                    new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
+                    // remembered: a group whose fan-out was interrupted by a crash starts again with the node
+                    // and finishes it (a group passivates, and is forgotten, only once its fan-out is complete)
+                    new ShardOptions
+                    {
+                        ShouldPassivateIdleEntities = false, RememberEntities = true,
+                        RememberEntitiesStore = RememberEntitiesStore.Eventsourced, StateStoreMode = StateStoreMode.DData,
+                    })
                 .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
                     PhoneClaim.Props,
                     new PhoneMessageExtractor(shards),
