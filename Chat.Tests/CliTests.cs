@@ -123,3 +123,24 @@ public sealed class BenchTests : IAsyncLifetime
         Assert.Contains("server_rss_delta_per_conn_bytes", Workloads.ToJson(r));
     }
 }
+
+public sealed class GroupBenchTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    [Fact]
+    public async Task Group_delivers_every_post_to_every_other_member_once()
+    {
+        var r = await Workloads.GroupAsync(new BenchOptions
+        {
+            Server = _node.Server, Groups = 2, GroupSize = 5, Messages = 4, Window = 1, Timeout = TimeSpan.FromSeconds(90),
+        });
+        Assert.False(r.TimedOut);
+        Assert.Equal(2L * 5 * 4 * 4, r["deliveries_expected"]);
+        Assert.Equal(r["deliveries_expected"], r["delivered"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.Equal(0L, r["duplicates"]);
+    }
+}

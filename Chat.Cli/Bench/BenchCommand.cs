@@ -7,7 +7,7 @@ namespace Chat.Cli.Bench;
 internal sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "<WORKLOAD>")]
-    [Description("direct, offline or connections (group follows with groups)")]
+    [Description("direct, group, offline or connections")]
     public string Workload { get; set; } = "";
 
     [CommandOption("-s|--server <HOST:PORT>")]
@@ -17,14 +17,20 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--users <U>")] [DefaultValue(200)] [Description("Users logged in: U/2 sender→receiver pairs")]
     public int Users { get; set; } = 200;
 
-    [CommandOption("--messages <M>")] [DefaultValue(500)] [Description("Texts each sender sends")]
-    public int Messages { get; set; } = 500;
+    [CommandOption("--messages <M>")] [Description("Texts each sender sends (default 500; group: 20 per member)")]
+    public int? Messages { get; set; }
 
     [CommandOption("--size <BYTES>")] [DefaultValue(100)] [Description("Bytes of each text")]
     public int Size { get; set; } = 100;
 
-    [CommandOption("--window <W>")] [DefaultValue(100)] [Description("Texts per sender sent but not yet received")]
-    public int Window { get; set; } = 100;
+    [CommandOption("--window <W>")] [Description("direct: texts per sender sent but not yet received (default 100); group: per member not yet accepted (default 1)")]
+    public int? Window { get; set; }
+
+    [CommandOption("--groups <G>")] [DefaultValue(10)] [Description("Groups (group workload)")]
+    public int Groups { get; set; } = 10;
+
+    [CommandOption("--size-members <S>")] [DefaultValue(50)] [Description("Members per group (group workload)")]
+    public int GroupSize { get; set; } = 50;
 
     [CommandOption("--connections <C>")] [DefaultValue(10_000)] [Description("Idle logged-in connections (connections workload)")]
     public int Connections { get; set; } = 10_000;
@@ -40,14 +46,14 @@ internal sealed class BenchSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Workload is not ("direct" or "offline" or "connections"))
-            return ValidationResult.Error($"unknown workload '{Workload}': use direct, offline or connections");
+        if (Workload is not ("direct" or "group" or "offline" or "connections"))
+            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline or connections");
         var colon = Server.LastIndexOf(':');
         var host = colon > 0 ? Server[..colon] : "";
         if (host is not ("127.0.0.1" or "localhost" or "::1" or "[::1]") && !host.StartsWith("127.", StringComparison.Ordinal))
             return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
-        if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1)
-            return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1");
+        if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1 || Groups < 1 || GroupSize < 2)
+            return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1, groups >= 1, size-members >= 2");
         return ValidationResult.Success();
     }
 }
@@ -59,7 +65,10 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
     {
         var options = new BenchOptions
         {
-            Server = s.Server, Users = s.Users, Messages = s.Messages, Size = s.Size, Window = s.Window,
+            Server = s.Server, Users = s.Users, Size = s.Size,
+            Messages = s.Messages ?? (s.Workload == "group" ? 20 : 500),
+            Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
+            Groups = s.Groups, GroupSize = s.GroupSize,
             Connections = s.Connections, ServerPid = s.ServerPid, Timeout = TimeSpan.FromSeconds(s.Timeout),
         };
         var output = console.Profile.Out.Writer;
@@ -67,6 +76,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
         var result = s.Workload switch
         {
             "direct" => await Workloads.DirectAsync(options, Progress),
+            "group" => await Workloads.GroupAsync(options, Progress),
             "offline" => await Workloads.OfflineAsync(options, Progress),
             _ => await Workloads.ConnectionsAsync(options, Progress),
         };

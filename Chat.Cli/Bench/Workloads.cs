@@ -14,6 +14,8 @@ public sealed record BenchOptions
     public int Size { get; init; } = 100;
     public int Window { get; init; } = 100;
     public int Connections { get; init; } = 10_000;
+    public int Groups { get; init; } = 10;
+    public int GroupSize { get; init; } = 50;
     public int? ServerPid { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
@@ -141,6 +143,95 @@ public static class Workloads
             .Add("delivered_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
             .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p90", Percentile(all, 90))
             .Add("lat_ms_p99", Percentile(all, 99)).Add("lat_ms_max", all.Length > 0 ? Round(all[^1]) : 0);
+    }
+
+    /// <summary>
+    /// <see cref="BenchOptions.Groups"/> groups of <see cref="BenchOptions.GroupSize"/> members; every member sends
+    /// <see cref="BenchOptions.Messages"/> texts with at most <see cref="BenchOptions.Window"/> unaccepted; every other
+    /// member must receive each once. A delivery is one text arriving at one member.
+    /// </summary>
+    public static async Task<BenchResult> GroupAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        var size = Math.Max(2, o.GroupSize);
+        var total = o.Groups * size;
+        var accounts = await RegisterAsync(o, total, "g", deadline.Token);
+        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
+        foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
+        var groupIds = new string[o.Groups];
+        for (var g = 0; g < o.Groups; g++)
+            groupIds[g] = await clients[g * size].CreateGroupAsync($"bench {g}",
+                Enumerable.Range(g * size + 1, size - 1).Select(i => accounts[i].UserId).ToList(), deadline.Token);
+        progress?.Invoke($"{o.Groups} groups of {size} members ready");
+
+        var expected = (long)total * o.Messages * (size - 1);
+        long delivered = 0, duplicates = 0;
+        var latencies = new ConcurrentBag<double[]>();
+        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = Stopwatch.StartNew();
+        long lastArrival = 0;
+        var receivers = clients.Select((c, index) => Task.Run(async () =>
+        {
+            var lat = new List<double>(o.Messages * (size - 1));
+            var seen = new HashSet<string>();
+            try
+            {
+                while (lat.Count < o.Messages * (size - 1) && await c.Entries.WaitToReadAsync(deadline.Token))
+                {
+                    long last = 0;
+                    while (c.Entries.TryRead(out var f))
+                    {
+                        last = ChatClient.SeqOf(f);
+                        if (f is not Message { Group: not null } m || m.From == accounts[index].UserId) continue;
+                        if (!seen.Add(m.MessageId)) { Interlocked.Increment(ref duplicates); continue; }
+                        var (_, sentTicks) = Parse(m.Text);
+                        lat.Add((clock.ElapsedTicks - sentTicks) * 1000.0 / Stopwatch.Frequency);
+                        Interlocked.Exchange(ref lastArrival, clock.ElapsedTicks);
+                        if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
+                    }
+                    if (last > 0) c.Ack(last);
+                }
+                // keep acknowledging receipts until the run ends
+                await DrainAsync(c, deadline.Token);
+            }
+            catch (OperationCanceledException) { }
+            latencies.Add(lat.ToArray());
+        })).ToList();
+
+        var padding = new string('x', Math.Max(0, o.Size - 32));
+        var start = clock.ElapsedTicks;
+        var senders = clients.Select((c, index) => Task.Run(async () =>
+        {
+            var gate = new SemaphoreSlim(o.Window);
+            var sends = new List<Task>(o.Messages);
+            try
+            {
+                for (var n = 1; n <= o.Messages; n++)
+                {
+                    await gate.WaitAsync(deadline.Token);
+                    var send = c.SendGroupAsync(groupIds[index / size], $"{n}:{clock.ElapsedTicks}:{padding}", $"g{n}", deadline.Token);
+                    sends.Add(send.ContinueWith(_ => gate.Release(), TaskScheduler.Default));
+                }
+                await Task.WhenAll(sends);
+            }
+            catch (OperationCanceledException) { }
+        })).ToList();
+
+        var timedOut = false;
+        try { await allDone.Task.WaitAsync(deadline.Token); }
+        catch (OperationCanceledException) { timedOut = true; }
+        await deadline.CancelAsync();
+        await Task.WhenAll(receivers.Concat(senders).Select(Quietly));
+        var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
+        await DisposeAllAsync(clients);
+        var all = latencies.SelectMany(l => l).ToArray();
+        Array.Sort(all);
+        return new BenchResult("group") { TimedOut = timedOut }
+            .Add("groups", o.Groups).Add("members", size).Add("msgs_per_member", o.Messages).Add("window", o.Window)
+            .Add("deliveries_expected", expected).Add("delivered", delivered).Add("lost", expected - delivered)
+            .Add("duplicates", duplicates).Add("wall_s", Round(wall))
+            .Add("deliveries_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
+            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p99", Percentile(all, 99));
     }
 
     public static async Task<BenchResult> OfflineAsync(BenchOptions o, Action<string>? progress = null)
