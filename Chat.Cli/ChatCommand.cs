@@ -9,6 +9,17 @@ namespace Chat.Cli;
 /// <summary>An expected failure: printed as <c>error: message</c> on stderr, exit code 1, no stack trace.</summary>
 internal sealed class CliException(string message) : Exception(message);
 
+/// <summary>Shapes of the ids the server hands out, so commands can tell what the user typed.</summary>
+internal static class ChatIds
+{
+    /// <summary>A group id: "g" then 16 characters (user ids start with "u", phone numbers with "+").</summary>
+    public static bool IsGroupId(string? s) => s is { Length: 17 } && s[0] == 'g';
+
+    /// <summary>Splits a comma-separated list, trimming each item and dropping empty ones.</summary>
+    public static IReadOnlyList<string> SplitList(string? list)
+        => (list ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+}
+
 /// <summary>Settings shared by every command that works on a saved profile.</summary>
 internal class ProfileSettings : CommandSettings
 {
@@ -81,4 +92,17 @@ internal abstract class ChatCommand<TSettings>(IAnsiConsole console, ProfileStor
         => phoneOrUserId.StartsWith('+')
             ? (await client.LookupAsync(phoneOrUserId, ct)).UserId
             : phoneOrUserId;
+
+    /// <summary>Resolves each entry as <see cref="ResolveUserAsync"/>, in order, without duplicates.</summary>
+    protected static async Task<IReadOnlyList<string>> ResolveUsersAsync(ChatClient client,
+        IEnumerable<string> phonesOrUserIds, CancellationToken ct)
+    {
+        var users = new List<string>();
+        foreach (var entry in phonesOrUserIds)
+        {
+            var user = await ResolveUserAsync(client, entry, ct);
+            if (!users.Contains(user)) users.Add(user);
+        }
+        return users;
+    }
 }

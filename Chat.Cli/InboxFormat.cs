@@ -14,7 +14,10 @@ internal static class InboxFormat
     // Relaxed escaping keeps non-ASCII text readable; the output is a terminal or a pipe, never HTML.
     private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>One JSON object per line; a receipt gives one line per message id it covers.</summary>
+    /// <summary>
+    /// One JSON object per line. A receipt gives one line per message id it covers; a receipt set one line per
+    /// item and message id, each exactly as a receipt's (plus <c>group</c> when the item names one).
+    /// </summary>
     public static IEnumerable<string> JsonLines(Frame entry)
     {
         switch (entry)
@@ -28,48 +31,122 @@ internal static class InboxFormat
                     w.WriteString("from", m.From);
                     w.WriteString("text", m.Text);
                     w.WriteNumber("sentAt", m.SentAt);
+                    if (m.Group is not null)
+                    {
+                        w.WriteString("group", m.Group);
+                        w.WriteNumber("groupSeq", m.GroupSeq);
+                    }
                 });
                 break;
             case Receipt r:
                 foreach (var id in r.MessageIds)
-                    yield return Json(w =>
-                    {
-                        w.WriteString("type", "receipt");
-                        w.WriteString("id", id);
-                        w.WriteString("status", StatusName(r.Status));
-                        w.WriteString("by", r.By);
-                        w.WriteNumber("seq", r.Seq);
-                    });
+                    yield return ReceiptJson(r.Seq, id, r.Status, r.By, group: null);
+                break;
+            case ReceiptSet s:
+                foreach (var item in s.Items)
+                    foreach (var id in item.MessageIds)
+                        yield return ReceiptJson(s.Seq, id, item.Status, item.By, item.Group);
+                break;
+            case GroupNotice n:
+                yield return Json(w =>
+                {
+                    w.WriteString("type", "notice");
+                    w.WriteString("group", n.Group);
+                    w.WriteNumber("groupSeq", n.GroupSeq);
+                    w.WriteString("kind", KindName(n.Kind));
+                    w.WriteString("actor", n.Actor);
+                    WriteStrings(w, "members", n.Members);
+                    w.WriteString("name", n.Name);
+                    w.WriteNumber("seq", n.Seq);
+                    w.WriteNumber("at", n.At);
+                });
                 break;
         }
     }
 
-    /// <summary>Spectre markup lines: time, sender, text; receipts as ✓ delivered / ✓✓ read with the message id.</summary>
+    private static string ReceiptJson(long seq, string id, ReceiptStatus status, string by, string? group) => Json(w =>
+    {
+        w.WriteString("type", "receipt");
+        w.WriteString("id", id);
+        w.WriteString("status", StatusName(status));
+        w.WriteString("by", by);
+        w.WriteNumber("seq", seq);
+        if (group is not null) w.WriteString("group", group);
+    });
+
+    /// <summary>
+    /// Spectre markup lines: time, sender, text (group messages with the group and their place in it);
+    /// receipts as ✓ delivered / ✓✓ read with the message id; group changes as a sentence.
+    /// </summary>
     public static IEnumerable<string> HumanLines(Frame entry)
     {
         switch (entry)
         {
-            case Message m:
+            case Message { Group: null } m:
                 yield return $"[grey]{Time(m.SentAt)}[/] [bold]{m.From.EscapeMarkup()}[/]  {m.Text.EscapeMarkup()}";
                 break;
+            case Message m:
+                yield return $"[grey]{Time(m.SentAt)}[/] [cyan][[group {m.Group.EscapeMarkup()} #{m.GroupSeq}]][/] " +
+                             $"[bold]{m.From.EscapeMarkup()}[/]  {m.Text.EscapeMarkup()}";
+                break;
             case Receipt r:
-                var mark = r.Status switch
-                {
-                    ReceiptStatus.Delivered => "[green]✓ delivered[/]",
-                    ReceiptStatus.Read => "[blue]✓✓ read[/]",
-                    _ => $"[yellow]{StatusName(r.Status)}[/]",
-                };
                 foreach (var id in r.MessageIds)
-                    yield return $"[grey]{Time(r.At)}[/] {mark} {id.EscapeMarkup()} [grey]by {r.By.EscapeMarkup()}[/]";
+                    yield return ReceiptLine(r.At, id, r.Status, r.By, group: null);
+                break;
+            case ReceiptSet s:
+                foreach (var item in s.Items)
+                    foreach (var id in item.MessageIds)
+                        yield return ReceiptLine(s.At, id, item.Status, item.By, item.Group);
+                break;
+            case GroupNotice n:
+                yield return $"[grey]{Time(n.At)}[/] [cyan]group {n.Group.EscapeMarkup()} #{n.GroupSeq}:[/] {NoticeText(n)}";
                 break;
         }
     }
 
-    public static long SeqOf(Frame entry) => entry switch
+    private static string ReceiptLine(long at, string id, ReceiptStatus status, string by, string? group)
     {
-        Message m => m.Seq,
-        Receipt r => r.Seq,
-        _ => throw new ArgumentException($"not an inbox entry: {entry.GetType().Name}", nameof(entry)),
+        var mark = status switch
+        {
+            ReceiptStatus.Delivered => "[green]✓ delivered[/]",
+            ReceiptStatus.Read => "[blue]✓✓ read[/]",
+            _ => $"[yellow]{StatusName(status)}[/]",
+        };
+        var where = group is null ? "" : $" in group {group.EscapeMarkup()}";
+        return $"[grey]{Time(at)}[/] {mark} {id.EscapeMarkup()} [grey]by {by.EscapeMarkup()}{where}[/]";
+    }
+
+    /// <summary>"u… added u…, u…" and the like, as markup.</summary>
+    private static string NoticeText(GroupNotice n)
+    {
+        var actor = $"[bold]{n.Actor.EscapeMarkup()}[/]";
+        var name = $"\"{n.Name.EscapeMarkup()}\"";
+        string List(IEnumerable<string> users) => string.Join(", ", users.Select(u => u.EscapeMarkup()));
+        return n.Kind switch
+        {
+            GroupNoticeKind.Created => n.Members.Any(m => m != n.Actor)
+                ? $"{actor} created {name} with {List(n.Members.Where(m => m != n.Actor))}"
+                : $"{actor} created {name}",
+            GroupNoticeKind.Added => $"{actor} added {List(n.Members)}",
+            GroupNoticeKind.Removed => $"{actor} removed {List(n.Members)}",
+            GroupNoticeKind.Left => $"{actor} left",
+            GroupNoticeKind.Renamed => $"{actor} renamed the group to {name}",
+            GroupNoticeKind.Promoted => $"{actor} made {List(n.Members)} admin",
+            GroupNoticeKind.Demoted => $"{actor} removed admin rights from {List(n.Members)}",
+            _ => $"{actor} {KindName(n.Kind).EscapeMarkup()} {List(n.Members)}",
+        };
+    }
+
+    private static string KindName(GroupNoticeKind kind) => kind switch
+    {
+        GroupNoticeKind.Created => "created",
+        GroupNoticeKind.Added => "added",
+        GroupNoticeKind.Removed => "removed",
+        GroupNoticeKind.Left => "left",
+        GroupNoticeKind.Renamed => "renamed",
+        GroupNoticeKind.Promoted => "promoted",
+        GroupNoticeKind.Demoted => "demoted",
+        _ => ((int)kind).ToString(CultureInfo.InvariantCulture),
     };
 
     private static string StatusName(ReceiptStatus status) => status switch
@@ -83,15 +160,28 @@ internal static class InboxFormat
         => DateTimeOffset.FromUnixTimeMilliseconds(unixMilliseconds).ToLocalTime()
             .ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
-    private static string Json(Action<Utf8JsonWriter> write)
+    /// <summary>One JSON object, written by <paramref name="write"/> between its braces, on one line.</summary>
+    public static string Json(Action<Utf8JsonWriter> write) => JsonValue(w =>
+    {
+        w.WriteStartObject();
+        write(w);
+        w.WriteEndObject();
+    });
+
+    /// <summary>One JSON value of any kind, on one line.</summary>
+    public static string JsonValue(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer, JsonOptions))
-        {
-            writer.WriteStartObject();
             write(writer);
-            writer.WriteEndObject();
-        }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>A property whose value is an array of strings.</summary>
+    public static void WriteStrings(Utf8JsonWriter writer, string name, IEnumerable<string> values)
+    {
+        writer.WriteStartArray(name);
+        foreach (var value in values) writer.WriteStringValue(value);
+        writer.WriteEndArray();
     }
 }

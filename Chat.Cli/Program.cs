@@ -63,24 +63,56 @@ public static class Program
             .WithDescription("Create a user on a server and save it as a profile; prints the user id")
             .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678");
         config.AddCommand<SendCommand>("send")
-            .WithDescription("Send a text to a phone number (+...) or user id; prints the message id")
-            .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob");
+            .WithDescription("Send a text to a phone number (+...), a user id or a group (--group); prints the message id")
+            .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob")
+            .WithExample("send", "--profile", "alice", "--group", "gabcdefghijklmnop", "hello", "all");
         config.AddCommand<ListenCommand>("listen")
             .WithDescription("Print inbox entries after the profile's saved position, acknowledge them and remember the position")
             .WithExample("listen", "--profile", "bob", "--count", "1", "--timeout", "10", "--json");
         config.AddCommand<ReadCommand>("read")
-            .WithDescription("Mark every message from a user read, up to the newest inbox entry")
-            .WithExample("read", "--profile", "bob", "--with", "+4915112345678");
+            .WithDescription("Mark every message from a user, or in a group, read, up to the newest inbox entry")
+            .WithExample("read", "--profile", "bob", "--with", "+4915112345678")
+            .WithExample("read", "--profile", "bob", "--with", "gabcdefghijklmnop");
         config.AddCommand<WhoamiCommand>("whoami")
             .WithDescription("Show the profile's user id, name, phone and server");
         config.AddCommand<Bench.BenchCommand>("bench")
             .WithDescription("Load a node on loopback (direct, offline, connections) and print the figures")
             .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json");
 
-        // Future command groups are branches whose commands reuse ProfileSettings (--profile) and ChatCommand<T>:
-        //   config.AddBranch<ProfileSettings>("group", group => group.AddCommand<GroupCreateCommand>("create"));
-        //   config.AddBranch<ProfileSettings>("admin", admin => ...);
-        // (A branch needs at least one command, so none is registered until they exist.)
+        config.AddBranch<ProfileSettings>("group", group =>
+        {
+            group.SetDescription("Create groups, manage their members and admins, and show them");
+            group.AddCommand<GroupCreateCommand>("create")
+                .WithDescription("Create a group with you as admin; prints the group id")
+                .WithExample("group", "create", "--profile", "alice", "--name", "Friends", "--members", "+4915187654321,+4915100000000");
+            group.AddCommand<GroupAddCommand>("add")
+                .WithDescription("Add members (admins only)")
+                .WithExample("group", "add", "--profile", "alice", "--group", "gabcdefghijklmnop", "--members", "+4915187654321");
+            group.AddCommand<GroupRemoveCommand>("remove")
+                .WithDescription("Remove members (admins only)")
+                .WithExample("group", "remove", "--profile", "alice", "--group", "gabcdefghijklmnop", "--members", "+4915187654321");
+            group.AddCommand<GroupLeaveCommand>("leave")
+                .WithDescription("Leave a group")
+                .WithExample("group", "leave", "--profile", "bob", "--group", "gabcdefghijklmnop");
+            group.AddCommand<GroupRenameCommand>("rename")
+                .WithDescription("Rename a group (any member)")
+                .WithExample("group", "rename", "--profile", "bob", "--group", "gabcdefghijklmnop", "--name", "Hikers");
+            group.AddCommand<GroupPromoteCommand>("promote")
+                .WithDescription("Make a member an admin (admins only)")
+                .WithExample("group", "promote", "--profile", "alice", "--group", "gabcdefghijklmnop", "--member", "+4915187654321");
+            group.AddCommand<GroupDemoteCommand>("demote")
+                .WithDescription("Make an admin a plain member (admins only)")
+                .WithExample("group", "demote", "--profile", "alice", "--group", "gabcdefghijklmnop", "--member", "+4915187654321");
+            group.AddCommand<GroupInfoCommand>("info")
+                .WithDescription("Show a group's name, members and admins (members only)")
+                .WithExample("group", "info", "--profile", "alice", "--group", "gabcdefghijklmnop", "--json");
+            group.AddCommand<GroupListCommand>("list")
+                .WithDescription("List the groups you belong to")
+                .WithExample("group", "list", "--profile", "alice", "--json");
+        });
+
+        // Further command groups are branches whose commands reuse ProfileSettings (--profile) and ChatCommand<T>,
+        // as "group" does: config.AddBranch<ProfileSettings>("admin", admin => ...);
     }
 
     private static IAnsiConsole CreateConsole(TextWriter writer, bool terminal) => AnsiConsole.Create(new AnsiConsoleSettings

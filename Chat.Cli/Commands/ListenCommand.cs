@@ -10,7 +10,7 @@ internal sealed class ListenSettings : ProfileSettings
     private const int MaxTimeoutSeconds = 2_000_000; // CancelAfter takes at most int.MaxValue milliseconds
 
     [CommandOption("-c|--count <N>")]
-    [Description("Exit after N entries (a receipt counts once, however many messages it covers)")]
+    [Description("Exit after N entries (a receipt or receipt set counts once, however many messages it covers)")]
     public int? Count { get; set; }
 
     [CommandOption("--timeout <SECONDS>")]
@@ -20,8 +20,10 @@ internal sealed class ListenSettings : ProfileSettings
 
     [CommandOption("--json")]
     [Description("One JSON object per line: " +
-                 "{\"type\":\"message\",\"id\",\"seq\",\"from\",\"text\",\"sentAt\"} (sentAt in Unix ms) or " +
-                 "{\"type\":\"receipt\",\"id\",\"status\":\"delivered\"|\"read\",\"by\",\"seq\"}, one line per message id")]
+                 "{\"type\":\"message\",\"id\",\"seq\",\"from\",\"text\",\"sentAt\"} (sentAt in Unix ms; group messages add \"group\",\"groupSeq\"), " +
+                 "{\"type\":\"receipt\",\"id\",\"status\":\"delivered\"|\"read\",\"by\",\"seq\"}, one line per message id (plus \"group\" if known), or " +
+                 "{\"type\":\"notice\",\"group\",\"groupSeq\",\"kind\":\"created\"|\"added\"|\"removed\"|\"left\"|\"renamed\"|\"promoted\"|\"demoted\"," +
+                 "\"actor\",\"members\":[...],\"name\",\"seq\",\"at\"}")]
     public bool Json { get; set; }
 
     public override ValidationResult Validate()
@@ -74,8 +76,12 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
                 while (!Done() && client.Entries.TryRead(out var entry))
                 {
                     Print(entry, settings.Json);
-                    seq = InboxFormat.SeqOf(entry);
-                    client.Ack(seq);
+                    var entrySeq = ChatClient.SeqOf(entry);
+                    if (entrySeq > seq)
+                    {
+                        seq = entrySeq;
+                        client.Ack(seq);
+                    }
                     received++;
                 }
                 if (seq == savedSeq) return;
