@@ -108,4 +108,14 @@ public sealed class GroupStateTests
         Assert.Equal(g.EntriesFor(Bob, 0).Select(e => e.GroupSeq), restored.EntriesFor(Bob, 0).Select(e => e.GroupSeq));
         Assert.Equal([1L, 2L, 3L], restored.EntriesFor(Bob, 0).Select(e => e.GroupSeq));
     }
+
+    [Fact]
+    public void The_last_admin_cannot_be_demoted()
+    {
+        var g = Created(Bob);
+        Assert.Equal(ErrorCode.InvalidArgument, g.DecideChange(Change(Ann, GroupNoticeKind.Demoted, Ann), 0, Limits).Error);
+        Do(g, Change(Ann, GroupNoticeKind.Promoted, Bob));
+        Do(g, Change(Ann, GroupNoticeKind.Demoted, Ann));
+        Assert.Equal([Bob], g.Admins);
+    }
 }

@@ -1,4 +1,5 @@
 using Chat.Node;
+using Chat.Node.Groups;
 using Chat.Node.Users;
 using Chat.Protocol;
 
@@ -109,7 +110,7 @@ public sealed class UserStateTests
     {
         var state = Registered(Ann);
         var batch = new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, ["m1"], 7);
-        var (stored, dups) = state.DecideStoreReceipts([new StoreReceipts(Ann, Bob, batch)], 0);
+        var (stored, dups, _) = state.DecideStoreReceipts([new StoreReceipts(Ann, Bob, batch)], 0);
         Assert.Empty(dups);
         Assert.Equal(1, Assert.IsType<InboxReceipt>(stored!.Entry).Seq);
         state.Apply(stored);
@@ -125,7 +126,7 @@ public sealed class UserStateTests
         var state = Registered(Ann);
         var cmds = Enumerable.Range(0, 50).Select(i => new StoreReceipts(Ann, UserId.New(),
             new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, ["m1"], 7))).ToList();
-        var (stored, _) = state.DecideStoreReceipts(cmds, 0);
+        var (stored, _, _) = state.DecideStoreReceipts(cmds, 0);
         var set = Assert.IsType<InboxReceiptSet>(stored!.Entry);
         Assert.Equal(50, set.Items.Count);
         Assert.Equal(50, stored.Sources.Count);
@@ -164,7 +165,7 @@ public sealed class UserStateTests
         StoreReceipts Batch(long n) => new(Ann, Bob, new ReceiptBatch(Ann, n, ReceiptStatus.Delivered, [$"m{n}"], 7));
         Assert.Null(state.DecideStoreReceipts([Batch(2)], 0).Event); // gap: not stored, not acknowledged
         Assert.Empty(state.DecideStoreReceipts([Batch(2)], 0).Duplicates);
-        var (both, _) = state.DecideStoreReceipts([Batch(1), Batch(2)], 0);
+        var (both, _, _) = state.DecideStoreReceipts([Batch(1), Batch(2)], 0);
         state.Apply(both!);
         Assert.Equal(1, state.LastSeq);
         Assert.Equal(2, both!.Sources.Count);
@@ -181,5 +182,20 @@ public sealed class UserStateTests
         var read = state.DecideRead(Bob.Value, state.LastSeq, 0).Event!;
         Assert.Equal(UserState.MaxIdsPerReceipt, Assert.Single(read.Batches!).MessageIds.Count);
         Assert.Equal(UserState.MaxIdsPerReceipt, read.UpTo);
+    }
+
+    [Fact]
+    public void A_group_entry_before_the_joining_notice_waits_for_it()
+    {
+        var state = Registered(Ann);
+        var g = new GroupId("gaaaaaaaaaaaaaaaa");
+        var post = new GroupPost(6, "m6", Bob, "hi", 0, "c");
+        var joined = new GroupChange(5, GroupNoticeKind.Added, Bob, [Ann], "club", 0);
+        Assert.Equal(ErrorCode.Unavailable, state.DecideGroupEntry(new DeliverGroupEntry(Ann, g, post)).Error);
+        state.Apply(state.DecideGroupEntry(new DeliverGroupEntry(Ann, g, joined)).Event!);
+        state.Apply(state.DecideGroupEntry(new DeliverGroupEntry(Ann, g, post)).Event!);
+        Assert.Equal("club", state.Groups[g]);
+        Assert.Null(state.DecideGroupEntry(new DeliverGroupEntry(Ann, g, post)).Event); // once
+        Assert.Equal(2, state.LastSeq);
     }
 }

@@ -18,7 +18,11 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
 {
     public const string RegionName = "group";
 
-    private sealed class FanoutTick : INoSerializationVerificationNeeded { public static readonly FanoutTick Instance = new(); }
+    /// <summary>Periodic; does not count as activity, so an idle group still passivates.</summary>
+    private sealed class FanoutTick : INoSerializationVerificationNeeded, INotInfluenceReceiveTimeout
+    {
+        public static readonly FanoutTick Instance = new();
+    }
 
     private readonly ChatSettings _settings;
     private readonly GroupLimits _limits;

@@ -110,6 +110,8 @@ public sealed class GroupState
                 var targets = cmd.Members.Distinct().Where(m => IsMember(m) && IsAdmin(m) != promote).ToList();
                 if (cmd.Members.Any(m => !IsMember(m)))
                     return Decision<GroupEntryAppended>.Fail(ErrorCode.NotMember, "only members can be promoted or demoted");
+                if (!promote && targets.Count >= _admins.Count)
+                    return Decision<GroupEntryAppended>.Fail(ErrorCode.InvalidArgument, "a group keeps at least one admin; promote another member first");
                 return targets.Count == 0 ? Decision<GroupEntryAppended>.Nothing : new(new GroupEntryAppended(Change(targets)));
             }
             default:

@@ -315,7 +315,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// <summary>Members must name existing users: each is checked with its user entity before the group is asked.</summary>
     private void WithExistingUsers(uint requestId, IReadOnlyList<string>? ids, int max, Func<List<UserId>, object> then, IActorRef target)
     {
-        ids ??= [];
+        ids = (ids ?? []).Distinct().Where(id => id != _user.Value).ToList();
         if (ids.Count > max)
         {
             _connection.Write(new Error(requestId, ErrorCode.GroupFull, $"a group has at most {max} members"));

@@ -272,7 +272,8 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         _pendingReceipts.Clear();
         var replyTo = new Dictionary<(UserId, long), IActorRef>();
         foreach (var (command, sender) in pending) replyTo[(command.By, command.Batch.BatchNo)] = sender;
-        var (stored, duplicates) = _state.DecideStoreReceipts(pending.Select(p => p.Command).ToList(), Now);
+        var (stored, duplicates, deferred) = _state.DecideStoreReceipts(pending.Select(p => p.Command).ToList(), Now);
+        foreach (var later in deferred) _pendingReceipts.Add((later, replyTo[(later.By, later.Batch.BatchNo)]));
         foreach (var dup in duplicates)
         {
             var to = replyTo[(dup.By, dup.Batch.BatchNo)];

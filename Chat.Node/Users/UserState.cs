@@ -155,7 +155,7 @@ public sealed class UserState
         var seq = cmd.Entry.GroupSeq;
         if (seq <= cursor) return Decision<GroupEntryStored>.Nothing;
         var joins = cmd.Entry is GroupChange { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } c && c.Members.Contains(Profile.Id);
-        if (seq != cursor + 1 && !joins && cursor != 0)
+        if (seq != cursor + 1 && !joins)
             return Decision<GroupEntryStored>.Fail(ErrorCode.Unavailable, $"group entry {seq} before {cursor + 1}");
         InboxEntry entry = cmd.Entry switch
         {
@@ -170,27 +170,31 @@ public sealed class UserState
     /// Receipt batches for messages this user sent, stored together as one inbox entry. A batch already
     /// stored is a duplicate; a batch after a gap waits for the issuer to resend the missing one.
     /// </summary>
-    public (ReceiptsStored? Event, List<StoreReceipts> Duplicates) DecideStoreReceipts(IReadOnlyList<StoreReceipts> cmds, long now)
+    public (ReceiptsStored? Event, List<StoreReceipts> Duplicates, List<StoreReceipts> Deferred) DecideStoreReceipts(IReadOnlyList<StoreReceipts> cmds, long now)
     {
         var duplicates = new List<StoreReceipts>();
+        var deferred = new List<StoreReceipts>();
+        var ids = 0;
         var accepted = new List<StoreReceipts>();
         var last = new Dictionary<UserId, long>();
         foreach (var cmd in cmds)
         {
             var known = last.TryGetValue(cmd.By, out var l) ? l : _lastBatchFrom.GetValueOrDefault(cmd.By);
             if (cmd.Batch.BatchNo <= known) duplicates.Add(cmd);
-            else if (cmd.Batch.BatchNo == known + 1)
+            else if (cmd.Batch.BatchNo == known + 1 && ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
             {
                 accepted.Add(cmd);
+                ids += cmd.Batch.MessageIds.Count;
                 last[cmd.By] = cmd.Batch.BatchNo;
             }
+            else if (cmd.Batch.BatchNo == known + 1) deferred.Add(cmd); // the set is full: the next one takes it
         }
-        if (accepted.Count == 0 || Profile is null) return (null, duplicates);
+        if (accepted.Count == 0 || Profile is null) return (null, duplicates, deferred);
         var sources = accepted.Select(a => new ReceiptSource(a.By, a.Batch.BatchNo)).ToList();
         InboxEntry entry = accepted.Count == 1
             ? new InboxReceipt(LastSeq + 1, accepted[0].Batch.Status, accepted[0].By, accepted[0].Batch.MessageIds, accepted[0].Batch.At)
             : new InboxReceiptSet(LastSeq + 1, accepted.Select(a => new InboxReceiptItem(a.Batch.Status, a.By, a.Batch.MessageIds)).ToList(), now);
-        return (new ReceiptsStored(entry, sources), duplicates);
+        return (new ReceiptsStored(entry, sources), duplicates, deferred);
     }
 
     public Decision<ReceiptsConfirmed> DecideConfirm(UserId sender, long batchNo)
