@@ -60,6 +60,8 @@ public static class Workloads
         var latencies = new ConcurrentBag<double[]>();
         var expected = (long)pairs * o.Messages;
         long delivered = 0, outOfOrder = 0, duplicates = 0;
+        var accepted = new long[1];
+        var failed = new long[1];
         var windows = Enumerable.Range(0, pairs).Select(_ => new SemaphoreSlim(o.Window)).ToArray();
         var padding = new string('x', Math.Max(0, o.Size - 32));
         var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -118,7 +120,7 @@ public static class Workloads
                 {
                     await windows[pair].WaitAsync(deadline.Token);
                     var text = $"{n}:{clock.ElapsedTicks}:{padding}";
-                    sends.Add(sender.SendAsync(to, text, $"b{n}", deadline.Token));
+                    sends.Add(Counted(sender.SendAsync(to, text, $"b{n}", deadline.Token), accepted, failed, ok => { if (!ok) windows[pair].Release(); }));
                 }
                 await Task.WhenAll(sends);
             }
@@ -138,7 +140,8 @@ public static class Workloads
         return new BenchResult("direct") { TimedOut = timedOut }
             .Add("users", pairs * 2).Add("pairs", pairs).Add("msgs_per_sender", o.Messages).Add("window", o.Window)
             .Add("body_bytes", o.Size).Add("login_s", Round(loginSeconds)).Add("sent_expected", expected)
-            .Add("delivered", delivered).Add("lost", expected - delivered).Add("out_of_order", outOfOrder)
+            .Add("accepted", accepted[0]).Add("not_accepted", failed[0])
+            .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] - delivered)).Add("out_of_order", outOfOrder)
             .Add("duplicates", duplicates).Add("wall_s", Round(wall))
             .Add("delivered_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
             .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p90", Percentile(all, 90))
@@ -166,6 +169,8 @@ public static class Workloads
 
         var expected = (long)total * o.Messages * (size - 1);
         long delivered = 0, duplicates = 0;
+        var accepted = new long[1];
+        var failed = new long[1];
         var latencies = new ConcurrentBag<double[]>();
         var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var clock = Stopwatch.StartNew();
@@ -210,7 +215,7 @@ public static class Workloads
                 {
                     await gate.WaitAsync(deadline.Token);
                     var send = c.SendGroupAsync(groupIds[index / size], $"{n}:{clock.ElapsedTicks}:{padding}", $"g{n}", deadline.Token);
-                    sends.Add(send.ContinueWith(_ => gate.Release(), TaskScheduler.Default));
+                    sends.Add(Counted(send, accepted, failed, _ => gate.Release()));
                 }
                 await Task.WhenAll(sends);
             }
@@ -228,7 +233,8 @@ public static class Workloads
         Array.Sort(all);
         return new BenchResult("group") { TimedOut = timedOut }
             .Add("groups", o.Groups).Add("members", size).Add("msgs_per_member", o.Messages).Add("window", o.Window)
-            .Add("deliveries_expected", expected).Add("delivered", delivered).Add("lost", expected - delivered)
+            .Add("deliveries_expected", expected).Add("posts_accepted", accepted[0]).Add("posts_not_accepted", failed[0])
+            .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] * (size - 1) - delivered))
             .Add("duplicates", duplicates).Add("wall_s", Round(wall))
             .Add("deliveries_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
             .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p99", Percentile(all, 99));
@@ -396,6 +402,17 @@ public static class Workloads
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>Counts a send as accepted or refused (an Error answer after the client's retries), then runs <paramref name="then"/>.</summary>
+    private static Task Counted(Task<Accepted> send, long[] accepted, long[] failed, Action<bool> then)
+    {
+        return send.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully) Interlocked.Increment(ref accepted[0]);
+            else if (!t.IsCanceled) Interlocked.Increment(ref failed[0]);
+            then(t.IsCompletedSuccessfully);
+        }, TaskScheduler.Default);
     }
 
     private static (int N, long Ticks) Parse(string text)

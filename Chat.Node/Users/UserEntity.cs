@@ -33,6 +33,8 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
     private int _eventsSinceSnapshot;
     private readonly List<(StoreReceipts Command, IActorRef ReplyTo)> _pendingReceipts = [];
     private bool _receiptsInFlight;
+    private readonly List<(DeliverGroupEntry Command, IActorRef ReplyTo)> _pendingGroupEntries = [];
+    private bool _groupWriteInFlight;
 
     public const string RegionName = "user";
 
@@ -292,23 +294,47 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         });
     }
 
+    /// <summary>
+    /// Group entries arriving while the previous group write is in flight are stored together in one
+    /// event (one journal row), each still its own inbox entry: fan-out to busy inboxes costs few writes.
+    /// </summary>
     private void OnGroupEntry(DeliverGroupEntry cmd)
     {
-        var decision = _state.DecideGroupEntry(cmd);
-        var replyTo = Sender;
-        if (decision.Error == ErrorCode.Unavailable) return; // after a gap: the group resends in order
-        if (decision.Error is not null || decision.Event is null)
+        _pendingGroupEntries.Add((cmd, Sender));
+        if (!_groupWriteInFlight) FlushGroupEntries();
+    }
+
+    private void FlushGroupEntries()
+    {
+        if (_pendingGroupEntries.Count == 0) return;
+        var pending = _pendingGroupEntries.ToList();
+        _pendingGroupEntries.Clear();
+        var stored = new List<GroupEntryStored>();
+        var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
+        foreach (var (cmd, sender) in pending)
         {
-            // unknown user (nothing to store) or already stored: confirm so the group stops resending
-            var upTo = decision.Error is null ? _state.GroupCursor(cmd.GroupId) : cmd.Entry.GroupSeq;
-            DeferAsync(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo), a => replyTo.Tell(a));
-            return;
+            var decision = _state.DecideGroupEntry(cmd);
+            if (decision.Error == ErrorCode.Unavailable) continue; // after a gap: the group resends in order
+            if (decision.Error is not null || decision.Event is null)
+            {
+                // unknown user (nothing to store) or already stored: confirm so the group stops resending
+                var upTo = decision.Error is null ? _state.GroupCursor(cmd.GroupId) : cmd.Entry.GroupSeq;
+                DeferAsync(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo), a => sender.Tell(a));
+                continue;
+            }
+            _state.Apply(decision.Event); // decided in order: the next entry of the same group follows it
+            stored.Add(decision.Event);
+            replyTo[(cmd.GroupId, cmd.UserId)] = sender;
         }
-        _state.Apply(decision.Event);
-        PersistAsync(decision.Event, e =>
+        if (stored.Count == 0) return;
+        _groupWriteInFlight = true;
+        PersistAsync(new GroupEntriesBatchStored(stored), e =>
         {
-            replyTo.Tell(new GroupEntriesStored(e.Group, cmd.UserId, e.GroupSeq));
-            Durable(e.Entry);
+            foreach (var entry in e.Entries) Durable(entry.Entry);
+            foreach (var ((group, member), sender) in replyTo)
+                sender.Tell(new GroupEntriesStored(group, member, _state.GroupCursor(group)));
+            _groupWriteInFlight = false;
+            FlushGroupEntries();
         });
     }
 

@@ -238,6 +238,9 @@ public sealed class UserState
                 _groupCursor[g.Group] = g.GroupSeq;
                 if (g.Entry is InboxGroupNotice n) TrackGroup(n);
                 break;
+            case GroupEntriesBatchStored batch:
+                foreach (var g in batch.Entries) Apply(g);
+                break;
             case ReceiptsStored r:
                 Append(r.Entry);
                 foreach (var source in r.Sources)
