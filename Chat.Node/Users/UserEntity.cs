@@ -35,6 +35,8 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
     private bool _receiptsInFlight;
     private readonly List<(DeliverGroupEntry Command, IActorRef ReplyTo)> _pendingGroupEntries = [];
     private bool _groupWriteInFlight;
+    private readonly List<(DeliverText Command, IActorRef ReplyTo)> _pendingTexts = [];
+    private bool _textWriteInFlight;
 
     public const string RegionName = "user";
 
@@ -168,28 +170,52 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         else Context.SetReceiveTimeout(_state.Exists ? _settings.EntityIdleTimeout : TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>
+    /// Texts arriving while the previous text write is in flight are stored together in one event (one
+    /// journal row), each its own inbox entry and each answered once the write is durable.
+    /// </summary>
     private void OnDeliver(DeliverText cmd)
     {
-        var decision = _state.DecideDeliver(cmd, MessageIds.New(), Now, out var existing);
-        if (decision.Error is { } code)
+        _pendingTexts.Add((cmd, Sender));
+        if (!_textWriteInFlight) FlushTexts();
+    }
+
+    private void FlushTexts()
+    {
+        if (_pendingTexts.Count == 0) return;
+        var pending = _pendingTexts.ToList();
+        _pendingTexts.Clear();
+        var now = Now;
+        var stored = new List<MessageStored>();
+        var answers = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
+        var repeats = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
+        foreach (var (cmd, sender) in pending)
         {
-            Sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
-            return;
+            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing);
+            if (decision.Error is { } code) sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
+            else if (existing is not null) repeats.Add((sender, cmd.RequestId, existing));
+            else
+            {
+                _state.Apply(decision.Event!); // a repeat later in this batch finds it
+                stored.Add(decision.Event!);
+                answers.Add((sender, cmd.RequestId, decision.Event!.Entry));
+            }
         }
-        var replyTo = Sender;
-        if (existing is not null)
+        if (stored.Count > 0)
         {
-            // answered only once the original is durable (it may still be in flight)
-            DeferAsync(existing, m => replyTo.Tell(new TextAccepted(cmd.RequestId, m.ClientMessageId, m.MessageId, m.SentAt)));
-            return;
+            _textWriteInFlight = true;
+            PersistAsync(new MessagesBatchStored(stored), _ =>
+            {
+                foreach (var (replyTo, requestId, m) in answers)
+                    replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
+                foreach (var m in stored) Durable(m.Entry);
+                _textWriteInFlight = false;
+                FlushTexts();
+            });
         }
-        var stored = decision.Event!;
-        _state.Apply(stored);
-        PersistAsync(stored, e =>
-        {
-            replyTo.Tell(new TextAccepted(cmd.RequestId, e.Entry.ClientMessageId, e.Entry.MessageId, e.Entry.SentAt));
-            Durable(e.Entry);
-        });
+        // a repeated client message id is answered like the original, once the original is durable
+        foreach (var (replyTo, requestId, m) in repeats)
+            DeferAsync(m, x => replyTo.Tell(new TextAccepted(requestId, x.ClientMessageId, x.MessageId, x.SentAt)));
     }
 
     private void Durable(InboxEntry entry)

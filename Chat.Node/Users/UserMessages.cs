@@ -116,6 +116,10 @@ public sealed record ReceiptsConfirmed([property: Key(0)] UserId To, [property: 
 [MessagePackObject, Manifest("u7")]
 public sealed record GroupEntryStored([property: Key(0)] InboxEntry Entry, [property: Key(1)] GroupId Group, [property: Key(2)] long GroupSeq) : IUserEvent;
 
+/// <summary>Several one-to-one messages stored in one write; each is its own inbox entry.</summary>
+[MessagePackObject, Manifest("u10")]
+public sealed record MessagesBatchStored([property: Key(0)] IReadOnlyList<MessageStored> Messages) : IUserEvent;
+
 /// <summary>Several group entries (from any groups) stored in one write; each is its own inbox entry.</summary>
 [MessagePackObject, Manifest("u9")]
 public sealed record GroupEntriesBatchStored([property: Key(0)] IReadOnlyList<GroupEntryStored> Entries) : IUserEvent;

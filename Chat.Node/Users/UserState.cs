@@ -238,6 +238,9 @@ public sealed class UserState
                 _groupCursor[g.Group] = g.GroupSeq;
                 if (g.Entry is InboxGroupNotice n) TrackGroup(n);
                 break;
+            case MessagesBatchStored batch:
+                foreach (var m in batch.Messages) Apply(m);
+                break;
             case GroupEntriesBatchStored batch:
                 foreach (var g in batch.Entries) Apply(g);
                 break;
