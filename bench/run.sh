@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
-[ $# -eq 0 ] && workloads=(direct direct-w1 offline connections)
+[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections)
 
 for project in Chat.Node Chat.Cli; do dotnet build -c Release "$project" -v quiet -nologo >/dev/null; done
 node=Chat.Node/bin/Release/net10.0/Chat.Node
