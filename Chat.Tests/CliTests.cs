@@ -4,6 +4,7 @@ using Chat.Cli.Bench;
 namespace Chat.Tests;
 
 /// <summary>The README's tour, run through the real `chat` commands against a real node.</summary>
+[Collection("chat-home")]
 public sealed class CliTests : IAsyncLifetime
 {
     private TestNode _node = null!;
@@ -142,5 +143,63 @@ public sealed class GroupBenchTests : IAsyncLifetime
         Assert.Equal(r["deliveries_expected"], r["delivered"]);
         Assert.Equal(0L, r["lost"]);
         Assert.Equal(0L, r["duplicates"]);
+    }
+}
+
+[Collection("chat-home")]
+public sealed class CliGroupTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    private readonly string _home = Path.Combine(Path.GetTempPath(), "chat-home-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        TestNode.TryDelete(_home);
+    }
+
+    [Fact]
+    public async Task A_group_is_created_and_talks_through_the_chat_commands()
+    {
+        // CHAT_HOME is process-wide: this class is in the same collection as CliTests, so they never overlap
+        async Task<(int Code, string Out)> Chat(params string[] args)
+        {
+            var o = new StringWriter();
+            var code = await global::Chat.Cli.Program.Run(args, o);
+            return (code, o.ToString());
+        }
+        Environment.SetEnvironmentVariable("CHAT_HOME", _home);
+        try
+        {
+            var annPhone = Phones.Next();
+            var bobPhone = Phones.Next();
+            Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "ann", "--name", "Ann", "--phone", annPhone)).Code);
+            Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+            var created = await Chat("group", "create", "--profile", "ann", "--name", "Weekend", "--members", bobPhone);
+            Assert.Equal(0, created.Code);
+            var groupId = created.Out.Trim();
+            Assert.StartsWith("g", groupId);
+            Assert.Equal(0, (await Chat("send", "--profile", "ann", "--group", groupId, "Saturday?")).Code);
+
+            var listen = await Chat("listen", "--profile", "bob", "--count", "2", "--timeout", "20", "--json");
+            Assert.Equal(0, listen.Code);
+            var lines = listen.Out.Trim().Split('\n').Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+            Assert.Equal("notice", lines[0].GetProperty("type").GetString());
+            Assert.Equal("created", lines[0].GetProperty("kind").GetString());
+            Assert.Equal("message", lines[1].GetProperty("type").GetString());
+            Assert.Equal(groupId, lines[1].GetProperty("group").GetString());
+            Assert.Equal("Saturday?", lines[1].GetProperty("text").GetString());
+
+            var info = await Chat("group", "info", "--profile", "bob", "--group", groupId, "--json");
+            Assert.Equal(0, info.Code);
+            Assert.Equal("Weekend", System.Text.Json.JsonDocument.Parse(info.Out).RootElement.GetProperty("name").GetString());
+            Assert.Equal(1, (await Chat("group", "add", "--profile", "bob", "--group", groupId, "--members", annPhone)).Code); // not admin
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CHAT_HOME", null);
+        }
     }
 }

@@ -106,7 +106,7 @@ public sealed class GroupTests : IAsyncLifetime
         Assert.Empty(await bob.Client.ListGroupsAsync());
         Assert.Equal("club 2", Assert.Single(await cat.Client.ListGroupsAsync()).Name);
         var info = await cat.Client.GetGroupInfoAsync(g);
-        Assert.Equal([ann.Id, cat.Id], info.Members.Order());
+        Assert.Equal(new[] { ann.Id, cat.Id }.Order(), info.Members.Order());
         Assert.Equal([ann.Id], info.Admins);
     }
 
@@ -249,5 +249,35 @@ public sealed class GroupCrashTests
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM journal WHERE manifest = 'u7' AND deleted = 0";
         return (long)command.ExecuteScalar()!;
+    }
+}
+
+public sealed class GroupLimitTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync(extraHocon: """
+        chat.groups.max-per-user = 2
+        chat.groups.max-members = 3
+        """);
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    [Fact]
+    public async Task Group_size_and_groups_per_user_are_limited_with_clear_errors()
+    {
+        await using var ann = await _node.NewUserAsync("Ann");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await using var cat = await _node.NewUserAsync("Cat");
+        await using var dan = await _node.NewUserAsync("Dan");
+        async Task<ChatException> Fails(Func<Task> f) => await Assert.ThrowsAsync<ChatException>(f);
+
+        var full = await Fails(() => ann.Client.CreateGroupAsync("four", [bob.Id, cat.Id, dan.Id]));
+        Assert.Equal(ErrorCode.GroupFull, full.Code);
+        Assert.Contains("3", full.Message);
+        var g1 = await ann.Client.CreateGroupAsync("one", [bob.Id, cat.Id]);
+        Assert.Equal(ErrorCode.GroupFull, (await Fails(() => ann.Client.AddMembersAsync(g1, [dan.Id]))).Code);
+
+        await bob.Client.CreateGroupAsync("two", []); // Bob is now in two groups
+        Assert.Equal(ErrorCode.TooManyGroups, (await Fails(() => bob.Client.CreateGroupAsync("three", []))).Code);
+        Assert.Equal(ErrorCode.TooManyGroups, (await Fails(() => dan.Client.CreateGroupAsync("with bob", [bob.Id]))).Code);
     }
 }

@@ -14,7 +14,7 @@ namespace Chat.Node.Groups;
 /// which everyone has everything is journaled, so after a crash only the entries after it are resent,
 /// and user entities drop what they already have.
 /// </summary>
-public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
+public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     public const string RegionName = "group";
 
@@ -34,6 +34,10 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
     private long _fanoutUpTo;
     private readonly Dictionary<UserId, long> _storedUpTo = [];
     private readonly Dictionary<UserId, long> _progressAtLastTick = [];
+    private readonly Dictionary<UserId, (int Ticks, int Wait)> _backoff = [];
+
+    /// <summary>Entries resent to one member per retry: enough to close a gap, small enough not to flood a busy inbox.</summary>
+    private const int ResendWindow = 256;
     private int _eventsSinceSnapshot;
 
     public GroupEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
@@ -119,7 +123,7 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
         if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
         if (decision.Event is null)
         {
-            DeferAsync(cmd, c => replyTo.Tell(new GroupCreatedReply(c.RequestId, c.GroupId)));
+            AfterDurable(() => replyTo.Tell(new GroupCreatedReply(cmd.RequestId, cmd.GroupId)));
             return;
         }
         Append(decision.Event, () => replyTo.Tell(new GroupCreatedReply(cmd.RequestId, cmd.GroupId)));
@@ -132,7 +136,7 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
         if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
         if (decision.Event is null)
         {
-            DeferAsync(cmd, c => replyTo.Tell(new Done(c.RequestId)));
+            AfterDurable(() => replyTo.Tell(new Done(cmd.RequestId)));
             return;
         }
         Append(decision.Event, () => replyTo.Tell(new Done(cmd.RequestId)));
@@ -145,7 +149,7 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
         if (decision.Error is { } code) { replyTo.Tell(new Rejected(cmd.RequestId, code, decision.Reason!)); return; }
         if (existing is not null)
         {
-            DeferAsync(existing, p => replyTo.Tell(new TextAccepted(cmd.RequestId, p.ClientMessageId, p.MessageId, p.SentAt)));
+            AfterDurable(() => replyTo.Tell(new TextAccepted(cmd.RequestId, existing.ClientMessageId, existing.MessageId, existing.SentAt)));
             return;
         }
         var post = (GroupPost)decision.Event!.Entry;
@@ -163,7 +167,7 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
     private void Append(GroupEntryAppended appended, Action reply)
     {
         _state.Apply(appended);
-        PersistAsync(appended, e =>
+        PersistInOrder(appended, e =>
         {
             _durableSeq = e.Entry.GroupSeq;
             reply();
@@ -196,22 +200,37 @@ public sealed class GroupEntity : UntypedPersistentActor, IWithTimers
             var stored = _storedUpTo.GetValueOrDefault(member, _fanoutUpTo);
             if (stored >= last) continue;
             everywhere = Math.Min(everywhere, stored);
-            if (_progressAtLastTick.TryGetValue(member, out var before) && before == stored) Resend(member);
+            var stalled = _progressAtLastTick.TryGetValue(member, out var before) && before == stored;
             _progressAtLastTick[member] = stored;
+            if (!stalled)
+            {
+                _backoff.Remove(member);
+                continue;
+            }
+            // A member whose inbox made no progress is sent the next entries again, then waited for
+            // twice as long each time (up to 8 ticks): a slow inbox is not flooded with copies.
+            var (ticks, wait) = _backoff.GetValueOrDefault(member, (0, 1));
+            if (++ticks < wait)
+            {
+                _backoff[member] = (ticks, wait);
+                continue;
+            }
+            _backoff[member] = (0, Math.Min(wait * 2, 8));
+            Resend(member, ResendWindow);
         }
         if (everywhere > _fanoutUpTo)
         {
             _fanoutUpTo = everywhere;
-            PersistAsync(new FanoutCompleted(everywhere), _ => MaybeSnapshot());
+            PersistInOrder(new FanoutCompleted(everywhere), _ => MaybeSnapshot());
         }
     }
 
-    private void Resend(UserId member)
+    private void Resend(UserId member, int max = int.MaxValue)
     {
         var groupId = new GroupId(PersistenceId[6..]);
         foreach (var entry in _state.EntriesFor(member, _storedUpTo.GetValueOrDefault(member, _fanoutUpTo)))
         {
-            if (entry.GroupSeq > _durableSeq) break;
+            if (entry.GroupSeq > _durableSeq || max-- <= 0) break;
             _users.Tell(new DeliverGroupEntry(member, groupId, entry));
         }
     }

@@ -318,7 +318,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         ids = (ids ?? []).Distinct().Where(id => id != _user.Value).ToList();
         if (ids.Count > max)
         {
-            _connection.Write(new Error(requestId, ErrorCode.GroupFull, $"a group has at most {max} members"));
+            _connection.Write(new Error(requestId, ErrorCode.GroupFull, $"a group has at most {_settings.GroupMaxMembers} members"));
             return;
         }
         var bad = ids.FirstOrDefault(id => !UserId.IsValid(id));
@@ -336,6 +336,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             var missing = t.Result.FirstOrDefault(r => !r.Exists);
             if (missing is not null)
                 return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.UnknownUser, $"no user '{missing.UserId}'")));
+            var full = t.Result.FirstOrDefault(r => r.Groups >= _settings.GroupsPerUser);
+            if (full is not null)
+                return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.TooManyGroups,
+                    $"user '{full.UserId}' is already in {full.Groups} groups; the limit is {_settings.GroupsPerUser}")));
             return target.Ask<object>(then(users), timeout);
         }).Unwrap().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }

@@ -16,7 +16,7 @@ namespace Chat.Node.Users;
 /// share one journal write; <see cref="_durableSeq"/> marks how far the inbox is on disk, and nothing
 /// beyond it is ever shown to a client. If a write fails the actor stops and recovers from the journal.
 /// </remarks>
-public sealed class UserEntity : UntypedPersistentActor, IWithTimers
+public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     private sealed class RetryReceipts : INoSerializationVerificationNeeded
     {
@@ -96,7 +96,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
             case ListMyGroups cmd:
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
-            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.Exists)); break;
+            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.Exists, _state.Groups.Count)); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;
@@ -204,7 +204,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         if (stored.Count > 0)
         {
             _textWriteInFlight = true;
-            PersistAsync(new MessagesBatchStored(stored), _ =>
+            PersistInOrder(new MessagesBatchStored(stored), _ =>
             {
                 foreach (var (replyTo, requestId, m) in answers)
                     replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
@@ -215,7 +215,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         }
         // a repeated client message id is answered like the original, once the original is durable
         foreach (var (replyTo, requestId, m) in repeats)
-            DeferAsync(m, x => replyTo.Tell(new TextAccepted(requestId, x.ClientMessageId, x.MessageId, x.SentAt)));
+            AfterDurable(() => replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt)));
     }
 
     private void Durable(InboxEntry entry)
@@ -250,7 +250,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
         if (acked.Batches.Count == 0) return;
-        PersistAsync(acked, e =>
+        PersistInOrder(acked, e =>
         {
             foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
@@ -268,7 +268,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
             return;
         }
         _state.Apply(read);
-        PersistAsync(read, e =>
+        PersistInOrder(read, e =>
         {
             foreach (var batch in e.Batches ?? []) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             replyTo.Tell(new Done(cmd.RequestId));
@@ -305,12 +305,12 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         foreach (var dup in duplicates)
         {
             var to = replyTo[(dup.By, dup.Batch.BatchNo)];
-            DeferAsync(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo), a => to.Tell(a)); // stored before: confirm again
+            AfterDurable(() => to.Tell(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo))); // stored before: confirm again
         }
         if (stored is null) return; // batches after a gap wait for the issuer to resend in order
         _state.Apply(stored);
         _receiptsInFlight = true;
-        PersistAsync(stored, e =>
+        PersistInOrder(stored, e =>
         {
             foreach (var source in e.Sources)
                 replyTo[(source.By, source.BatchNo)].Tell(new ReceiptsStoredAck(source.By, _state.Profile!.Id, source.BatchNo));
@@ -345,7 +345,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending
                 var upTo = decision.Error is null ? _state.GroupCursor(cmd.GroupId) : cmd.Entry.GroupSeq;
-                DeferAsync(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo), a => sender.Tell(a));
+                AfterDurable(() => sender.Tell(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo)));
                 continue;
             }
             _state.Apply(decision.Event); // decided in order: the next entry of the same group follows it
@@ -354,7 +354,7 @@ public sealed class UserEntity : UntypedPersistentActor, IWithTimers
         }
         if (stored.Count == 0) return;
         _groupWriteInFlight = true;
-        PersistAsync(new GroupEntriesBatchStored(stored), e =>
+        PersistInOrder(new GroupEntriesBatchStored(stored), e =>
         {
             foreach (var entry in e.Entries) Durable(entry.Entry);
             foreach (var ((group, member), sender) in replyTo)

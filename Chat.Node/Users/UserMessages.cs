@@ -247,7 +247,7 @@ public sealed record MyGroups([property: Key(0)] uint RequestId, [property: Key(
 public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand;
 
 [MessagePackObject, Manifest("uc23")]
-public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists) : IChatMessage;
+public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
 
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(
