@@ -127,11 +127,7 @@ public static class Workloads
             catch (OperationCanceledException) { }
         })).ToList();
 
-        var timedOut = false;
-        try { await allDone.Task.WaitAsync(deadline.Token); }
-        catch (OperationCanceledException) { timedOut = true; }
-        await deadline.CancelAsync();
-        await Task.WhenAll(receivers.Concat(senders).Concat(drains).Select(Quietly));
+        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders).Concat(drains));
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
 
@@ -222,11 +218,7 @@ public static class Workloads
             catch (OperationCanceledException) { }
         })).ToList();
 
-        var timedOut = false;
-        try { await allDone.Task.WaitAsync(deadline.Token); }
-        catch (OperationCanceledException) { timedOut = true; }
-        await deadline.CancelAsync();
-        await Task.WhenAll(receivers.Concat(senders).Select(Quietly));
+        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders));
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
         var all = latencies.SelectMany(l => l).ToArray();
@@ -420,6 +412,17 @@ public static class Workloads
         var a = text.IndexOf(':');
         var b = text.IndexOf(':', a + 1);
         return (int.Parse(text.AsSpan(0, a)), long.Parse(text.AsSpan(a + 1, b - a - 1)));
+    }
+
+    /// <summary>Waits until everything arrived or the deadline passed (true), then stops every loop.</summary>
+    private static async Task<bool> FinishAsync(Task allDone, CancellationTokenSource deadline, IEnumerable<Task> loops)
+    {
+        var timedOut = false;
+        try { await allDone.WaitAsync(deadline.Token); }
+        catch (OperationCanceledException) { timedOut = true; }
+        await deadline.CancelAsync();
+        await Task.WhenAll(loops.Select(Quietly));
+        return timedOut;
     }
 
     private static async Task Quietly(Task t)
