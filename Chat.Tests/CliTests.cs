@@ -203,3 +203,40 @@ public sealed class CliGroupTests : IAsyncLifetime
         }
     }
 }
+
+public sealed class RestartBenchTests
+{
+    [Fact]
+    public async Task Restart_serves_every_prepared_user_their_whole_inbox_after_the_node_restarts()
+    {
+        var data = TestNode.NewDataDirectory();
+        var state = Path.Combine(Path.GetTempPath(), "restart-" + Guid.NewGuid().ToString("N")[..8] + ".txt");
+        try
+        {
+            await using (var node = await TestNode.StartAsync(data))
+            {
+                var prepared = await Workloads.RestartAsync(new BenchOptions
+                {
+                    Server = node.Server, Users = 30, Messages = 3, Phase = "prepare", StateFile = state, Timeout = TimeSpan.FromSeconds(60),
+                });
+                Assert.Equal(30, prepared["users"]);
+            }
+            await using (var node = await TestNode.StartAsync(data))
+            {
+                var r = await Workloads.RestartAsync(new BenchOptions
+                {
+                    Server = node.Server, Phase = "check", StateFile = state, Timeout = TimeSpan.FromSeconds(60),
+                });
+                Assert.False(r.TimedOut);
+                Assert.Equal(30L, r["served"]);
+                Assert.Equal(0L, r["failures"]);
+                Assert.Equal(30L * 3, r["entries_synced"]);
+            }
+        }
+        finally
+        {
+            TestNode.TryDelete(data);
+            File.Delete(state);
+        }
+    }
+}

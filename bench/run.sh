@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
-[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections)
+[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections restart)
 
 for project in Chat.Node Chat.Cli; do dotnet build -c Release "$project" -v quiet -nologo >/dev/null; done
 node=Chat.Node/bin/Release/net10.0/Chat.Node
@@ -16,16 +16,33 @@ data=$(mktemp -d)
 log=$(mktemp)
 ulimit -n 65536 2>/dev/null || true
 
-"$node" --port 0 --data "$data" >"$log" 2>&1 &
-pid=$!
+start_node() {
+  : >"$log"
+  "$node" --port 0 --data "$data" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 120); do grep -q '^listening on' "$log" && break; sleep 0.5; done
+  server=$(grep -m1 '^listening on' "$log" | awk '{print $3}')
+  [ -n "$server" ] || { echo "node did not start:" >&2; cat "$log" >&2; exit 1; }
+}
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data" "$log"; }
 trap cleanup EXIT
-for _ in $(seq 1 120); do grep -q '^listening on' "$log" && break; sleep 0.5; done
-server=$(grep -m1 '^listening on' "$log" | awk '{print $3}')
-[ -n "$server" ] || { echo "node did not start:" >&2; cat "$log" >&2; exit 1; }
+start_node
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, node pid $pid at $server" >&2
 for w in "${workloads[@]}"; do
+  if [ "$w" = restart ]; then
+    # 10,000 users with history; the node is stopped and started again on the same data;
+    # then every user logs in and syncs: the time until all are served
+    for run in 1 2; do
+      echo "# chat bench restart --phase prepare --users 10000 --messages 10 --server $server (run $run)" >&2
+      "$chat" bench restart --phase prepare --users 10000 --messages 10 --server "$server" --state "$data/accounts-$run.txt" --json | tail -n 1 >&2
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      start_node
+      echo "# node restarted; chat bench restart --phase check --server $server (run $run)" >&2
+      "$chat" bench restart --phase check --server "$server" --state "$data/accounts-$run.txt" --json ${BENCH_FLAGS:-} | tail -n 1
+    done
+    continue
+  fi
   case "$w" in
     direct-w1) args=(direct --window 1) ;;
     connections) args=(connections --connections 18000 --server-pid "$pid") ;;  # the hard open-files limit here is 20,000 per process

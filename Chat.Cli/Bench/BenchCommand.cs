@@ -7,7 +7,7 @@ namespace Chat.Cli.Bench;
 internal sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "<WORKLOAD>")]
-    [Description("direct, group, offline or connections")]
+    [Description("direct, group, offline, connections or restart")]
     public string Workload { get; set; } = "";
 
     [CommandOption("-s|--server <HOST:PORT>")]
@@ -41,13 +41,20 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--timeout <SECONDS>")] [DefaultValue(300)] [Description("Stop and report what was seen after this long")]
     public int Timeout { get; set; } = 300;
 
+    [CommandOption("--phase <PHASE>")] [DefaultValue("prepare")] [Description("restart: prepare (users with history) or check (after the node restarted)")]
+    public string Phase { get; set; } = "prepare";
+
+    [CommandOption("--state <FILE>")] [DefaultValue("restart-accounts.txt")] [Description("restart: where prepare saves the accounts for check")]
+    public string StateFile { get; set; } = "restart-accounts.txt";
+
     [CommandOption("--json")] [Description("End with one JSON line of the figures")]
     public bool Json { get; set; }
 
     public override ValidationResult Validate()
     {
-        if (Workload is not ("direct" or "group" or "offline" or "connections"))
-            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline or connections");
+        if (Workload is not ("direct" or "group" or "offline" or "connections" or "restart"))
+            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, connections or restart");
+        if (Phase is not ("prepare" or "check")) return ValidationResult.Error("--phase is prepare or check");
         var colon = Server.LastIndexOf(':');
         var host = colon > 0 ? Server[..colon] : "";
         if (host is not ("127.0.0.1" or "localhost" or "::1" or "[::1]") && !host.StartsWith("127.", StringComparison.Ordinal))
@@ -68,7 +75,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Server = s.Server, Users = s.Users, Size = s.Size,
             Messages = s.Messages ?? (s.Workload == "group" ? 20 : 500),
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
-            Groups = s.Groups, GroupSize = s.GroupSize,
+            Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
             Connections = s.Connections, ServerPid = s.ServerPid, Timeout = TimeSpan.FromSeconds(s.Timeout),
         };
         var output = console.Profile.Out.Writer;
@@ -77,6 +84,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
         {
             "direct" => await Workloads.DirectAsync(options, Progress),
             "group" => await Workloads.GroupAsync(options, Progress),
+            "restart" => await Workloads.RestartAsync(options, Progress),
             "offline" => await Workloads.OfflineAsync(options, Progress),
             _ => await Workloads.ConnectionsAsync(options, Progress),
         };

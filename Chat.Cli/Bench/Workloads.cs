@@ -16,6 +16,10 @@ public sealed record BenchOptions
     public int Connections { get; init; } = 10_000;
     public int Groups { get; init; } = 10;
     public int GroupSize { get; init; } = 50;
+    /// <summary>restart workload: "prepare" (create users with history, save their tokens) or "check" (log them all in after a restart).</summary>
+    public string Phase { get; init; } = "prepare";
+    /// <summary>restart workload: where the prepared accounts are kept between the phases.</summary>
+    public string StateFile { get; init; } = "restart-accounts.txt";
     public int? ServerPid { get; init; }
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
@@ -298,6 +302,72 @@ public static class Workloads
             .Add("stored_per_s", Math.Round(expected / storeSeconds))
             .Add("drain_s", Round(drainSeconds)).Add("drained_per_s", Math.Round(delivered / drainSeconds))
             .Add("delivered", delivered).Add("lost", expected - delivered);
+    }
+
+    /// <summary>
+    /// Measures recovery. <c>prepare</c>: <see cref="BenchOptions.Users"/> users, each sent
+    /// <see cref="BenchOptions.Messages"/> texts, tokens saved to <see cref="BenchOptions.StateFile"/>. Then the node is
+    /// restarted (by bench/run.sh or by hand) and <c>check</c> logs every user in and syncs: the time until every
+    /// user has been served its whole inbox is what a restart costs.
+    /// </summary>
+    public static async Task<BenchResult> RestartAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        if (o.Phase == "prepare")
+        {
+            var accounts = await RegisterAsync(o, o.Users, "r", deadline.Token);
+            var clock = Stopwatch.StartNew();
+            await using (var sender = await ChatClient.ConnectAsync(o.Server, cancellationToken: deadline.Token))
+            {
+                await sender.LoginAsync(accounts[0].Token, deadline.Token);
+                var sends = new List<Task>();
+                var gate = new SemaphoreSlim(Math.Max(1, o.Window));
+                for (var m = 0; m < o.Messages; m++)
+                    foreach (var a in accounts)
+                    {
+                        await gate.WaitAsync(deadline.Token);
+                        sends.Add(sender.SendAsync(a.UserId, $"history {m}", $"r{m}-{a.UserId}", deadline.Token)
+                            .ContinueWith(_ => gate.Release(), TaskScheduler.Default));
+                    }
+                await Task.WhenAll(sends);
+            }
+            await File.WriteAllLinesAsync(o.StateFile, accounts.Select(a => $"{a.UserId} {a.Token}"), deadline.Token);
+            progress?.Invoke($"{accounts.Length} users with {o.Messages} messages each; accounts in {o.StateFile}; restart the node, then run --phase check");
+            return new BenchResult("restart").Add("phase", "prepare").Add("users", accounts.Length)
+                .Add("msgs_per_user", o.Messages).Add("prepare_s", Round(clock.Elapsed.TotalSeconds));
+        }
+        var saved = (await File.ReadAllLinesAsync(o.StateFile, deadline.Token))
+            .Select(l => l.Split(' ')).Select(p => new Account(p[0], p[1])).ToArray();
+        long served = 0, failures = 0, entries = 0;
+        var watch = Stopwatch.StartNew();
+        var timedOut = false;
+        try
+        {
+            await Parallel.ForEachAsync(saved, new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = deadline.Token },
+                async (a, ct) =>
+                {
+                    try
+                    {
+                        await using var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = "restart" }, ct);
+                        await c.LoginAsync(a.Token, ct);
+                        var last = await c.SyncAsync(0, ct);
+                        long got = 0;
+                        while (got < last && await c.Entries.WaitToReadAsync(ct))
+                            while (c.Entries.TryRead(out var f)) got = ChatClient.SeqOf(f);
+                        Interlocked.Add(ref entries, got);
+                        Interlocked.Increment(ref served);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                });
+        }
+        catch (OperationCanceledException) { timedOut = true; }
+        var seconds = watch.Elapsed.TotalSeconds;
+        return new BenchResult("restart") { TimedOut = timedOut }.Add("phase", "check").Add("users", saved.Length)
+            .Add("served", served).Add("failures", failures).Add("entries_synced", entries)
+            .Add("serve_all_s", Round(seconds)).Add("users_per_s", Math.Round(served / seconds));
     }
 
     public static async Task<BenchResult> ConnectionsAsync(BenchOptions o, Action<string>? progress = null)
