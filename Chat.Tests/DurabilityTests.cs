@@ -107,3 +107,34 @@ public sealed class DurabilityTests
         }
     }
 }
+
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public async Task A_config_file_layers_over_the_defaults_and_its_limits_reach_clients()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "chat-" + Guid.NewGuid().ToString("N")[..8] + ".conf");
+        await File.WriteAllTextAsync(file, "chat.limits.max-text-bytes = 16\nchat.limits.max-in-flight = 7\n");
+        var data = TestNode.NewDataDirectory();
+        try
+        {
+            await using var node = await Chat.Node.Hosting.ChatNode.StartAsync(new Chat.Node.Hosting.NodeOptions
+            {
+                Port = 0, DataDirectory = data, ConfigFiles = [file], ExtraHocon = TestNode.TestHocon,
+            });
+            await using var client = await ChatClient.ConnectAsync("127.0.0.1", node.Endpoint.Port);
+            Assert.Equal(16, client.Welcome.MaxTextBytes);
+            Assert.Equal(7, client.Welcome.MaxInFlight);
+            var r = await client.RegisterAsync("Ann", Phones.Next());
+            await client.LoginAsync(r.Token);
+            var e = await Assert.ThrowsAsync<ChatException>(() => client.SendAsync(r.UserId, "seventeen bytes!!"));
+            Assert.Equal(ErrorCode.TextTooLong, e.Code);
+            Assert.Contains("16", e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+            TestNode.TryDelete(data);
+        }
+    }
+}
