@@ -63,6 +63,9 @@ public sealed class GroupStateTests
         Assert.Equal([3L, 4L, 5L, 6L], g.EntriesFor(Cat, 0).Select(e => e.GroupSeq));
         Assert.Equal([1L, 2L, 3L, 4L, 5L], g.EntriesFor(Bob, 0).Select(e => e.GroupSeq)); // the removal notice, then nothing
         Assert.Equal(5, g.LastFor(Bob));
+        Assert.Equal(new[] { Ann, Bob }.OrderBy(u => u.Value), g.RecipientsOf(2).OrderBy(u => u.Value));
+        Assert.Equal(new[] { Ann, Bob, Cat }.OrderBy(u => u.Value), g.RecipientsOf(5).OrderBy(u => u.Value)); // Bob gets his removal notice
+        Assert.Equal(new[] { Ann, Cat }.OrderBy(u => u.Value), g.RecipientsOf(6).OrderBy(u => u.Value));
         Assert.Equal(ErrorCode.NotMember, g.DecidePost(new PostToGroup(G, Bob, "c4", "x", 1), "m4", 0, out _).Error);
     }
 

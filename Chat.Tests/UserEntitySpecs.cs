@@ -107,3 +107,47 @@ public sealed class UserEntitySpecs : TestKit
         first.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 }
+
+public sealed class UserEntitySnapshotSpecs : TestKit
+{
+    private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
+
+    public UserEntitySnapshotSpecs() : base(ConfigurationFactory.ParseString("""
+        akka.loglevel = WARNING
+        akka.test.single-expect-default = 15s
+        akka.actor.serializers.chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
+        akka.actor.serialization-bindings { "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat }
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """)) { }
+
+    [Fact]
+    public void Snapshots_taken_while_writes_overlap_still_recover_the_same_inbox()
+    {
+        var settings = new ChatSettings { SnapshotEvery = 3 };
+        var users = CreateTestProbe();
+        var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, settings, TimeProvider.System, users.Ref));
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        // texts and receipts from many senders at once: several kinds of write in flight together
+        for (var i = 0; i < 40; i++)
+        {
+            var other = UserId.New();
+            ann.Tell(new DeliverText(Ann, other, $"c{i}", $"t{i}", (uint)i), TestActor);
+            ann.Tell(new StoreReceipts(Ann, other, new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, [$"m{i}"], 1)), TestActor);
+        }
+        for (var i = 0; i < 80; i++) ExpectMsg<object>();
+        ann.Tell(new FetchEntries(Ann, 0, 1000), TestActor);
+        var before = ExpectMsg<Entries>();
+        Watch(ann);
+        Sys.Stop(ann);
+        ExpectTerminated(ann);
+
+        var again = Sys.ActorOf(UserEntity.Props(Ann.Value, settings, TimeProvider.System, users.Ref));
+        again.Tell(new FetchEntries(Ann, 0, 1000), TestActor);
+        var after = ExpectMsg<Entries>();
+        Assert.Equal(40, before.Items.OfType<InboxMessage>().Count());
+        Assert.Equal(before.LastSeq, after.LastSeq);
+        Assert.Equal(before.Items.Select(e => e.GetType().Name + e.Seq), after.Items.Select(e => e.GetType().Name + e.Seq));
+    }
+}

@@ -28,6 +28,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     private readonly GroupLimits _limits;
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly GroupId _groupId;
     private IActorRef _users = ActorRefs.Nobody;
     private GroupState _state = new();
     private long _durableSeq;
@@ -42,6 +43,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
 
     public GroupEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
+        _groupId = new GroupId(entityId);
         PersistenceId = "group-" + entityId;
         _settings = settings;
         _limits = new GroupLimits(settings.GroupMaxMembers, settings.NameMaxChars);
@@ -172,13 +174,12 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             _durableSeq = e.Entry.GroupSeq;
             reply();
             var deliver = e.Entry;
-            foreach (var member in _state.EveryRecipient)
-                if (_state.IsRecipient(member, deliver.GroupSeq))
-                {
-                    _storedUpTo.TryAdd(member, deliver.GroupSeq - 1);
-                    _users.Tell(new DeliverGroupEntry(member, new GroupId(PersistenceId[6..]), deliver));
-                }
-            MaybeSnapshot();
+            foreach (var member in _state.RecipientsOf(deliver.GroupSeq))
+            {
+                _storedUpTo.TryAdd(member, deliver.GroupSeq - 1);
+                _users.Tell(new DeliverGroupEntry(member, _groupId, deliver));
+            }
+            CountEventForSnapshot();
         });
     }
 
@@ -221,23 +222,24 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
         if (everywhere > _fanoutUpTo)
         {
             _fanoutUpTo = everywhere;
-            PersistInOrder(new FanoutCompleted(everywhere), _ => MaybeSnapshot());
+            PersistInOrder(new FanoutCompleted(everywhere), _ => CountEventForSnapshot());
         }
     }
 
     private void Resend(UserId member, int max = int.MaxValue)
     {
-        var groupId = new GroupId(PersistenceId[6..]);
         foreach (var entry in _state.EntriesFor(member, _storedUpTo.GetValueOrDefault(member, _fanoutUpTo)))
         {
             if (entry.GroupSeq > _durableSeq || max-- <= 0) break;
-            _users.Tell(new DeliverGroupEntry(member, groupId, entry));
+            _users.Tell(new DeliverGroupEntry(member, _groupId, entry));
         }
     }
 
-    private void MaybeSnapshot()
+    private void CountEventForSnapshot() => _eventsSinceSnapshot++;
+
+    protected override void OnAllDurable()
     {
-        if (++_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(_state.ToSnapshot(_fanoutUpTo));
     }

@@ -40,6 +40,19 @@ public sealed class GroupState
         return false;
     }
 
+    /// <summary>Who receives the entry at <paramref name="seq"/>, each once (the fan-out of every entry walks this).</summary>
+    public IEnumerable<UserId> RecipientsOf(long seq)
+    {
+        foreach (var (member, since) in _memberSince)
+            if (seq >= since) yield return member;
+        foreach (var (member, spans) in _past)
+        {
+            if (_memberSince.TryGetValue(member, out var since) && seq >= since) continue; // counted above
+            foreach (var (from, to) in spans)
+                if (seq >= from && seq <= to) { yield return member; break; }
+        }
+    }
+
     /// <summary>Everyone who ever received an entry: current and former members.</summary>
     public IEnumerable<UserId> EveryRecipient => _memberSince.Keys.Concat(_past.Keys).Distinct();
 

@@ -23,8 +23,16 @@ public abstract class DurableOrderActor : UntypedPersistentActor
             handler(e);
             _done++;
             while (_afterDurable.Count > 0 && _afterDurable.Peek().After <= _done) _afterDurable.Dequeue().Run();
+            if (_done == _issued) OnAllDurable();
         });
     }
+
+    /// <summary>
+    /// Every event written so far is durable and none is in flight: the state holds nothing that is not
+    /// in the journal, so snapshots are taken here. (State is applied before its write completes; a snapshot
+    /// taken mid-flight would carry an event whose write might still fail.)
+    /// </summary>
+    protected virtual void OnAllDurable() { }
 
     /// <summary>Runs <paramref name="run"/> now if nothing is being written, else once all earlier writes are durable.</summary>
     protected void AfterDurable(Action run)

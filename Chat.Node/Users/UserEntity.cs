@@ -226,12 +226,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             var push = new Pushed(entry);
             foreach (var session in _sessions.Keys) session.Tell(push);
         }
-        MaybeSnapshot();
+        CountEventForSnapshot();
     }
 
-    private void MaybeSnapshot()
+    private void CountEventForSnapshot() => _eventsSinceSnapshot++;
+
+    protected override void OnAllDurable()
     {
-        if (++_eventsSinceSnapshot < _settings.SnapshotEvery) return;
+        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
         _eventsSinceSnapshot = 0;
         SaveSnapshot(_state.ToSnapshot());
     }
@@ -254,7 +256,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         {
             foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
-            MaybeSnapshot();
+            CountEventForSnapshot();
         });
     }
 
@@ -273,7 +275,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             foreach (var batch in e.Batches ?? []) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             replyTo.Tell(new Done(cmd.RequestId));
             ScheduleRetry();
-            MaybeSnapshot();
+            CountEventForSnapshot();
         });
     }
 
