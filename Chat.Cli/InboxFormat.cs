@@ -36,6 +36,15 @@ internal static class InboxFormat
                         w.WriteString("group", m.Group);
                         w.WriteNumber("groupSeq", m.GroupSeq);
                     }
+                    if (m.Media is { } media)
+                    {
+                        w.WriteStartObject("media");
+                        w.WriteString("id", media.MediaId);
+                        w.WriteString("type", media.ContentType);
+                        w.WriteNumber("size", media.Size);
+                        if (media.Thumbnail is { Length: > 0 } thumbnail) w.WriteNumber("thumbnailBytes", thumbnail.Length);
+                        w.WriteEndObject();
+                    }
                 });
                 break;
             case Receipt r:
@@ -83,11 +92,11 @@ internal static class InboxFormat
         switch (entry)
         {
             case Message { Group: null } m:
-                yield return $"[grey]{Time(m.SentAt)}[/] [bold]{m.From.EscapeMarkup()}[/]  {m.Text.EscapeMarkup()}";
+                yield return $"[grey]{Time(m.SentAt)}[/] [bold]{m.From.EscapeMarkup()}[/]  {MediaLabel(m)}{m.Text.EscapeMarkup()}";
                 break;
             case Message m:
                 yield return $"[grey]{Time(m.SentAt)}[/] [cyan][[group {m.Group.EscapeMarkup()} #{m.GroupSeq}]][/] " +
-                             $"[bold]{m.From.EscapeMarkup()}[/]  {m.Text.EscapeMarkup()}";
+                             $"[bold]{m.From.EscapeMarkup()}[/]  {MediaLabel(m)}{m.Text.EscapeMarkup()}";
                 break;
             case Receipt r:
                 foreach (var id in r.MessageIds)
@@ -103,6 +112,18 @@ internal static class InboxFormat
                 break;
         }
     }
+
+    /// <summary>"[image/png 1.2 MiB m…] " before the caption, so a person can download it.</summary>
+    private static string MediaLabel(Message m) => m.Media is { } media
+        ? $"[yellow][[{media.ContentType.EscapeMarkup()} {Size(media.Size)} {media.MediaId.EscapeMarkup()}]][/] "
+        : "";
+
+    internal static string Size(long bytes) => bytes switch
+    {
+        >= 1 << 20 => (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+        >= 1 << 10 => (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
+        _ => bytes + " B",
+    };
 
     private static string ReceiptLine(long at, string id, ReceiptStatus status, string by, string? group)
     {

@@ -63,9 +63,13 @@ public static class Program
             .WithDescription("Create a user on a server and save it as a profile; prints the user id")
             .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678");
         config.AddCommand<SendCommand>("send")
-            .WithDescription("Send a text to a phone number (+...), a user id or a group (--group); prints the message id")
+            .WithDescription("Send a text, image or video (--file) to a phone number (+...), a user id or a group (--group); prints the message id")
             .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob")
-            .WithExample("send", "--profile", "alice", "--group", "gabcdefghijklmnop", "hello", "all");
+            .WithExample("send", "--profile", "alice", "--group", "gabcdefghijklmnop", "hello", "all")
+            .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "--file", "beach.jpg", "--caption", "look!");
+        config.AddCommand<DownloadCommand>("download")
+            .WithDescription("Download an image or video by media id (from listen) and check it; prints its type and size")
+            .WithExample("download", "--profile", "bob", "mabcdefghijklmnopqrstuvwxyz", "--out", "beach.jpg");
         config.AddCommand<ListenCommand>("listen")
             .WithDescription("Print inbox entries after the profile's saved position, acknowledge them and remember the position")
             .WithExample("listen", "--profile", "bob", "--count", "1", "--timeout", "10", "--json");

@@ -25,11 +25,20 @@ public sealed record ChatSettings
     public int GroupMaxMembers { get; init; } = 1024;
     public int GroupsPerUser { get; init; } = 256;
     public TimeSpan GroupFanoutRetryInterval { get; init; } = TimeSpan.FromSeconds(2);
+    public MediaSettings Media { get; init; } = new();
+    /// <summary>Messages, receipts and media older than this are removed.</summary>
+    public TimeSpan RetentionMaxAge { get; init; } = TimeSpan.FromDays(30);
+    public TimeSpan RetentionSweepInterval { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>Entities swept at once (each is woken, trims itself and passivates again).</summary>
+    public int RetentionParallelism { get; init; } = 8;
+
+    /// <summary>Where media lives: the filesystem store's root.</summary>
+    public string MediaDirectory => Path.Combine(DataDirectory, "media");
 
     public static ChatSettings From(Config config)
     {
         var c = config.GetConfig("chat");
-        return new ChatSettings
+        var settings = new ChatSettings
         {
             Host = c.GetString("host", "127.0.0.1"),
             Port = c.GetInt("port", 7400),
@@ -51,6 +60,56 @@ public sealed record ChatSettings
             GroupMaxMembers = c.GetInt("groups.max-members", 1024),
             GroupsPerUser = c.GetInt("groups.max-per-user", 256),
             GroupFanoutRetryInterval = c.GetTimeSpan("groups.fanout-retry-interval", TimeSpan.FromSeconds(2)),
+            Media = MediaSettings.From(c.GetConfig("media")),
+            RetentionMaxAge = c.GetTimeSpan("retention.max-age", TimeSpan.FromDays(30)),
+            RetentionSweepInterval = c.GetTimeSpan("retention.sweep-interval", TimeSpan.FromHours(1)),
+            RetentionParallelism = c.GetInt("retention.parallelism", 8),
         };
+        if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
+        if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
+        if (settings.Media.MaxChunkBytes + 1024 > settings.MaxFrameBytes)
+            throw new ArgumentException($"chat.media.max-chunk-bytes ({settings.Media.MaxChunkBytes}) plus 1 KiB must fit in chat.limits.max-frame-bytes ({settings.MaxFrameBytes})");
+        return settings;
+    }
+}
+
+/// <summary>The <c>chat.media { }</c> section: what may be uploaded, how big, and how long unfinished uploads are kept.</summary>
+public sealed record MediaSettings
+{
+    public IReadOnlyList<string> AllowedTypes { get; init; } =
+        ["image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4", "video/webm"];
+    public long MaxImageBytes { get; init; } = 16L << 20;
+    public long MaxVideoBytes { get; init; } = 64L << 20;
+    public int MaxChunkBytes { get; init; } = 256 * 1024;
+    public int MaxThumbnailBytes { get; init; } = 16 * 1024;
+    public int MaxChunksInFlight { get; init; } = 8;
+    public TimeSpan UploadExpiry { get; init; } = TimeSpan.FromHours(24);
+    public TimeSpan JanitorInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    public long MaxBytesFor(string contentType) =>
+        contentType.StartsWith("video/", StringComparison.Ordinal) ? MaxVideoBytes : MaxImageBytes;
+
+    public static MediaSettings From(Config? c)
+    {
+        var d = new MediaSettings();
+        if (c is null || c.IsEmpty) return d;
+        var types = c.HasPath("allowed-types") ? c.GetStringList("allowed-types").Select(t => t.Trim().ToLowerInvariant()).ToList() : d.AllowedTypes;
+        foreach (var t in types)
+            if (!Media.MediaTypes.IsKnown(t))
+                throw new ArgumentException($"chat.media.allowed-types: '{t}' has no known leading-bytes check; known types: {string.Join(", ", Media.MediaTypes.Known)}");
+        var settings = new MediaSettings
+        {
+            AllowedTypes = types,
+            MaxImageBytes = c.GetByteSize("max-image-bytes") ?? d.MaxImageBytes,
+            MaxVideoBytes = c.GetByteSize("max-video-bytes") ?? d.MaxVideoBytes,
+            MaxChunkBytes = (int)(c.GetByteSize("max-chunk-bytes") ?? d.MaxChunkBytes),
+            MaxThumbnailBytes = (int)(c.GetByteSize("max-thumbnail-bytes") ?? d.MaxThumbnailBytes),
+            MaxChunksInFlight = c.GetInt("max-chunks-in-flight", d.MaxChunksInFlight),
+            UploadExpiry = c.GetTimeSpan("upload-expiry", d.UploadExpiry),
+            JanitorInterval = c.GetTimeSpan("janitor-interval", d.JanitorInterval),
+        };
+        if (settings.MaxChunkBytes is < 1024 or > 4 << 20)
+            throw new ArgumentException("chat.media.max-chunk-bytes must be between 1 KiB and 4 MiB");
+        return settings;
     }
 }

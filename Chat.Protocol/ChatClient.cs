@@ -26,6 +26,9 @@ public sealed class ChatClientOptions
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(60);
 }
 
+/// <summary>How far an upload or download is: <see cref="Done"/> of <see cref="Total"/> bytes.</summary>
+public readonly record struct TransferProgress(long Done, long Total);
+
 /// <summary>An error answer from the server.</summary>
 public sealed class ChatException(ErrorCode code, string message) : Exception(message)
 {
@@ -192,6 +195,114 @@ public sealed class ChatClient : IAsyncDisposable
     public Task<Accepted> SendGroupAsync(string groupId, string text, string? clientMessageId = null,
         CancellationToken cancellationToken = default)
         => SendFrameAsync(clientMessageId, (id, cmid) => new SendGroup(id, cmid, groupId, text), cancellationToken);
+
+    /// <summary>Sends an uploaded image or video (see <see cref="UploadAsync"/>) with an optional caption; idempotent as <see cref="SendAsync"/>.</summary>
+    public Task<Accepted> SendMediaAsync(string to, MediaRef media, string? caption = null, string? clientMessageId = null,
+        CancellationToken cancellationToken = default)
+        => SendFrameAsync(clientMessageId, (id, cmid) => new Send(id, cmid, to, caption ?? "", media), cancellationToken);
+
+    /// <summary>Sends an uploaded image or video to a group; as <see cref="SendMediaAsync"/>.</summary>
+    public Task<Accepted> SendGroupMediaAsync(string groupId, MediaRef media, string? caption = null, string? clientMessageId = null,
+        CancellationToken cancellationToken = default)
+        => SendFrameAsync(clientMessageId, (id, cmid) => new SendGroup(id, cmid, groupId, caption ?? "", media), cancellationToken);
+
+    /// <summary>Chunks sent ahead of their answers during an upload or download.</summary>
+    public const int TransferWindow = 4;
+
+    /// <summary>Declares an upload; the server answers with its id.</summary>
+    public async Task<UploadStatus> StartUploadAsync(string contentType, long size, byte[] sha256, CancellationToken cancellationToken = default)
+        => (UploadStatus)await RequestAsync(id => new StartUpload(id, contentType, size, sha256), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>How many bytes of an unfinished upload the server has.</summary>
+    public async Task<UploadStatus> ResumeUploadAsync(string uploadId, CancellationToken cancellationToken = default)
+        => (UploadStatus)await RequestAsync(id => new ResumeUpload(id, uploadId), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Sends one chunk and waits for its answer: <see cref="UploadStatus"/>, or <see cref="UploadComplete"/> for the last one.</summary>
+    public Task<Frame> UploadChunkAsync(string uploadId, long offset, byte[] data, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new UploadChunk(id, uploadId, offset, data), cancellationToken);
+
+    /// <summary>
+    /// Uploads <paramref name="content"/> (seekable: it is read once for its SHA-256, then from wherever the server's
+    /// copy ends). With <paramref name="uploadId"/> an earlier, interrupted upload of the same content continues.
+    /// <paramref name="started"/> learns the upload id before the first chunk, so a caller can resume after a failure.
+    /// </summary>
+    public async Task<UploadComplete> UploadAsync(Stream content, string contentType, string? uploadId = null,
+        IProgress<TransferProgress>? progress = null, Action<string>? started = null, CancellationToken cancellationToken = default)
+    {
+        if (!content.CanSeek) throw new ArgumentException("the content must be seekable", nameof(content));
+        UploadStatus status;
+        if (uploadId is null)
+        {
+            content.Position = 0;
+            var hash = await System.Security.Cryptography.SHA256.HashDataAsync(content, cancellationToken).ConfigureAwait(false);
+            status = await StartUploadAsync(contentType, content.Length, hash, cancellationToken).ConfigureAwait(false);
+        }
+        else status = await ResumeUploadAsync(uploadId, cancellationToken).ConfigureAwait(false);
+        started?.Invoke(status.UploadId);
+        progress?.Report(new(status.Received, status.Size));
+        var offset = status.Received;
+        var window = new Queue<Task<Frame>>();
+        UploadComplete? done = null;
+        while (done is null)
+        {
+            while (offset < status.Size && window.Count < TransferWindow)
+            {
+                var data = new byte[(int)Math.Min(status.MaxChunkBytes, status.Size - offset)];
+                content.Position = offset;
+                await content.ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
+                var at = offset;
+                window.Enqueue(RequestAsync(id => new UploadChunk(id, status.UploadId, at, data), cancellationToken));
+                offset += data.Length;
+            }
+            if (window.Count == 0) throw new InvalidOperationException("the server did not complete the upload");
+            switch (await window.Dequeue().ConfigureAwait(false))
+            {
+                case UploadStatus s: progress?.Report(new(s.Received, s.Size)); break;
+                case UploadComplete c: progress?.Report(new(c.Size, c.Size)); done = c; break;
+            }
+        }
+        return done;
+    }
+
+    /// <summary>
+    /// Downloads a media item into <paramref name="destination"/> in ranged chunks and checks its SHA-256.
+    /// Returns the item's last chunk (its size, content type and hash).
+    /// </summary>
+    public async Task<MediaChunk> DownloadAsync(string mediaId, Stream destination, IProgress<TransferProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        const int chunk = 256 * 1024;
+        var first = (MediaChunk)await RequestAsync(id => new Download(id, mediaId, 0, chunk), cancellationToken).ConfigureAwait(false);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var last = first;
+        var written = 0L;
+        async Task Take(MediaChunk c)
+        {
+            if (c.Offset != written) throw new IOException($"chunk at {c.Offset}, expected {written}");
+            await destination.WriteAsync(c.Data, cancellationToken).ConfigureAwait(false);
+            hash.AppendData(c.Data);
+            written += c.Data.Length;
+            progress?.Report(new(written, c.Size));
+            last = c;
+        }
+        await Take(first).ConfigureAwait(false);
+        var next = written;
+        var step = Math.Max(1, first.Data.Length);
+        var window = new Queue<Task<Frame>>();
+        while (written < first.Size)
+        {
+            while (next < first.Size && window.Count < TransferWindow)
+            {
+                var at = next;
+                window.Enqueue(RequestAsync(id => new Download(id, mediaId, at, step), cancellationToken));
+                next += step;
+            }
+            await Take((MediaChunk)await window.Dequeue().ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        if (!hash.GetHashAndReset().AsSpan().SequenceEqual(first.Sha256))
+            throw new IOException($"media {mediaId}: the downloaded bytes do not match its SHA-256");
+        return last;
+    }
 
     /// <summary>Creates a group with this user as admin; returns its id.</summary>
     public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
@@ -361,6 +472,9 @@ public sealed class ChatClient : IAsyncDisposable
             case LoggedIn l: Complete(l.RequestId, l); return;
             case LookupResult lr: Complete(lr.RequestId, lr); return;
             case Ok ok: Complete(ok.RequestId, ok); return;
+            case UploadStatus us: Complete(us.RequestId, us); return;
+            case UploadComplete uc: Complete(uc.RequestId, uc); return;
+            case MediaChunk mc: Complete(mc.RequestId, mc); return;
             case Pong pong: Complete((uint)pong.Nonce, pong); return;
             case Error error:
                 if (error.Code.IsFatal())

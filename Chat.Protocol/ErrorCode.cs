@@ -57,6 +57,24 @@ public enum ErrorCode
     GroupFull = 115,
     /// <summary>The user already belongs to the maximum number of groups.</summary>
     TooManyGroups = 116,
+    /// <summary>The declared size is larger than the server allows for that kind of media (the limit is in the message).</summary>
+    MediaTooLarge = 117,
+    /// <summary>The content type is not one the server accepts (the accepted ones are in the message).</summary>
+    MediaTypeNotAllowed = 118,
+    /// <summary>The file's leading bytes do not match its declared content type; the upload is discarded.</summary>
+    MediaTypeMismatch = 119,
+    /// <summary>A chunk does not start where the server's copy ends; the chunk is not stored (the expected offset is in the message).</summary>
+    WrongOffset = 120,
+    /// <summary>The uploaded bytes do not match the declared SHA-256; the upload is discarded and nothing is stored.</summary>
+    HashMismatch = 121,
+    /// <summary>No unfinished upload of this user has that id (it completed, failed, or expired).</summary>
+    UnknownUpload = 122,
+    /// <summary>No media has that id (it never existed or was removed by retention).</summary>
+    UnknownMedia = 123,
+    /// <summary>A chunk or an inline thumbnail is larger than the server allows.</summary>
+    ChunkTooLarge = 124,
+    /// <summary>Another connection is writing to the same upload right now.</summary>
+    UploadBusy = 125,
 }
 
 /// <summary>Helpers over <see cref="ErrorCode"/>.</summary>

@@ -46,6 +46,13 @@ namespace Chat.Protocol;
 [Union(Opcodes.GroupList, typeof(GroupList))]
 [Union(Opcodes.SendGroup, typeof(SendGroup))]
 [Union(Opcodes.GroupNotice, typeof(GroupNotice))]
+[Union(Opcodes.StartUpload, typeof(StartUpload))]
+[Union(Opcodes.UploadStatus, typeof(UploadStatus))]
+[Union(Opcodes.ResumeUpload, typeof(ResumeUpload))]
+[Union(Opcodes.UploadChunk, typeof(UploadChunk))]
+[Union(Opcodes.UploadComplete, typeof(UploadComplete))]
+[Union(Opcodes.Download, typeof(Download))]
+[Union(Opcodes.MediaChunk, typeof(MediaChunk))]
 public abstract record Frame
 {
     /// <summary>The stable opcode of this frame type.</summary>
@@ -98,10 +105,17 @@ public static class Opcodes
     public const int GroupList = 42;
     public const int SendGroup = 43;
     public const int GroupNotice = 44;
+    public const int StartUpload = 64;
+    public const int UploadStatus = 65;
+    public const int ResumeUpload = 66;
+    public const int UploadChunk = 67;
+    public const int UploadComplete = 68;
+    public const int Download = 69;
+    public const int MediaChunk = 70;
 #pragma warning restore CS1591
 
     /// <summary>True when <paramref name="opcode"/> names a frame this version of the protocol knows.</summary>
-    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= GroupNotice;
+    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= GroupNotice or >= StartUpload and <= MediaChunk;
 }
 
 /// <summary>First frame from the client: the protocol version it speaks and a free-form client name.</summary>
@@ -194,15 +208,17 @@ public sealed record LookupResult(
 }
 
 /// <summary>
-/// Sends a text to a user. <see cref="ClientMessageId"/> is unique per sender: sending it again
-/// gets the same <see cref="Accepted"/> and is never delivered twice.
+/// Sends a text, or an image or video (<see cref="Media"/>, with <see cref="Text"/> as its optional caption), to a user.
+/// <see cref="ClientMessageId"/> is unique per sender: sending it again gets the same <see cref="Accepted"/> and is
+/// never delivered twice.
 /// </summary>
 [MessagePackObject]
 public sealed record Send(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string ClientMessageId,
     [property: Key(2)] string To,
-    [property: Key(3)] string Text) : Frame, IRequest
+    [property: Key(3)] string Text,
+    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.Send;
@@ -232,7 +248,8 @@ public sealed record Message(
     [property: Key(3)] string Text,
     [property: Key(4)] long SentAt,
     [property: Key(5)] string? Group = null,
-    [property: Key(6)] long GroupSeq = 0) : Frame
+    [property: Key(6)] long GroupSeq = 0,
+    [property: Key(7)] MediaRef? Media = null) : Frame
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.Message;
@@ -480,7 +497,8 @@ public sealed record SendGroup(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string ClientMessageId,
     [property: Key(2)] string GroupId,
-    [property: Key(3)] string Text) : Frame, IRequest
+    [property: Key(3)] string Text,
+    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.SendGroup;
@@ -519,4 +537,112 @@ public sealed record GroupNotice(
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.GroupNotice;
+}
+
+/// <summary>
+/// An image or video in a message: the media id from <see cref="UploadComplete"/>, its content type and size (filled in
+/// by the server from what it stored: a sender may leave them empty), and an optional small inline preview.
+/// </summary>
+[MessagePackObject]
+public sealed record MediaRef(
+    [property: Key(0)] string MediaId,
+    [property: Key(1)] string ContentType = "",
+    [property: Key(2)] long Size = 0,
+    [property: Key(3)] byte[]? Thumbnail = null);
+
+/// <summary>
+/// Declares an upload: content type, exact size in bytes and the SHA-256 of the whole file (32 bytes).
+/// Answered by <see cref="UploadStatus"/> with a new upload id, or an Error when the type or size is not allowed.
+/// </summary>
+[MessagePackObject]
+public sealed record StartUpload(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string ContentType,
+    [property: Key(2)] long Size,
+    [property: Key(3)] byte[] Sha256) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.StartUpload;
+}
+
+/// <summary>
+/// Where an upload stands: the server holds <see cref="Received"/> of <see cref="Size"/> bytes, durably. The next
+/// chunk starts at <see cref="Received"/> and carries at most <see cref="MaxChunkBytes"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record UploadStatus(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string UploadId,
+    [property: Key(2)] long Received,
+    [property: Key(3)] long Size,
+    [property: Key(4)] int MaxChunkBytes) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.UploadStatus;
+}
+
+/// <summary>Asks how many bytes of an unfinished upload the server has (after a reconnect). Answered by <see cref="UploadStatus"/>.</summary>
+[MessagePackObject]
+public sealed record ResumeUpload([property: Key(0)] uint RequestId, [property: Key(1)] string UploadId) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.ResumeUpload;
+}
+
+/// <summary>
+/// Bytes of an upload at <see cref="Offset"/>, which must equal what the server has received. Answered by
+/// <see cref="UploadStatus"/>, or by <see cref="UploadComplete"/> for the chunk that brings the upload to its size.
+/// </summary>
+[MessagePackObject]
+public sealed record UploadChunk(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string UploadId,
+    [property: Key(2)] long Offset,
+    [property: Key(3)] byte[] Data) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.UploadChunk;
+}
+
+/// <summary>Every byte arrived and the hash matched: the media is stored under <see cref="MediaId"/>.</summary>
+[MessagePackObject]
+public sealed record UploadComplete(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string UploadId,
+    [property: Key(2)] string MediaId,
+    [property: Key(3)] string ContentType,
+    [property: Key(4)] long Size) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.UploadComplete;
+}
+
+/// <summary>Asks for up to <see cref="Length"/> bytes of a media item from <see cref="Offset"/>. Answered by <see cref="MediaChunk"/>.</summary>
+[MessagePackObject]
+public sealed record Download(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string MediaId,
+    [property: Key(2)] long Offset,
+    [property: Key(3)] int Length) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.Download;
+}
+
+/// <summary>
+/// Bytes of a media item from <see cref="Offset"/> (at most the server's chunk size; empty at the end), with the
+/// item's total <see cref="Size"/>, <see cref="ContentType"/> and SHA-256.
+/// </summary>
+[MessagePackObject]
+public sealed record MediaChunk(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string MediaId,
+    [property: Key(2)] long Offset,
+    [property: Key(3)] byte[] Data,
+    [property: Key(4)] long Size,
+    [property: Key(5)] string ContentType,
+    [property: Key(6)] byte[] Sha256) : Frame
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.MediaChunk;
 }

@@ -81,6 +81,10 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
                 _fanoutUpTo = Math.Max(_fanoutUpTo, f.UpTo);
                 _eventsSinceSnapshot++;
                 break;
+            case GroupLogExpired x:
+                _state.Apply(x);
+                _fanoutUpTo = Math.Max(_fanoutUpTo, x.UpTo);
+                break;
             case RecoveryCompleted:
                 _durableSeq = _state.LastSeq;
                 // what was not known to be everywhere is sent again; inboxes keep one copy
@@ -108,14 +112,35 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             case ReceiveTimeout:
                 if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
                 break;
-            case SaveSnapshotSuccess s:
-                DeleteMessages(s.Metadata.SequenceNr);
-                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            case ExpireGroupEntries cmd: OnExpire(cmd); break;
+            default:
+                if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
                 break;
-            case SaveSnapshotFailure f: _log.Warning(f.Cause, "snapshot of {0} failed", PersistenceId); break;
-            case DeleteMessagesSuccess or DeleteSnapshotsSuccess or DeleteMessagesFailure or DeleteSnapshotsFailure: break;
-            default: Unhandled(message); break;
         }
+    }
+
+    /// <summary>
+    /// Retention: drops log entries older than the cutoff (delivered or not: an entry members never received is
+    /// simply never delivered), then rewrites the journal as the user entity does: marker, snapshot, deletes.
+    /// </summary>
+    private void OnExpire(ExpireGroupEntries cmd)
+    {
+        var replyTo = Sender;
+        var upTo = _state.ExpiredUpTo(cmd.Cutoff);
+        if (!_state.Exists || upTo == 0)
+        {
+            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
+            return;
+        }
+        var removed = (int)(upTo - _state.FirstSeq + 1);
+        var expired = new GroupLogExpired(upTo, cmd.Cutoff);
+        _state.Apply(expired);
+        _fanoutUpTo = Math.Max(_fanoutUpTo, upTo);
+        foreach (var member in _storedUpTo.Keys.ToList())
+            if (_storedUpTo[member] < upTo) _storedUpTo[member] = upTo;
+        PersistInOrder(expired, _ => { });
+        _eventsSinceSnapshot = 0;
+        Compact(() => _state.ToSnapshot(_fanoutUpTo), ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
 
     private void OnCreate(CreateGroupCommand cmd)

@@ -28,7 +28,8 @@ public sealed record GroupPost(
     [property: Key(2)] UserId From,
     [property: Key(3)] string Text,
     [property: Key(4)] long SentAt,
-    [property: Key(5)] string ClientMessageId) : GroupEntry;
+    [property: Key(5)] string ClientMessageId,
+    [property: Key(6)] MediaRef? Media = null) : GroupEntry;
 
 [MessagePackObject]
 public sealed record GroupChange(
@@ -50,10 +51,29 @@ public sealed record GroupEntryAppended([property: Key(0)] GroupEntry Entry) : I
 [MessagePackObject, Manifest("g2")]
 public sealed record FanoutCompleted([property: Key(0)] long UpTo) : IGroupEvent;
 
+/// <summary>
+/// Entries up to <see cref="UpTo"/> are older than the retention period and are dropped. Written before the
+/// snapshot that lets the older events be deleted: it is the one event the journal keeps, and it holds no text.
+/// </summary>
+[MessagePackObject, Manifest("g3")]
+public sealed record GroupLogExpired([property: Key(0)] long UpTo, [property: Key(1)] long Cutoff) : IGroupEvent;
+
+/// <summary>The group's state (<see cref="Base"/>) and the log entries still kept. Snapshots without a base hold the whole log.</summary>
 [MessagePackObject, Manifest("gs1")]
 public sealed record GroupSnapshot(
     [property: Key(0)] IReadOnlyList<GroupEntry> Log,
-    [property: Key(1)] long FanoutUpTo) : IChatMessage;
+    [property: Key(1)] long FanoutUpTo,
+    [property: Key(2)] GroupBase? Base = null) : IChatMessage;
+
+/// <summary>Members (with the sequence they joined at), admins, and former members' spans of the sequence.</summary>
+[MessagePackObject]
+public sealed record GroupBase(
+    [property: Key(0)] string Name,
+    [property: Key(1)] UserId Creator,
+    [property: Key(2)] long LastSeq,
+    [property: Key(3)] IReadOnlyDictionary<string, long> MemberSince,
+    [property: Key(4)] IReadOnlyList<string> Admins,
+    [property: Key(5)] IReadOnlyDictionary<string, IReadOnlyList<long[]>> Past);
 
 // ---------- commands and replies ----------
 
@@ -84,7 +104,12 @@ public sealed record PostToGroup(
     [property: Key(1)] UserId From,
     [property: Key(2)] string ClientMessageId,
     [property: Key(3)] string Text,
-    [property: Key(4)] uint RequestId) : IGroupCommand;
+    [property: Key(4)] uint RequestId,
+    [property: Key(5)] MediaRef? Media = null) : IGroupCommand;
+
+/// <summary>Retention: drop log entries older than <see cref="Cutoff"/> (Unix ms). Answered with <see cref="EntriesExpired"/>.</summary>
+[MessagePackObject, Manifest("gc9")]
+public sealed record ExpireGroupEntries([property: Key(0)] GroupId GroupId, [property: Key(1)] long Cutoff) : IGroupCommand;
 
 [MessagePackObject, Manifest("gc5")]
 public sealed record GetGroup([property: Key(0)] GroupId GroupId, [property: Key(1)] UserId Asker, [property: Key(2)] uint RequestId) : IGroupCommand;

@@ -19,10 +19,13 @@ public sealed class GroupState
     private readonly Dictionary<UserId, List<(long From, long To)>> _past = []; // closed intervals of former membership
     private readonly Dictionary<(UserId, string), long> _posted = [];
 
-    public bool Exists => _log.Count > 0;
+    public bool Exists { get; private set; }
     public string Name { get; private set; } = "";
     public UserId Creator { get; private set; }
-    public long LastSeq => _log.Count == 0 ? 0 : _log[^1].GroupSeq;
+    /// <summary>Sequence of the newest entry; entries older than the retention period may be gone from <see cref="Log"/>.</summary>
+    public long LastSeq { get; private set; }
+    /// <summary>Sequence of the oldest entry still in the log (LastSeq + 1 when the log is empty).</summary>
+    public long FirstSeq => _log.Count == 0 ? LastSeq + 1 : _log[0].GroupSeq;
     public IReadOnlyCollection<UserId> Members => _memberSince.Keys;
     public IReadOnlyCollection<UserId> Admins => _admins;
     public IReadOnlyList<GroupEntry> Log => _log;
@@ -59,7 +62,7 @@ public sealed class GroupState
     /// <summary>The entries after <paramref name="after"/> that <paramref name="user"/> receives, in order.</summary>
     public IEnumerable<GroupEntry> EntriesFor(UserId user, long after)
     {
-        var start = (int)Math.Max(0, after); // group sequences start at 1 and are contiguous
+        var start = (int)Math.Max(0, after + 1 - FirstSeq); // group sequences are contiguous
         for (var i = start; i < _log.Count; i++)
             if (IsRecipient(user, _log[i].GroupSeq)) yield return _log[i];
     }
@@ -146,12 +149,12 @@ public sealed class GroupState
         existing = null;
         if (!Exists) return Decision<GroupEntryAppended>.Fail(ErrorCode.UnknownGroup, $"no group {cmd.GroupId}");
         if (!IsMember(cmd.From)) return Decision<GroupEntryAppended>.Fail(ErrorCode.NotMember, "only members can post to this group");
-        if (_posted.TryGetValue((cmd.From, cmd.ClientMessageId), out var seq) && _log[(int)seq - 1] is GroupPost post)
+        if (_posted.TryGetValue((cmd.From, cmd.ClientMessageId), out var seq) && seq >= FirstSeq && _log[(int)(seq - FirstSeq)] is GroupPost post)
         {
             existing = post;
             return Decision<GroupEntryAppended>.Nothing;
         }
-        return new(new GroupEntryAppended(new GroupPost(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId)));
+        return new(new GroupEntryAppended(new GroupPost(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId, cmd.Media)));
     }
 
     // ---------- applying ----------
@@ -162,6 +165,7 @@ public sealed class GroupState
         if (entry.GroupSeq != LastSeq + 1)
             throw new InvalidOperationException($"group entry {entry.GroupSeq} does not follow {LastSeq}");
         _log.Add(entry);
+        LastSeq = entry.GroupSeq;
         switch (entry)
         {
             case GroupPost p:
@@ -171,6 +175,7 @@ public sealed class GroupState
                 switch (c.Kind)
                 {
                     case GroupNoticeKind.Created:
+                        Exists = true;
                         Creator = c.Actor;
                         Name = c.Name;
                         foreach (var m in c.Members) _memberSince[m] = c.GroupSeq;
@@ -209,12 +214,70 @@ public sealed class GroupState
         spans.Add((since, seq));
     }
 
-    public GroupSnapshot ToSnapshot(long fanoutUpTo) => new(_log.ToArray(), fanoutUpTo);
+    /// <summary>Time of an entry (Unix ms): when it was appended.</summary>
+    public static long TimeOf(GroupEntry entry) => entry switch
+    {
+        GroupPost p => p.SentAt,
+        GroupChange c => c.At,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// The newest sequence such that it and every entry before it were appended before <paramref name="cutoff"/>
+    /// (0 when the oldest entry is newer). Entries go oldest first, so the log stays contiguous.
+    /// </summary>
+    public long ExpiredUpTo(long cutoff)
+    {
+        long upTo = 0;
+        foreach (var entry in _log)
+        {
+            if (TimeOf(entry) >= cutoff) break;
+            upTo = entry.GroupSeq;
+        }
+        return upTo;
+    }
+
+    /// <summary>Drops entries up to <paramref name="upTo"/>, with their dedup records and membership history no entry needs.</summary>
+    public GroupState Apply(GroupLogExpired e)
+    {
+        var count = 0;
+        while (count < _log.Count && _log[count].GroupSeq <= e.UpTo) count++;
+        _log.RemoveRange(0, count);
+        foreach (var key in _posted.Where(p => p.Value <= e.UpTo).Select(p => p.Key).ToList()) _posted.Remove(key);
+        foreach (var (member, spans) in _past.ToList())
+        {
+            spans.RemoveAll(span => span.To <= e.UpTo);
+            if (spans.Count == 0) _past.Remove(member);
+        }
+        return this;
+    }
+
+    /// <summary>The whole state: who is in the group now, former members' spans, and the entries still kept.</summary>
+    public GroupSnapshot ToSnapshot(long fanoutUpTo) => new(_log.ToArray(), fanoutUpTo, new GroupBase(
+        Name, Creator, LastSeq,
+        _memberSince.ToDictionary(p => p.Key.Value, p => p.Value),
+        _admins.Select(a => a.Value).ToList(),
+        _past.ToDictionary(p => p.Key.Value, p => (IReadOnlyList<long[]>)p.Value.Select(s => new[] { s.From, s.To }).ToList())));
 
     public static GroupState FromSnapshot(GroupSnapshot s)
     {
         var state = new GroupState();
-        foreach (var entry in s.Log) state.Apply(new GroupEntryAppended(entry));
+        if (s.Base is not { } b)
+        {
+            // written before retention existed: the log is complete and rebuilds everything
+            foreach (var entry in s.Log) state.Apply(new GroupEntryAppended(entry));
+            return state;
+        }
+        state.Exists = true;
+        state.Name = b.Name;
+        state.Creator = b.Creator;
+        state.LastSeq = b.LastSeq;
+        foreach (var (member, since) in b.MemberSince) state._memberSince[new UserId(member)] = since;
+        foreach (var admin in b.Admins) state._admins.Add(new UserId(admin));
+        foreach (var (member, spans) in b.Past) state._past[new UserId(member)] = spans.Select(x => (x[0], x[1])).ToList();
+        state._log.AddRange(s.Log);
+        foreach (var entry in s.Log)
+            if (entry is GroupPost p) state._posted[(p.From, p.ClientMessageId)] = p.GroupSeq;
         return state;
     }
 }

@@ -7,7 +7,9 @@ using Akka.Configuration;
 using Akka.Hosting;
 using Chat.Node.Directory;
 using Chat.Node.Groups;
+using Chat.Node.Media;
 using Chat.Node.Persistence;
+using Chat.Node.Retention;
 using Chat.Node.Sessions;
 using Chat.Node.Tcp;
 using Chat.Node.Users;
@@ -53,6 +55,10 @@ public sealed class ChatNode : IAsyncDisposable
     public IPEndPoint Endpoint => _edge.Endpoint!;
     public ActorSystem System => _host.Services.GetRequiredService<ActorSystem>();
     public TcpEdge Edge => _edge.Edge!;
+    public IActorRef MediaJanitor => _edge.MediaJanitor;
+    /// <summary>The retention sweeper: tell it <see cref="RetentionSweeper.SweepNow"/> to sweep at once.</summary>
+    public IActorRef Retention => _edge.Retention;
+    public IMediaStore Media => _host.Services.GetRequiredService<IMediaStore>();
     public IHost Host => _host;
 
     /// <summary>Layers the configuration: flags over extra HOCON over --config files over hocon/.</summary>
@@ -105,6 +111,8 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(s);
+        builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
+        builder.Services.AddSingleton<IJournalMaintenance>(new SqliteStore.Maintenance(s.DataDirectory));
         builder.Services.AddAkka("chat", (akka, sp) =>
         {
             akka.AddHocon(config, HoconAddMode.Prepend)
@@ -157,10 +165,12 @@ public sealed class ChatNode : IAsyncDisposable
     /// waits until this member is up, then opens the client port. Stops first: the port closes and
     /// sessions are told before the actor system goes down.
     /// </summary>
-    internal sealed class EdgeService(ActorSystem system, ChatSettings settings, IActorRegistry registry, TimeProvider clock)
-        : IHostedService
+    internal sealed class EdgeService(ActorSystem system, ChatSettings settings, IActorRegistry registry, TimeProvider clock, IMediaStore media,
+        IJournalMaintenance journal) : IHostedService
     {
+        public IActorRef Retention { get; private set; } = ActorRefs.Nobody;
         public TcpEdge? Edge { get; private set; }
+        public IActorRef MediaJanitor { get; private set; } = ActorRefs.Nobody;
         public IPEndPoint? Endpoint { get; private set; }
 
         public async Task StartAsync(CancellationToken cancellationToken)
@@ -174,7 +184,9 @@ public sealed class ChatNode : IAsyncDisposable
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
             var groups = await registry.GetAsync<GroupRegion>(cancellationToken).ConfigureAwait(false);
-            Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock));
+            Retention = system.ActorOf(RetentionSweeper.Props(settings, users, groups, media, journal, clock), "retention");
+            MediaJanitor = system.ActorOf(Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock), "media-janitor");
+            Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }
 

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Akka.Persistence;
 
 namespace Chat.Node.Persistence;
@@ -33,6 +34,69 @@ public abstract class DurableOrderActor : UntypedPersistentActor
     /// taken mid-flight would carry an event whose write might still fail.)
     /// </summary>
     protected virtual void OnAllDurable() { }
+
+    private long _compactAt = -1;
+    private bool _compactEventsGone, _compactSnapshotsGone;
+    private Action<bool>? _compacted;
+
+    /// <summary>
+    /// Once every write so far is durable: saves <paramref name="snapshot"/>, then deletes every older event and
+    /// snapshot, then calls <paramref name="done"/> (false when a step failed). Retention uses it after its marker
+    /// event, so the one journal row the plugin keeps (the newest deleted one) is the marker, which holds no text.
+    /// </summary>
+    protected void Compact(Func<object> snapshot, Action<bool> done)
+    {
+        AfterDurable(() =>
+        {
+            _compactAt = LastSequenceNr;
+            _compactEventsGone = _compactSnapshotsGone = false;
+            _compacted = done;
+            SaveSnapshot(snapshot());
+        });
+    }
+
+    /// <summary>
+    /// Handles the snapshot lifecycle: after a snapshot, older events and snapshots are deleted. Returns false for
+    /// messages that are not about snapshots or deletes.
+    /// </summary>
+    protected bool HandleSnapshotLifecycle(object message, ILoggingAdapter log)
+    {
+        switch (message)
+        {
+            case SaveSnapshotSuccess s:
+                DeleteMessages(s.Metadata.SequenceNr);
+                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+                return true;
+            case SaveSnapshotFailure f:
+                log.Warning(f.Cause, "snapshot of {0} failed", PersistenceId);
+                if (f.Metadata.SequenceNr == _compactAt) FinishCompaction(false);
+                return true;
+            case DeleteMessagesSuccess d:
+                if (_compacted is not null && d.ToSequenceNr >= _compactAt) { _compactEventsGone = true; FinishCompaction(true); }
+                return true;
+            case DeleteSnapshotsSuccess d:
+                if (_compacted is not null && d.Criteria.MaxSequenceNr >= _compactAt - 1) { _compactSnapshotsGone = true; FinishCompaction(true); }
+                return true;
+            case DeleteMessagesFailure f:
+                log.Warning(f.Cause, "deleting old events of {0} failed", PersistenceId);
+                if (f.ToSequenceNr >= _compactAt) FinishCompaction(false);
+                return true;
+            case DeleteSnapshotsFailure f:
+                log.Warning(f.Cause, "deleting old snapshots of {0} failed", PersistenceId);
+                if (f.Criteria.MaxSequenceNr >= _compactAt - 1) FinishCompaction(false);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void FinishCompaction(bool ok)
+    {
+        if (_compacted is not { } done) return;
+        if (ok && !(_compactEventsGone && _compactSnapshotsGone)) return;
+        _compacted = null;
+        done(ok);
+    }
 
     /// <summary>Runs <paramref name="run"/> now if nothing is being written, else once all earlier writes are durable.</summary>
     protected void AfterDurable(Action run)

@@ -42,7 +42,7 @@ public static class SqliteStore
             .UseInterceptor(new ConnectionTuning(synchronous)));
 
     /// <summary>
-    /// Runs once per opened connection: sets the synchronous mode, and on the asynchronous path yields once.
+    /// Runs once per opened connection: sets the synchronous mode and secure delete, and on the asynchronous path yields once.
     /// Microsoft.Data.Sqlite completes "async" calls synchronously, so without the yield the journal's
     /// write queue never holds more than one request and every event becomes its own transaction;
     /// with it, concurrent writes gather into batches.
@@ -56,7 +56,8 @@ public static class SqliteStore
             var mode = synchronous.Trim().ToUpperInvariant();
             if (mode is not ("OFF" or "NORMAL" or "FULL" or "EXTRA"))
                 throw new ArgumentException($"chat.sqlite.synchronous must be OFF, NORMAL, FULL or EXTRA, not '{synchronous}'");
-            _pragma = $"PRAGMA synchronous={mode};";
+            // secure_delete: deleted rows (retention) are overwritten with zeros, not left readable in free pages
+            _pragma = $"PRAGMA synchronous={mode}; PRAGMA secure_delete=ON;";
         }
 
         public override void ConnectionOpened(ConnectionEventData eventData, DbConnection connection) => Apply(connection);
@@ -72,6 +73,49 @@ public static class SqliteStore
             using var command = connection.CreateCommand();
             command.CommandText = _pragma;
             command.ExecuteNonQuery();
+        }
+    }
+
+    /// <summary>
+    /// Journal housekeeping for retention on the SQLite file: which entities have stored events or snapshots,
+    /// and the checkpoint that moves the write-ahead log into the file and truncates it, so deleted rows survive
+    /// neither in the log nor (with secure_delete) in free pages.
+    /// </summary>
+    public sealed class Maintenance(string dataDirectory) : IJournalMaintenance
+    {
+        public async Task<IReadOnlyList<string>> PersistenceIdsAsync(CancellationToken ct = default)
+        {
+            await using var connection = new SqliteConnection(ConnectionString(dataDirectory));
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            var ids = new List<string>();
+            foreach (var table in new[] { "journal", "snapshot" })
+            {
+                await using var exists = connection.CreateCommand();
+                exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $t";
+                exists.Parameters.AddWithValue("$t", table);
+                if (Convert.ToInt64(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false)) == 0) continue;
+                await using var command = connection.CreateCommand();
+                command.CommandText = $"SELECT DISTINCT persistence_id FROM {table}";
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false)) ids.Add(reader.GetString(0));
+            }
+            return ids.Distinct().ToList();
+        }
+
+        public async Task<bool> ReclaimAsync(CancellationToken ct = default)
+        {
+            await using var connection = new SqliteConnection(ConnectionString(dataDirectory));
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            // a checkpoint cannot truncate while another connection reads; retry briefly
+            for (var attempt = 0; attempt < 50; attempt++)
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                if (await reader.ReadAsync(ct).ConfigureAwait(false) && reader.GetInt64(0) == 0) return true;
+                await Task.Delay(100, ct).ConfigureAwait(false);
+            }
+            return false;
         }
     }
 }

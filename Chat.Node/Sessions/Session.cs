@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using Chat.Node.Directory;
 using Chat.Node.Groups;
+using Chat.Node.Media;
 using Chat.Node.Tcp;
 using Chat.Node.Users;
 using Chat.Protocol;
@@ -37,6 +38,12 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private readonly IActorRef _phones;
     private readonly IActorRef _groups;
     private readonly TimeProvider _clock;
+    private readonly IMediaStore _media;
+    private IActorRef? _transfer;
+    private int _mediaInFlight;
+    /// <summary>Sends that arrived while a media send was being checked: they wait so that order is kept.</summary>
+    private readonly Queue<Frame> _held = new();
+    private bool _checkingMedia;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<uint, long> _sendDeadlines = [];
     private Phase _phase = Phase.AwaitingHello;
@@ -49,8 +56,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _lastInbound;
     private readonly long _connectedAt = Environment.TickCount64;
 
-    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups, TimeProvider clock)
+    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+        TimeProvider clock, IMediaStore media)
     {
+        _media = media;
         _connection = connection;
         _settings = settings;
         _users = users;
@@ -101,12 +110,19 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<CreateChecked>(c => WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
             users => new CreateGroupCommand(GroupId.New(), _user, c.Request.Name, users, c.Request.RequestId), _groups));
         Receive<KeepAttachedTick>(_ => _users.Tell(new KeepAttached(_user, _device, Self)));
+        Receive<MediaTransfer.Answer>(a =>
+        {
+            _mediaInFlight--;
+            _connection.Write(a.Frame);
+        });
+        Receive<MediaChecked>(OnMediaChecked);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock));
+    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+        TimeProvider clock, IMediaStore media) =>
+        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock, media));
 
     protected override void PreStart()
     {
@@ -144,7 +160,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         }
         switch (frame)
         {
-            case Send s: OnSend(s); return;
+            case Send or SendGroup: Submit(frame); return;
+            case StartUpload or ResumeUpload or UploadChunk or Download: OnMediaRequest(frame); return;
             case Ack a:
                 var upTo = Math.Min(a.Seq, _delivered);
                 if (upTo > 0) _users.Tell(new Acknowledge(_user, upTo));
@@ -152,7 +169,6 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case Sync s: OnSync(s); return;
             case Read r: OnRead(r); return;
             case Lookup l: OnLookup(l); return;
-            case SendGroup g: OnSendGroup(g); return;
             case CreateGroup c: OnCreateGroup(c); return;
             case AddMembers a: OnChangeGroup(a.RequestId, a.GroupId, GroupNoticeKind.Added, a.Members, null); return;
             case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;
@@ -268,31 +284,128 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);
     }
 
+    private void Submit(Frame send)
+    {
+        if (!_checkingMedia)
+        {
+            Dispatch(send);
+            return;
+        }
+        if (_held.Count >= _settings.MaxInFlight)
+        {
+            var requestId = ((IRequest)send).RequestId;
+            _connection.Write(new Error(requestId, ErrorCode.RateLimited, $"more than {_settings.MaxInFlight} sends are unanswered"));
+            return;
+        }
+        _held.Enqueue(send);
+    }
+
+    private void Dispatch(Frame send)
+    {
+        switch (send)
+        {
+            case Send s: OnSend(s); return;
+            case SendGroup g: OnSendGroup(g); return;
+        }
+    }
+
     private void OnSend(Send s)
     {
-        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, UserId.IsValid(s.To) ? null : (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'")))
+        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, UserId.IsValid(s.To) ? null : (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'")))
             return;
+        if (s.Media is not null)
+        {
+            CheckMedia(s, s.RequestId, s.Media);
+            return;
+        }
         _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId));
     }
 
     private void OnSendGroup(SendGroup s)
     {
-        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, GroupId.IsValid(s.GroupId) ? null : (ErrorCode.UnknownGroup, $"no group '{Truncate(s.GroupId)}'")))
+        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, GroupId.IsValid(s.GroupId) ? null : (ErrorCode.UnknownGroup, $"no group '{Truncate(s.GroupId)}'")))
             return;
+        if (s.Media is not null)
+        {
+            CheckMedia(s, s.RequestId, s.Media);
+            return;
+        }
         _groups.Tell(new PostToGroup(new GroupId(s.GroupId), _user, s.ClientMessageId, s.Text, s.RequestId));
     }
 
-    /// <summary>Checks a send and registers it as in flight; false (and an Error written) when it is refused.</summary>
-    private bool CheckSend(uint requestId, string? clientMessageId, string? text, (ErrorCode, string)? recipientProblem)
+    private sealed record MediaChecked(Frame Send, MediaRef? Media, Error? Problem) : INoSerializationVerificationNeeded;
+
+    /// <summary>
+    /// A media message names stored media: the store says what it is (type and size come from there, not from the
+    /// client) and records the reference, so retention keeps the file as long as a message refers to it.
+    /// Later sends wait until this check is done, so they cannot overtake it.
+    /// </summary>
+    private void CheckMedia(Frame send, uint requestId, MediaRef media)
     {
+        _checkingMedia = true;
+        var store = _media;
+        var now = _clock.GetUtcNow();
+        var id = media.MediaId;
+        var thumbnail = media.Thumbnail;
+        async Task<MediaChecked> Check()
+        {
+            var info = await store.GetAsync(id).ConfigureAwait(false);
+            if (info is null) return new MediaChecked(send, null, new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(id)}'"));
+            await store.TouchAsync(id, now).ConfigureAwait(false);
+            return new MediaChecked(send, new MediaRef(info.MediaId, info.ContentType, info.Size, thumbnail), null);
+        }
+        Check().PipeTo(Self, failure: e => new MediaChecked(send, null, new Error(requestId, ErrorCode.Unavailable, "media storage failed; retry")));
+    }
+
+    private void OnMediaChecked(MediaChecked c)
+    {
+        var requestId = ((IRequest)c.Send).RequestId;
+        if (_sendDeadlines.ContainsKey(requestId))
+        {
+            if (c.Problem is not null)
+            {
+                _sendDeadlines.Remove(requestId);
+                _connection.Write(c.Problem);
+            }
+            else if (c.Send is Send s)
+                _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, c.Media));
+            else if (c.Send is SendGroup g)
+                _groups.Tell(new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, c.Media));
+        }
+        _checkingMedia = false;
+        while (!_checkingMedia && _held.TryDequeue(out var next)) Dispatch(next);
+    }
+
+    private void OnMediaRequest(Frame frame)
+    {
+        var requestId = ((IRequest)frame).RequestId;
+        if (_mediaInFlight >= _settings.Media.MaxChunksInFlight)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.RateLimited,
+                $"more than {_settings.Media.MaxChunksInFlight} media requests are unanswered; wait for an answer before sending more"));
+            return;
+        }
+        _mediaInFlight++;
+        _transfer ??= Context.ActorOf(MediaTransfer.Props(_media, _settings.Media, _user.Value, _clock), "media");
+        _transfer.Tell(new MediaTransfer.Request(frame));
+    }
+
+    /// <summary>Checks a send and registers it as in flight; false (and an Error written) when it is refused.</summary>
+    private bool CheckSend(uint requestId, string? clientMessageId, string? text, MediaRef? media, (ErrorCode, string)? recipientProblem)
+    {
+        text ??= "";
         string? problem = null;
         var code = ErrorCode.InvalidArgument;
         if (string.IsNullOrEmpty(clientMessageId) || clientMessageId.Length > 64)
             (code, problem) = (ErrorCode.InvalidMessageId, "client message id must be 1 to 64 characters");
         else if (recipientProblem is { } p)
             (code, problem) = p;
-        else if (string.IsNullOrWhiteSpace(text))
+        else if (media is null && string.IsNullOrWhiteSpace(text))
             (code, problem) = (ErrorCode.EmptyText, "text is empty");
+        else if (media is not null && !MediaIds.IsMediaId(media.MediaId))
+            (code, problem) = (ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'");
+        else if (media?.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes)
+            (code, problem) = (ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}");
         else if (text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(text) > _settings.MaxTextBytes)
             (code, problem) = (ErrorCode.TextTooLong, $"text is longer than {_settings.MaxTextBytes} bytes");
         else if (_sendDeadlines.Count >= _settings.MaxInFlight)
@@ -440,6 +553,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     {
         if (_flow != Flow.Fetching || e.After != _fetchAfter) return; // an answer to an older fetch
         if (_delivered > e.LastSeq) _delivered = e.LastSeq; // the client asked from beyond the inbox's end
+        // entries before the first one returned were removed by retention: the stream goes on after them
+        if (e.Items.Count > 0 && e.Items[0].Seq > _delivered + 1) _delivered = e.Items[0].Seq - 1;
         foreach (var entry in e.Items)
         {
             if (entry.Seq != _delivered + 1) continue;
@@ -478,7 +593,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public static Frame ToFrame(InboxEntry entry) => entry switch
     {
-        InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt, m.Group?.Value, m.GroupSeq),
+        InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt, m.Group?.Value, m.GroupSeq, m.Media),
         InboxReceipt r => new Receipt(r.Seq, r.Status, r.By.Value, r.MessageIds, r.At),
         InboxGroupNotice n => new GroupNotice(n.Seq, n.Group.Value, n.GroupSeq, n.Kind, n.Actor.Value,
             n.Members.Select(u => u.Value).ToList(), n.Name, n.At),

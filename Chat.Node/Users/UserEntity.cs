@@ -104,16 +104,32 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case CreateUser cmd: OnCreate(cmd); break;
             case RetryReceipts: SendOutbox(); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(PoisonPill.Instance)); break;
-            case SaveSnapshotSuccess s:
-                DeleteMessages(s.Metadata.SequenceNr);
-                DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            case ExpireUserEntries cmd: OnExpire(cmd); break;
+            default:
+                if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
                 break;
-            case SaveSnapshotFailure f: _log.Warning(f.Cause, "snapshot of {0} failed", PersistenceId); break;
-            case DeleteMessagesSuccess or DeleteSnapshotsSuccess: break;
-            case DeleteMessagesFailure f: _log.Warning(f.Cause, "deleting old events of {0} failed", PersistenceId); break;
-            case DeleteSnapshotsFailure f: _log.Warning(f.Cause, "deleting old snapshots of {0} failed", PersistenceId); break;
-            default: Unhandled(message); break;
         }
+    }
+
+    /// <summary>
+    /// Retention: drops inbox entries (and receipts owed) older than the cutoff, from memory and from the journal:
+    /// a marker event, a snapshot of what remains, then every older event and snapshot is deleted.
+    /// </summary>
+    private void OnExpire(ExpireUserEntries cmd)
+    {
+        var replyTo = Sender;
+        var (upTo, receipts) = _state.Expiring(cmd.Cutoff);
+        if (!_state.Exists || (upTo == 0 && receipts == 0))
+        {
+            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
+            return;
+        }
+        var removed = (int)(upTo == 0 ? 0 : upTo - _state.FirstSeq + 1);
+        var expired = new InboxExpired(upTo, cmd.Cutoff);
+        _state.Apply(expired);
+        PersistInOrder(expired, _ => { });
+        _eventsSinceSnapshot = 0;
+        Compact(() => _state.ToSnapshot(), ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
 
     private void OnCreate(CreateUser cmd)

@@ -33,7 +33,8 @@ public sealed record InboxMessage(
     [property: Key(4)] long SentAt,
     [property: Key(5)] string ClientMessageId,
     [property: Key(6)] GroupId? Group = null,
-    [property: Key(7)] long GroupSeq = 0) : InboxEntry;
+    [property: Key(7)] long GroupSeq = 0,
+    [property: Key(8)] MediaRef? Media = null) : InboxEntry;
 
 [MessagePackObject]
 public sealed record InboxGroupNotice(
@@ -128,7 +129,22 @@ public sealed record GroupEntriesBatchStored([property: Key(0)] IReadOnlyList<Gr
 [MessagePackObject, Manifest("u8")]
 public sealed record ReceiptsStored([property: Key(0)] InboxEntry Entry, [property: Key(1)] IReadOnlyList<ReceiptSource> Sources) : IUserEvent;
 
+/// <summary>
+/// Retention: inbox entries up to <see cref="UpTo"/>, and receipts owed that are older than <see cref="Cutoff"/>, are
+/// dropped. It is the one event the journal keeps after the older ones are deleted, and it holds no text.
+/// </summary>
+[MessagePackObject, Manifest("u11")]
+public sealed record InboxExpired([property: Key(0)] long UpTo, [property: Key(1)] long Cutoff) : IUserEvent;
+
 // ---------- commands and replies ----------
+
+/// <summary>Retention: drop what is older than <see cref="Cutoff"/> (Unix ms). Answered with <see cref="EntriesExpired"/>.</summary>
+[MessagePackObject, Manifest("uc24")]
+public sealed record ExpireUserEntries([property: Key(0)] UserId UserId, [property: Key(1)] long Cutoff) : IUserCommand;
+
+/// <summary>What an entity removed; <see cref="Compacted"/> when its journal and snapshots were rewritten (false: nothing to do, or a step failed).</summary>
+[MessagePackObject, Manifest("uc25")]
+public sealed record EntriesExpired([property: Key(0)] string PersistenceId, [property: Key(1)] int Entries, [property: Key(2)] bool Compacted) : IChatMessage;
 
 /// <summary>Creates the user (sent by the phone directory once the phone is claimed). Idempotent.</summary>
 [MessagePackObject, Manifest("uc1")]
@@ -190,7 +206,8 @@ public sealed record DeliverText(
     [property: Key(1)] UserId From,
     [property: Key(2)] string ClientMessageId,
     [property: Key(3)] string Text,
-    [property: Key(4)] uint RequestId) : IUserCommand;
+    [property: Key(4)] uint RequestId,
+    [property: Key(5)] MediaRef? Media = null) : IUserCommand;
 
 [MessagePackObject, Manifest("uc11")]
 public sealed record TextAccepted(

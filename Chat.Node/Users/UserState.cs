@@ -43,7 +43,7 @@ public sealed class UserState
     /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
     public const int MaxIdsPerReceipt = 1_000;
 
-    private long FirstSeq => _inbox.Count == 0 ? LastSeq + 1 : _inbox[0].Seq;
+    public long FirstSeq => _inbox.Count == 0 ? LastSeq + 1 : _inbox[0].Seq;
 
     public InboxEntry? EntryAt(long seq)
     {
@@ -88,7 +88,7 @@ public sealed class UserState
             existing = stored;
             return Decision<MessageStored>.Nothing;
         }
-        return new(new MessageStored(new InboxMessage(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId)));
+        return new(new MessageStored(new InboxMessage(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId, Media: cmd.Media)));
     }
 
     /// <summary>A cumulative ack: delivered receipts for every message newly covered, one batch per sender.</summary>
@@ -159,7 +159,7 @@ public sealed class UserState
             return Decision<GroupEntryStored>.Fail(ErrorCode.Unavailable, $"group entry {seq} before {cursor + 1}");
         InboxEntry entry = cmd.Entry switch
         {
-            GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq),
+            GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq, p.Media),
             GroupChange g => new InboxGroupNotice(LastSeq + 1, cmd.GroupId, g.GroupSeq, g.Kind, g.Actor, g.Members, g.Name, g.At),
             _ => throw new ArgumentOutOfRangeException(nameof(cmd)),
         };
@@ -207,6 +207,33 @@ public sealed class UserState
 
     private long NextBatchTo(UserId sender) => _lastBatchTo.GetValueOrDefault(sender) + 1;
 
+    // ---------- retention ----------
+
+    /// <summary>Time of an entry (Unix ms): when it was stored or sent.</summary>
+    public static long TimeOf(InboxEntry entry) => entry switch
+    {
+        InboxMessage m => m.SentAt,
+        InboxReceipt r => r.At,
+        InboxGroupNotice n => n.At,
+        InboxReceiptSet s => s.At,
+        _ => long.MaxValue,
+    };
+
+    /// <summary>
+    /// What retention removes at <paramref name="cutoff"/>: the newest sequence such that it and every entry
+    /// before it are older (0 for none; oldest first keeps the inbox contiguous), and how many owed receipts are older.
+    /// </summary>
+    public (long UpTo, int Receipts) Expiring(long cutoff)
+    {
+        long upTo = 0;
+        foreach (var entry in _inbox)
+        {
+            if (TimeOf(entry) >= cutoff) break;
+            upTo = entry.Seq;
+        }
+        return (upTo, _outbox.Count(b => b.At < cutoff));
+    }
+
     // ---------- applying events ----------
 
     public UserState Apply(IUserEvent e)
@@ -240,6 +267,13 @@ public sealed class UserState
                 break;
             case MessagesBatchStored batch:
                 foreach (var m in batch.Messages) Apply(m);
+                break;
+            case InboxExpired x:
+                var count = 0;
+                while (count < _inbox.Count && _inbox[count].Seq <= x.UpTo) count++;
+                _inbox.RemoveRange(0, count);
+                foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
+                _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
             case GroupEntriesBatchStored batch:
                 foreach (var g in batch.Entries) Apply(g);

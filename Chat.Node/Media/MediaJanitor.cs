@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Chat.Node.Media;
+
+/// <summary>
+/// Removes unfinished uploads older than <see cref="MediaSettings.UploadExpiry"/>, every
+/// <see cref="MediaSettings.JanitorInterval"/>. One per node: the filesystem store is the node's own.
+/// (With a shared store in a cluster this becomes a cluster singleton.)
+/// </summary>
+public sealed class MediaJanitor : ReceiveActor, IWithTimers
+{
+    /// <summary>Runs a sweep now; the sender gets <see cref="Swept"/>.</summary>
+    public sealed class Sweep : INoSerializationVerificationNeeded { public static readonly Sweep Instance = new(); }
+
+    /// <summary>What a sweep removed.</summary>
+    public sealed record Swept(int Uploads, long Bytes) : INoSerializationVerificationNeeded;
+
+    private readonly IMediaStore _store;
+    private readonly MediaSettings _settings;
+    private readonly TimeProvider _clock;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public MediaJanitor(IMediaStore store, MediaSettings settings, TimeProvider clock)
+    {
+        _store = store;
+        _settings = settings;
+        _clock = clock;
+        ReceiveAsync<Sweep>(async _ =>
+        {
+            var swept = await SweepOnce();
+            if (swept.Uploads > 0) _log.Info("removed {0} unfinished uploads ({1} bytes) older than {2}", swept.Uploads, swept.Bytes, _settings.UploadExpiry);
+            if (!Sender.IsNobody()) Sender.Tell(swept);
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IMediaStore store, MediaSettings settings, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new MediaJanitor(store, settings, clock));
+
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer("sweep", Sweep.Instance, _settings.JanitorInterval);
+
+    private async Task<Swept> SweepOnce()
+    {
+        var cutoff = _clock.GetUtcNow() - _settings.UploadExpiry;
+        var stale = new List<UploadInfo>();
+        await foreach (var upload in _store.ListUploadsAsync())
+            if (upload.StartedAt < cutoff) stale.Add(upload);
+        long bytes = 0;
+        foreach (var upload in stale)
+        {
+            await _store.AbortUploadAsync(upload.UploadId);
+            bytes += upload.Received;
+        }
+        return new Swept(stale.Count, bytes);
+    }
+}

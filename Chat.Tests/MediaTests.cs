@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>Uploads, downloads and media messages over TCP against a real node.</summary>
+public sealed class MediaTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync(extraHocon: "chat.media.max-image-bytes = 2 MiB");
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    /// <summary>Random bytes that start like a file of the given type.</summary>
+    public static byte[] FakeFile(string contentType, int size, int seed = 1)
+    {
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        byte[] head = contentType switch
+        {
+            "image/png" => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+            "image/jpeg" => [0xFF, 0xD8, 0xFF, 0xE0],
+            "video/mp4" => [0, 0, 0, 0x20, (byte)'f', (byte)'t', (byte)'y', (byte)'p', (byte)'i', (byte)'s', (byte)'o', (byte)'m'],
+            "video/webm" => [0x1A, 0x45, 0xDF, 0xA3],
+            _ => throw new ArgumentOutOfRangeException(nameof(contentType)),
+        };
+        head.CopyTo(bytes, 0);
+        return bytes;
+    }
+
+    private string MediaFiles() => Path.Combine(_node.DataDirectory, "media");
+
+    /// <summary>Every regular file under the media folder (stored media, their metadata, unfinished uploads).</summary>
+    private List<string> StoredFiles(string sub) =>
+        Directory.Exists(Path.Combine(MediaFiles(), sub))
+            ? Directory.GetFiles(Path.Combine(MediaFiles(), sub), "*", SearchOption.AllDirectories).ToList()
+            : [];
+
+    [Fact]
+    public async Task An_image_and_a_20_MiB_video_round_trip_byte_for_byte_in_messages()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+
+        var image = FakeFile("image/png", 300_000, seed: 1);
+        var video = FakeFile("video/mp4", 20 << 20, seed: 2);
+        var thumbnail = FakeFile("image/jpeg", 8_000, seed: 3);
+        var imageUp = await alice.Client.UploadAsync(new MemoryStream(image), "image/png");
+        var videoUp = await alice.Client.UploadAsync(new MemoryStream(video), "video/mp4");
+        Assert.Equal(27, imageUp.MediaId.Length);
+        Assert.NotEqual(imageUp.MediaId, videoUp.MediaId);
+
+        // the sender names only the id: type and size come from what the server stored
+        var sentImage = await alice.Client.SendMediaAsync(bob.Id, new MediaRef(imageUp.MediaId, Thumbnail: thumbnail), "the beach");
+        var sentVideo = await alice.Client.SendMediaAsync(bob.Id, new MediaRef(videoUp.MediaId));
+
+        var first = await bob.Client.NextAsync<Message>();
+        Assert.Equal(sentImage.MessageId, first.MessageId);
+        Assert.Equal("the beach", first.Text);
+        Assert.Equal(new[] { "image/png" }, new[] { first.Media!.ContentType });
+        Assert.Equal(image.Length, first.Media.Size);
+        Assert.Equal(thumbnail, first.Media.Thumbnail);
+        var second = await bob.Client.NextAsync<Message>();
+        Assert.Equal(sentVideo.MessageId, second.MessageId);
+        Assert.Equal("", second.Text);
+        Assert.Equal("video/mp4", second.Media!.ContentType);
+        Assert.Equal(video.Length, second.Media.Size);
+
+        foreach (var (message, original) in new[] { (first, image), (second, video) })
+        {
+            using var copy = new MemoryStream();
+            var last = await bob.Client.DownloadAsync(message.Media!.MediaId, copy);
+            Assert.Equal(SHA256.HashData(original), SHA256.HashData(copy.ToArray()));
+            Assert.Equal(SHA256.HashData(original), last.Sha256);
+        }
+    }
+
+    [Fact]
+    public async Task An_upload_cut_off_halfway_resumes_on_a_new_connection_and_completes()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        var video = FakeFile("video/webm", 3 << 20, seed: 4);
+        var hash = SHA256.HashData(video);
+        var started = await alice.Client.StartUploadAsync("video/webm", video.Length, hash);
+        // half of it, then the connection drops
+        for (var offset = 0; offset < video.Length / 2; offset += started.MaxChunkBytes)
+        {
+            var chunk = video.AsSpan(offset, Math.Min(started.MaxChunkBytes, video.Length / 2 - offset)).ToArray();
+            await alice.Client.UploadChunkAsync(started.UploadId, offset, chunk);
+        }
+        await alice.Client.DisposeAsync();
+
+        await using var again = await _node.ConnectAsync("phone");
+        await again.LoginAsync(alice.Token);
+        var status = await again.ResumeUploadAsync(started.UploadId);
+        Assert.Equal(video.Length / 2, status.Received);
+        var done = await again.UploadAsync(new MemoryStream(video), "video/webm", started.UploadId);
+        using var copy = new MemoryStream();
+        await again.DownloadAsync(done.MediaId, copy);
+        Assert.Equal(hash, SHA256.HashData(copy.ToArray()));
+        Assert.Empty(StoredFiles("uploads"));
+
+        // another user cannot see or continue someone's upload
+        await using var mallory = await _node.NewUserAsync("Mallory");
+        var other = await again.StartUploadAsync("image/png", 100, SHA256.HashData(new byte[100]));
+        var refused = await Assert.ThrowsAsync<ChatException>(() => mallory.Client.ResumeUploadAsync(other.UploadId));
+        Assert.Equal(ErrorCode.UnknownUpload, refused.Code);
+    }
+
+    [Fact]
+    public async Task Bad_uploads_get_clear_errors_and_store_nothing_while_the_connection_keeps_working()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+        var png = FakeFile("image/png", 50_000);
+
+        // declared size over the limit (2 MiB for images here): the limit is in the message
+        var tooLarge = await Assert.ThrowsAsync<ChatException>(() =>
+            alice.Client.StartUploadAsync("image/png", (2 << 20) + 1, SHA256.HashData(png)));
+        Assert.Equal(ErrorCode.MediaTooLarge, tooLarge.Code);
+        Assert.Contains("2097152", tooLarge.Message);
+
+        // a content type not allowed
+        var notAllowed = await Assert.ThrowsAsync<ChatException>(() =>
+            alice.Client.StartUploadAsync("application/pdf", 1000, SHA256.HashData(png)));
+        Assert.Equal(ErrorCode.MediaTypeNotAllowed, notAllowed.Code);
+        Assert.Contains("image/png", notAllowed.Message);
+
+        // a wrong hash: every byte arrives, the check at the end fails, nothing is stored
+        var wrongHash = await Assert.ThrowsAsync<ChatException>(() => UploadWithHash(alice.Client, png, "image/png", SHA256.HashData(new byte[1])));
+        Assert.Equal(ErrorCode.HashMismatch, wrongHash.Code);
+
+        // leading bytes that do not match the declared type: a PNG declared as JPEG
+        var mismatch = await Assert.ThrowsAsync<ChatException>(() => alice.Client.UploadAsync(new MemoryStream(png), "image/jpeg"));
+        Assert.Equal(ErrorCode.MediaTypeMismatch, mismatch.Code);
+
+        // a chunk at the wrong offset: refused with the expected offset, the upload stays resumable
+        var upload = await alice.Client.StartUploadAsync("image/png", png.Length, SHA256.HashData(png));
+        await alice.Client.UploadChunkAsync(upload.UploadId, 0, png[..1000]);
+        var wrongOffset = await Assert.ThrowsAsync<ChatException>(() => alice.Client.UploadChunkAsync(upload.UploadId, 5000, png[5000..6000]));
+        Assert.Equal(ErrorCode.WrongOffset, wrongOffset.Code);
+        Assert.Contains("1000", wrongOffset.Message);
+        Assert.Equal(1000, (await alice.Client.ResumeUploadAsync(upload.UploadId)).Received);
+
+        // a chunk larger than the server allows
+        var big = await Assert.ThrowsAsync<ChatException>(() => alice.Client.UploadChunkAsync(upload.UploadId, 1000, new byte[(256 << 10) + 1]));
+        Assert.Equal(ErrorCode.ChunkTooLarge, big.Code);
+
+        // a media message naming media that does not exist, and an oversized thumbnail
+        var unknown = await Assert.ThrowsAsync<ChatException>(() =>
+            alice.Client.SendMediaAsync(bob.Id, new MediaRef("m" + new string('a', 26))));
+        Assert.Equal(ErrorCode.UnknownMedia, unknown.Code);
+        var download = await Assert.ThrowsAsync<ChatException>(() => alice.Client.DownloadAsync("m" + new string('b', 26), Stream.Null));
+        Assert.Equal(ErrorCode.UnknownMedia, download.Code);
+
+        Assert.Empty(StoredFiles("objects"));
+        // only the deliberately unfinished upload is left in the staging area (its bytes and its declaration)
+        Assert.All(StoredFiles("uploads"), f => Assert.StartsWith(upload.UploadId, Path.GetFileName(f)));
+
+        // the connection still works for chat
+        await alice.Client.SendAsync(bob.Id, "still here");
+        Assert.Equal("still here", (await bob.Client.NextAsync<Message>()).Text);
+    }
+
+    [Fact]
+    public async Task A_text_sent_during_a_large_upload_on_the_same_connection_arrives_promptly()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+        var video = FakeFile("video/mp4", 40 << 20, seed: 5);
+        var upload = alice.Client.UploadAsync(new MemoryStream(video), "video/mp4");
+
+        // wait until the upload is well under way, then send texts on the same connection
+        var uploads = Path.Combine(MediaFiles(), "uploads");
+        while (!Directory.Exists(uploads) || Directory.GetFiles(uploads, "*.part").Select(f => new FileInfo(f).Length).DefaultIfEmpty(0).Max() < 2 << 20)
+            await Task.Delay(10);
+        var latencies = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            await alice.Client.SendAsync(bob.Id, $"text {i}");
+            var message = await bob.Client.NextAsync<Message>();
+            latencies.Add(clock.Elapsed.TotalMilliseconds);
+            Assert.Equal($"text {i}", message.Text);
+        }
+        Assert.False(upload.IsCompleted, "the upload finished before the texts were measured; the test proves nothing");
+        var done = await upload;
+        Assert.Equal(video.Length, done.Size);
+        // one 256 KiB chunk ahead of a text costs milliseconds, not the rest of a 40 MiB upload
+        Assert.True(latencies.Max() < 1000, $"text latencies during the upload: {string.Join(", ", latencies.Select(l => l.ToString("0")))} ms");
+    }
+
+    private static async Task<UploadComplete> UploadWithHash(ChatClient client, byte[] data, string type, byte[] hash)
+    {
+        var status = await client.StartUploadAsync(type, data.Length, hash);
+        Frame last = status;
+        for (var offset = 0; offset < data.Length; offset += status.MaxChunkBytes)
+            last = await client.UploadChunkAsync(status.UploadId, offset, data.AsSpan(offset, Math.Min(status.MaxChunkBytes, data.Length - offset)).ToArray());
+        return (UploadComplete)last;
+    }
+}
