@@ -74,6 +74,6 @@ public static class Program
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
-        return options with { ConfigFiles = configs };
+        return options with { ConfigFiles = configs, Report = line => Console.WriteLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z {line}") };
     }
 }

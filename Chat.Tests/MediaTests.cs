@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Akka.Actor;
 using Chat.Protocol;
 
 namespace Chat.Tests;
@@ -192,6 +193,31 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.Equal(video.Length, done.Size);
         // one 256 KiB chunk ahead of a text costs milliseconds, not the rest of a 40 MiB upload
         Assert.True(latencies.Max() < 1000, $"text latencies during the upload: {string.Join(", ", latencies.Select(l => l.ToString("0")))} ms");
+    }
+
+    [Fact]
+    public async Task Unfinished_uploads_are_removed_after_the_upload_expiry()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var node = await TestNode.StartAsync(clock: clock, report: reports.Enqueue);
+        await using var alice = await node.NewUserAsync("Alice");
+        var png = FakeFile("image/png", 10_000);
+        var stale = await alice.Client.StartUploadAsync("image/png", png.Length, SHA256.HashData(png));
+        await alice.Client.UploadChunkAsync(stale.UploadId, 0, png[..4000]);
+        clock.Advance(TimeSpan.FromHours(23));
+        var fresh = await alice.Client.StartUploadAsync("image/png", png.Length, SHA256.HashData(png));
+
+        clock.Advance(TimeSpan.FromHours(2)); // the first is 25 h old, the second 2 h
+        var swept = await node.Node.MediaJanitor.Ask<Node.Media.MediaJanitor.Swept>(Node.Media.MediaJanitor.Sweep.Instance, TimeSpan.FromSeconds(10));
+        Assert.Equal(1, swept.Uploads);
+        Assert.Equal(4000, swept.Bytes);
+        var gone = await Assert.ThrowsAsync<ChatException>(() => alice.Client.ResumeUploadAsync(stale.UploadId));
+        Assert.Equal(ErrorCode.UnknownUpload, gone.Code);
+        Assert.Equal(0, (await alice.Client.ResumeUploadAsync(fresh.UploadId)).Received);
+        var uploads = Directory.GetFiles(Path.Combine(node.DataDirectory, "media", "uploads"));
+        Assert.DoesNotContain(uploads, f => Path.GetFileName(f).StartsWith(stale.UploadId, StringComparison.Ordinal));
+        Assert.Contains(reports, line => line.Contains("removed 1 unfinished uploads"));
     }
 
     private static async Task<UploadComplete> UploadWithHash(ChatClient client, byte[] data, string type, byte[] hash)

@@ -57,7 +57,8 @@ public sealed class RetentionTests
 
             // day 31, a fresh start: no user entity is running when the sweep comes
             clock.Advance(TimeSpan.FromDays(11));
-            await using (var node = await TestNode.StartAsync(data, NoAutomaticSweep, clock))
+            var reports = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            await using (var node = await TestNode.StartAsync(data, NoAutomaticSweep, clock, reports.Enqueue))
             {
                 var report = await node.Node.Retention.Ask<RetentionReport>(RetentionSweeper.SweepNow.Instance, TimeSpan.FromSeconds(60));
                 Assert.Equal(0, report.Failures);
@@ -65,6 +66,9 @@ public sealed class RetentionTests
                 Assert.Equal(1, report.Media);
                 // Bob: group created notice, text, image, group post; Alice: the same notice and post, and her own receipts
                 Assert.True(report.Entries >= 6, report.ToString());
+                // the operator sees what the sweep removed
+                Assert.Contains(reports, line => line.StartsWith("retention sweep") && line.Contains($"{report.Entries} entries removed")
+                                                  && line.Contains("1 media files"));
 
                 // no journal or snapshot row holds the day-0 texts; the file and its write-ahead log hold no trace
                 foreach (var text in old)

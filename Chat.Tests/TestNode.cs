@@ -27,7 +27,8 @@ public sealed class TestNode : IAsyncDisposable
     public static string NewDataDirectory() =>
         Path.Combine(Path.GetTempPath(), "chat-test-" + Guid.NewGuid().ToString("N")[..12]);
 
-    public static async Task<TestNode> StartAsync(string? dataDirectory = null, string? extraHocon = null, TimeProvider? clock = null)
+    public static async Task<TestNode> StartAsync(string? dataDirectory = null, string? extraHocon = null, TimeProvider? clock = null,
+        Action<string>? report = null)
     {
         var owns = dataDirectory is null;
         dataDirectory ??= NewDataDirectory();
@@ -37,6 +38,7 @@ public sealed class TestNode : IAsyncDisposable
             DataDirectory = dataDirectory,
             ExtraHocon = TestHocon + "\n" + (extraHocon ?? ""),
             Clock = clock ?? TimeProvider.System,
+            Report = report,
         });
         return new TestNode(node, dataDirectory, owns);
     }

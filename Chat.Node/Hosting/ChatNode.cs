@@ -30,9 +30,14 @@ public sealed record NodeOptions
     /// <summary>HOCON text layered over everything but the flags (tests use it).</summary>
     public string? ExtraHocon { get; init; }
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+    /// <summary>Receives one line per periodic job that changed something (retention sweeps, expired uploads); the node's program prints them.</summary>
+    public Action<string>? Report { get; init; }
     /// <summary>Where hocon/*.conf live; defaults to the folder next to the executable.</summary>
     public string? HoconDirectory { get; init; }
 }
+
+/// <summary>Where operator-facing lines go (see <see cref="NodeOptions.Report"/>).</summary>
+public sealed record OperatorReport(Action<string> Write);
 
 public sealed class UserRegion;
 public sealed class PhoneRegion;
@@ -112,6 +117,7 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(s);
         builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
+        builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
         builder.Services.AddSingleton<IJournalMaintenance>(new SqliteStore.Maintenance(s.DataDirectory));
         builder.Services.AddAkka("chat", (akka, sp) =>
         {
@@ -166,7 +172,7 @@ public sealed class ChatNode : IAsyncDisposable
     /// sessions are told before the actor system goes down.
     /// </summary>
     internal sealed class EdgeService(ActorSystem system, ChatSettings settings, IActorRegistry registry, TimeProvider clock, IMediaStore media,
-        IJournalMaintenance journal) : IHostedService
+        IJournalMaintenance journal, OperatorReport report) : IHostedService
     {
         public IActorRef Retention { get; private set; } = ActorRefs.Nobody;
         public TcpEdge? Edge { get; private set; }
@@ -184,8 +190,8 @@ public sealed class ChatNode : IAsyncDisposable
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
             var groups = await registry.GetAsync<GroupRegion>(cancellationToken).ConfigureAwait(false);
-            Retention = system.ActorOf(RetentionSweeper.Props(settings, users, groups, media, journal, clock), "retention");
-            MediaJanitor = system.ActorOf(Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock), "media-janitor");
+            Retention = system.ActorOf(RetentionSweeper.Props(settings, users, groups, media, journal, clock, report), "retention");
+            MediaJanitor = system.ActorOf(Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report), "media-janitor");
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Event;
 
 namespace Chat.Node.Media;
 
@@ -19,25 +18,27 @@ public sealed class MediaJanitor : ReceiveActor, IWithTimers
     private readonly IMediaStore _store;
     private readonly MediaSettings _settings;
     private readonly TimeProvider _clock;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Hosting.OperatorReport _report;
 
-    public MediaJanitor(IMediaStore store, MediaSettings settings, TimeProvider clock)
+    public MediaJanitor(IMediaStore store, MediaSettings settings, TimeProvider clock, Hosting.OperatorReport report)
     {
+        _report = report;
         _store = store;
         _settings = settings;
         _clock = clock;
         ReceiveAsync<Sweep>(async _ =>
         {
             var swept = await SweepOnce();
-            if (swept.Uploads > 0) _log.Info("removed {0} unfinished uploads ({1} bytes) older than {2}", swept.Uploads, swept.Bytes, _settings.UploadExpiry);
+            if (swept.Uploads > 0)
+                _report.Write($"media: removed {swept.Uploads} unfinished uploads ({swept.Bytes} bytes) started more than {_settings.UploadExpiry} ago");
             if (!Sender.IsNobody()) Sender.Tell(swept);
         });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IMediaStore store, MediaSettings settings, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new MediaJanitor(store, settings, clock));
+    public static Props Props(IMediaStore store, MediaSettings settings, TimeProvider clock, Hosting.OperatorReport report) =>
+        Akka.Actor.Props.Create(() => new MediaJanitor(store, settings, clock, report));
 
     protected override void PreStart() =>
         Timers.StartPeriodicTimer("sweep", Sweep.Instance, _settings.JanitorInterval);

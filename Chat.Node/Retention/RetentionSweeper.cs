@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Chat.Node.Groups;
+using Chat.Node.Hosting;
 using Chat.Node.Media;
 using Chat.Node.Persistence;
 using Chat.Node.Users;
@@ -59,13 +60,16 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
     private readonly IMediaStore _media;
     private readonly IJournalMaintenance _journal;
     private readonly TimeProvider _clock;
+    private readonly OperatorReport _report;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _waiting = [];
     private RetentionReport? _last;
     private bool _running;
 
-    public RetentionSweeper(ChatSettings settings, IActorRef users, IActorRef groups, IMediaStore media, IJournalMaintenance journal, TimeProvider clock)
+    public RetentionSweeper(ChatSettings settings, IActorRef users, IActorRef groups, IMediaStore media, IJournalMaintenance journal, TimeProvider clock,
+        OperatorReport report)
     {
+        _report = report;
         _settings = settings;
         _users = users;
         _groups = groups;
@@ -80,6 +84,7 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
             _running = false;
             _last = f.Report;
             _log.Info("{0}", f.Report);
+            _report.Write(f.Report.ToString());
             foreach (var asker in _waiting) asker.Tell(f.Report);
             _waiting.Clear();
         });
@@ -94,8 +99,9 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ChatSettings settings, IActorRef users, IActorRef groups, IMediaStore media, IJournalMaintenance journal, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new RetentionSweeper(settings, users, groups, media, journal, clock));
+    public static Props Props(ChatSettings settings, IActorRef users, IActorRef groups, IMediaStore media, IJournalMaintenance journal, TimeProvider clock,
+        OperatorReport report) =>
+        Akka.Actor.Props.Create(() => new RetentionSweeper(settings, users, groups, media, journal, clock, report));
 
     protected override void PreStart() =>
         Timers.StartPeriodicTimer("sweep", Tick.Instance, _settings.RetentionSweepInterval);
