@@ -71,6 +71,45 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_photo_is_sent_with_a_caption_shown_by_listen_and_downloaded_byte_for_byte()
+    {
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "alice", "--name", "Alice", "--phone", Phones.Next())).Code);
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+        var photo = Path.Combine(_home, "view.png");
+        var bytes = MediaTests.FakeFile("image/png", 700_000, seed: 9);
+        await File.WriteAllBytesAsync(photo, bytes);
+
+        var sent = await Chat("send", "--profile", "alice", "--to", bobPhone, "--file", photo, "--caption", "the view");
+        Assert.Equal(0, sent.Code);
+        var messageId = sent.Out.Trim();
+
+        var listen = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20", "--json");
+        var message = JsonDocument.Parse(listen.Out.Trim()).RootElement;
+        Assert.Equal(messageId, message.GetProperty("id").GetString());
+        Assert.Equal("the view", message.GetProperty("text").GetString());
+        var media = message.GetProperty("media");
+        Assert.Equal("image/png", media.GetProperty("type").GetString());
+        Assert.Equal(bytes.Length, media.GetProperty("size").GetInt64());
+
+        var copy = Path.Combine(_home, "copy.png");
+        var download = await Chat("download", "--profile", "bob", media.GetProperty("id").GetString()!, "--out", copy);
+        Assert.Equal(0, download.Code);
+        Assert.Contains("image/png", download.Out);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(copy));
+
+        // a file whose type cannot be told from its name, and one that is not what its name says
+        var odd = Path.Combine(_home, "notes.txt");
+        await File.WriteAllTextAsync(odd, "plain text");
+        Assert.Equal(2, (await Chat("send", "--profile", "alice", "--to", bobPhone, "--file", odd)).Code);
+        var fake = Path.Combine(_home, "fake.jpg");
+        await File.WriteAllBytesAsync(fake, bytes); // PNG bytes named .jpg
+        Assert.Equal(1, (await Chat("send", "--profile", "alice", "--to", bobPhone, "--file", fake)).Code);
+        Assert.Equal(1, (await Chat("download", "--profile", "bob", "m" + new string('q', 26), "--out", Path.Combine(_home, "none"))).Code);
+        Assert.False(File.Exists(Path.Combine(_home, "none")));
+    }
+
+    [Fact]
     public async Task Errors_are_clear_and_exit_non_zero()
     {
         var missing = await Chat("send", "--profile", "nobody", "--to", "+15550000000", "hi");
@@ -122,6 +161,16 @@ public sealed class BenchTests : IAsyncLifetime
         Assert.Equal(60, r["connections"]);
         Assert.Equal(0L, r["failures"]);
         Assert.Contains("server_rss_delta_per_conn_bytes", Workloads.ToJson(r));
+    }
+
+    [Fact]
+    public async Task Media_uploads_downloads_and_verifies_and_reports_peak_memory()
+    {
+        var r = await Workloads.MediaAsync(Options with { MediaBytes = 3 << 20, ServerPid = Environment.ProcessId });
+        Assert.False(r.TimedOut);
+        Assert.Equal(1, r["verified"]);
+        Assert.True((double)r["upload_mib_per_s"] > 0);
+        Assert.True((long)r["server_rss_peak_bytes"] >= (long)r["server_rss_before_bytes"]);
     }
 }
 

@@ -7,7 +7,7 @@ namespace Chat.Cli.Bench;
 internal sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "<WORKLOAD>")]
-    [Description("direct, group, offline, connections or restart")]
+    [Description("direct, group, offline, connections, restart or media")]
     public string Workload { get; set; } = "";
 
     [CommandOption("-s|--server <HOST:PORT>")]
@@ -35,6 +35,9 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--connections <C>")] [DefaultValue(10_000)] [Description("Idle logged-in connections (connections workload)")]
     public int Connections { get; set; } = 10_000;
 
+    [CommandOption("--media-mib <MIB>")] [DefaultValue(64)] [Description("media: size of the uploaded video in MiB (at most the node's video limit)")]
+    public int MediaMib { get; set; } = 64;
+
     [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory")]
     public int? ServerPid { get; set; }
 
@@ -52,8 +55,9 @@ internal sealed class BenchSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Workload is not ("direct" or "group" or "offline" or "connections" or "restart"))
-            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, connections or restart");
+        if (Workload is not ("direct" or "group" or "offline" or "connections" or "restart" or "media"))
+            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, connections, restart or media");
+        if (MediaMib is < 1 or > 1024) return ValidationResult.Error("--media-mib is 1 to 1024");
         if (Phase is not ("prepare" or "check")) return ValidationResult.Error("--phase is prepare or check");
         var colon = Server.LastIndexOf(':');
         var host = colon > 0 ? Server[..colon] : "";
@@ -76,7 +80,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Messages = s.Messages ?? (s.Workload == "group" ? 20 : 500),
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
-            Connections = s.Connections, ServerPid = s.ServerPid, Timeout = TimeSpan.FromSeconds(s.Timeout),
+            Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Timeout = TimeSpan.FromSeconds(s.Timeout),
         };
         var output = console.Profile.Out.Writer;
         void Progress(string line) => output.WriteLine($"# {line}");
@@ -86,6 +90,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             "group" => await Workloads.GroupAsync(options, Progress),
             "restart" => await Workloads.RestartAsync(options, Progress),
             "offline" => await Workloads.OfflineAsync(options, Progress),
+            "media" => await Workloads.MediaAsync(options, Progress),
             _ => await Workloads.ConnectionsAsync(options, Progress),
         };
         foreach (var (name, value) in result.Fields) output.WriteLine($"{name,-34} {value}");

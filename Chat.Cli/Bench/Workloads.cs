@@ -21,6 +21,7 @@ public sealed record BenchOptions
     /// <summary>restart workload: where the prepared accounts are kept between the phases.</summary>
     public string StateFile { get; init; } = "restart-accounts.txt";
     public int? ServerPid { get; init; }
+    public int MediaBytes { get; init; } = 64 << 20;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
     public int SetupConcurrency { get; init; } = 64;
@@ -415,6 +416,65 @@ public static class Workloads
             result.Add("server_rss_before_bytes", before).Add("server_rss_after_bytes", after)
                 .Add("server_rss_delta_per_conn_bytes", clients.Count > 0 ? (after - before) / clients.Count : 0);
         await DisposeAllAsync(clients.ToArray());
+        return result;
+    }
+
+    /// <summary>
+    /// One user uploads a file of <see cref="BenchOptions.MediaBytes"/> (an MP4 header, then random bytes) and downloads
+    /// it again, verifying the hash; with a server pid, the node's resident memory is sampled every 20 ms throughout.
+    /// </summary>
+    public static async Task<BenchResult> MediaAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        var account = (await RegisterAsync(o with { SetupConcurrency = 1 }, 1, "media", deadline.Token))[0];
+        await using var client = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = "bench" }, deadline.Token);
+        await client.LoginAsync(account.Token, deadline.Token);
+        var data = new byte[o.MediaBytes];
+        new Random(7).NextBytes(data);
+        byte[] header = [0, 0, 0, 0x20, (byte)'f', (byte)'t', (byte)'y', (byte)'p', (byte)'i', (byte)'s', (byte)'o', (byte)'m'];
+        header.CopyTo(data, 0);
+
+        long? rssBefore = o.ServerPid is { } pid ? Rss(pid) : null;
+        long rssPeak = rssBefore ?? 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = o.ServerPid is { } p
+            ? Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    if (Rss(p) is { } rss && rss > rssPeak) rssPeak = rss;
+                    try { await Task.Delay(20, sampling.Token); } catch (OperationCanceledException) { }
+                }
+            })
+            : Task.CompletedTask;
+        var result = new BenchResult("media").Add("size_bytes", (long)data.Length);
+        try
+        {
+            var upload = Stopwatch.StartNew();
+            var done = await client.UploadAsync(new MemoryStream(data), "video/mp4", cancellationToken: deadline.Token);
+            var uploadSeconds = upload.Elapsed.TotalSeconds;
+            progress?.Invoke($"uploaded {done.MediaId} in {uploadSeconds:0.00} s");
+            var download = Stopwatch.StartNew();
+            using var copy = new MemoryStream(data.Length);
+            await client.DownloadAsync(done.MediaId, copy, cancellationToken: deadline.Token);
+            var downloadSeconds = download.Elapsed.TotalSeconds;
+            var verified = copy.GetBuffer().AsSpan(0, (int)copy.Length).SequenceEqual(data);
+            result.Add("upload_s", Round(uploadSeconds)).Add("upload_mib_per_s", Round(data.Length / 1048576.0 / uploadSeconds))
+                .Add("download_s", Round(downloadSeconds)).Add("download_mib_per_s", Round(data.Length / 1048576.0 / downloadSeconds))
+                .Add("verified", verified ? 1 : 0);
+        }
+        catch (OperationCanceledException)
+        {
+            result.TimedOut = true;
+        }
+        finally
+        {
+            sampling.Cancel();
+            await sampler;
+        }
+        if (rssBefore is { } before)
+            result.Add("server_rss_before_bytes", before).Add("server_rss_peak_bytes", rssPeak)
+                .Add("server_rss_peak_delta_bytes", rssPeak - before);
         return result;
     }
 
