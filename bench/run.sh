@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
-[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections restart)
+[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections restart media)
 
 for project in Chat.Node Chat.Cli; do dotnet build -c Release "$project" -v quiet -nologo >/dev/null; done
 node=Chat.Node/bin/Release/net10.0/Chat.Node
@@ -46,6 +46,7 @@ for w in "${workloads[@]}"; do
   case "$w" in
     direct-w1) args=(direct --window 1) ;;
     connections) args=(connections --connections 18000 --server-pid "$pid") ;;  # the hard open-files limit here is 20,000 per process
+    media) args=(media --media-mib 64 --server-pid "$pid") ;;  # a 64 MiB video up and down; the node's peak memory
     *) args=("$w") ;;
   esac
   for run in 1 2; do
