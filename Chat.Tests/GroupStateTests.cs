@@ -121,4 +121,34 @@ public sealed class GroupStateTests
         Do(g, Change(Ann, GroupNoticeKind.Demoted, Ann));
         Assert.Equal([Bob], g.Admins);
     }
+
+    [Fact]
+    public void Expiring_the_head_of_the_log_keeps_members_admins_name_and_order_through_a_snapshot()
+    {
+        var g = Created(Bob);                                           // seq 1 at t=0
+        g.Apply(g.DecideChange(Change(Ann, GroupNoticeKind.Added, Cat), 10, Limits).Event!);                  // seq 2 at t=10
+        g.Apply(g.DecidePost(new PostToGroup(G, Bob, "c1", "old", 1), "m1", 20, out _).Event!);               // seq 3 at t=20
+        g.Apply(g.DecideChange(Change(Ann, GroupNoticeKind.Removed, Bob), 30, Limits).Event!);                // seq 4 at t=30
+        g.Apply(g.DecidePost(new PostToGroup(G, Cat, "c2", "new", 1), "m2", 100, out _).Event!);              // seq 5 at t=100
+
+        Assert.Equal(4, g.ExpiredUpTo(cutoff: 50));
+        g.Apply(new GroupLogExpired(4, 50));
+        var restored = GroupState.FromSnapshot(g.ToSnapshot(fanoutUpTo: 5));
+
+        foreach (var state in new[] { g, restored })
+        {
+            Assert.True(state.Exists);
+            Assert.Equal("friends", state.Name);
+            Assert.Equal([Ann, Cat], state.Members.OrderBy(m => m.Value));
+            Assert.True(state.IsAdmin(Ann));
+            Assert.Equal(5, state.LastSeq);
+            Assert.Equal(5, state.FirstSeq);
+            Assert.Equal(["m2"], state.EntriesFor(Cat, 0).OfType<GroupPost>().Select(p => p.MessageId));
+            Assert.Empty(state.EntriesFor(Bob, 0)); // Bob left at 4: nothing kept is his
+            // the next entry continues the sequence; a kept post is still recognised when resent
+            Assert.Equal(6, ((GroupPost)state.DecidePost(new PostToGroup(G, Ann, "c3", "x", 1), "m3", 200, out _).Event!.Entry).GroupSeq);
+            state.DecidePost(new PostToGroup(G, Cat, "c2", "new", 1), "m9", 200, out var existing);
+            Assert.Equal("m2", existing?.MessageId);
+        }
+    }
 }

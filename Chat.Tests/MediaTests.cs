@@ -69,6 +69,16 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.Equal("video/mp4", second.Media!.ContentType);
         Assert.Equal(video.Length, second.Media.Size);
 
+        // the same image to a group: every member gets the reference, with the group's id and order
+        var group = await alice.Client.CreateGroupAsync("photos", [bob.Id]);
+        await bob.Client.NextOfAsync<GroupNotice>();
+        var sentToGroup = await alice.Client.SendGroupMediaAsync(group, new MediaRef(imageUp.MediaId), "for everyone");
+        var inGroup = await bob.Client.NextOfAsync<Message>();
+        Assert.Equal(sentToGroup.MessageId, inGroup.MessageId);
+        Assert.Equal(group, inGroup.Group);
+        Assert.Equal(imageUp.MediaId, inGroup.Media!.MediaId);
+        Assert.Equal("for everyone", inGroup.Text);
+
         foreach (var (message, original) in new[] { (first, image), (second, video) })
         {
             using var copy = new MemoryStream();

@@ -198,4 +198,34 @@ public sealed class UserStateTests
         Assert.Null(state.DecideGroupEntry(new DeliverGroupEntry(Ann, g, post)).Event); // once
         Assert.Equal(2, state.LastSeq);
     }
+
+    [Fact]
+    public void Expiring_drops_the_oldest_entries_and_their_dedup_records_and_sync_continues_after_them()
+    {
+        var state = Registered(Ann);
+        DeliverAt(state, Bob, "c1", 100);
+        DeliverAt(state, Bob, "c2", 200);
+        DeliverAt(state, Cat, "c3", 300);
+
+        var (upTo, receipts) = state.Expiring(cutoff: 250);
+        Assert.Equal(2, upTo);
+        Assert.Equal(0, receipts);
+        state.Apply(new InboxExpired(upTo, 250));
+        var restored = UserState.FromSnapshot(state.ToSnapshot());
+
+        foreach (var s in new[] { state, restored })
+        {
+            Assert.Equal(3, s.FirstSeq);
+            Assert.Equal(3, s.LastSeq);
+            Assert.Equal([3L], s.Range(0, s.LastSeq, 10).Select(e => e.Seq));
+            Assert.Null(s.EntryAt(1));
+            // an expired client message id is no longer remembered; a kept one still is
+            Assert.NotNull(s.DecideDeliver(new DeliverText(Ann, Bob, "c1", "again", 1), "m-new", 400, out _).Event);
+            s.DecideDeliver(new DeliverText(Ann, Cat, "c3", "again", 1), "m-x", 400, out var kept);
+            Assert.Equal("m-c3", kept?.MessageId);
+        }
+    }
+
+    private static void DeliverAt(UserState state, UserId from, string cmid, long at) =>
+        state.Apply(state.DecideDeliver(new DeliverText(Ann, from, cmid, cmid, 1), "m-" + cmid, at, out _).Event!);
 }
