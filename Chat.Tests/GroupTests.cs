@@ -247,7 +247,7 @@ public sealed class GroupCrashTests
         using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "chat.db")};Mode=ReadOnly");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM journal WHERE manifest = 'u7' AND deleted = 0";
+        command.CommandText = "SELECT COUNT(*) FROM events WHERE manifest = 'u7'";
         return (long)command.ExecuteScalar()!;
     }
 }

@@ -52,7 +52,7 @@ public sealed class RetentionTests
 
             // the texts are in the database before the sweep (so the checks below can fail)
             foreach (var text in old.Concat(young))
-                Assert.True(RowsHolding(data, "journal", text) + RowsHolding(data, "snapshot", text) > 0, $"'{text}' was never stored");
+                Assert.True(RowsHolding(data, "events", text) + RowsHolding(data, "snapshots", text) > 0, $"'{text}' was never stored");
             Assert.NotNull(await new Node.Media.FileMediaStore(Path.Combine(data, "media")).GetAsync(mediaId));
 
             // day 31, a fresh start: no user entity is running when the sweep comes
@@ -73,8 +73,8 @@ public sealed class RetentionTests
                 // no journal or snapshot row holds the day-0 texts; the file and its write-ahead log hold no trace
                 foreach (var text in old)
                 {
-                    Assert.Equal(0, RowsHolding(data, "journal", text));
-                    Assert.Equal(0, RowsHolding(data, "snapshot", text));
+                    Assert.Equal(0, RowsHolding(data, "events", text));
+                    Assert.Equal(0, RowsHolding(data, "snapshots", text));
                     Assert.False(FileHolds(SqliteStore.DatabasePath(data), text), $"'{text}' is still readable in chat.db");
                     Assert.False(FileHolds(SqliteStore.DatabasePath(data) + "-wal", text), $"'{text}' is still readable in chat.db-wal");
                 }
@@ -122,14 +122,13 @@ public sealed class RetentionTests
         }
     }
 
-    /// <summary>Rows of a table whose stored bytes contain <paramref name="text"/> (MessagePack keeps strings as UTF-8).</summary>
+    /// <summary>Rows of the events or snapshots table whose stored bytes contain <paramref name="text"/> (MessagePack keeps strings as UTF-8).</summary>
     private static long RowsHolding(string data, string table, string text)
     {
         using var connection = new SqliteConnection(SqliteStore.ConnectionString(data));
         connection.Open();
         using var command = connection.CreateCommand();
-        var column = table == "journal" ? "message" : "snapshot";
-        command.CommandText = $"SELECT count(*) FROM {table} WHERE instr({column}, $t) > 0";
+        command.CommandText = $"SELECT count(*) FROM {table} WHERE instr(payload, $t) > 0";
         command.Parameters.AddWithValue("$t", Encoding.UTF8.GetBytes(text));
         return (long)command.ExecuteScalar()!;
     }

@@ -102,9 +102,14 @@ public sealed class ChatNode : IAsyncDisposable
         var synchronous = config.GetString("chat.sqlite.synchronous", "NORMAL");
         SqliteStore.Prepare(s.DataDirectory);
         var connectionString = SqliteStore.ConnectionString(s.DataDirectory).Replace("\"", "\\\"");
+        var synchronousValue = synchronous.Replace("\"", "");
         config = ConfigurationFactory.ParseString($"""
             akka.persistence.journal.sql.connection-string = "{connectionString}"
             akka.persistence.snapshot-store.sql.connection-string = "{connectionString}"
+            akka.persistence.journal.chat-sqlite.connection-string = "{connectionString}"
+            akka.persistence.journal.chat-sqlite.synchronous = "{synchronousValue}"
+            akka.persistence.snapshot-store.chat-sqlite.connection-string = "{connectionString}"
+            akka.persistence.snapshot-store.chat-sqlite.synchronous = "{synchronousValue}"
             """).WithFallback(config);
         config = config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         var shards = config.GetInt("akka.cluster.sharding.number-of-shards", 100);

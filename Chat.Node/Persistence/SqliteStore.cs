@@ -88,7 +88,8 @@ public static class SqliteStore
             await using var connection = new SqliteConnection(ConnectionString(dataDirectory));
             await connection.OpenAsync(ct).ConfigureAwait(false);
             var ids = new List<string>();
-            foreach (var table in new[] { "journal", "snapshot" })
+            // events/snapshots: the default store; journal/snapshot: Akka.Persistence.Sql (chat.persistence = sqlite-sql)
+            foreach (var table in new[] { "events", "snapshots", "journal", "snapshot" })
             {
                 await using var exists = connection.CreateCommand();
                 exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $t";

@@ -1,0 +1,312 @@
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Chat.Node.Persistence;
+
+/// <summary>One stored event or snapshot, serialized.</summary>
+public readonly record struct StoredRow(string PersistenceId, long SequenceNr, string Manifest, int SerializerId, byte[] Payload, long Created);
+
+/// <summary>
+/// The embedded event store: events and snapshots in one SQLite file, written by one thread that commits
+/// everything queued since its last commit in one transaction (group commit), with prepared statements.
+/// A write is acknowledged only after its transaction committed. Reads use their own pooled connections
+/// (write-ahead logging lets them run beside the writer).
+/// </summary>
+/// <remarks>
+/// Akka.Persistence.Sql on the same file spends most of a write building SQL text through linq2db; here a
+/// write is a bound prepared statement, and every entity writing at the same moment shares one commit.
+/// </remarks>
+public sealed class SqliteEventStore : IDisposable
+{
+    private static readonly Dictionary<string, SqliteEventStore> Open = [];
+    private int _users;
+
+    /// <summary>
+    /// The store for a database file (one writer per file in the process), shared by the journal and the snapshot
+    /// store; each user calls <see cref="Release"/> when it stops, and the last one closes the file.
+    /// </summary>
+    public static SqliteEventStore Acquire(string connectionString, string synchronous)
+    {
+        lock (Open)
+        {
+            if (!Open.TryGetValue(connectionString, out var store))
+                Open[connectionString] = store = new SqliteEventStore(connectionString, synchronous);
+            store._users++;
+            return store;
+        }
+    }
+
+    public void Release()
+    {
+        lock (Open)
+        {
+            if (--_users > 0) return;
+            Open.Remove(_connectionString);
+        }
+        _queue.Writer.TryComplete();
+        _writer.Join(TimeSpan.FromSeconds(30));
+    }
+
+    private abstract class Work
+    {
+        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class AppendEvents(IReadOnlyList<StoredRow> rows) : Work { public IReadOnlyList<StoredRow> Rows { get; } = rows; }
+    private sealed class SaveSnapshot(StoredRow row) : Work { public StoredRow Row { get; } = row; }
+    private sealed class Execute(Action<SqliteConnection, SqliteTransaction> action) : Work { public Action<SqliteConnection, SqliteTransaction> Action { get; } = action; }
+
+    private readonly string _connectionString;
+    private readonly string _pragmas;
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Thread _writer;
+
+    /// <summary>Rows written per transaction at most; a larger backlog is committed in several.</summary>
+    public const int MaxRowsPerCommit = 4_000;
+
+    private SqliteEventStore(string connectionString, string synchronous)
+    {
+        _connectionString = connectionString;
+        var mode = synchronous.Trim().ToUpperInvariant();
+        if (mode is not ("OFF" or "NORMAL" or "FULL" or "EXTRA"))
+            throw new ArgumentException($"chat.sqlite.synchronous must be OFF, NORMAL, FULL or EXTRA, not '{synchronous}'");
+        // secure_delete: deleted rows (retention) are overwritten with zeros, not left readable in free pages
+        _pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={mode}; PRAGMA secure_delete=ON;";
+        using (var connection = OpenConnection())
+        {
+            Run(connection, """
+                CREATE TABLE IF NOT EXISTS events (
+                    persistence_id TEXT NOT NULL,
+                    sequence_nr INTEGER NOT NULL,
+                    manifest TEXT NOT NULL,
+                    serializer_id INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    created INTEGER NOT NULL,
+                    PRIMARY KEY (persistence_id, sequence_nr)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS deleted_to (
+                    persistence_id TEXT NOT NULL PRIMARY KEY,
+                    sequence_nr INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS snapshots (
+                    persistence_id TEXT NOT NULL,
+                    sequence_nr INTEGER NOT NULL,
+                    created INTEGER NOT NULL,
+                    manifest TEXT NOT NULL,
+                    serializer_id INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    PRIMARY KEY (persistence_id, sequence_nr)) WITHOUT ROWID;
+                """);
+        }
+        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "sqlite-writer" };
+        _writer.Start();
+    }
+
+    public SqliteConnection OpenConnection()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Run(connection, _pragmas);
+        return connection;
+    }
+
+    private static void Run(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    // ---------- writes (queued, group-committed) ----------
+
+    public Task AppendAsync(IReadOnlyList<StoredRow> rows) => Enqueue(new AppendEvents(rows));
+
+    public Task SaveSnapshotAsync(StoredRow row) => Enqueue(new SaveSnapshot(row));
+
+    /// <summary>Deletes events up to <paramref name="toSequenceNr"/>, remembering the highest deleted number.</summary>
+    public Task DeleteEventsAsync(string persistenceId, long toSequenceNr) => Enqueue(new Execute((c, t) =>
+    {
+        using var mark = c.CreateCommand();
+        mark.Transaction = t;
+        mark.CommandText = """
+            INSERT INTO deleted_to (persistence_id, sequence_nr)
+            SELECT $p, max(sequence_nr) FROM events WHERE persistence_id = $p AND sequence_nr <= $to HAVING max(sequence_nr) IS NOT NULL
+            ON CONFLICT (persistence_id) DO UPDATE SET sequence_nr = max(sequence_nr, excluded.sequence_nr);
+            DELETE FROM events WHERE persistence_id = $p AND sequence_nr <= $to;
+            """;
+        mark.Parameters.AddWithValue("$p", persistenceId);
+        mark.Parameters.AddWithValue("$to", toSequenceNr);
+        mark.ExecuteNonQuery();
+    }));
+
+    public Task DeleteSnapshotsAsync(string persistenceId, long minSeq, long maxSeq, long minCreated, long maxCreated) => Enqueue(new Execute((c, t) =>
+    {
+        using var command = c.CreateCommand();
+        command.Transaction = t;
+        command.CommandText = """
+            DELETE FROM snapshots WHERE persistence_id = $p AND sequence_nr BETWEEN $min AND $max AND created BETWEEN $minc AND $maxc
+            """;
+        command.Parameters.AddWithValue("$p", persistenceId);
+        command.Parameters.AddWithValue("$min", minSeq);
+        command.Parameters.AddWithValue("$max", maxSeq);
+        command.Parameters.AddWithValue("$minc", minCreated);
+        command.Parameters.AddWithValue("$maxc", maxCreated);
+        command.ExecuteNonQuery();
+    }));
+
+    private Task Enqueue(Work work)
+    {
+        if (!_queue.Writer.TryWrite(work)) work.Done.TrySetException(new ObjectDisposedException(nameof(SqliteEventStore)));
+        return work.Done.Task;
+    }
+
+    private void WriteLoop()
+    {
+        using var connection = OpenConnection();
+        using var insertEvent = connection.CreateCommand();
+        insertEvent.CommandText = "INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)";
+        var ep = new[] { "$p", "$s", "$m", "$z", "$b", "$c" }.Select(n => insertEvent.Parameters.Add(n, SqliteType.Text)).ToArray();
+        ep[1].SqliteType = ep[3].SqliteType = ep[5].SqliteType = SqliteType.Integer;
+        ep[4].SqliteType = SqliteType.Blob;
+        insertEvent.Prepare();
+        using var saveSnapshot = connection.CreateCommand();
+        saveSnapshot.CommandText = "INSERT OR REPLACE INTO snapshots (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)";
+        var sp = new[] { "$p", "$s", "$m", "$z", "$b", "$c" }.Select(n => saveSnapshot.Parameters.Add(n, SqliteType.Text)).ToArray();
+        sp[1].SqliteType = sp[3].SqliteType = sp[5].SqliteType = SqliteType.Integer;
+        sp[4].SqliteType = SqliteType.Blob;
+        saveSnapshot.Prepare();
+
+        var batch = new List<Work>();
+        var reader = _queue.Reader;
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            var rows = 0;
+            while (rows < MaxRowsPerCommit && reader.TryRead(out var work))
+            {
+                batch.Add(work);
+                rows += work is AppendEvents a ? a.Rows.Count : 1;
+            }
+            try
+            {
+                Commit(connection, batch, insertEvent, ep, saveSnapshot, sp);
+                foreach (var work in batch) work.Done.TrySetResult();
+            }
+            catch (Exception)
+            {
+                // one bad write (e.g. a sequence number already taken) must not fail the others: each on its own
+                foreach (var work in batch)
+                {
+                    try
+                    {
+                        Commit(connection, [work], insertEvent, ep, saveSnapshot, sp);
+                        work.Done.TrySetResult();
+                    }
+                    catch (Exception e)
+                    {
+                        work.Done.TrySetException(e);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Commit(SqliteConnection connection, List<Work> batch, SqliteCommand insertEvent, SqliteParameter[] ep,
+        SqliteCommand saveSnapshot, SqliteParameter[] sp)
+    {
+        using var transaction = connection.BeginTransaction();
+        insertEvent.Transaction = transaction;
+        saveSnapshot.Transaction = transaction;
+        try
+        {
+            foreach (var work in batch)
+            {
+                switch (work)
+                {
+                    case AppendEvents a:
+                        foreach (var row in a.Rows) Bind(insertEvent, ep, row);
+                        break;
+                    case SaveSnapshot s:
+                        Bind(saveSnapshot, sp, s.Row);
+                        break;
+                    case Execute x:
+                        x.Action(connection, transaction);
+                        break;
+                }
+            }
+            transaction.Commit();
+        }
+        catch
+        {
+            transaction.Rollback();
+            throw;
+        }
+    }
+
+    private static void Bind(SqliteCommand command, SqliteParameter[] p, in StoredRow row)
+    {
+        p[0].Value = row.PersistenceId;
+        p[1].Value = row.SequenceNr;
+        p[2].Value = row.Manifest;
+        p[3].Value = row.SerializerId;
+        p[4].Value = row.Payload;
+        p[5].Value = row.Created;
+        command.ExecuteNonQuery();
+    }
+
+    // ---------- reads ----------
+
+    /// <summary>Events of one entity in sequence order, within the bounds, at most <paramref name="max"/>.</summary>
+    public List<StoredRow> ReadEvents(string persistenceId, long from, long to, long max)
+    {
+        var rows = new List<StoredRow>();
+        if (max <= 0 || to < from) return rows;
+        using var connection = OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT sequence_nr, manifest, serializer_id, payload, created FROM events
+            WHERE persistence_id = $p AND sequence_nr BETWEEN $from AND $to ORDER BY sequence_nr LIMIT $max
+            """;
+        command.Parameters.AddWithValue("$p", persistenceId);
+        command.Parameters.AddWithValue("$from", from);
+        command.Parameters.AddWithValue("$to", to);
+        command.Parameters.AddWithValue("$max", max);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+            rows.Add(new StoredRow(persistenceId, reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), (byte[])reader.GetValue(3), reader.GetInt64(4)));
+        return rows;
+    }
+
+    /// <summary>The highest sequence number ever written for the entity (deleted events included).</summary>
+    public long HighestSequenceNr(string persistenceId)
+    {
+        using var connection = OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT max(coalesce((SELECT max(sequence_nr) FROM events WHERE persistence_id = $p), 0),
+                       coalesce((SELECT sequence_nr FROM deleted_to WHERE persistence_id = $p), 0))
+            """;
+        command.Parameters.AddWithValue("$p", persistenceId);
+        return Convert.ToInt64(command.ExecuteScalar());
+    }
+
+    /// <summary>The newest snapshot within the bounds, or null.</summary>
+    public StoredRow? LoadSnapshot(string persistenceId, long minSeq, long maxSeq, long minCreated, long maxCreated)
+    {
+        using var connection = OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT sequence_nr, manifest, serializer_id, payload, created FROM snapshots
+            WHERE persistence_id = $p AND sequence_nr BETWEEN $min AND $max AND created BETWEEN $minc AND $maxc
+            ORDER BY sequence_nr DESC LIMIT 1
+            """;
+        command.Parameters.AddWithValue("$p", persistenceId);
+        command.Parameters.AddWithValue("$min", minSeq);
+        command.Parameters.AddWithValue("$max", maxSeq);
+        command.Parameters.AddWithValue("$minc", minCreated);
+        command.Parameters.AddWithValue("$maxc", maxCreated);
+        using var reader = command.ExecuteReader();
+        if (!reader.Read()) return null;
+        return new StoredRow(persistenceId, reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), (byte[])reader.GetValue(3), reader.GetInt64(4));
+    }
+
+    public void Dispose() => Release();
+}

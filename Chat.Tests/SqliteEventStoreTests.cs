@@ -1,0 +1,103 @@
+using Chat.Node.Persistence;
+
+namespace Chat.Tests;
+
+/// <summary>The embedded event store's contract: what Akka.Persistence relies on from a journal and a snapshot store.</summary>
+public sealed class SqliteEventStoreTests : IDisposable
+{
+    private readonly string _data = TestNode.NewDataDirectory();
+    private readonly SqliteEventStore _store;
+
+    public SqliteEventStoreTests()
+    {
+        Directory.CreateDirectory(_data);
+        _store = SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL");
+    }
+
+    public void Dispose()
+    {
+        _store.Release();
+        TestNode.TryDelete(_data);
+    }
+
+    private static StoredRow Row(string id, long seq, string text = "x") =>
+        new(id, seq, "m", 4201, System.Text.Encoding.UTF8.GetBytes(text), 1000 + seq);
+
+    [Fact]
+    public async Task Concurrent_writers_share_commits_and_every_entity_reads_back_its_events_in_order()
+    {
+        // 200 entities each write 20 single-event batches, all at once
+        var writers = Enumerable.Range(0, 200).Select(async e =>
+        {
+            for (var seq = 1; seq <= 20; seq++) await _store.AppendAsync([Row($"e{e}", seq, $"e{e}-{seq}")]);
+        });
+        await Task.WhenAll(writers);
+        for (var e = 0; e < 200; e += 37)
+        {
+            var rows = _store.ReadEvents($"e{e}", 1, long.MaxValue, long.MaxValue);
+            Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), rows.Select(r => r.SequenceNr));
+            Assert.Equal($"e{e}-7", System.Text.Encoding.UTF8.GetString(rows[6].Payload));
+            Assert.Equal(20, _store.HighestSequenceNr($"e{e}"));
+        }
+        Assert.Equal([5L, 6L], _store.ReadEvents("e1", 5, 10, 2).Select(r => r.SequenceNr));
+    }
+
+    [Fact]
+    public async Task A_write_that_conflicts_fails_alone_and_the_others_in_its_commit_are_stored()
+    {
+        await _store.AppendAsync([Row("a", 1)]);
+        var conflicting = _store.AppendAsync([Row("a", 1, "again")]);
+        var fine = _store.AppendAsync([Row("b", 1)]);
+        await Assert.ThrowsAnyAsync<Exception>(() => conflicting);
+        await fine;
+        Assert.Equal("x", System.Text.Encoding.UTF8.GetString(_store.ReadEvents("a", 1, 1, 1).Single().Payload));
+        Assert.Single(_store.ReadEvents("b", 1, 1, 1));
+    }
+
+    [Fact]
+    public async Task Deleting_removes_rows_but_the_highest_sequence_number_is_kept()
+    {
+        await _store.AppendAsync([Row("d", 1), Row("d", 2), Row("d", 3)]);
+        await _store.DeleteEventsAsync("d", 3);
+        Assert.Empty(_store.ReadEvents("d", 1, long.MaxValue, long.MaxValue));
+        Assert.Equal(3, _store.HighestSequenceNr("d"));
+        await _store.AppendAsync([Row("d", 4)]);
+        await _store.DeleteEventsAsync("d", 2); // lower than before: the mark stays at 3
+        Assert.Equal(4, _store.HighestSequenceNr("d"));
+        Assert.Equal(0, _store.HighestSequenceNr("never"));
+    }
+
+    [Fact]
+    public async Task The_newest_snapshot_within_the_criteria_is_loaded_and_deletes_follow_the_criteria()
+    {
+        await _store.SaveSnapshotAsync(Row("s", 10, "ten"));
+        await _store.SaveSnapshotAsync(Row("s", 20, "twenty"));
+        await _store.SaveSnapshotAsync(Row("s", 20, "twenty again")); // same number: replaced
+        Assert.Equal("twenty again", Text(_store.LoadSnapshot("s", 0, long.MaxValue, 0, long.MaxValue)));
+        Assert.Equal("ten", Text(_store.LoadSnapshot("s", 0, 15, 0, long.MaxValue)));
+        await _store.DeleteSnapshotsAsync("s", 0, 19, 0, long.MaxValue);
+        Assert.Null(_store.LoadSnapshot("s", 0, 15, 0, long.MaxValue));
+        Assert.NotNull(_store.LoadSnapshot("s", 0, long.MaxValue, 0, long.MaxValue));
+    }
+
+    [Fact]
+    public async Task What_was_acknowledged_is_there_after_the_store_is_closed_and_opened_again()
+    {
+        await _store.AppendAsync(Enumerable.Range(1, 500).Select(i => Row("p", i)).ToList());
+        var second = SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL");
+        second.Release(); // the first user still holds the file
+        _store.Release();
+        var reopened = SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL");
+        try
+        {
+            Assert.Equal(500, reopened.ReadEvents("p", 1, long.MaxValue, long.MaxValue).Count);
+        }
+        finally
+        {
+            reopened.Release();
+            SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL"); // for Dispose's Release
+        }
+    }
+
+    private static string? Text(StoredRow? row) => row is { } r ? System.Text.Encoding.UTF8.GetString(r.Payload) : null;
+}
