@@ -213,7 +213,10 @@ public sealed class ChatClient : IAsyncDisposable
     public async Task<UploadStatus> StartUploadAsync(string contentType, long size, byte[] sha256, CancellationToken cancellationToken = default)
         => (UploadStatus)await RequestAsync(id => new StartUpload(id, contentType, size, sha256), cancellationToken).ConfigureAwait(false);
 
-    /// <summary>How many bytes of an unfinished upload the server has.</summary>
+    /// <summary>
+    /// How many bytes of an unfinished upload the server has. (When it has them all but could not complete the upload
+    /// earlier, the server completes it and answers <see cref="UploadComplete"/>: <see cref="UploadAsync"/> handles that.)
+    /// </summary>
     public async Task<UploadStatus> ResumeUploadAsync(string uploadId, CancellationToken cancellationToken = default)
         => (UploadStatus)await RequestAsync(id => new ResumeUpload(id, uploadId), cancellationToken).ConfigureAwait(false);
 
@@ -237,7 +240,16 @@ public sealed class ChatClient : IAsyncDisposable
             var hash = await System.Security.Cryptography.SHA256.HashDataAsync(content, cancellationToken).ConfigureAwait(false);
             status = await StartUploadAsync(contentType, content.Length, hash, cancellationToken).ConfigureAwait(false);
         }
-        else status = await ResumeUploadAsync(uploadId, cancellationToken).ConfigureAwait(false);
+        else
+        {
+            var resumed = await RequestAsync(id => new ResumeUpload(id, uploadId), cancellationToken).ConfigureAwait(false);
+            if (resumed is UploadComplete already) // every byte had arrived: the server completed it now
+            {
+                progress?.Report(new(already.Size, already.Size));
+                return already;
+            }
+            status = (UploadStatus)resumed;
+        }
         started?.Invoke(status.UploadId);
         progress?.Report(new(status.Received, status.Size));
         var offset = status.Received;

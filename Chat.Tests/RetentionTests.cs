@@ -27,7 +27,7 @@ public sealed class RetentionTests
         var tag = Guid.NewGuid().ToString("N")[..10];
         string[] old = [$"day0-text-{tag}", $"day0-caption-{tag}", $"day0-group-{tag}"];
         string[] young = [$"day20-text-{tag}", $"day20-group-{tag}"];
-        string bobToken, mediaId, groupId;
+        string bobToken, daveToken, mediaId, groupId;
         try
         {
             await using (var node = await TestNode.StartAsync(data, NoAutomaticSweep, clock))
@@ -35,6 +35,9 @@ public sealed class RetentionTests
                 await using var alice = await node.NewUserAsync("Alice");
                 await using var bob = await node.NewUserAsync("Bob");
                 bobToken = bob.Token;
+                await using var dave = await node.NewUserAsync("Dave");
+                daveToken = dave.Token;
+                await alice.Client.SendAsync(dave.Id, $"day0-for-dave-{tag}"); // Dave's whole inbox is from day 0
                 groupId = await alice.Client.CreateGroupAsync("Hikers", [bob.Id]);
 
                 // day 0: a text, an image with a caption, a group post; Bob never reads any of it
@@ -92,6 +95,12 @@ public sealed class RetentionTests
                     if (entry is Message m) texts.Add(m.Text);
                 Assert.Equal(young, texts);
                 Assert.True(last > 4, "sequence numbers go on after the removed entries");
+
+                // Dave's whole inbox was removed: his sync completes at once, empty, and the sequence goes on
+                await using var dave = await node.ConnectAsync("dave");
+                var daveIn = await dave.LoginAsync(daveToken);
+                Assert.Equal(daveIn.LastSeq, await dave.SyncAsync(0));
+                Assert.False(dave.Entries.TryRead(out _));
 
                 // the group still works: its members and name survived the removal of the entry that created it
                 var info = await bob.GetGroupInfoAsync(groupId);

@@ -40,6 +40,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     /// <summary>Entries resent to one member per retry: enough to close a gap, small enough not to flood a busy inbox.</summary>
     private const int ResendWindow = 256;
     private int _eventsSinceSnapshot;
+    /// <summary>Entries were removed but the journal rewrite did not finish: the next sweep rewrites even with nothing new to remove.</summary>
+    private bool _compactionOwed;
 
     public GroupEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
@@ -127,12 +129,12 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     {
         var replyTo = Sender;
         var upTo = _state.ExpiredUpTo(cmd.Cutoff);
-        if (!_state.Exists || upTo == 0)
+        if (!_state.Exists || (upTo == 0 && !_compactionOwed))
         {
             replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
             return;
         }
-        var removed = (int)(upTo - _state.FirstSeq + 1);
+        var removed = upTo == 0 ? 0 : (int)(upTo - _state.FirstSeq + 1);
         var expired = new GroupLogExpired(upTo, cmd.Cutoff);
         _state.Apply(expired);
         _fanoutUpTo = Math.Max(_fanoutUpTo, upTo);
@@ -140,7 +142,12 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             if (_storedUpTo[member] < upTo) _storedUpTo[member] = upTo;
         PersistInOrder(expired, _ => { });
         _eventsSinceSnapshot = 0;
-        Compact(() => _state.ToSnapshot(_fanoutUpTo), ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
+        _compactionOwed = true;
+        Compact(() => _state.ToSnapshot(_fanoutUpTo), ok =>
+        {
+            _compactionOwed = !ok; // a failed rewrite is tried again by the next sweep
+            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok));
+        });
     }
 
     private void OnCreate(CreateGroupCommand cmd)

@@ -137,6 +137,9 @@ public sealed class FileMediaStore : IMediaStore
             TryDelete(objectJson);
             // Another completion of the same upload got there first.
             if (e is FileNotFoundException or DirectoryNotFoundException) throw UnknownUpload(uploadId);
+            // Windows refuses to rename a file another call has open.
+            if (e is IOException io && IsSharingViolation(io))
+                throw new MediaStoreException(MediaStoreError.Busy, $"upload {uploadId} is in use");
             throw;
         }
         TryDelete(UploadJsonPath(uploadId));
@@ -262,11 +265,21 @@ public sealed class FileMediaStore : IMediaStore
         {
             throw UnknownUpload(uploadId);
         }
-        catch (IOException e)
+        catch (IOException e) when (IsSharingViolation(e))
         {
-            throw new MediaStoreException(MediaStoreError.Busy, $"upload {uploadId} is in use: {e.Message}");
+            throw new MediaStoreException(MediaStoreError.Busy, $"upload {uploadId} is in use");
         }
     }
+
+    /// <summary>
+    /// A <see cref="FileShare.None"/> open refused because another handle holds the file: ERROR_SHARING_VIOLATION
+    /// or ERROR_LOCK_VIOLATION on Windows; elsewhere .NET emulates the share mode with flock, which fails with
+    /// EWOULDBLOCK (11 on Linux, 35 on macOS and the BSDs) and reports the errno as the HResult.
+    /// </summary>
+    private static bool IsSharingViolation(IOException e) =>
+        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33
+        : OperatingSystem.IsLinux() ? e.HResult == 11
+        : e.HResult == 35;
 
     private static async Task<byte[]> HashAsync(FileStream file, CancellationToken ct)
     {

@@ -94,7 +94,10 @@ public sealed class MediaTransfer : ReceiveActor
     private async Task<Frame> Resume(ResumeUpload r)
     {
         var upload = await Mine(r.UploadId);
-        return upload is null ? UnknownUpload(r.RequestId, r.UploadId) : Status(r.RequestId, upload, upload.Received);
+        if (upload is null) return UnknownUpload(r.RequestId, r.UploadId);
+        // every byte arrived but completing failed (storage trouble): complete now
+        if (upload.Received == upload.Size) return await Complete(r.RequestId, upload);
+        return Status(r.RequestId, upload, upload.Received);
     }
 
     private async Task<Frame> Chunk(UploadChunk c)
@@ -119,9 +122,14 @@ public sealed class MediaTransfer : ReceiveActor
         }
         var received = await _store.AppendAsync(upload.UploadId, c.Offset, c.Data);
         if (received < upload.Size) return Status(c.RequestId, upload, received);
+        return await Complete(c.RequestId, upload);
+    }
+
+    private async Task<Frame> Complete(uint requestId, UploadInfo upload)
+    {
         var media = await _store.CompleteUploadAsync(upload.UploadId, _clock.GetUtcNow());
         _log.Debug("upload {0} complete: media {1}, {2} bytes", upload.UploadId, media.MediaId, media.Size);
-        return new UploadComplete(c.RequestId, upload.UploadId, media.MediaId, media.ContentType, media.Size);
+        return new UploadComplete(requestId, upload.UploadId, media.MediaId, media.ContentType, media.Size);
     }
 
     private async Task<Frame> Read(Download d)

@@ -15,6 +15,8 @@ public readonly record struct StoredRow(string PersistenceId, long SequenceNr, s
 /// <remarks>
 /// Akka.Persistence.Sql on the same file spends most of a write building SQL text through linq2db; here a
 /// write is a bound prepared statement, and every entity writing at the same moment shares one commit.
+/// Events are appended in commit order (rowid) with a separate index by entity: a table clustered by
+/// (entity, sequence) measured 10× slower to insert into, as every commit touched pages all over the tree.
 /// </remarks>
 public sealed class SqliteEventStore : IDisposable
 {
@@ -72,17 +74,18 @@ public sealed class SqliteEventStore : IDisposable
             throw new ArgumentException($"chat.sqlite.synchronous must be OFF, NORMAL, FULL or EXTRA, not '{synchronous}'");
         // secure_delete: deleted rows (retention) are overwritten with zeros, not left readable in free pages
         _pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={mode}; PRAGMA secure_delete=ON;";
-        using (var connection = OpenConnection())
+        using (var connection = OpenConnection(write: true))
         {
             Run(connection, """
                 CREATE TABLE IF NOT EXISTS events (
+                    ordering INTEGER PRIMARY KEY,
                     persistence_id TEXT NOT NULL,
                     sequence_nr INTEGER NOT NULL,
                     manifest TEXT NOT NULL,
                     serializer_id INTEGER NOT NULL,
                     payload BLOB NOT NULL,
-                    created INTEGER NOT NULL,
-                    PRIMARY KEY (persistence_id, sequence_nr)) WITHOUT ROWID;
+                    created INTEGER NOT NULL);
+                CREATE UNIQUE INDEX IF NOT EXISTS events_by_entity ON events (persistence_id, sequence_nr);
                 CREATE TABLE IF NOT EXISTS deleted_to (
                     persistence_id TEXT NOT NULL PRIMARY KEY,
                     sequence_nr INTEGER NOT NULL) WITHOUT ROWID;
@@ -93,18 +96,19 @@ public sealed class SqliteEventStore : IDisposable
                     manifest TEXT NOT NULL,
                     serializer_id INTEGER NOT NULL,
                     payload BLOB NOT NULL,
-                    PRIMARY KEY (persistence_id, sequence_nr)) WITHOUT ROWID;
+                    PRIMARY KEY (persistence_id, sequence_nr));
                 """);
         }
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "sqlite-writer" };
         _writer.Start();
     }
 
-    public SqliteConnection OpenConnection()
+    /// <summary>A pooled connection; the writer's also gets the durability and secure-delete settings.</summary>
+    public SqliteConnection OpenConnection(bool write = false)
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        Run(connection, _pragmas);
+        if (write) Run(connection, _pragmas);
         return connection;
     }
 
@@ -160,7 +164,7 @@ public sealed class SqliteEventStore : IDisposable
 
     private void WriteLoop()
     {
-        using var connection = OpenConnection();
+        using var connection = OpenConnection(write: true);
         using var insertEvent = connection.CreateCommand();
         insertEvent.CommandText = "INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)";
         var ep = new[] { "$p", "$s", "$m", "$z", "$b", "$c" }.Select(n => insertEvent.Parameters.Add(n, SqliteType.Text)).ToArray();

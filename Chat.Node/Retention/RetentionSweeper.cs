@@ -15,7 +15,10 @@ namespace Chat.Node.Retention;
 /// <param name="Entries">Inbox and group log entries removed.</param>
 /// <param name="Compacted">Entities whose journal and snapshots were rewritten.</param>
 /// <param name="Media">Media files removed (no live message refers to them).</param>
-/// <param name="Failures">Entities that did not answer or failed to rewrite (tried again next sweep).</param>
+/// <param name="Failures">
+/// Entities that did not answer, or removed entries but failed to rewrite their journal (a running entity rewrites at
+/// the next sweep; one that passivated first does so with its next snapshot).
+/// </param>
 /// <param name="Reclaimed">The database's deleted pages and write-ahead log were cleared.</param>
 public sealed record RetentionReport(
     DateTimeOffset At,

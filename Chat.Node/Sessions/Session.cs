@@ -555,6 +555,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (_delivered > e.LastSeq) _delivered = e.LastSeq; // the client asked from beyond the inbox's end
         // entries before the first one returned were removed by retention: the stream goes on after them
         if (e.Items.Count > 0 && e.Items[0].Seq > _delivered + 1) _delivered = e.Items[0].Seq - 1;
+        // nothing returned although the inbox goes further: everything up to its end was removed
+        if (e.Items.Count == 0 && e.LastSeq > _delivered) _delivered = e.LastSeq;
         foreach (var entry in e.Items)
         {
             if (entry.Seq != _delivered + 1) continue;

@@ -31,6 +31,8 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private UserState _state = new();
     private long _durableSeq;
     private int _eventsSinceSnapshot;
+    /// <summary>Entries were removed but the journal rewrite did not finish: the next sweep rewrites even with nothing new to remove.</summary>
+    private bool _compactionOwed;
     private readonly List<(StoreReceipts Command, IActorRef ReplyTo)> _pendingReceipts = [];
     private bool _receiptsInFlight;
     private readonly List<(DeliverGroupEntry Command, IActorRef ReplyTo)> _pendingGroupEntries = [];
@@ -119,7 +121,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     {
         var replyTo = Sender;
         var (upTo, receipts) = _state.Expiring(cmd.Cutoff);
-        if (!_state.Exists || (upTo == 0 && receipts == 0))
+        if (!_state.Exists || ((upTo == 0 && receipts == 0) && !_compactionOwed))
         {
             replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
             return;
@@ -129,7 +131,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _state.Apply(expired);
         PersistInOrder(expired, _ => { });
         _eventsSinceSnapshot = 0;
-        Compact(() => _state.ToSnapshot(), ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
+        _compactionOwed = true;
+        Compact(() => _state.ToSnapshot(), ok =>
+        {
+            _compactionOwed = !ok; // a failed rewrite is tried again by the next sweep
+            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok));
+        });
     }
 
     private void OnCreate(CreateUser cmd)
