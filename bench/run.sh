@@ -3,7 +3,8 @@
 # twice with its defaults, and prints one JSON line per run. Bounded: each run stops by itself.
 #   bench/run.sh                 # all workloads
 #   bench/run.sh direct offline  # some of them
-# Extra flags for every run can be given in BENCH_FLAGS (e.g. BENCH_FLAGS="--timeout 120").
+# Extra flags for every run can be given in BENCH_FLAGS (e.g. BENCH_FLAGS="--timeout 120"), and for the node
+# in NODE_FLAGS (e.g. NODE_FLAGS="--config other.conf").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
@@ -18,7 +19,7 @@ ulimit -n 65536 2>/dev/null || true
 
 start_node() {
   : >"$log"
-  "$node" --port 0 --data "$data" >"$log" 2>&1 &
+  "$node" --port 0 --data "$data" ${NODE_FLAGS:-} >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 120); do grep -q '^listening on' "$log" && break; sleep 0.5; done
   server=$(grep -m1 '^listening on' "$log" | awk '{print $3}')
