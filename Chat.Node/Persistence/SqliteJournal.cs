@@ -56,9 +56,9 @@ public sealed class SqliteJournal : AsyncWriteJournal
         var created = DateTime.UtcNow.Ticks;
         for (var i = 0; i < writes.Count; i++)
         {
+            var start = rows.Count;
             try
             {
-                var start = rows.Count;
                 foreach (var p in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
                 {
                     var (manifest, serializerId, bytes) = Payloads.Serialize(_serialization, p.Payload);
@@ -69,7 +69,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
             {
                 // a payload that cannot be serialized is rejected; the entity is told, the others are written
                 results[i] = e;
-                rows.RemoveAll(r => r.PersistenceId == writes[i].PersistenceId && r.SequenceNr >= writes[i].LowestSequenceNr && r.SequenceNr <= writes[i].HighestSequenceNr);
+                rows.RemoveRange(start, rows.Count - start);
             }
         }
         if (rows.Count > 0) await _store.AppendAsync(rows).ConfigureAwait(false);
