@@ -429,7 +429,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
 /// <summary>Message ids: "m" and 16 base32 characters (80 random bits).</summary>
 public static class MessageIds
 {
-    public static string New() => "m" + UserId.New().Value[1..];
+    public static string New() => UserId.NewId('m');
 }
 
 /// <summary>Routes user commands by user id.</summary>
