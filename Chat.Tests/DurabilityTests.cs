@@ -106,6 +106,15 @@ public sealed class DurabilityTests
             TestNode.TryDelete(data);
         }
     }
+
+    [Fact]
+    public void A_content_type_without_a_leading_bytes_check_is_refused_at_start_with_the_known_ones_listed()
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("chat.media.allowed-types = [\"image/png\", \"application/pdf\"]");
+        var e = Assert.Throws<ArgumentException>(() => Chat.Node.ChatSettings.From(config));
+        Assert.Contains("application/pdf", e.Message);
+        Assert.Contains("image/jpeg", e.Message);
+    }
 }
 
 public sealed class ConfigurationTests
@@ -114,7 +123,9 @@ public sealed class ConfigurationTests
     public async Task A_config_file_layers_over_the_defaults_and_its_limits_reach_clients()
     {
         var file = Path.Combine(Path.GetTempPath(), "chat-" + Guid.NewGuid().ToString("N")[..8] + ".conf");
-        await File.WriteAllTextAsync(file, "chat.limits.max-text-bytes = 16\nchat.limits.max-in-flight = 7\n");
+        await File.WriteAllTextAsync(file, "chat.limits.max-text-bytes = 16\nchat.limits.max-in-flight = 7\n" +
+            "chat.retention.max-age = 7d\nchat.retention.sweep-interval = 15m\n" +
+            "chat.media.max-image-bytes = 1 MiB\nchat.media.allowed-types = [\"image/png\"]\n");
         var data = TestNode.NewDataDirectory();
         try
         {
@@ -130,11 +141,26 @@ public sealed class ConfigurationTests
             var e = await Assert.ThrowsAsync<ChatException>(() => client.SendAsync(r.UserId, "seventeen bytes!!"));
             Assert.Equal(ErrorCode.TextTooLong, e.Code);
             Assert.Contains("16", e.Message);
+            Assert.Equal(TimeSpan.FromDays(7), node.Settings.RetentionMaxAge);
+            Assert.Equal(TimeSpan.FromMinutes(15), node.Settings.RetentionSweepInterval);
+            var big = await Assert.ThrowsAsync<ChatException>(() => client.StartUploadAsync("image/png", (1 << 20) + 1, new byte[32]));
+            Assert.Equal(ErrorCode.MediaTooLarge, big.Code);
+            var jpeg = await Assert.ThrowsAsync<ChatException>(() => client.StartUploadAsync("image/jpeg", 100, new byte[32]));
+            Assert.Equal(ErrorCode.MediaTypeNotAllowed, jpeg.Code);
         }
         finally
         {
             File.Delete(file);
             TestNode.TryDelete(data);
         }
+    }
+
+    [Fact]
+    public void A_content_type_without_a_leading_bytes_check_is_refused_at_start_with_the_known_ones_listed()
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("chat.media.allowed-types = [\"image/png\", \"application/pdf\"]");
+        var e = Assert.Throws<ArgumentException>(() => Chat.Node.ChatSettings.From(config));
+        Assert.Contains("application/pdf", e.Message);
+        Assert.Contains("image/jpeg", e.Message);
     }
 }

@@ -164,10 +164,17 @@ public sealed class MediaTests : IAsyncLifetime
         var unknown = await Assert.ThrowsAsync<ChatException>(() =>
             alice.Client.SendMediaAsync(bob.Id, new MediaRef("m" + new string('a', 26))));
         Assert.Equal(ErrorCode.UnknownMedia, unknown.Code);
+        var stored = await alice.Client.UploadAsync(new MemoryStream(png), "image/png");
+        var thumbnail = await Assert.ThrowsAsync<ChatException>(() =>
+            alice.Client.SendMediaAsync(bob.Id, new MediaRef(stored.MediaId, Thumbnail: new byte[16 * 1024 + 1])));
+        Assert.Equal(ErrorCode.ChunkTooLarge, thumbnail.Code);
+        Assert.Contains("16384", thumbnail.Message);
         var download = await Assert.ThrowsAsync<ChatException>(() => alice.Client.DownloadAsync("m" + new string('b', 26), Stream.Null));
         Assert.Equal(ErrorCode.UnknownMedia, download.Code);
 
-        Assert.Empty(StoredFiles("objects"));
+        // nothing but the one good upload is stored (its bytes and its metadata)
+        Assert.Equal(2, StoredFiles("objects").Count);
+        Assert.All(StoredFiles("objects"), f => Assert.StartsWith(stored.MediaId, Path.GetFileName(f)));
         // only the deliberately unfinished upload is left in the staging area (its bytes and its declaration)
         Assert.All(StoredFiles("uploads"), f => Assert.StartsWith(upload.UploadId, Path.GetFileName(f)));
 
