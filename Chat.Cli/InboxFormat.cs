@@ -68,6 +68,11 @@ internal static class InboxFormat
                     w.WriteString("name", n.Name);
                     w.WriteNumber("seq", n.Seq);
                     w.WriteNumber("at", n.At);
+                    if (n.Kind == GroupNoticeKind.ImageChanged)
+                    {
+                        if (n.Image is { } image) w.WriteString("image", image.MediaId);
+                        else w.WriteNull("image");
+                    }
                 });
                 break;
         }
@@ -152,6 +157,9 @@ internal static class InboxFormat
             GroupNoticeKind.Removed => $"{actor} removed {List(n.Members)}",
             GroupNoticeKind.Left => $"{actor} left",
             GroupNoticeKind.Renamed => $"{actor} renamed the group to {name}",
+            GroupNoticeKind.ImageChanged => n.Image is { } image
+                ? $"{actor} set the group picture ({image.MediaId.EscapeMarkup()})"
+                : $"{actor} removed the group picture",
             GroupNoticeKind.Promoted => $"{actor} made {List(n.Members)} admin",
             GroupNoticeKind.Demoted => $"{actor} removed admin rights from {List(n.Members)}",
             _ => $"{actor} {KindName(n.Kind).EscapeMarkup()} {List(n.Members)}",
@@ -167,6 +175,7 @@ internal static class InboxFormat
         GroupNoticeKind.Renamed => "renamed",
         GroupNoticeKind.Promoted => "promoted",
         GroupNoticeKind.Demoted => "demoted",
+        GroupNoticeKind.ImageChanged => "image",
         _ => ((int)kind).ToString(CultureInfo.InvariantCulture),
     };
 

@@ -101,6 +101,9 @@ public static class Program
             group.AddCommand<GroupRenameCommand>("rename")
                 .WithDescription("Rename a group (any member)")
                 .WithExample("group", "rename", "--profile", "bob", "--group", "gabcdefghijklmnop", "--name", "Hikers");
+            group.AddCommand<GroupImageCommand>("image")
+                .WithDescription("Set the group's picture from an image file (any member), or remove it with --clear; prints the media id")
+                .WithExample("group", "image", "--profile", "bob", "--group", "gabcdefghijklmnop", "--file", "hikers.jpg");
             group.AddCommand<GroupPromoteCommand>("promote")
                 .WithDescription("Make a member an admin (admins only)")
                 .WithExample("group", "promote", "--profile", "alice", "--group", "gabcdefghijklmnop", "--member", "+4915187654321");

@@ -336,6 +336,10 @@ public sealed class ChatClient : IAsyncDisposable
     public Task RenameGroupAsync(string groupId, string name, CancellationToken cancellationToken = default)
         => RequestAsync(id => new RenameGroup(id, groupId, name), cancellationToken);
 
+    /// <summary>Sets the group's picture to uploaded media (an image), or removes it with null.</summary>
+    public Task SetGroupImageAsync(string groupId, MediaRef? image, CancellationToken cancellationToken = default)
+        => RequestAsync(id => new SetGroupImage(id, groupId, image), cancellationToken);
+
     /// <summary>Promotes a member to admin, or demotes an admin (admins only).</summary>
     public Task SetAdminAsync(string groupId, string member, bool isAdmin, CancellationToken cancellationToken = default)
         => RequestAsync(id => new SetAdmin(id, groupId, member, isAdmin), cancellationToken);

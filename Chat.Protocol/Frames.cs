@@ -46,6 +46,7 @@ namespace Chat.Protocol;
 [Union(Opcodes.GroupList, typeof(GroupList))]
 [Union(Opcodes.SendGroup, typeof(SendGroup))]
 [Union(Opcodes.GroupNotice, typeof(GroupNotice))]
+[Union(Opcodes.SetGroupImage, typeof(SetGroupImage))]
 [Union(Opcodes.StartUpload, typeof(StartUpload))]
 [Union(Opcodes.UploadStatus, typeof(UploadStatus))]
 [Union(Opcodes.ResumeUpload, typeof(ResumeUpload))]
@@ -105,6 +106,7 @@ public static class Opcodes
     public const int GroupList = 42;
     public const int SendGroup = 43;
     public const int GroupNotice = 44;
+    public const int SetGroupImage = 45;
     public const int StartUpload = 64;
     public const int UploadStatus = 65;
     public const int ResumeUpload = 66;
@@ -115,7 +117,7 @@ public static class Opcodes
 #pragma warning restore CS1591
 
     /// <summary>True when <paramref name="opcode"/> names a frame this version of the protocol knows.</summary>
-    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= GroupNotice or >= StartUpload and <= MediaChunk;
+    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= SetGroupImage or >= StartUpload and <= MediaChunk;
 }
 
 /// <summary>First frame from the client: the protocol version it speaks and a free-form client name.</summary>
@@ -462,7 +464,8 @@ public sealed record GroupInfo(
     [property: Key(2)] string Name,
     [property: Key(3)] IReadOnlyList<string> Members,
     [property: Key(4)] IReadOnlyList<string> Admins,
-    [property: Key(5)] long LastGroupSeq) : Frame
+    [property: Key(5)] long LastGroupSeq,
+    [property: Key(6)] MediaRef? Image = null) : Frame
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.GroupInfo;
@@ -521,6 +524,8 @@ public enum GroupNoticeKind
     Promoted = 6,
     /// <summary><see cref="GroupNotice.Members"/> are no longer admins.</summary>
     Demoted = 7,
+    /// <summary>The group's picture was set to <see cref="GroupNotice.Image"/> (null: removed).</summary>
+    ImageChanged = 8,
 }
 
 /// <summary>An inbox entry: a change to a group this user is (or was just) a member of.</summary>
@@ -533,7 +538,8 @@ public sealed record GroupNotice(
     [property: Key(4)] string Actor,
     [property: Key(5)] IReadOnlyList<string> Members,
     [property: Key(6)] string Name,
-    [property: Key(7)] long At) : Frame
+    [property: Key(7)] long At,
+    [property: Key(8)] MediaRef? Image = null) : Frame
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.GroupNotice;
@@ -645,4 +651,18 @@ public sealed record MediaChunk(
 {
     /// <inheritdoc />
     [IgnoreMember] public override int Opcode => Opcodes.MediaChunk;
+}
+
+/// <summary>
+/// Sets the group's picture to an uploaded image (any member; null removes it). Answered by <see cref="Ok"/>; every
+/// member receives a <see cref="GroupNotice"/> of kind <see cref="GroupNoticeKind.ImageChanged"/>.
+/// </summary>
+[MessagePackObject]
+public sealed record SetGroupImage(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string GroupId,
+    [property: Key(2)] MediaRef? Image) : Frame, IRequest
+{
+    /// <inheritdoc />
+    [IgnoreMember] public override int Opcode => Opcodes.SetGroupImage;
 }

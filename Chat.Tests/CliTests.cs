@@ -245,6 +245,27 @@ public sealed class CliGroupTests : IAsyncLifetime
             Assert.Equal(0, info.Code);
             Assert.Equal("Weekend", System.Text.Json.JsonDocument.Parse(info.Out).RootElement.GetProperty("name").GetString());
             Assert.Equal(1, (await Chat("group", "add", "--profile", "bob", "--group", groupId, "--members", annPhone)).Code); // not admin
+
+            // any member sets the picture; info and listen show it
+            var picture = Path.Combine(Path.GetTempPath(), "chat-pic-" + Guid.NewGuid().ToString("N")[..8] + ".png");
+            await File.WriteAllBytesAsync(picture, MediaTests.FakeFile("image/png", 5_000));
+            try
+            {
+                var set = await Chat("group", "image", "--profile", "bob", "--group", groupId, "--file", picture);
+                Assert.Equal(0, set.Code);
+                var pictureId = set.Out.Trim();
+                var withPicture = await Chat("group", "info", "--profile", "ann", "--group", groupId, "--json");
+                Assert.Equal(pictureId, System.Text.Json.JsonDocument.Parse(withPicture.Out).RootElement.GetProperty("image").GetString());
+                var notice = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20", "--json");
+                var json = System.Text.Json.JsonDocument.Parse(notice.Out.Trim()).RootElement;
+                Assert.Equal("image", json.GetProperty("kind").GetString());
+                Assert.Equal(pictureId, json.GetProperty("image").GetString());
+                Assert.Equal(2, (await Chat("group", "image", "--profile", "bob", "--group", groupId)).Code); // neither --file nor --clear
+            }
+            finally
+            {
+                File.Delete(picture);
+            }
         }
         finally
         {

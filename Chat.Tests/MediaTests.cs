@@ -213,6 +213,44 @@ public sealed class MediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_group_picture_is_set_by_a_member_announced_to_all_shown_in_info_and_removed()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await using var carol = await _node.NewUserAsync("Carol");
+        var group = await alice.Client.CreateGroupAsync("hikers", [bob.Id]);
+        await alice.Client.SyncAsync(0);
+        await alice.Client.NextOfAsync<GroupNotice>(); // created
+
+        var picture = await bob.Client.UploadAsync(new MemoryStream(FakeFile("image/png", 20_000)), "image/png");
+        await bob.Client.SetGroupImageAsync(group, new MediaRef(picture.MediaId));
+        var notice = await alice.Client.NextOfAsync<GroupNotice>();
+        Assert.Equal(GroupNoticeKind.ImageChanged, notice.Kind);
+        Assert.Equal(bob.Id, notice.Actor);
+        Assert.Equal(picture.MediaId, notice.Image!.MediaId);
+        Assert.Equal("image/png", notice.Image.ContentType);
+        var info = await alice.Client.GetGroupInfoAsync(group);
+        Assert.Equal(picture.MediaId, info.Image!.MediaId);
+        Assert.Equal(20_000, info.Image.Size);
+
+        // not a member, not an image, not stored: refused, and the picture stays
+        var outsider = await Assert.ThrowsAsync<ChatException>(() => carol.Client.SetGroupImageAsync(group, new MediaRef(picture.MediaId)));
+        Assert.Equal(ErrorCode.NotMember, outsider.Code);
+        var video = await bob.Client.UploadAsync(new MemoryStream(FakeFile("video/webm", 5_000)), "video/webm");
+        var notImage = await Assert.ThrowsAsync<ChatException>(() => bob.Client.SetGroupImageAsync(group, new MediaRef(video.MediaId)));
+        Assert.Equal(ErrorCode.MediaTypeNotAllowed, notImage.Code);
+        var missing = await Assert.ThrowsAsync<ChatException>(() => bob.Client.SetGroupImageAsync(group, new MediaRef("m" + new string('z', 26))));
+        Assert.Equal(ErrorCode.UnknownMedia, missing.Code);
+        Assert.Equal(picture.MediaId, (await bob.Client.GetGroupInfoAsync(group)).Image!.MediaId);
+
+        await alice.Client.SetGroupImageAsync(group, null);
+        var removed = await alice.Client.NextOfAsync<GroupNotice>();
+        Assert.Equal(GroupNoticeKind.ImageChanged, removed.Kind);
+        Assert.Null(removed.Image);
+        Assert.Null((await bob.Client.GetGroupInfoAsync(group)).Image);
+    }
+
+    [Fact]
     public async Task Unfinished_uploads_are_removed_after_the_upload_expiry()
     {
         var clock = new ManualClock(DateTimeOffset.UtcNow);

@@ -27,7 +27,7 @@ public sealed class RetentionTests
         var tag = Guid.NewGuid().ToString("N")[..10];
         string[] old = [$"day0-text-{tag}", $"day0-caption-{tag}", $"day0-group-{tag}"];
         string[] young = [$"day20-text-{tag}", $"day20-group-{tag}"];
-        string bobToken, daveToken, mediaId, groupId;
+        string bobToken, daveToken, mediaId, groupId, pictureId;
         try
         {
             await using (var node = await TestNode.StartAsync(data, NoAutomaticSweep, clock))
@@ -46,6 +46,9 @@ public sealed class RetentionTests
                 mediaId = (await alice.Client.UploadAsync(new MemoryStream(image), "image/png")).MediaId;
                 await alice.Client.SendMediaAsync(bob.Id, new MediaRef(mediaId), old[1]);
                 await alice.Client.SendGroupAsync(groupId, old[2]);
+                // the group's picture, set on day 0, is referred to by the group itself: it stays
+                pictureId = (await alice.Client.UploadAsync(new MemoryStream(MediaTests.FakeFile("image/jpeg", 30_000)), "image/jpeg")).MediaId;
+                await alice.Client.SetGroupImageAsync(groupId, new MediaRef(pictureId));
 
                 // day 20
                 clock.Advance(TimeSpan.FromDays(20));
@@ -105,6 +108,8 @@ public sealed class RetentionTests
                 // the group still works: its members and name survived the removal of the entry that created it
                 var info = await bob.GetGroupInfoAsync(groupId);
                 Assert.Equal("Hikers", info.Name);
+                Assert.Equal(pictureId, info.Image!.MediaId);
+                Assert.NotNull(await node.Node.Media.GetAsync(pictureId));
                 Assert.Equal(2, info.Members.Count);
                 await bob.SendGroupAsync(groupId, "still here");
 

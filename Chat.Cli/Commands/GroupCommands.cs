@@ -73,6 +73,30 @@ internal sealed class GroupRenameSettings : GroupSettings
     }
 }
 
+internal sealed class GroupImageSettings : GroupSettings
+{
+    [CommandOption("-f|--file <PATH>")]
+    [Description("The picture: a JPEG, PNG, WebP or GIF file")]
+    public string? File { get; set; }
+
+    [CommandOption("--clear")]
+    [Description("Remove the group's picture")]
+    public bool Clear { get; set; }
+
+    public override ValidationResult Validate()
+    {
+        var result = base.Validate();
+        if (!result.Successful) return result;
+        if ((File is null) == !Clear) return ValidationResult.Error("give --file PATH or --clear");
+        if (File is not null && !System.IO.File.Exists(File)) return ValidationResult.Error($"no file '{File}'");
+        if (File is not null && MediaFiles.ContentTypeOf(File) is null)
+            return ValidationResult.Error($"cannot tell the picture's type from '{File}': use .jpg, .png, .webp or .gif");
+        if (File is not null && !MediaFiles.ContentTypeOf(File)!.StartsWith("image/", StringComparison.Ordinal))
+            return ValidationResult.Error("a group picture is an image (.jpg, .png, .webp or .gif)");
+        return ValidationResult.Success();
+    }
+}
+
 internal sealed class GroupMemberSettings : GroupSettings
 {
     [CommandOption("-m|--member <PHONE|USERID>", isRequired: true)]
@@ -83,7 +107,7 @@ internal sealed class GroupMemberSettings : GroupSettings
 internal sealed class GroupInfoSettings : GroupSettings
 {
     [CommandOption("--json")]
-    [Description("One JSON object: {\"id\",\"name\",\"members\":[...],\"admins\":[...],\"lastGroupSeq\"}")]
+    [Description("One JSON object: {\"id\",\"name\",\"members\":[...],\"admins\":[...],\"lastGroupSeq\",\"image\"}")]
     public bool Json { get; set; }
 }
 
@@ -173,6 +197,27 @@ internal sealed class GroupRenameCommand(IAnsiConsole console, ProfileStore prof
     }
 }
 
+/// <summary>Uploads a picture and sets it as the group's, or removes the group's picture.</summary>
+internal sealed class GroupImageCommand(IAnsiConsole console, ProfileStore profiles)
+    : GroupCommand<GroupImageSettings>(console, profiles)
+{
+    protected override async Task RunAsync(ChatClient client, GroupImageSettings settings, CancellationToken ct)
+    {
+        if (settings.Clear)
+        {
+            await client.SetGroupImageAsync(settings.Group, null, ct);
+            Out.WriteLine("picture removed");
+            return;
+        }
+        var path = settings.File!;
+        await using var file = File.OpenRead(path);
+        var uploaded = await MediaFiles.WithProgress(Console, $"uploading {Path.GetFileName(path)}",
+            progress => client.UploadAsync(file, MediaFiles.ContentTypeOf(path)!, progress: progress, cancellationToken: ct));
+        await client.SetGroupImageAsync(settings.Group, new MediaRef(uploaded.MediaId), ct);
+        Out.WriteLine(uploaded.MediaId);
+    }
+}
+
 /// <summary>Makes a member an admin, or an admin a plain member (admins only).</summary>
 internal abstract class GroupSetAdminCommand(IAnsiConsole console, ProfileStore profiles, bool isAdmin)
     : GroupCommand<GroupMemberSettings>(console, profiles)
@@ -207,11 +252,14 @@ internal sealed class GroupInfoCommand(IAnsiConsole console, ProfileStore profil
                 InboxFormat.WriteStrings(w, "members", info.Members);
                 InboxFormat.WriteStrings(w, "admins", info.Admins);
                 w.WriteNumber("lastGroupSeq", info.LastGroupSeq);
+                if (info.Image is { } image) w.WriteString("image", image.MediaId);
             }));
             return;
         }
         Say($"[grey]group id[/] {info.GroupId.EscapeMarkup()}");
         Say($"[grey]name[/]     {info.Name.EscapeMarkup()}");
+        if (info.Image is { } picture)
+            Say($"[grey]picture[/]  {picture.MediaId.EscapeMarkup()} ({picture.ContentType.EscapeMarkup()}, {InboxFormat.Size(picture.Size)})");
         Say($"[grey]members[/]  {info.Members.Count}");
         var admins = info.Admins.ToHashSet();
         foreach (var member in info.Members)

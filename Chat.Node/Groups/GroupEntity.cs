@@ -131,7 +131,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
         var upTo = _state.ExpiredUpTo(cmd.Cutoff);
         if (!_state.Exists || (upTo == 0 && !_compactionOwed))
         {
-            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
+            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false, KeepMedia()));
             return;
         }
         var removed = upTo == 0 ? 0 : (int)(upTo - _state.FirstSeq + 1);
@@ -146,9 +146,11 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
         Compact(() => _state.ToSnapshot(_fanoutUpTo), ok =>
         {
             _compactionOwed = !ok; // a failed rewrite is tried again by the next sweep
-            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok));
+            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok, KeepMedia()));
         });
     }
+
+    private IReadOnlyList<string>? KeepMedia() => _state.Image is { } image ? [image.MediaId] : null;
 
     private void OnCreate(CreateGroupCommand cmd)
     {
@@ -194,7 +196,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     {
         if (!_state.Exists) { Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.UnknownGroup, $"no group {cmd.GroupId}")); return; }
         if (!_state.IsMember(cmd.Asker)) { Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.NotMember, "only members can see this group")); return; }
-        Sender.Tell(new GroupDetails(cmd.RequestId, cmd.GroupId, _state.Name, _state.Members.ToArray(), _state.Admins.ToArray(), _durableSeq));
+        Sender.Tell(new GroupDetails(cmd.RequestId, cmd.GroupId, _state.Name, _state.Members.ToArray(), _state.Admins.ToArray(), _durableSeq, _state.Image));
     }
 
     /// <summary>Applies at once (so the next command sees it), persists, then answers and fans out.</summary>

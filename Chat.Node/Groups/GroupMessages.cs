@@ -38,7 +38,8 @@ public sealed record GroupChange(
     [property: Key(2)] UserId Actor,
     [property: Key(3)] IReadOnlyList<UserId> Members,
     [property: Key(4)] string Name,
-    [property: Key(5)] long At) : GroupEntry;
+    [property: Key(5)] long At,
+    [property: Key(6)] MediaRef? Image = null) : GroupEntry;
 
 // ---------- events ----------
 
@@ -73,7 +74,8 @@ public sealed record GroupBase(
     [property: Key(2)] long LastSeq,
     [property: Key(3)] IReadOnlyDictionary<string, long> MemberSince,
     [property: Key(4)] IReadOnlyList<string> Admins,
-    [property: Key(5)] IReadOnlyDictionary<string, IReadOnlyList<long[]>> Past);
+    [property: Key(5)] IReadOnlyDictionary<string, IReadOnlyList<long[]>> Past,
+    [property: Key(6)] MediaRef? Image = null);
 
 // ---------- commands and replies ----------
 
@@ -96,7 +98,8 @@ public sealed record ChangeGroup(
     [property: Key(2)] GroupNoticeKind Kind,
     [property: Key(3)] IReadOnlyList<UserId> Members,
     [property: Key(4)] string? Name,
-    [property: Key(5)] uint RequestId) : IGroupCommand;
+    [property: Key(5)] uint RequestId,
+    [property: Key(6)] MediaRef? Image = null) : IGroupCommand;
 
 [MessagePackObject, Manifest("gc4")]
 public sealed record PostToGroup(
@@ -121,7 +124,8 @@ public sealed record GroupDetails(
     [property: Key(2)] string Name,
     [property: Key(3)] IReadOnlyList<UserId> Members,
     [property: Key(4)] IReadOnlyList<UserId> Admins,
-    [property: Key(5)] long LastSeq) : IChatMessage;
+    [property: Key(5)] long LastSeq,
+    [property: Key(6)] MediaRef? Image = null) : IChatMessage;
 
 /// <summary>Group → member's user entity: store this entry in the inbox (once, in group order).</summary>
 [MessagePackObject, Manifest("gc7")]

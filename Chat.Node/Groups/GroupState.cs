@@ -21,6 +21,8 @@ public sealed class GroupState
 
     public bool Exists { get; private set; }
     public string Name { get; private set; } = "";
+    /// <summary>The group's picture (uploaded media), if set.</summary>
+    public MediaRef? Image { get; private set; }
     public UserId Creator { get; private set; }
     /// <summary>Sequence of the newest entry; entries older than the retention period may be gone from <see cref="Log"/>.</summary>
     public long LastSeq { get; private set; }
@@ -116,6 +118,8 @@ public sealed class GroupState
             }
             case GroupNoticeKind.Left:
                 return new(new GroupEntryAppended(Change([cmd.Actor])));
+            case GroupNoticeKind.ImageChanged:
+                return new(new GroupEntryAppended(new GroupChange(seq, cmd.Kind, cmd.Actor, [], Name, now, cmd.Image)));
             case GroupNoticeKind.Renamed:
                 if (NameProblem(cmd.Name, limits) is { } problem) return Decision<GroupEntryAppended>.Fail(ErrorCode.InvalidName, problem);
                 return new(new GroupEntryAppended(Change([], cmd.Name!.Trim())));
@@ -193,6 +197,9 @@ public sealed class GroupState
                     case GroupNoticeKind.Renamed:
                         Name = c.Name;
                         break;
+                    case GroupNoticeKind.ImageChanged:
+                        Image = c.Image;
+                        break;
                     case GroupNoticeKind.Promoted:
                         foreach (var m in c.Members) _admins.Add(m);
                         break;
@@ -257,7 +264,8 @@ public sealed class GroupState
         Name, Creator, LastSeq,
         _memberSince.ToDictionary(p => p.Key.Value, p => p.Value),
         _admins.Select(a => a.Value).ToList(),
-        _past.ToDictionary(p => p.Key.Value, p => (IReadOnlyList<long[]>)p.Value.Select(s => new[] { s.From, s.To }).ToList())));
+        _past.ToDictionary(p => p.Key.Value, p => (IReadOnlyList<long[]>)p.Value.Select(s => new[] { s.From, s.To }).ToList()),
+        Image));
 
     public static GroupState FromSnapshot(GroupSnapshot s)
     {
@@ -272,6 +280,7 @@ public sealed class GroupState
         state.Name = b.Name;
         state.Creator = b.Creator;
         state.LastSeq = b.LastSeq;
+        state.Image = b.Image;
         foreach (var (member, since) in b.MemberSince) state._memberSince[new UserId(member)] = since;
         foreach (var admin in b.Admins) state._admins.Add(new UserId(admin));
         foreach (var (member, spans) in b.Past) state._past[new UserId(member)] = spans.Select(x => (x[0], x[1])).ToList();

@@ -126,6 +126,7 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
         var ids = await _journal.PersistenceIdsAsync().ConfigureAwait(false);
         long entries = 0;
         int entities = 0, compacted = 0, failures = 0;
+        var keep = new System.Collections.Concurrent.ConcurrentBag<string>();
         using var gate = new SemaphoreSlim(_settings.RetentionParallelism);
         var timeout = TimeSpan.FromSeconds(60);
         var tasks = new List<Task>();
@@ -147,6 +148,7 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
                 {
                     var answer = await region.Ask<EntriesExpired>(command, timeout).ConfigureAwait(false);
                     Interlocked.Add(ref entries, answer.Entries);
+                    foreach (var id in answer.KeepMedia ?? []) keep.Add(id);
                     if (answer.Compacted) Interlocked.Increment(ref compacted);
                     else if (answer.Entries > 0) Interlocked.Increment(ref failures);
                 }
@@ -166,6 +168,17 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
         // the media's last-referenced time, so media last referenced before the cutoff has no live message left
         int media = 0;
         long mediaBytes = 0;
+        foreach (var id in keep.Distinct()) // referred to by an entity's state (a group picture), not by a message
+        {
+            try
+            {
+                if (Media.MediaIds.IsMediaId(id)) await _media.TouchAsync(id, now).ConfigureAwait(false);
+            }
+            catch (MediaStoreException)
+            {
+                // already gone
+            }
+        }
         var due = new List<MediaInfo>();
         await foreach (var item in _media.ListAsync().ConfigureAwait(false))
             if (item.LastReferencedAt < cutoff) due.Add(item);

@@ -95,7 +95,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Done>(d => _connection.Write(new Ok(d.RequestId)));
         Receive<GroupCreatedReply>(g => _connection.Write(new GroupCreated(g.RequestId, g.GroupId.Value)));
         Receive<GroupDetails>(g => _connection.Write(new GroupInfo(g.RequestId, g.GroupId.Value, g.Name,
-            g.Members.Select(m => m.Value).ToList(), g.Admins.Select(m => m.Value).ToList(), g.LastSeq)));
+            g.Members.Select(m => m.Value).ToList(), g.Admins.Select(m => m.Value).ToList(), g.LastSeq, g.Image)));
         Receive<MyGroups>(g => _connection.Write(new GroupList(g.RequestId, g.Groups)));
         Receive<Reply>(r => _connection.Write(r.Frame));
         Receive<RequestFailed>(f =>
@@ -174,6 +174,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;
             case LeaveGroup l: OnChangeGroup(l.RequestId, l.GroupId, GroupNoticeKind.Left, [], null); return;
             case RenameGroup r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Renamed, [], r.Name); return;
+            case SetGroupImage i: OnSetGroupImage(i); return;
             case SetAdmin a: OnChangeGroup(a.RequestId, a.GroupId, a.IsAdmin ? GroupNoticeKind.Promoted : GroupNoticeKind.Demoted, [a.Member], null); return;
             case GetGroupInfo g:
                 if (!GroupId.IsValid(g.GroupId)) { _connection.Write(new Error(g.RequestId, ErrorCode.UnknownGroup, $"no group '{Truncate(g.GroupId)}'")); return; }
@@ -498,6 +499,50 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         AskAndReply(_groups, new ChangeGroup(group, _user, kind, (members ?? []).Select(m => new UserId(m)).ToList(), name, requestId), requestId);
     }
 
+    /// <summary>A group picture names stored media, checked and renewed as a media message's is; null removes it.</summary>
+    private void OnSetGroupImage(SetGroupImage request)
+    {
+        var requestId = request.RequestId;
+        if (!GroupId.IsValid(request.GroupId))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownGroup, $"no group '{Truncate(request.GroupId)}'"));
+            return;
+        }
+        var group = new GroupId(request.GroupId);
+        if (request.Image is null)
+        {
+            AskAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
+            return;
+        }
+        var image = request.Image;
+        if (!MediaIds.IsMediaId(image.MediaId))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(image.MediaId)}'"));
+            return;
+        }
+        if (image.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}"));
+            return;
+        }
+        var store = _media;
+        var groups = _groups;
+        var user = _user;
+        var now = _clock.GetUtcNow();
+        var timeout = _settings.RequestTimeout;
+        async Task<object> Set()
+        {
+            var info = await store.GetAsync(image.MediaId).ConfigureAwait(false);
+            if (info is null) return new Reply(new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(image.MediaId)}'"));
+            if (MediaTypes.Kind(info.ContentType) != MediaKind.Image)
+                return new Reply(new Error(requestId, ErrorCode.MediaTypeNotAllowed, $"a group picture is an image, not {info.ContentType}"));
+            await store.TouchAsync(info.MediaId, now).ConfigureAwait(false);
+            var stored = new MediaRef(info.MediaId, info.ContentType, info.Size, image.Thumbnail);
+            return await groups.Ask<object>(new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored), timeout).ConfigureAwait(false);
+        }
+        Set().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
     private static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";
 
     private void OnRead(Read r)
@@ -598,7 +643,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         InboxMessage m => new Message(m.Seq, m.MessageId, m.From.Value, m.Text, m.SentAt, m.Group?.Value, m.GroupSeq, m.Media),
         InboxReceipt r => new Receipt(r.Seq, r.Status, r.By.Value, r.MessageIds, r.At),
         InboxGroupNotice n => new GroupNotice(n.Seq, n.Group.Value, n.GroupSeq, n.Kind, n.Actor.Value,
-            n.Members.Select(u => u.Value).ToList(), n.Name, n.At),
+            n.Members.Select(u => u.Value).ToList(), n.Name, n.At, n.Image),
         InboxReceiptSet s => new ReceiptSet(s.Seq, s.Items.Select(i => new ReceiptItem(i.Status, i.By.Value, i.MessageIds)).ToList(), s.At),
         _ => throw new ArgumentOutOfRangeException(nameof(entry), entry.GetType().Name),
     };

@@ -45,7 +45,8 @@ public sealed record InboxGroupNotice(
     [property: Key(4)] UserId Actor,
     [property: Key(5)] IReadOnlyList<UserId> Members,
     [property: Key(6)] string Name,
-    [property: Key(7)] long At) : InboxEntry;
+    [property: Key(7)] long At,
+    [property: Key(8)] MediaRef? Image = null) : InboxEntry;
 
 /// <summary>Several receipts stored as one entry (they arrived while the previous write was in flight).</summary>
 [MessagePackObject]
@@ -142,9 +143,17 @@ public sealed record InboxExpired([property: Key(0)] long UpTo, [property: Key(1
 [MessagePackObject, Manifest("uc24")]
 public sealed record ExpireUserEntries([property: Key(0)] UserId UserId, [property: Key(1)] long Cutoff) : IUserCommand;
 
-/// <summary>What an entity removed; <see cref="Compacted"/> when its journal and snapshots were rewritten (false: nothing to do, or a step failed).</summary>
+/// <summary>
+/// What an entity removed; <see cref="Compacted"/> when its journal and snapshots were rewritten (false: nothing to do,
+/// or a step failed). <see cref="KeepMedia"/> names media the entity still refers to outside messages (a group's
+/// picture): retention keeps it.
+/// </summary>
 [MessagePackObject, Manifest("uc25")]
-public sealed record EntriesExpired([property: Key(0)] string PersistenceId, [property: Key(1)] int Entries, [property: Key(2)] bool Compacted) : IChatMessage;
+public sealed record EntriesExpired(
+    [property: Key(0)] string PersistenceId,
+    [property: Key(1)] int Entries,
+    [property: Key(2)] bool Compacted,
+    [property: Key(3)] IReadOnlyList<string>? KeepMedia = null) : IChatMessage;
 
 /// <summary>Creates the user (sent by the phone directory once the phone is claimed). Idempotent.</summary>
 [MessagePackObject, Manifest("uc1")]

@@ -160,7 +160,7 @@ public sealed class UserState
         InboxEntry entry = cmd.Entry switch
         {
             GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq, p.Media),
-            GroupChange g => new InboxGroupNotice(LastSeq + 1, cmd.GroupId, g.GroupSeq, g.Kind, g.Actor, g.Members, g.Name, g.At),
+            GroupChange g => new InboxGroupNotice(LastSeq + 1, cmd.GroupId, g.GroupSeq, g.Kind, g.Actor, g.Members, g.Name, g.At, g.Image),
             _ => throw new ArgumentOutOfRangeException(nameof(cmd)),
         };
         return new(new GroupEntryStored(entry, cmd.GroupId, seq));
