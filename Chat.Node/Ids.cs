@@ -8,32 +8,40 @@ namespace Chat.Node;
 [MessagePackFormatter(typeof(UserIdFormatter))]
 public readonly record struct UserId(string Value)
 {
-    private const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-
     public static UserId New() => new(NewId('u'));
 
-    /// <summary>Random bytes from a per-thread buffer filled 4 KiB at a time (one system call per ~400 ids, not one per id).</summary>
+    /// <summary><paramref name="prefix"/> then 16 lowercase base32 characters of 80 random bits.</summary>
+    public static string NewId(char prefix) => RandomIds.New(prefix, 10);
+
+    /// <summary>True for strings shaped like a user id; anything else is never routed to an entity.</summary>
+    public static bool IsValid(string? s) => RandomIds.HasShape(s, 'u', 16);
+
+    public override string ToString() => Value;
+}
+
+/// <summary>
+/// Random identifiers: a prefix letter, then lowercase base32 of cryptographically random bytes. The bytes come from a
+/// per-thread buffer filled 4 KiB at a time (one system call per few hundred ids, not one per id).
+/// </summary>
+public static class RandomIds
+{
+    public const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+
     [ThreadStatic] private static byte[]? _random;
     [ThreadStatic] private static int _used;
 
-    private static ReadOnlySpan<byte> RandomBytes(int count)
+    /// <summary>The prefix and ceil(8 × <paramref name="randomBytes"/> / 5) characters; leftover bits fill the last character's high bits.</summary>
+    public static string New(char prefix, int randomBytes)
     {
-        if (_random is null || _used + count > _random.Length)
+        if (_random is null || _used + randomBytes > _random.Length)
         {
             _random ??= new byte[4096];
             RandomNumberGenerator.Fill(_random);
             _used = 0;
         }
-        var bytes = _random.AsSpan(_used, count);
-        _used += count;
-        return bytes;
-    }
-
-    /// <summary><paramref name="prefix"/> then 16 lowercase base32 characters of 80 cryptographically random bits.</summary>
-    public static string NewId(char prefix)
-    {
-        var bytes = RandomBytes(10);
-        Span<char> chars = stackalloc char[17];
+        var bytes = _random.AsSpan(_used, randomBytes);
+        _used += randomBytes;
+        Span<char> chars = stackalloc char[1 + (randomBytes * 8 + 4) / 5];
         chars[0] = prefix;
         ulong acc = 0;
         int bits = 0, at = 1;
@@ -47,19 +55,18 @@ public readonly record struct UserId(string Value)
                 chars[at++] = Alphabet[(int)((acc >> bits) & 31)];
             }
         }
+        if (bits > 0) chars[at] = Alphabet[(int)((acc << (5 - bits)) & 31)];
         return new string(chars);
     }
 
-    /// <summary>True for strings shaped like a user id; anything else is never routed to an entity.</summary>
-    public static bool IsValid(string? s)
+    /// <summary>True when <paramref name="s"/> is the prefix then exactly <paramref name="chars"/> base32 characters.</summary>
+    public static bool HasShape(string? s, char prefix, int chars)
     {
-        if (s is null || s.Length != 17 || s[0] != 'u') return false;
+        if (s is null || s.Length != 1 + chars || s[0] != prefix) return false;
         for (var i = 1; i < s.Length; i++)
             if (Alphabet.IndexOf(s[i]) < 0) return false;
         return true;
     }
-
-    public override string ToString() => Value;
 }
 
 /// <summary>A group's id: "g" then 16 lowercase base32 characters (80 random bits).</summary>
@@ -68,7 +75,7 @@ public readonly record struct GroupId(string Value)
 {
     public static GroupId New() => new(UserId.NewId('g'));
 
-    public static bool IsValid(string? s) => s is { Length: 17 } && s[0] == 'g' && UserId.IsValid("u" + s[1..]);
+    public static bool IsValid(string? s) => RandomIds.HasShape(s, 'g', 16);
 
     public override string ToString() => Value;
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace Chat.Node.Media;
 
 /// <summary>
@@ -8,48 +6,16 @@ namespace Chat.Node.Media;
 /// </summary>
 public static class MediaIds
 {
-    private const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
     private const int RandomBytes = 16;
     private const int Chars = 26; // ceil(128 / 5)
 
-    public static string NewMediaId() => New('m');
+    public static string NewMediaId() => RandomIds.New('m', RandomBytes);
 
-    public static string NewUploadId() => New('p');
+    public static string NewUploadId() => RandomIds.New('p', RandomBytes);
 
     /// <summary>True for strings shaped like a media id; anything else is never used as a name.</summary>
-    public static bool IsMediaId(string? s) => HasShape(s, 'm');
+    public static bool IsMediaId(string? s) => RandomIds.HasShape(s, 'm', Chars);
 
     /// <summary>True for strings shaped like an upload id; anything else is never used as a name.</summary>
-    public static bool IsUploadId(string? s) => HasShape(s, 'p');
-
-    private static string New(char prefix)
-    {
-        Span<byte> bytes = stackalloc byte[RandomBytes];
-        RandomNumberGenerator.Fill(bytes);
-        Span<char> chars = stackalloc char[1 + Chars];
-        chars[0] = prefix;
-        ulong acc = 0;
-        int bits = 0, at = 1;
-        foreach (var b in bytes)
-        {
-            acc = (acc << 8) | b;
-            bits += 8;
-            while (bits >= 5)
-            {
-                bits -= 5;
-                chars[at++] = Alphabet[(int)((acc >> bits) & 31)];
-            }
-        }
-        // 128 bits leave 3 over: they fill the last character's high bits, the low 2 are zero.
-        chars[at] = Alphabet[(int)((acc << (5 - bits)) & 31)];
-        return new string(chars);
-    }
-
-    private static bool HasShape(string? s, char prefix)
-    {
-        if (s is null || s.Length != 1 + Chars || s[0] != prefix) return false;
-        for (var i = 1; i < s.Length; i++)
-            if (Alphabet.IndexOf(s[i]) < 0) return false;
-        return true;
-    }
+    public static bool IsUploadId(string? s) => RandomIds.HasShape(s, 'p', Chars);
 }

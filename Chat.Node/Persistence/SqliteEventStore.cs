@@ -165,18 +165,12 @@ public sealed class SqliteEventStore : IDisposable
     private void WriteLoop()
     {
         using var connection = OpenConnection(write: true);
-        using var insertEvent = connection.CreateCommand();
-        insertEvent.CommandText = "INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)";
-        var ep = new[] { "$p", "$s", "$m", "$z", "$b", "$c" }.Select(n => insertEvent.Parameters.Add(n, SqliteType.Text)).ToArray();
-        ep[1].SqliteType = ep[3].SqliteType = ep[5].SqliteType = SqliteType.Integer;
-        ep[4].SqliteType = SqliteType.Blob;
-        insertEvent.Prepare();
-        using var saveSnapshot = connection.CreateCommand();
-        saveSnapshot.CommandText = "INSERT OR REPLACE INTO snapshots (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)";
-        var sp = new[] { "$p", "$s", "$m", "$z", "$b", "$c" }.Select(n => saveSnapshot.Parameters.Add(n, SqliteType.Text)).ToArray();
-        sp[1].SqliteType = sp[3].SqliteType = sp[5].SqliteType = SqliteType.Integer;
-        sp[4].SqliteType = SqliteType.Blob;
-        saveSnapshot.Prepare();
+        var (insertEvent, ep) = PrepareRowInsert(connection,
+            "INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)");
+        var (saveSnapshot, sp) = PrepareRowInsert(connection,
+            "INSERT OR REPLACE INTO snapshots (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)");
+        using var _ = insertEvent;
+        using var __ = saveSnapshot;
 
         var batch = new List<Work>();
         var reader = _queue.Reader;
@@ -211,6 +205,21 @@ public sealed class SqliteEventStore : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>A prepared statement whose parameters $p $s $m $z $b $c take a <see cref="StoredRow"/> (see <see cref="Bind"/>).</summary>
+    private static (SqliteCommand Command, SqliteParameter[] Parameters) PrepareRowInsert(SqliteConnection connection, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        SqliteParameter Add(string name, SqliteType type) => command.Parameters.Add(name, type);
+        SqliteParameter[] parameters =
+        [
+            Add("$p", SqliteType.Text), Add("$s", SqliteType.Integer), Add("$m", SqliteType.Text),
+            Add("$z", SqliteType.Integer), Add("$b", SqliteType.Blob), Add("$c", SqliteType.Integer),
+        ];
+        command.Prepare();
+        return (command, parameters);
     }
 
     private static void Commit(SqliteConnection connection, List<Work> batch, SqliteCommand insertEvent, SqliteParameter[] ep,
