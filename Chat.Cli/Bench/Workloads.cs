@@ -132,7 +132,7 @@ public static class Workloads
             catch (OperationCanceledException) { }
         })).ToList();
 
-        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders).Concat(drains));
+        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders).Concat(drains), settle: senders);
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
 
@@ -223,7 +223,7 @@ public static class Workloads
             catch (OperationCanceledException) { }
         })).ToList();
 
-        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders));
+        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders), settle: senders);
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
         var all = latencies.SelectMany(l => l).ToArray();
@@ -545,11 +545,21 @@ public static class Workloads
     }
 
     /// <summary>Waits until everything arrived or the deadline passed (true), then stops every loop.</summary>
-    private static async Task<bool> FinishAsync(Task allDone, CancellationTokenSource deadline, IEnumerable<Task> loops)
+    /// <summary>
+    /// Waits until everything arrived (or the deadline), then up to 10 s more for <paramref name="settle"/> (the senders'
+    /// last answers: a text can reach its receiver before its Accepted reaches the sender), then stops the loops.
+    /// </summary>
+    private static async Task<bool> FinishAsync(Task allDone, CancellationTokenSource deadline, IEnumerable<Task> loops,
+        IEnumerable<Task>? settle = null)
     {
         var timedOut = false;
         try { await allDone.WaitAsync(deadline.Token); }
         catch (OperationCanceledException) { timedOut = true; }
+        if (!timedOut && settle is not null)
+        {
+            try { await Task.WhenAll(settle).WaitAsync(TimeSpan.FromSeconds(10), deadline.Token); }
+            catch (Exception e) when (e is OperationCanceledException or TimeoutException) { }
+        }
         await deadline.CancelAsync();
         await Task.WhenAll(loops.Select(Quietly));
         return timedOut;
