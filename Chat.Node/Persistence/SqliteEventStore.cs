@@ -158,11 +158,27 @@ public sealed class SqliteEventStore : IDisposable
 
     private Task Enqueue(Work work)
     {
-        if (!_queue.Writer.TryWrite(work)) work.Done.TrySetException(new ObjectDisposedException(nameof(SqliteEventStore)));
+        if (!_queue.Writer.TryWrite(work))
+            work.Done.TrySetException(new InvalidOperationException("the SQLite event store is closed or its writer failed"));
         return work.Done.Task;
     }
 
     private void WriteLoop()
+    {
+        try
+        {
+            WriteAll();
+        }
+        catch (Exception e)
+        {
+            // the writer cannot go on (the file cannot be opened, the disk is gone): every write waiting or still
+            // to come fails at once instead of hanging, and the entities that asked for them stop and recover later
+            _queue.Writer.TryComplete(e);
+            while (_queue.Reader.TryRead(out var work)) work.Done.TrySetException(e);
+        }
+    }
+
+    private void WriteAll()
     {
         using var connection = OpenConnection(write: true);
         var (insertEvent, ep) = PrepareRowInsert(connection,
