@@ -157,10 +157,11 @@ public sealed class BenchTests : IAsyncLifetime
     [Fact]
     public async Task Connections_all_log_in()
     {
-        var r = await Workloads.ConnectionsAsync(Options with { ServerPid = Environment.ProcessId });
+        var r = await Workloads.ConnectionsAsync(Options with { ServerPid = Environment.ProcessId, Hold = TimeSpan.FromSeconds(1) });
         Assert.Equal(60, r["connections"]);
         Assert.Equal(0L, r["failures"]);
         Assert.Contains("server_rss_delta_per_conn_bytes", Workloads.ToJson(r));
+        Assert.True((double)r["server_idle_cpu_percent"] >= 0);
     }
 
     [Fact]

@@ -38,6 +38,9 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--media-mib <MIB>")] [DefaultValue(64)] [Description("media: size of the uploaded video in MiB (at most the node's video limit)")]
     public int MediaMib { get; set; } = 64;
 
+    [CommandOption("--hold <SECONDS>")] [DefaultValue(0)] [Description("connections: keep them open and idle this long and report the node's CPU use (needs --server-pid)")]
+    public int Hold { get; set; }
+
     [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory")]
     public int? ServerPid { get; set; }
 
@@ -80,7 +83,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Messages = s.Messages ?? (s.Workload == "group" ? 20 : 500),
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
-            Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Timeout = TimeSpan.FromSeconds(s.Timeout),
+            Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Hold = TimeSpan.FromSeconds(s.Hold), Timeout = TimeSpan.FromSeconds(s.Timeout),
         };
         var output = console.Profile.Out.Writer;
         void Progress(string line) => output.WriteLine($"# {line}");

@@ -22,6 +22,8 @@ public sealed record BenchOptions
     public string StateFile { get; init; } = "restart-accounts.txt";
     public int? ServerPid { get; init; }
     public int MediaBytes { get; init; } = 64 << 20;
+    /// <summary>connections: keep them open and idle this long, measuring the node's CPU.</summary>
+    public TimeSpan Hold { get; init; } = TimeSpan.Zero;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
     public int SetupConcurrency { get; init; } = 64;
@@ -415,6 +417,15 @@ public static class Workloads
         if (rssBefore is { } before && rssAfter is { } after)
             result.Add("server_rss_before_bytes", before).Add("server_rss_after_bytes", after)
                 .Add("server_rss_delta_per_conn_bytes", clients.Count > 0 ? (after - before) / clients.Count : 0);
+        if (o.ServerPid is { } server && o.Hold > TimeSpan.Zero && CpuSeconds(server) is { } cpuBefore)
+        {
+            // the connections stay open and idle (keep-alive pings only): what does the node spend on them?
+            var held = Stopwatch.StartNew();
+            await Task.Delay(o.Hold);
+            if (CpuSeconds(server) is { } cpuAfter)
+                result.Add("hold_s", Round(held.Elapsed.TotalSeconds))
+                    .Add("server_idle_cpu_percent", Round(100 * (cpuAfter - cpuBefore) / held.Elapsed.TotalSeconds));
+        }
         await DisposeAllAsync(clients.ToArray());
         return result;
     }
@@ -579,6 +590,21 @@ public static class Workloads
 
     private static double Percentile(double[] sorted, int p) =>
         sorted.Length == 0 ? 0 : Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1)]);
+
+    /// <summary>User plus system CPU time of a process so far, from /proc (Linux).</summary>
+    private static double? CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime in clock ticks (USER_HZ = 100)
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
 
     private static long? Rss(int pid)
     {

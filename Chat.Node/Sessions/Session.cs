@@ -120,13 +120,27 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>While a send waits for its answer, or before login: deadlines are checked every second.</summary>
+    private static readonly TimeSpan FastTick = TimeSpan.FromSeconds(1);
+    private bool _fastTick = true;
+
+    /// <summary>An idle logged-in connection only needs its idle timeout checked: a tick a tenth as often (at most 30 s).</summary>
+    private TimeSpan SlowTick => TimeSpan.FromTicks(Math.Clamp(_settings.IdleTimeout.Ticks / 10, FastTick.Ticks, TimeSpan.FromSeconds(30).Ticks));
+
+    private void TickFast(bool fast)
+    {
+        if (fast == _fastTick) return;
+        _fastTick = fast;
+        Timers.StartPeriodicTimer("tick", Tick.Instance, fast ? FastTick : SlowTick);
+    }
+
     public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media) =>
         Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock, media));
 
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("tick", Tick.Instance, FastTick);
     }
 
     protected override void PostStop()
@@ -419,6 +433,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             return false;
         }
         _sendDeadlines[requestId] = Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds;
+        TickFast(true);
         return true;
     }
 
@@ -663,7 +678,12 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             Fail(ErrorCode.IdleTimeout, $"no frame for {_settings.IdleTimeout.TotalSeconds:0} s; send Ping to stay connected");
             return;
         }
-        if (_sendDeadlines.Count == 0) return;
+        if (_sendDeadlines.Count == 0)
+        {
+            // thousands of idle connections would otherwise cost thousands of ticks a second
+            if (_phase == Phase.LoggedIn) TickFast(false);
+            return;
+        }
         List<uint>? expired = null;
         foreach (var (id, deadline) in _sendDeadlines)
             if (deadline < now) (expired ??= []).Add(id);
