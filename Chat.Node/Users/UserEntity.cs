@@ -33,12 +33,9 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private int _eventsSinceSnapshot;
     /// <summary>Entries were removed but the journal rewrite did not finish: the next sweep rewrites even with nothing new to remove.</summary>
     private bool _compactionOwed;
-    private readonly List<(StoreReceipts Command, IActorRef ReplyTo)> _pendingReceipts = [];
-    private bool _receiptsInFlight;
-    private readonly List<(DeliverGroupEntry Command, IActorRef ReplyTo)> _pendingGroupEntries = [];
-    private bool _groupWriteInFlight;
-    private readonly List<(DeliverText Command, IActorRef ReplyTo)> _pendingTexts = [];
-    private bool _textWriteInFlight;
+    private readonly WriteGatherer<DeliverText> _texts;
+    private readonly WriteGatherer<StoreReceipts> _receipts;
+    private readonly WriteGatherer<DeliverGroupEntry> _groupEntries;
 
     public const string RegionName = "user";
 
@@ -46,6 +43,9 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     public UserEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
         PersistenceId = "user-" + entityId;
+        _texts = new WriteGatherer<DeliverText>(this, DecideTexts);
+        _receipts = new WriteGatherer<StoreReceipts>(this, DecideReceipts);
+        _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
         _settings = settings;
         _clock = clock;
         if (users is not null) _users = users;
@@ -194,20 +194,46 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     }
 
     /// <summary>
-    /// Texts arriving while the previous text write is in flight are stored together in one event (one
-    /// journal row), each its own inbox entry and each answered once the write is durable.
+    /// Commands of one kind (texts, receipts, group entries) that arrive while the previous write of that kind is in
+    /// flight are decided together and stored as one event (one journal row), each still its own inbox entry and
+    /// each answered once that write is durable; then the next gathered batch goes.
     /// </summary>
-    private void OnDeliver(DeliverText cmd)
+    private sealed class WriteGatherer<TCommand>(
+        UserEntity entity,
+        Func<List<(TCommand Command, IActorRef ReplyTo)>, (IUserEvent Event, Action<IUserEvent> Durable)?> decide)
     {
-        _pendingTexts.Add((cmd, Sender));
-        if (!_textWriteInFlight) FlushTexts();
+        private readonly List<(TCommand Command, IActorRef ReplyTo)> _pending = [];
+        private bool _inFlight;
+
+        public void Add(TCommand command, IActorRef replyTo)
+        {
+            _pending.Add((command, replyTo));
+            if (!_inFlight) Flush();
+        }
+
+        /// <summary>Waits for the next batch (used for commands that must follow ones not yet stored).</summary>
+        public void Defer(TCommand command, IActorRef replyTo) => _pending.Add((command, replyTo));
+
+        private void Flush()
+        {
+            if (_pending.Count == 0) return;
+            var batch = _pending.ToList();
+            _pending.Clear();
+            if (decide(batch) is not var (write, durable)) return;
+            _inFlight = true;
+            entity.PersistInOrder(write, e =>
+            {
+                durable(e);
+                _inFlight = false;
+                Flush();
+            });
+        }
     }
 
-    private void FlushTexts()
+    private void OnDeliver(DeliverText cmd) => _texts.Add(cmd, Sender);
+
+    private (IUserEvent, Action<IUserEvent>)? DecideTexts(List<(DeliverText Command, IActorRef ReplyTo)> pending)
     {
-        if (_pendingTexts.Count == 0) return;
-        var pending = _pendingTexts.ToList();
-        _pendingTexts.Clear();
         var now = Now;
         var stored = new List<MessageStored>();
         var answers = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
@@ -224,21 +250,25 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 answers.Add((sender, cmd.RequestId, decision.Event!.Entry));
             }
         }
-        if (stored.Count > 0)
+        // a repeated client message id is answered like the original, once the original is durable (it may be in
+        // this very batch: then with it)
+        void AnswerRepeats()
         {
-            _textWriteInFlight = true;
-            PersistInOrder(new MessagesBatchStored(stored), _ =>
-            {
-                foreach (var (replyTo, requestId, m) in answers)
-                    replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
-                foreach (var m in stored) Durable(m.Entry);
-                _textWriteInFlight = false;
-                FlushTexts();
-            });
+            foreach (var (replyTo, requestId, m) in repeats)
+                replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
         }
-        // a repeated client message id is answered like the original, once the original is durable
-        foreach (var (replyTo, requestId, m) in repeats)
-            AfterDurable(() => replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt)));
+        if (stored.Count == 0)
+        {
+            if (repeats.Count > 0) AfterDurable(AnswerRepeats);
+            return null;
+        }
+        return (new MessagesBatchStored(stored), _ =>
+        {
+            foreach (var (replyTo, requestId, m) in answers)
+                replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
+            foreach (var m in stored) Durable(m.Entry);
+            AnswerRepeats();
+        });
     }
 
     private void Durable(InboxEntry entry)
@@ -314,52 +344,36 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             Sender.Tell(new ReceiptsStoredAck(cmd.By, cmd.UserId, cmd.Batch.BatchNo));
             return;
         }
-        _pendingReceipts.Add((cmd, Sender));
-        if (!_receiptsInFlight) FlushReceipts();
+        _receipts.Add(cmd, Sender);
     }
 
-    private void FlushReceipts()
+    private (IUserEvent, Action<IUserEvent>)? DecideReceipts(List<(StoreReceipts Command, IActorRef ReplyTo)> pending)
     {
-        if (_pendingReceipts.Count == 0) return;
-        var pending = _pendingReceipts.ToList();
-        _pendingReceipts.Clear();
         var replyTo = new Dictionary<(UserId, long), IActorRef>();
         foreach (var (command, sender) in pending) replyTo[(command.By, command.Batch.BatchNo)] = sender;
         var (stored, duplicates, deferred) = _state.DecideStoreReceipts(pending.Select(p => p.Command).ToList(), Now);
-        foreach (var later in deferred) _pendingReceipts.Add((later, replyTo[(later.By, later.Batch.BatchNo)]));
+        foreach (var later in deferred) _receipts.Defer(later, replyTo[(later.By, later.Batch.BatchNo)]);
         foreach (var dup in duplicates)
         {
             var to = replyTo[(dup.By, dup.Batch.BatchNo)];
             AfterDurable(() => to.Tell(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo))); // stored before: confirm again
         }
-        if (stored is null) return; // batches after a gap wait for the issuer to resend in order
+        if (stored is null) return null; // batches after a gap wait for the issuer to resend in order
         _state.Apply(stored);
-        _receiptsInFlight = true;
-        PersistInOrder(stored, e =>
+        return (stored, e =>
         {
-            foreach (var source in e.Sources)
+            var written = (ReceiptsStored)e;
+            foreach (var source in written.Sources)
                 replyTo[(source.By, source.BatchNo)].Tell(new ReceiptsStoredAck(source.By, _state.Profile!.Id, source.BatchNo));
-            Durable(e.Entry);
-            _receiptsInFlight = false;
-            FlushReceipts();
+            Durable(written.Entry);
         });
     }
 
-    /// <summary>
-    /// Group entries arriving while the previous group write is in flight are stored together in one
-    /// event (one journal row), each still its own inbox entry: fan-out to busy inboxes costs few writes.
-    /// </summary>
-    private void OnGroupEntry(DeliverGroupEntry cmd)
-    {
-        _pendingGroupEntries.Add((cmd, Sender));
-        if (!_groupWriteInFlight) FlushGroupEntries();
-    }
+    /// <summary>Group entries, gathered as texts are: fan-out to busy inboxes costs few writes.</summary>
+    private void OnGroupEntry(DeliverGroupEntry cmd) => _groupEntries.Add(cmd, Sender);
 
-    private void FlushGroupEntries()
+    private (IUserEvent, Action<IUserEvent>)? DecideGroupEntries(List<(DeliverGroupEntry Command, IActorRef ReplyTo)> pending)
     {
-        if (_pendingGroupEntries.Count == 0) return;
-        var pending = _pendingGroupEntries.ToList();
-        _pendingGroupEntries.Clear();
         var stored = new List<GroupEntryStored>();
         var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
         foreach (var (cmd, sender) in pending)
@@ -377,15 +391,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             stored.Add(decision.Event);
             replyTo[(cmd.GroupId, cmd.UserId)] = sender;
         }
-        if (stored.Count == 0) return;
-        _groupWriteInFlight = true;
-        PersistInOrder(new GroupEntriesBatchStored(stored), e =>
+        if (stored.Count == 0) return null;
+        return (new GroupEntriesBatchStored(stored), _ =>
         {
-            foreach (var entry in e.Entries) Durable(entry.Entry);
+            foreach (var entry in stored) Durable(entry.Entry);
             foreach (var ((group, member), sender) in replyTo)
                 sender.Tell(new GroupEntriesStored(group, member, _state.GroupCursor(group)));
-            _groupWriteInFlight = false;
-            FlushGroupEntries();
         });
     }
 
