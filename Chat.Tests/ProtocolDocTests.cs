@@ -1,0 +1,45 @@
+using System.Text.RegularExpressions;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>The byte dumps in docs/protocol.md are what the codec writes and reads.</summary>
+public sealed class ProtocolDocTests
+{
+    private static string Doc()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "docs", "protocol.md"))) dir = Path.GetDirectoryName(dir);
+        Assert.NotNull(dir);
+        return File.ReadAllText(Path.Combine(dir!, "docs", "protocol.md"));
+    }
+
+    public static TheoryData<string, Frame> Documented => new()
+    {
+        { "00000037 920b9801b16d667674356c7a67776a36367361647166b1757277326b633263646c736f62356b6862a26869cf000001a21f96b114c000c0",
+            new Message(1, "mfvt5lzgwj66sadqf", "urw2kc2cdlsob5khb", "hi", 1795826299156) },
+        { "00000023 920a9407a3632d31b16d667674356c7a67776a36367361647166cf000001a21f96b114",
+            new Accepted(7, "c-1", "mfvt5lzgwj66sadqf", 1795826299156) },
+        { "00000004 920f9100", new Sync(0) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Documented))]
+    public void A_documented_dump_is_in_the_document_and_is_what_the_codec_writes_and_reads(string dump, Frame frame)
+    {
+        Assert.Contains(dump, Doc());
+        var bytes = Convert.FromHexString(Regex.Replace(dump, @"\s", ""));
+        Assert.Equal(Convert.ToHexStringLower(bytes), Convert.ToHexStringLower(FrameCodec.ToBytes(frame)));
+        var decoded = FrameCodec.Decode(new System.Buffers.ReadOnlySequence<byte>(bytes, 4, bytes.Length - 4));
+        Assert.Equal(FrameCodec.ToBytes(frame), FrameCodec.ToBytes(decoded));
+    }
+
+    [Fact]
+    public void A_send_with_four_fields_written_before_media_existed_still_reads_as_a_text()
+    {
+        var old = Convert.FromHexString("92099407a3632d31b17567696567756d647a636d6d7579736e6ba26869");
+        var send = Assert.IsType<Send>(FrameCodec.Decode(new System.Buffers.ReadOnlySequence<byte>(old)));
+        Assert.Equal("hi", send.Text);
+        Assert.Null(send.Media);
+    }
+}
