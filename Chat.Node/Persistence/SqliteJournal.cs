@@ -21,9 +21,10 @@ internal static class Payloads
     public static object Deserialize(Akka.Serialization.Serialization serialization, in StoredRow row) =>
         serialization.Deserialize(row.Payload, row.SerializerId, row.Manifest);
 
-    public static (string Path, string Synchronous) Settings(Config config) =>
-        (config.GetString("connection-string") ?? throw new ArgumentException("the SQLite journal needs connection-string"),
-         config.GetString("synchronous", "NORMAL"));
+    /// <summary>The store of the plugin's <c>connection-string</c>, with its <c>synchronous</c> setting; released in PostStop.</summary>
+    public static SqliteEventStore Acquire(Config config) => SqliteEventStore.Acquire(
+        config.GetString("connection-string") ?? throw new ArgumentException("the SQLite journal and snapshot store need connection-string"),
+        config.GetString("synchronous", "NORMAL"));
 }
 
 /// <summary>
@@ -33,14 +34,9 @@ internal static class Payloads
 public sealed class SqliteJournal : AsyncWriteJournal
 {
     private readonly SqliteEventStore _store;
-    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
 
-    public SqliteJournal(Config config)
-    {
-        var (connectionString, synchronous) = Payloads.Settings(config);
-        _store = SqliteEventStore.Acquire(connectionString, synchronous);
-        _serialization = Context.System.Serialization;
-    }
+    public SqliteJournal(Config config) => _store = Payloads.Acquire(config);
 
     protected override void PostStop()
     {
@@ -96,14 +92,9 @@ public sealed class SqliteJournal : AsyncWriteJournal
 public sealed class SqliteSnapshotStore : SnapshotStore
 {
     private readonly SqliteEventStore _store;
-    private readonly Akka.Serialization.Serialization _serialization;
+    private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
 
-    public SqliteSnapshotStore(Config config)
-    {
-        var (connectionString, synchronous) = Payloads.Settings(config);
-        _store = SqliteEventStore.Acquire(connectionString, synchronous);
-        _serialization = Context.System.Serialization;
-    }
+    public SqliteSnapshotStore(Config config) => _store = Payloads.Acquire(config);
 
     protected override void PostStop()
     {
