@@ -80,7 +80,7 @@ public static class Program
         config.AddCommand<WhoamiCommand>("whoami")
             .WithDescription("Show the profile's user id, name, phone and server");
         config.AddCommand<Bench.BenchCommand>("bench")
-            .WithDescription("Load a node on loopback (direct, offline, connections) and print the figures")
+            .WithDescription("Load a node on loopback (direct, group, offline, connections, restart, media) and print the figures")
             .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json");
 
         config.AddBranch<ProfileSettings>("group", group =>
