@@ -171,6 +171,8 @@ public sealed class BenchTests : IAsyncLifetime
         Assert.False(r.TimedOut);
         Assert.Equal(1, r["verified"]);
         Assert.True((double)r["upload_mib_per_s"] > 0);
+        // the node's memory was read (before) and sampled during the transfer (peak, never below what was read first)
+        Assert.True((long)r["server_rss_before_bytes"] > 0);
         Assert.True((long)r["server_rss_peak_bytes"] >= (long)r["server_rss_before_bytes"]);
     }
 }

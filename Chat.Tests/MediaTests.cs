@@ -251,6 +251,30 @@ public sealed class MediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Media_requests_beyond_the_per_connection_limit_are_refused_and_every_one_is_answered()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        var file = FakeFile("image/png", 40 * 1000);
+        var upload = await alice.Client.StartUploadAsync("image/png", file.Length, SHA256.HashData(file));
+        // 40 chunks sent at once, without waiting: the node holds at most max-chunks-in-flight (8) of them
+        var chunks = Enumerable.Range(0, 40)
+            .Select(i => alice.Client.UploadChunkAsync(upload.UploadId, i * 1000L, file[(i * 1000)..((i + 1) * 1000)]))
+            .ToList();
+        var outcomes = new List<ErrorCode?>();
+        foreach (var chunk in chunks)
+        {
+            try { await chunk; outcomes.Add(null); }
+            catch (ChatException e) { outcomes.Add(e.Code); }
+        }
+        Assert.Equal(40, outcomes.Count); // every request was answered
+        Assert.Contains(ErrorCode.RateLimited, outcomes);
+        Assert.True(outcomes.Count(o => o is null) >= 1, "the first chunks were stored");
+        // what the node kept is exactly the prefix it acknowledged: the upload resumes from there
+        var stored = outcomes.TakeWhile(o => o is null).Count() * 1000L;
+        Assert.Equal(stored, (await alice.Client.ResumeUploadAsync(upload.UploadId)).Received);
+    }
+
+    [Fact]
     public async Task Unfinished_uploads_are_removed_after_the_upload_expiry()
     {
         var clock = new ManualClock(DateTimeOffset.UtcNow);

@@ -151,29 +151,23 @@ internal sealed class GroupCreateCommand(IAnsiConsole console, ProfileStore prof
     }
 }
 
-/// <summary>Adds members (admins only).</summary>
-internal sealed class GroupAddCommand(IAnsiConsole console, ProfileStore profiles)
+/// <summary>Adds or removes members (admins only).</summary>
+internal abstract class GroupMembersCommand(IAnsiConsole console, ProfileStore profiles, bool add)
     : GroupCommand<GroupMembersSettings>(console, profiles)
 {
     protected override async Task RunAsync(ChatClient client, GroupMembersSettings settings, CancellationToken ct)
     {
         var members = await ResolveUsersAsync(client, ChatIds.SplitList(settings.Members), ct);
-        await client.AddMembersAsync(settings.Group, members, ct);
-        Out.WriteLine($"added {Plural(members.Count, "member")}");
+        await (add ? client.AddMembersAsync(settings.Group, members, ct) : client.RemoveMembersAsync(settings.Group, members, ct));
+        Out.WriteLine($"{(add ? "added" : "removed")} {Plural(members.Count, "member")}");
     }
 }
 
-/// <summary>Removes members (admins only).</summary>
+internal sealed class GroupAddCommand(IAnsiConsole console, ProfileStore profiles)
+    : GroupMembersCommand(console, profiles, add: true);
+
 internal sealed class GroupRemoveCommand(IAnsiConsole console, ProfileStore profiles)
-    : GroupCommand<GroupMembersSettings>(console, profiles)
-{
-    protected override async Task RunAsync(ChatClient client, GroupMembersSettings settings, CancellationToken ct)
-    {
-        var members = await ResolveUsersAsync(client, ChatIds.SplitList(settings.Members), ct);
-        await client.RemoveMembersAsync(settings.Group, members, ct);
-        Out.WriteLine($"removed {Plural(members.Count, "member")}");
-    }
-}
+    : GroupMembersCommand(console, profiles, add: false);
 
 /// <summary>Leaves a group.</summary>
 internal sealed class GroupLeaveCommand(IAnsiConsole console, ProfileStore profiles)

@@ -39,9 +39,6 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
 
     /// <summary>Entries resent to one member per retry: enough to close a gap, small enough not to flood a busy inbox.</summary>
     private const int ResendWindow = 256;
-    private int _eventsSinceSnapshot;
-    /// <summary>Entries were removed but the journal rewrite did not finish: the next sweep rewrites even with nothing new to remove.</summary>
-    private bool _compactionOwed;
 
     public GroupEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
@@ -77,11 +74,11 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
                 break;
             case GroupEntryAppended e:
                 _state.Apply(e);
-                _eventsSinceSnapshot++;
+                CountEventForSnapshot();
                 break;
             case FanoutCompleted f:
                 _fanoutUpTo = Math.Max(_fanoutUpTo, f.UpTo);
-                _eventsSinceSnapshot++;
+                CountEventForSnapshot();
                 break;
             case GroupLogExpired x:
                 _state.Apply(x);
@@ -129,7 +126,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     {
         var replyTo = Sender;
         var upTo = _state.ExpiredUpTo(cmd.Cutoff);
-        if (!_state.Exists || (upTo == 0 && !_compactionOwed))
+        if (!_state.Exists || (upTo == 0 && !RewriteOwed))
         {
             replyTo.Tell(new EntriesExpired(PersistenceId, 0, false, KeepMedia()));
             return;
@@ -140,14 +137,7 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
         _fanoutUpTo = Math.Max(_fanoutUpTo, upTo);
         foreach (var member in _storedUpTo.Keys.ToList())
             if (_storedUpTo[member] < upTo) _storedUpTo[member] = upTo;
-        PersistInOrder(expired, _ => { });
-        _eventsSinceSnapshot = 0;
-        _compactionOwed = true;
-        Compact(() => _state.ToSnapshot(_fanoutUpTo), ok =>
-        {
-            _compactionOwed = !ok; // a failed rewrite is tried again by the next sweep
-            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok, KeepMedia()));
-        });
+        RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok, KeepMedia())));
     }
 
     private IReadOnlyList<string>? KeepMedia() => _state.Image is { } image ? [image.MediaId] : null;
@@ -269,14 +259,9 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
         }
     }
 
-    private void CountEventForSnapshot() => _eventsSinceSnapshot++;
+    protected override int SnapshotEvery => _settings.SnapshotEvery;
 
-    protected override void OnAllDurable()
-    {
-        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
-        _eventsSinceSnapshot = 0;
-        SaveSnapshot(_state.ToSnapshot(_fanoutUpTo));
-    }
+    protected override object TakeSnapshot() => _state.ToSnapshot(_fanoutUpTo);
 }
 
 /// <summary>Routes group commands by group id.</summary>

@@ -23,6 +23,14 @@ public sealed class MediaTransfer : ReceiveActor
     private readonly string _user;
     private readonly TimeProvider _clock;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    /// <summary>
+    /// What was declared for this user's uploads, and stored items being downloaded: both fixed once known, so a
+    /// chunk does not read the store's metadata again (the store still checks every append and read itself).
+    /// Forgotten after any store error, and a few at a time at most.
+    /// </summary>
+    private readonly Dictionary<string, UploadInfo> _declared = [];
+    private readonly Dictionary<string, MediaInfo> _stored = [];
+    private const int Remembered = 8;
 
     public MediaTransfer(IMediaStore store, MediaSettings settings, string user, TimeProvider clock)
     {
@@ -47,6 +55,8 @@ public sealed class MediaTransfer : ReceiveActor
             }
             catch (MediaStoreException e)
             {
+                _declared.Clear();
+                _stored.Clear();
                 answer = new Error(requestId, CodeOf(e.Error), e.Message);
             }
             catch (Exception e)
@@ -106,7 +116,7 @@ public sealed class MediaTransfer : ReceiveActor
             return new Error(c.RequestId, ErrorCode.InvalidArgument, "a chunk carries at least 1 byte");
         if (c.Data.Length > _settings.MaxChunkBytes)
             return new Error(c.RequestId, ErrorCode.ChunkTooLarge, $"a chunk carries at most {_settings.MaxChunkBytes} bytes; this one has {c.Data.Length}");
-        var upload = await Mine(c.UploadId);
+        var upload = c.UploadId is not null && _declared.TryGetValue(c.UploadId, out var known) ? known : await Mine(c.UploadId);
         if (upload is null) return UnknownUpload(c.RequestId, c.UploadId);
         if (c.Offset == 0)
         {
@@ -115,6 +125,7 @@ public sealed class MediaTransfer : ReceiveActor
                 return new Error(c.RequestId, ErrorCode.InvalidArgument, $"the first chunk must carry at least {need} bytes");
             if (!MediaTypes.Matches(upload.ContentType, c.Data))
             {
+                _declared.Remove(upload.UploadId);
                 await _store.AbortUploadAsync(upload.UploadId);
                 return new Error(c.RequestId, ErrorCode.MediaTypeMismatch,
                     $"the file does not start like {upload.ContentType}; the upload is discarded");
@@ -127,6 +138,7 @@ public sealed class MediaTransfer : ReceiveActor
 
     private async Task<Frame> Complete(uint requestId, UploadInfo upload)
     {
+        _declared.Remove(upload.UploadId);
         var media = await _store.CompleteUploadAsync(upload.UploadId, _clock.GetUtcNow());
         _log.Debug("upload {0} complete: media {1}, {2} bytes", upload.UploadId, media.MediaId, media.Size);
         return new UploadComplete(requestId, upload.UploadId, media.MediaId, media.ContentType, media.Size);
@@ -134,7 +146,8 @@ public sealed class MediaTransfer : ReceiveActor
 
     private async Task<Frame> Read(Download d)
     {
-        var media = MediaIds.IsMediaId(d.MediaId) ? await _store.GetAsync(d.MediaId) : null;
+        var media = d.MediaId is not null && _stored.TryGetValue(d.MediaId, out var known) ? known
+            : MediaIds.IsMediaId(d.MediaId) ? Remember(_stored, d.MediaId!, await _store.GetAsync(d.MediaId!)) : null;
         if (media is null) return new Error(d.RequestId, ErrorCode.UnknownMedia, $"no media '{Truncate(d.MediaId)}'");
         if (d.Offset < 0 || d.Offset > media.Size)
             return new Error(d.RequestId, ErrorCode.InvalidArgument, $"offset must be 0 to {media.Size}");
@@ -158,7 +171,15 @@ public sealed class MediaTransfer : ReceiveActor
     {
         if (!MediaIds.IsUploadId(uploadId)) return null;
         var upload = await _store.GetUploadAsync(uploadId!);
-        return upload is not null && upload.Uploader == _user ? upload : null;
+        return upload is not null && upload.Uploader == _user ? Remember(_declared, uploadId!, upload) : null;
+    }
+
+    private static T? Remember<T>(Dictionary<string, T> known, string id, T? value) where T : class
+    {
+        if (value is null) return null;
+        if (known.Count >= Remembered) known.Clear();
+        known[id] = value;
+        return value;
     }
 
     private UploadStatus Status(uint requestId, UploadInfo upload, long received) =>

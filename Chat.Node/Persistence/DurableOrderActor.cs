@@ -28,30 +28,67 @@ public abstract class DurableOrderActor : UntypedPersistentActor
         });
     }
 
+    private int _eventsSinceSnapshot;
+    private bool _rewriteOwed;
+
+    /// <summary>Events between snapshots.</summary>
+    protected abstract int SnapshotEvery { get; }
+
+    /// <summary>The whole state as a snapshot (taken only when no write is in flight).</summary>
+    protected abstract object TakeSnapshot();
+
+    /// <summary>Counts a durable (or recovered) event towards the next snapshot.</summary>
+    protected void CountEventForSnapshot() => _eventsSinceSnapshot++;
+
     /// <summary>
     /// Every event written so far is durable and none is in flight: the state holds nothing that is not
     /// in the journal, so snapshots are taken here. (State is applied before its write completes; a snapshot
     /// taken mid-flight would carry an event whose write might still fail.)
     /// </summary>
-    protected virtual void OnAllDurable() { }
+    private void OnAllDurable()
+    {
+        if (_eventsSinceSnapshot < SnapshotEvery) return;
+        _eventsSinceSnapshot = 0;
+        SaveSnapshot(TakeSnapshot());
+    }
+
+    /// <summary>A retention rewrite failed earlier: the next sweep rewrites even with nothing new to remove.</summary>
+    protected bool RewriteOwed => _rewriteOwed;
+
+    /// <summary>
+    /// Retention: persists <paramref name="marker"/> (already applied to the state; it holds no message text), then
+    /// <see cref="Compact"/>s, so the journal keeps nothing older. <paramref name="done"/> learns whether the rewrite
+    /// finished; one that did not is owed to the next sweep.
+    /// </summary>
+    protected void RewriteAfter<TEvent>(TEvent marker, Action<bool> done)
+    {
+        PersistInOrder(marker, _ => { });
+        _eventsSinceSnapshot = 0;
+        _rewriteOwed = true;
+        Compact(ok =>
+        {
+            _rewriteOwed = !ok;
+            done(ok);
+        });
+    }
 
     private long _compactAt = -1;
     private bool _compactEventsGone, _compactSnapshotsGone;
     private Action<bool>? _compacted;
 
     /// <summary>
-    /// Once every write so far is durable: saves <paramref name="snapshot"/>, then deletes every older event and
+    /// Once every write so far is durable: saves a snapshot, then deletes every older event and
     /// snapshot, then calls <paramref name="done"/> (false when a step failed). Retention uses it after its marker
     /// event, so the one journal row the plugin keeps (the newest deleted one) is the marker, which holds no text.
     /// </summary>
-    protected void Compact(Func<object> snapshot, Action<bool> done)
+    private void Compact(Action<bool> done)
     {
         AfterDurable(() =>
         {
             _compactAt = LastSequenceNr;
             _compactEventsGone = _compactSnapshotsGone = false;
             _compacted = done;
-            SaveSnapshot(snapshot());
+            SaveSnapshot(TakeSnapshot());
         });
     }
 

@@ -130,6 +130,25 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
         using var gate = new SemaphoreSlim(_settings.RetentionParallelism);
         var timeout = TimeSpan.FromSeconds(60);
         var tasks = new List<Task>();
+        async Task Expire(IActorRef region, object command)
+        {
+            try
+            {
+                var answer = await region.Ask<EntriesExpired>(command, timeout).ConfigureAwait(false);
+                Interlocked.Add(ref entries, answer.Entries);
+                foreach (var id in answer.KeepMedia ?? []) keep.Add(id);
+                if (answer.Compacted) Interlocked.Increment(ref compacted);
+                else if (answer.Entries > 0) Interlocked.Increment(ref failures);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref failures);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
         foreach (var id in ids)
         {
             object? command = id switch
@@ -142,25 +161,7 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
             var region = command is ExpireUserEntries ? _users : _groups;
             await gate.WaitAsync().ConfigureAwait(false);
             entities++;
-            tasks.Add(Task.Run(async () =>
-            {
-                try
-                {
-                    var answer = await region.Ask<EntriesExpired>(command, timeout).ConfigureAwait(false);
-                    Interlocked.Add(ref entries, answer.Entries);
-                    foreach (var id in answer.KeepMedia ?? []) keep.Add(id);
-                    if (answer.Compacted) Interlocked.Increment(ref compacted);
-                    else if (answer.Entries > 0) Interlocked.Increment(ref failures);
-                }
-                catch (Exception)
-                {
-                    Interlocked.Increment(ref failures);
-                }
-                finally
-                {
-                    gate.Release();
-                }
-            }));
+            tasks.Add(Expire(region, command));
         }
         await Task.WhenAll(tasks).ConfigureAwait(false);
 

@@ -326,26 +326,29 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     private void OnSend(Send s)
     {
-        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, UserId.IsValid(s.To) ? null : (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'")))
-            return;
-        if (s.Media is not null)
-        {
-            CheckMedia(s, s.RequestId, s.Media);
-            return;
-        }
-        _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId));
+        if (CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, UserId.IsValid(s.To) ? null : (ErrorCode.UnknownUser, $"no user '{Truncate(s.To)}'")))
+            Deliver(s, s.Media);
     }
 
     private void OnSendGroup(SendGroup s)
     {
-        if (!CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, GroupId.IsValid(s.GroupId) ? null : (ErrorCode.UnknownGroup, $"no group '{Truncate(s.GroupId)}'")))
-            return;
-        if (s.Media is not null)
+        if (CheckSend(s.RequestId, s.ClientMessageId, s.Text, s.Media, GroupId.IsValid(s.GroupId) ? null : (ErrorCode.UnknownGroup, $"no group '{Truncate(s.GroupId)}'")))
+            Deliver(s, s.Media);
+    }
+
+    /// <summary>Hands a checked send to the recipient's inbox or the group; a media send first has its media checked.</summary>
+    private void Deliver(Frame send, MediaRef? media, bool mediaChecked = false)
+    {
+        if (media is not null && !mediaChecked)
         {
-            CheckMedia(s, s.RequestId, s.Media);
+            CheckMedia(send, ((IRequest)send).RequestId, media);
             return;
         }
-        _groups.Tell(new PostToGroup(new GroupId(s.GroupId), _user, s.ClientMessageId, s.Text, s.RequestId));
+        switch (send)
+        {
+            case Send s: _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, media)); return;
+            case SendGroup g: _groups.Tell(new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, media)); return;
+        }
     }
 
     private sealed record MediaChecked(Frame Send, MediaRef? Media, Error? Problem) : INoSerializationVerificationNeeded;
@@ -358,19 +361,33 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private void CheckMedia(Frame send, uint requestId, MediaRef media)
     {
         _checkingMedia = true;
-        var store = _media;
-        var now = _clock.GetUtcNow();
-        var id = media.MediaId;
-        var thumbnail = media.Thumbnail;
-        async Task<MediaChecked> Check()
-        {
-            var info = await store.GetAsync(id).ConfigureAwait(false);
-            if (info is null) return new MediaChecked(send, null, new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(id)}'"));
-            await store.TouchAsync(id, now).ConfigureAwait(false);
-            return new MediaChecked(send, new MediaRef(info.MediaId, info.ContentType, info.Size, thumbnail), null);
-        }
-        Check().PipeTo(Self, failure: e => new MediaChecked(send, null, new Error(requestId, ErrorCode.Unavailable, "media storage failed; retry")));
+        ReferStoredMedia(_media, media, requestId, _clock.GetUtcNow())
+            .PipeTo(Self, success: r => new MediaChecked(send, r.Stored, r.Problem),
+                failure: e => new MediaChecked(send, null, new Error(requestId, ErrorCode.Unavailable, "media storage failed; retry")));
     }
+
+    /// <summary>
+    /// Looks a referenced media item up in the store (of the given <paramref name="kind"/>, when one is required) and
+    /// renews its last-referenced time. The answer carries what was stored (type and size from the store, the client's
+    /// thumbnail), or the Error for the client.
+    /// </summary>
+    private static async Task<(MediaRef? Stored, Error? Problem)> ReferStoredMedia(IMediaStore store, MediaRef media,
+        uint requestId, DateTimeOffset now, MediaKind? kind = null)
+    {
+        var info = await store.GetAsync(media.MediaId).ConfigureAwait(false);
+        if (info is null) return (null, new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'"));
+        if (kind is { } required && MediaTypes.Kind(info.ContentType) != required)
+            return (null, new Error(requestId, ErrorCode.MediaTypeNotAllowed, $"a group picture is an image, not {info.ContentType}"));
+        await store.TouchAsync(info.MediaId, now).ConfigureAwait(false);
+        return (new MediaRef(info.MediaId, info.ContentType, info.Size, media.Thumbnail), null);
+    }
+
+    /// <summary>What is wrong with a media reference before the store is asked (null: nothing).</summary>
+    private (ErrorCode, string)? MediaRefProblem(MediaRef media) =>
+        !MediaIds.IsMediaId(media.MediaId) ? (ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'")
+        : media.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes
+            ? (ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}")
+            : null;
 
     private void OnMediaChecked(MediaChecked c)
     {
@@ -382,10 +399,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
                 _sendDeadlines.Remove(requestId);
                 _connection.Write(c.Problem);
             }
-            else if (c.Send is Send s)
-                _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, c.Media));
-            else if (c.Send is SendGroup g)
-                _groups.Tell(new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, c.Media));
+            else
+                Deliver(c.Send, c.Media, mediaChecked: true);
         }
         _checkingMedia = false;
         while (!_checkingMedia && _held.TryDequeue(out var next)) Dispatch(next);
@@ -417,10 +432,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             (code, problem) = p;
         else if (media is null && string.IsNullOrWhiteSpace(text))
             (code, problem) = (ErrorCode.EmptyText, "text is empty");
-        else if (media is not null && !MediaIds.IsMediaId(media.MediaId))
-            (code, problem) = (ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'");
-        else if (media?.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes)
-            (code, problem) = (ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}");
+        else if (media is not null && MediaRefProblem(media) is { } mediaProblem)
+            (code, problem) = mediaProblem;
         else if (text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(text) > _settings.MaxTextBytes)
             (code, problem) = (ErrorCode.TextTooLong, $"text is longer than {_settings.MaxTextBytes} bytes");
         else if (_sendDeadlines.Count >= _settings.MaxInFlight)
@@ -529,30 +542,17 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             AskAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
             return;
         }
+        if (MediaRefProblem(request.Image) is var (code, reason))
+        {
+            _connection.Write(new Error(requestId, code, reason));
+            return;
+        }
+        var (store, groups, user, now, timeout) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout);
         var image = request.Image;
-        if (!MediaIds.IsMediaId(image.MediaId))
-        {
-            _connection.Write(new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(image.MediaId)}'"));
-            return;
-        }
-        if (image.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes)
-        {
-            _connection.Write(new Error(requestId, ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}"));
-            return;
-        }
-        var store = _media;
-        var groups = _groups;
-        var user = _user;
-        var now = _clock.GetUtcNow();
-        var timeout = _settings.RequestTimeout;
         async Task<object> Set()
         {
-            var info = await store.GetAsync(image.MediaId).ConfigureAwait(false);
-            if (info is null) return new Reply(new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(image.MediaId)}'"));
-            if (MediaTypes.Kind(info.ContentType) != MediaKind.Image)
-                return new Reply(new Error(requestId, ErrorCode.MediaTypeNotAllowed, $"a group picture is an image, not {info.ContentType}"));
-            await store.TouchAsync(info.MediaId, now).ConfigureAwait(false);
-            var stored = new MediaRef(info.MediaId, info.ContentType, info.Size, image.Thumbnail);
+            var (stored, problem) = await ReferStoredMedia(store, image, requestId, now, MediaKind.Image).ConfigureAwait(false);
+            if (problem is not null) return new Reply(problem);
             return await groups.Ask<object>(new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored), timeout).ConfigureAwait(false);
         }
         Set().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));

@@ -30,9 +30,6 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private readonly Dictionary<IActorRef, string> _sessions = [];
     private UserState _state = new();
     private long _durableSeq;
-    private int _eventsSinceSnapshot;
-    /// <summary>Entries were removed but the journal rewrite did not finish: the next sweep rewrites even with nothing new to remove.</summary>
-    private bool _compactionOwed;
     private readonly WriteGatherer<DeliverText> _texts;
     private readonly WriteGatherer<StoreReceipts> _receipts;
     private readonly WriteGatherer<DeliverGroupEntry> _groupEntries;
@@ -74,7 +71,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 break;
             case IUserEvent e:
                 _state.Apply(e);
-                _eventsSinceSnapshot++;
+                CountEventForSnapshot();
                 break;
             case RecoveryCompleted:
                 _durableSeq = _state.LastSeq;
@@ -121,7 +118,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     {
         var replyTo = Sender;
         var (upTo, receipts) = _state.Expiring(cmd.Cutoff);
-        if (!_state.Exists || ((upTo == 0 && receipts == 0) && !_compactionOwed))
+        if (!_state.Exists || (upTo == 0 && receipts == 0 && !RewriteOwed))
         {
             replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
             return;
@@ -129,14 +126,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         var removed = (int)(upTo == 0 ? 0 : upTo - _state.FirstSeq + 1);
         var expired = new InboxExpired(upTo, cmd.Cutoff);
         _state.Apply(expired);
-        PersistInOrder(expired, _ => { });
-        _eventsSinceSnapshot = 0;
-        _compactionOwed = true;
-        Compact(() => _state.ToSnapshot(), ok =>
-        {
-            _compactionOwed = !ok; // a failed rewrite is tried again by the next sweep
-            replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok));
-        });
+        RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
 
     private void OnCreate(CreateUser cmd)
@@ -282,14 +272,9 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         CountEventForSnapshot();
     }
 
-    private void CountEventForSnapshot() => _eventsSinceSnapshot++;
+    protected override int SnapshotEvery => _settings.SnapshotEvery;
 
-    protected override void OnAllDurable()
-    {
-        if (_eventsSinceSnapshot < _settings.SnapshotEvery) return;
-        _eventsSinceSnapshot = 0;
-        SaveSnapshot(_state.ToSnapshot());
-    }
+    protected override object TakeSnapshot() => _state.ToSnapshot();
 
     private void OnFetch(FetchEntries cmd)
     {
