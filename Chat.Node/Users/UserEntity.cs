@@ -282,19 +282,39 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         Sender.Tell(new Entries(_state.Range(cmd.After, _durableSeq, max), _durableSeq, cmd.After));
     }
 
+    /// <summary>The highest ack that arrived while the previous ack's write was in flight (0: none).</summary>
+    private long _ackWaiting;
+    private bool _ackInFlight;
+
+    /// <summary>
+    /// Acks are cumulative: those arriving while an ack is being written are merged into one, decided when that write is
+    /// durable. A busy inbox then costs one ack write (and one receipt batch per sender) per journal round trip.
+    /// </summary>
     private void OnAck(Acknowledge cmd)
     {
-        var decision = _state.DecideAck(Math.Min(cmd.UpTo, _durableSeq), Now);
+        _ackWaiting = Math.Max(_ackWaiting, cmd.UpTo);
+        if (!_ackInFlight) WriteAck();
+    }
+
+    private void WriteAck()
+    {
+        var upTo = _ackWaiting;
+        _ackWaiting = 0;
+        if (upTo == 0) return;
+        var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
         if (decision.Event is not { } acked) return;
         _state.Apply(acked);
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
         if (acked.Batches.Count == 0) return;
+        _ackInFlight = true;
         PersistInOrder(acked, e =>
         {
             foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
             CountEventForSnapshot();
+            _ackInFlight = false;
+            WriteAck();
         });
     }
 
