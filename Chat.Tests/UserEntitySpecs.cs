@@ -60,6 +60,38 @@ public sealed class UserEntitySpecs : TestKit
     }
 
     [Fact]
+    public void Acks_in_quick_succession_send_one_delivered_receipt_per_message_and_fewer_batches()
+    {
+        var users = CreateTestProbe();
+        var ann = Start(users.Ref);
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        var ids = new List<string>();
+        for (var i = 1; i <= 20; i++)
+        {
+            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+            ids.Add(ExpectMsg<TextAccepted>().MessageId);
+        }
+        // a client acks each entry as it arrives: twenty acks in a row, the first one's write still in flight
+        for (var seq = 1; seq <= 20; seq++) ann.Tell(new Acknowledge(Ann, seq));
+
+        var covered = new List<string>();
+        var batches = 0;
+        while (covered.Count < ids.Count)
+        {
+            var receipts = users.ExpectMsg<StoreReceipts>();
+            Assert.Equal(Bob, receipts.UserId);
+            Assert.Equal(ReceiptStatus.Delivered, receipts.Batch.Status);
+            batches++;
+            covered.AddRange(receipts.Batch.MessageIds);
+            ann.Tell(new ReceiptsStoredAck(Ann, Bob, receipts.Batch.BatchNo));
+        }
+        Assert.Equal(ids, covered); // every message once, in order
+        Assert.True(batches < ids.Count, $"{batches} receipt batches for {ids.Count} acks: acks were not merged");
+        users.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public void Recovers_inbox_and_dedup_after_a_restart_across_snapshots()
     {
         var users = CreateTestProbe();
