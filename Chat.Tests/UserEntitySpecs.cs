@@ -29,6 +29,20 @@ public sealed class UserEntitySpecs : TestKit
     private IActorRef Start(IActorRef users) =>
         Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, TimeProvider.System, users));
 
+    /// <summary>Creates Ann, stores <paramref name="count"/> texts from Bob in her inbox; their message ids in order.</summary>
+    private List<string> CreateAnnWithTextsFromBob(IActorRef ann, int count)
+    {
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        var ids = new List<string>();
+        for (var i = 1; i <= count; i++)
+        {
+            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+            ids.Add(ExpectMsg<TextAccepted>().MessageId);
+        }
+        return ids;
+    }
+
     [Fact]
     public void Accepts_once_durable_pushes_to_sessions_and_sends_receipts_on_ack()
     {
@@ -64,14 +78,7 @@ public sealed class UserEntitySpecs : TestKit
     {
         var users = CreateTestProbe();
         var ann = Start(users.Ref);
-        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
-        ExpectMsg<UserCreated>();
-        var ids = new List<string>();
-        for (var i = 1; i <= 20; i++)
-        {
-            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
-            ids.Add(ExpectMsg<TextAccepted>().MessageId);
-        }
+        var ids = CreateAnnWithTextsFromBob(ann, 20);
         // a client acks each entry as it arrives: twenty acks in a row, the first one's write still in flight
         for (var seq = 1; seq <= 20; seq++) ann.Tell(new Acknowledge(Ann, seq));
 
@@ -96,14 +103,7 @@ public sealed class UserEntitySpecs : TestKit
     {
         var users = CreateTestProbe();
         var ann = Start(users.Ref);
-        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
-        ExpectMsg<UserCreated>();
-        var ids = new List<string>();
-        for (var i = 1; i <= 12; i++)
-        {
-            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
-            ids.Add(ExpectMsg<TextAccepted>().MessageId);
-        }
+        var ids = CreateAnnWithTextsFromBob(ann, 12);
         Watch(ann);
         Sys.Stop(ann);
         ExpectTerminated(ann);
