@@ -19,6 +19,17 @@ public sealed class MediaStoreTests : IDisposable
 
     public void Dispose() => TestNode.TryDelete(_temp);
 
+    [Fact]
+    public void A_directory_is_flushed_to_disk_and_a_missing_one_is_an_error_naming_it()
+    {
+        Directory.CreateDirectory(_root);
+        DirectoryFlush.Flush(_root); // no exception: the directory's entries reached the disk
+        var missing = Path.Combine(_temp, "nowhere");
+        if (OperatingSystem.IsWindows()) return; // nothing to flush there
+        var e = Assert.Throws<IOException>(() => DirectoryFlush.Flush(missing));
+        Assert.Contains(missing, e.Message);
+    }
+
     private static UploadSpec Spec(byte[] content, string type = "image/png") =>
         new("u" + new string('a', 16), type, content.Length, SHA256.HashData(content));
 

@@ -22,7 +22,8 @@ namespace Chat.Node.Media;
 /// can name a path outside <c>root</c>.
 /// <para>
 /// Metadata is written to a temporary file in the same directory, flushed to disk and renamed over its name,
-/// so it is either the old or the new content. Completing an upload writes the object's metadata first and
+/// so it is either the old or the new content; the directory is flushed after each rename (<see cref="DirectoryFlush"/>),
+/// so a completed upload's name survives a power cut as its bytes do. Completing an upload writes the object's metadata first and
 /// then renames the part file to the object's name, so a media id's data appears all at once; a crash between
 /// the two leaves metadata without data, which <see cref="GetAsync"/> does not return and <see cref="ListAsync"/>
 /// reports (last referenced at its store time) so that retention removes it.
@@ -60,6 +61,7 @@ public sealed class FileMediaStore : IMediaStore
         using (new FileStream(PartPath(id), FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
         }
+        DirectoryFlush.Flush(_uploads); // chunks acknowledged later are flushed into a file whose name is on disk
         return ToInfo(id, record, received: 0);
     }
 
@@ -122,7 +124,11 @@ public sealed class FileMediaStore : IMediaStore
         }
 
         var mediaId = MediaIds.NewMediaId();
-        System.IO.Directory.CreateDirectory(ObjectDirectory(mediaId));
+        if (!System.IO.Directory.Exists(ObjectDirectory(mediaId)))
+        {
+            System.IO.Directory.CreateDirectory(ObjectDirectory(mediaId));
+            DirectoryFlush.Flush(_objects);
+        }
         var stored = new ObjectRecord(record.Uploader, record.ContentType, record.Size, record.Sha256, now);
         var objectJson = ObjectJsonPath(mediaId);
         await WriteAtomicallyAsync(objectJson, JsonSerializer.SerializeToUtf8Bytes(stored, MediaJson.Default.ObjectRecord), ct);
@@ -142,6 +148,7 @@ public sealed class FileMediaStore : IMediaStore
                 throw new MediaStoreException(MediaStoreError.Busy, $"upload {uploadId} is in use");
             throw;
         }
+        DirectoryFlush.Flush(ObjectDirectory(mediaId)); // the object's name is on disk before its id is answered
         TryDelete(UploadJsonPath(uploadId));
         return ToInfo(mediaId, stored, now);
     }
@@ -362,6 +369,7 @@ public sealed class FileMediaStore : IMediaStore
                 file.Flush(flushToDisk: true);
             }
             File.Move(temp, path, overwrite: true);
+            DirectoryFlush.Flush(Path.GetDirectoryName(path)!);
         }
         catch
         {
