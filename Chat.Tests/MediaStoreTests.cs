@@ -30,6 +30,35 @@ public sealed class MediaStoreTests : IDisposable
         Assert.Contains(missing, e.Message);
     }
 
+    [Fact]
+    public async Task Temporary_files_left_by_interrupted_writes_are_removed_once_old_and_nothing_else()
+    {
+        var content = RandomNumberGenerator.GetBytes(5000);
+        var upload = await UploadAllAsync(content);
+        var stored = await _store.CompleteUploadAsync((await UploadAllAsync(content)).UploadId, Now);
+        var objectFolder = Path.GetDirectoryName(Directory.GetFiles(_root, stored.MediaId + ".json", SearchOption.AllDirectories).Single())!;
+        string Leftover(string folder, string name, int bytes, TimeSpan age)
+        {
+            var path = Path.Combine(folder, name);
+            File.WriteAllBytes(path, new byte[bytes]);
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - age);
+            return path;
+        }
+        var oldUploadTemp = Leftover(Path.Combine(_root, "uploads"), upload.UploadId + ".json.0a1b2c3d4e5f.tmp", 120, TimeSpan.FromDays(2));
+        var oldObjectTemp = Leftover(objectFolder, stored.MediaId + ".json.0a1b2c3d4e5f.tmp", 80, TimeSpan.FromDays(2));
+        var freshTemp = Leftover(objectFolder, stored.MediaId + ".json.ffffffffffff.tmp", 50, TimeSpan.Zero);
+
+        var (files, bytes) = await _store.RemoveLeftoversAsync(DateTimeOffset.UtcNow - TimeSpan.FromDays(1));
+
+        Assert.Equal((2, 200L), (files, bytes));
+        Assert.False(File.Exists(oldUploadTemp));
+        Assert.False(File.Exists(oldObjectTemp));
+        Assert.True(File.Exists(freshTemp)); // a write in progress is not touched
+        Assert.Equal(content.Length, (await _store.GetUploadAsync(upload.UploadId))!.Received); // the upload is intact
+        Assert.Equal(content, await ReadAllAsync(stored.MediaId)); // and the stored item
+        Assert.Equal((0, 0L), await _store.RemoveLeftoversAsync(DateTimeOffset.UtcNow - TimeSpan.FromDays(1)));
+    }
+
     private static UploadSpec Spec(byte[] content, string type = "image/png") =>
         new("u" + new string('a', 16), type, content.Length, SHA256.HashData(content));
 

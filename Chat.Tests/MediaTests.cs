@@ -287,10 +287,17 @@ public sealed class MediaTests : IAsyncLifetime
         clock.Advance(TimeSpan.FromHours(23));
         var fresh = await alice.Client.StartUploadAsync("image/png", png.Length, SHA256.HashData(png));
 
+        // a crash between writing metadata and renaming it left a temporary file (its time: now, 25 h before the clock)
+        var leftover = Path.Combine(node.DataDirectory, "media", "uploads", stale.UploadId + ".json.00112233aabb.tmp");
+        await File.WriteAllTextAsync(leftover, "{}");
+
         clock.Advance(TimeSpan.FromHours(2)); // the first is 25 h old, the second 2 h
         var swept = await node.Node.MediaJanitor.Ask<Node.Media.MediaJanitor.Swept>(Node.Media.MediaJanitor.Sweep.Instance, TimeSpan.FromSeconds(10));
         Assert.Equal(1, swept.Uploads);
         Assert.Equal(4000, swept.Bytes);
+        Assert.Equal(1, swept.Leftovers);
+        Assert.False(File.Exists(leftover));
+        Assert.Contains(reports, line => line.Contains("removed 1 temporary files (2 bytes) left by interrupted writes"));
         var gone = await Assert.ThrowsAsync<ChatException>(() => alice.Client.ResumeUploadAsync(stale.UploadId));
         Assert.Equal(ErrorCode.UnknownUpload, gone.Code);
         Assert.Equal(0, (await alice.Client.ResumeUploadAsync(fresh.UploadId)).Received);

@@ -356,6 +356,25 @@ public sealed class FileMediaStore : IMediaStore
         }
     }
 
+    public Task<(int Files, long Bytes)> RemoveLeftoversAsync(DateTimeOffset olderThan, CancellationToken ct = default)
+    {
+        var files = 0;
+        long bytes = 0;
+        // temporary files are only written by WriteAtomicallyAsync: beside upload and object metadata
+        foreach (var directory in SafeEnumerateDirectories(_objects).Prepend(_uploads))
+            foreach (var path in SafeEnumerate(directory, "*.tmp"))
+            {
+                ct.ThrowIfCancellationRequested();
+                var file = new FileInfo(path);
+                if (!file.Exists || file.LastWriteTimeUtc >= olderThan.UtcDateTime) continue;
+                var length = file.Length;
+                if (!TryDelete(path)) continue;
+                files++;
+                bytes += length;
+            }
+        return Task.FromResult((files, bytes));
+    }
+
     /// <summary>Writes a temporary file beside <paramref name="path"/>, flushes it to disk and renames it over <paramref name="path"/>.</summary>
     private static async Task WriteAtomicallyAsync(string path, byte[] content, CancellationToken ct)
     {

@@ -39,6 +39,12 @@ public interface IMediaStore
     /// <summary>Every unfinished upload (for removing stale ones).</summary>
     IAsyncEnumerable<UploadInfo> ListUploadsAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// Removes what interrupted writes left behind (temporary files of a write cut off by a crash before its rename)
+    /// last written before <paramref name="olderThan"/>; how many files and bytes were removed.
+    /// </summary>
+    Task<(int Files, long Bytes)> RemoveLeftoversAsync(DateTimeOffset olderThan, CancellationToken ct = default);
+
     /// <summary>A stored media item, or null when there is none with that id.</summary>
     Task<MediaInfo?> GetAsync(string mediaId, CancellationToken ct = default);
 

@@ -3,8 +3,8 @@ using Akka.Actor;
 namespace Chat.Node.Media;
 
 /// <summary>
-/// Removes unfinished uploads older than <see cref="MediaSettings.UploadExpiry"/>, every
-/// <see cref="MediaSettings.JanitorInterval"/>. One per node: the filesystem store is the node's own.
+/// Removes unfinished uploads older than <see cref="MediaSettings.UploadExpiry"/>, and temporary files that
+/// writes cut off by a crash left behind once they are as old, every <see cref="MediaSettings.JanitorInterval"/>. One per node: the filesystem store is the node's own.
 /// (With a shared store in a cluster this becomes a cluster singleton.)
 /// </summary>
 public sealed class MediaJanitor : ReceiveActor, IWithTimers
@@ -13,7 +13,7 @@ public sealed class MediaJanitor : ReceiveActor, IWithTimers
     public sealed class Sweep : INoSerializationVerificationNeeded { public static readonly Sweep Instance = new(); }
 
     /// <summary>What a sweep removed.</summary>
-    public sealed record Swept(int Uploads, long Bytes) : INoSerializationVerificationNeeded;
+    public sealed record Swept(int Uploads, long Bytes, int Leftovers, long LeftoverBytes) : INoSerializationVerificationNeeded;
 
     private readonly IMediaStore _store;
     private readonly MediaSettings _settings;
@@ -31,6 +31,8 @@ public sealed class MediaJanitor : ReceiveActor, IWithTimers
             var swept = await SweepOnce();
             if (swept.Uploads > 0)
                 _report.Write($"media: removed {swept.Uploads} unfinished uploads ({swept.Bytes} bytes) started more than {_settings.UploadExpiry} ago");
+            if (swept.Leftovers > 0)
+                _report.Write($"media: removed {swept.Leftovers} temporary files ({swept.LeftoverBytes} bytes) left by interrupted writes");
             if (!Sender.IsNobody()) Sender.Tell(swept);
         });
     }
@@ -55,6 +57,7 @@ public sealed class MediaJanitor : ReceiveActor, IWithTimers
             await _store.AbortUploadAsync(upload.UploadId);
             bytes += upload.Received;
         }
-        return new Swept(stale.Count, bytes);
+        var (leftovers, leftoverBytes) = await _store.RemoveLeftoversAsync(cutoff);
+        return new Swept(stale.Count, bytes, leftovers, leftoverBytes);
     }
 }
