@@ -50,7 +50,7 @@ public sealed class SqliteEventStore : IDisposable
             Monitor.Pulse(_gate);
         }
         _writer.Join(TimeSpan.FromSeconds(30));
-        while (_readers.TryTake(out var reader)) reader.Dispose();
+        while (_readers.TryDequeue(out var reader)) reader.Dispose();
     }
 
     private abstract class Work
@@ -413,12 +413,12 @@ public sealed class SqliteEventStore : IDisposable
         }
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentBag<Reader> _readers = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Reader> _readers = new();
 
     /// <summary>Runs a read on a pooled <see cref="Reader"/>; a reader whose query failed is closed, not reused.</summary>
     private T WithReader<T>(Func<Reader, T> read)
     {
-        if (!_readers.TryTake(out var reader)) reader = new Reader(this);
+        if (!_readers.TryDequeue(out var reader)) reader = new Reader(this);
         T result;
         try
         {
@@ -429,7 +429,8 @@ public sealed class SqliteEventStore : IDisposable
             reader.Dispose();
             throw;
         }
-        if (_readers.Count < MaxIdleReaders) _readers.Add(reader);
+        // a bag's Count takes every per-thread lock; a queue's does not. A reader coming back after the store closed is dropped.
+        if (!Volatile.Read(ref _closed) && _readers.Count < MaxIdleReaders) _readers.Enqueue(reader);
         else reader.Dispose();
         return result;
     }

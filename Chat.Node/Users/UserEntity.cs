@@ -33,6 +33,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private readonly WriteGatherer<DeliverText> _texts;
     private readonly WriteGatherer<StoreReceipts> _receipts;
     private readonly WriteGatherer<DeliverGroupEntry> _groupEntries;
+    private readonly WriteGatherer<Acknowledge> _acks;
 
     public const string RegionName = "user";
 
@@ -43,6 +44,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _texts = new WriteGatherer<DeliverText>(this, DecideTexts);
         _receipts = new WriteGatherer<StoreReceipts>(this, DecideReceipts);
         _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
+        _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
         _clock = clock;
         if (users is not null) _users = users;
@@ -184,7 +186,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     }
 
     /// <summary>
-    /// Commands of one kind (texts, receipts, group entries) that arrive while the previous write of that kind is in
+    /// Commands of one kind (texts, receipts, group entries, acks) that arrive while the previous write of that kind is in
     /// flight are decided together and stored as one event (one journal row), each still its own inbox entry and
     /// each answered once that write is durable; then the next gathered batch goes.
     /// </summary>
@@ -282,39 +284,26 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         Sender.Tell(new Entries(_state.Range(cmd.After, _durableSeq, max), _durableSeq, cmd.After));
     }
 
-    /// <summary>The highest ack that arrived while the previous ack's write was in flight (0: none).</summary>
-    private long _ackWaiting;
-    private bool _ackInFlight;
-
     /// <summary>
-    /// Acks are cumulative: those arriving while an ack is being written are merged into one, decided when that write is
-    /// durable. A busy inbox then costs one ack write (and one receipt batch per sender) per journal round trip.
+    /// Acks are cumulative: those gathered while an ack is being written are decided as one (the highest), so a busy
+    /// inbox costs one ack write, and one receipt batch per sender, per journal round trip.
     /// </summary>
-    private void OnAck(Acknowledge cmd)
-    {
-        _ackWaiting = Math.Max(_ackWaiting, cmd.UpTo);
-        if (!_ackInFlight) WriteAck();
-    }
+    private void OnAck(Acknowledge cmd) => _acks.Add(cmd, Sender);
 
-    private void WriteAck()
+    private (IUserEvent, Action<IUserEvent>)? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
     {
-        var upTo = _ackWaiting;
-        _ackWaiting = 0;
-        if (upTo == 0) return;
+        var upTo = pending.Max(p => p.Command.UpTo);
         var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
-        if (decision.Event is not { } acked) return;
+        if (decision.Event is not { } acked) return null;
         _state.Apply(acked);
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
-        if (acked.Batches.Count == 0) return;
-        _ackInFlight = true;
-        PersistInOrder(acked, e =>
+        if (acked.Batches.Count == 0) return null;
+        return (acked, _ =>
         {
-            foreach (var batch in e.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+            foreach (var batch in acked.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
             CountEventForSnapshot();
-            _ackInFlight = false;
-            WriteAck();
         });
     }
 
