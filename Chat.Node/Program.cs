@@ -6,10 +6,18 @@ public static class Program
 {
     private const string Usage = """
         usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]...
-          --host ADDR     address to accept clients on (default 127.0.0.1; env CHAT_HOST)
-          --port PORT     client port, 0 picks a free one (default 7400; env CHAT_PORT)
-          --data DIR      data directory for the SQLite database (default ./data; env CHAT_DATA)
-          --config FILE   HOCON file layered over hocon/ (repeatable; later files win)
+                         [--cluster-host ADDR] [--cluster-port PORT] [--seeds HOST:PORT,...] [--roles R,...]
+          --host ADDR          address to accept clients on (default 127.0.0.1; env CHAT_HOST)
+          --port PORT          client port, 0 picks a free one (default 7400; env CHAT_PORT)
+          --data DIR           data directory: SQLite database and media (default ./data; env CHAT_DATA)
+          --config FILE        HOCON file layered over hocon/ (repeatable; later files win)
+        cluster (docs/operations.md, "Running a cluster"):
+          --cluster-host ADDR  address the other nodes reach this node at (default 127.0.0.1; env CHAT_CLUSTER_HOST)
+          --cluster-port PORT  cluster port, 0 picks a free one (default 0; env CHAT_CLUSTER_PORT)
+          --seeds LIST         seed nodes' cluster addresses, HOST:PORT,HOST:PORT (default none: a cluster of one;
+                               env CHAT_SEEDS); a node whose seeds cannot be reached keeps trying
+          --roles LIST         cluster roles of this node, comma-separated (env CHAT_ROLES)
+        A cluster of several nodes needs a shared store: chat.persistence = postgres with CHAT_POSTGRES.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -30,23 +38,29 @@ public static class Program
             Console.WriteLine(Usage);
             return 0;
         }
+        // signals are taken before start: a node still waiting for its seed nodes stops cleanly too
+        using var stopping = new CancellationTokenSource();
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stopping.Cancel(); });
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
         ChatNode node;
         try
         {
-            node = await ChatNode.StartAsync(options);
+            node = await ChatNode.StartAsync(options, stopping.Token);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or FileNotFoundException or ArgumentException)
         {
             Console.Error.WriteLine($"cannot start: {e.Message}");
             return 1;
         }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            Console.WriteLine("stopped before start-up finished");
+            return 0;
+        }
         Console.WriteLine($"listening on {node.Endpoint.Address}:{node.Endpoint.Port}");
         Console.Out.Flush();
-        var stop = new TaskCompletionSource();
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-        await stop.Task;
+        await Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         Console.WriteLine("stopping");
         await node.DisposeAsync();
         Console.WriteLine("stopped");
@@ -70,10 +84,20 @@ public static class Program
                     break;
                 case "--data": options = options with { DataDirectory = Value() }; break;
                 case "--config": configs.Add(Path.GetFullPath(Value())); break;
+                case "--cluster-host": options = options with { ClusterHost = Value() }; break;
+                case "--cluster-port":
+                    var cp = Value();
+                    if (!int.TryParse(cp, out var clusterPort) || clusterPort is < 0 or > 65535)
+                        throw new ArgumentException($"--cluster-port must be 0-65535, not '{cp}'");
+                    options = options with { ClusterPort = clusterPort };
+                    break;
+                case "--seeds": options = options with { Seeds = List(Value()) }; break;
+                case "--roles": options = options with { Roles = List(Value()) }; break;
                 case "-h" or "--help": return null!;
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
+        static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return options with { ConfigFiles = configs, Report = line => Console.WriteLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z {line}") };
     }
 }

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Akka.Hosting;
 using Chat.Node.Directory;
@@ -25,6 +27,14 @@ public sealed record NodeOptions
     public string? Host { get; init; }
     public int? Port { get; init; }
     public string? DataDirectory { get; init; }
+    /// <summary>Seed nodes as <c>HOST:PORT</c> (cluster ports); empty: the node forms a cluster of its own.</summary>
+    public IReadOnlyList<string>? Seeds { get; init; }
+    /// <summary>The address other nodes reach this one at (akka.remote.dot-netty.tcp.hostname).</summary>
+    public string? ClusterHost { get; init; }
+    /// <summary>The cluster port; 0 picks a free one.</summary>
+    public int? ClusterPort { get; init; }
+    /// <summary>Cluster roles of this node.</summary>
+    public IReadOnlyList<string>? Roles { get; init; }
     /// <summary>HOCON files layered over hocon/, later files win.</summary>
     public IReadOnlyList<string> ConfigFiles { get; init; } = [];
     /// <summary>HOCON text layered over everything but the flags (tests use it).</summary>
@@ -87,12 +97,69 @@ public sealed class ChatNode : IAsyncDisposable
         var host = options.Host ?? Environment.GetEnvironmentVariable("CHAT_HOST");
         var port = options.Port?.ToString() ?? Environment.GetEnvironmentVariable("CHAT_PORT");
         var data = options.DataDirectory ?? Environment.GetEnvironmentVariable("CHAT_DATA");
-        if (host is not null) overrides.Add($"chat.host = \"{host}\"");
-        if (port is not null) overrides.Add($"chat.port = {int.Parse(port)}");
-        if (data is not null) overrides.Add($"chat.data-directory = \"{data.Replace("\\", "\\\\")}\"");
+        if (host is not null) overrides.Add($"chat.host = {Quote(host)}");
+        if (port is not null) overrides.Add($"chat.port = {ParsePort(port, "CHAT_PORT")}");
+        if (data is not null) overrides.Add($"chat.data-directory = {Quote(data)}");
+        overrides.AddRange(ClusterOverrides(options));
         if (overrides.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(config);
+        RefuseUnsharedStore(config);
         return config;
     }
+
+    /// <summary>
+    /// The embedded SQLite file belongs to one node: a second node with its own file would recover the same users from
+    /// different histories, and shards moving between them would lose messages. A node given seed nodes other than
+    /// itself must use a store every node shares (PostgreSQL).
+    /// </summary>
+    private static void RefuseUnsharedStore(Config config)
+    {
+        var persistence = config.GetString("chat.persistence", "sqlite");
+        if (persistence is not ("sqlite" or "sqlite-sql")) return;
+        var self = $"akka.tcp://{SystemName}@{config.GetString("akka.remote.dot-netty.tcp.hostname")}:{config.GetInt("akka.remote.dot-netty.tcp.port")}";
+        var others = config.GetStringList("akka.cluster.seed-nodes").Where(seed => seed != self).ToList();
+        if (others.Count == 0) return;
+        throw new ArgumentException(
+            $"chat.persistence = {persistence} keeps messages in this node's own file, but seed nodes ({string.Join(", ", others)}) make it " +
+            "part of a cluster whose nodes must share one store: set chat.persistence = postgres and CHAT_POSTGRES " +
+            "(docs/operations.md, Running a cluster)");
+    }
+
+    /// <summary>The actor system's name: part of every cluster address (akka.tcp://chat@host:port).</summary>
+    public const string SystemName = "chat";
+
+    /// <summary>Cluster host, port, seeds and roles from flags, else from CHAT_CLUSTER_HOST, CHAT_CLUSTER_PORT, CHAT_SEEDS, CHAT_ROLES.</summary>
+    private static IEnumerable<string> ClusterOverrides(NodeOptions options)
+    {
+        static IReadOnlyList<string>? List(string? value) =>
+            value is null ? null : value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var clusterHost = options.ClusterHost ?? Environment.GetEnvironmentVariable("CHAT_CLUSTER_HOST");
+        var clusterPort = options.ClusterPort?.ToString() ?? Environment.GetEnvironmentVariable("CHAT_CLUSTER_PORT");
+        var seeds = options.Seeds ?? List(Environment.GetEnvironmentVariable("CHAT_SEEDS"));
+        var roles = options.Roles ?? List(Environment.GetEnvironmentVariable("CHAT_ROLES"));
+        if (clusterHost is not null) yield return $"akka.remote.dot-netty.tcp.hostname = {Quote(clusterHost)}";
+        if (clusterPort is not null) yield return $"akka.remote.dot-netty.tcp.port = {ParsePort(clusterPort, "CHAT_CLUSTER_PORT")}";
+        if (seeds is not null)
+            yield return $"akka.cluster.seed-nodes = [{string.Join(", ", seeds.Select(seed => Quote(SeedAddress(seed))))}]";
+        if (roles is not null) yield return $"akka.cluster.roles = [{string.Join(", ", roles.Select(Quote))}]";
+    }
+
+    /// <summary><c>HOST:PORT</c> → <c>akka.tcp://chat@HOST:PORT</c>; a full akka.tcp address passes unchanged.</summary>
+    public static string SeedAddress(string seed)
+    {
+        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal)) return seed;
+        var colon = seed.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var port) || port is < 1 or > 65535)
+            throw new ArgumentException($"seed node '{seed}' must be HOST:PORT (the other node's cluster port)");
+        return $"akka.tcp://{SystemName}@{seed[..colon]}:{port}";
+    }
+
+    private static int ParsePort(string value, string name) =>
+        int.TryParse(value, out var port) && port is >= 0 and <= 65535
+            ? port
+            : throw new ArgumentException($"{name} must be a port number 0-65535, not '{value}'");
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+
 
     public static IHost BuildHost(NodeOptions options, out ChatSettings settings)
     {
@@ -124,7 +191,7 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
         builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
         builder.Services.AddSingleton<IJournalMaintenance>(new SqliteStore.Maintenance(s.DataDirectory));
-        builder.Services.AddAkka("chat", (akka, sp) =>
+        builder.Services.AddAkka(SystemName, (akka, sp) =>
         {
             akka.AddHocon(config, HoconAddMode.Prepend)
                 .AddSetup(SqliteStore.Setup(s.DataDirectory, synchronous))
@@ -186,17 +253,14 @@ public sealed class ChatNode : IAsyncDisposable
 
         public async Task StartAsync(CancellationToken cancellationToken)
         {
-            var cluster = Cluster.Get(system);
-            if (system.Settings.Config.GetStringList("akka.cluster.seed-nodes").Count == 0)
-                cluster.Join(cluster.SelfAddress);
-            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            cluster.RegisterOnMemberUp(() => up.TrySetResult());
-            await up.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            await JoinAsync(cancellationToken).ConfigureAwait(false);
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
             var groups = await registry.GetAsync<GroupRegion>(cancellationToken).ConfigureAwait(false);
-            Retention = system.ActorOf(RetentionSweeper.Props(settings, users, groups, media, journal, clock, report), "retention");
-            MediaJanitor = system.ActorOf(Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report), "media-janitor");
+            // one sweeper and one janitor per cluster: each runs on the oldest node and moves when that node leaves;
+            // every node talks to them through a proxy
+            Retention = Singleton("retention", RetentionSweeper.Props(settings, users, groups, media, journal, clock, report));
+            MediaJanitor = Singleton("media-janitor", Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report));
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }
@@ -204,6 +268,35 @@ public sealed class ChatNode : IAsyncDisposable
         public async Task StopAsync(CancellationToken cancellationToken)
         {
             if (Edge is not null) await Edge.StopAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Joins the cluster (itself, when no seed nodes are configured) and waits until this member is up. Seeds that
+        /// cannot be reached are retried for as long as it takes (Akka retries the join); a line says so every 10 s.
+        /// </summary>
+        private async Task JoinAsync(CancellationToken cancellationToken)
+        {
+            var cluster = Cluster.Get(system);
+            var seeds = system.Settings.Config.GetStringList("akka.cluster.seed-nodes");
+            if (seeds.Count == 0) cluster.Join(cluster.SelfAddress);
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            cluster.RegisterOnMemberUp(() => up.TrySetResult());
+            var waited = Stopwatch.StartNew();
+            while (true)
+            {
+                var tick = Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
+                if (await Task.WhenAny(up.Task, tick).ConfigureAwait(false) == up.Task) break;
+                cancellationToken.ThrowIfCancellationRequested();
+                report.Write($"cluster: not joined after {waited.Elapsed.TotalSeconds:0} s; still trying seed nodes {string.Join(", ", seeds)} " +
+                             $"(this node is {cluster.SelfAddress}, status {cluster.SelfMember.Status})");
+            }
+            if (seeds.Count > 0) report.Write($"cluster: joined as {cluster.SelfAddress} in {waited.Elapsed.TotalSeconds:0.0} s");
+        }
+
+        private IActorRef Singleton(string name, Props props)
+        {
+            system.ActorOf(ClusterSingletonManager.Props(props, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), name);
+            return system.ActorOf(ClusterSingletonProxy.Props($"/user/{name}", ClusterSingletonProxySettings.Create(system)), name + "-proxy");
         }
     }
 }

@@ -1,19 +1,24 @@
 using Akka.Actor;
+using Chat.Node.Serialization;
+using MessagePack;
 
 namespace Chat.Node.Media;
 
 /// <summary>
 /// Removes unfinished uploads older than <see cref="MediaSettings.UploadExpiry"/>, and temporary files that
-/// writes cut off by a crash left behind once they are as old, every <see cref="MediaSettings.JanitorInterval"/>. One per node: the filesystem store is the node's own.
-/// (With a shared store in a cluster this becomes a cluster singleton.)
+/// writes cut off by a crash left behind once they are as old, every <see cref="MediaSettings.JanitorInterval"/>. One per
+/// cluster (a singleton): in a cluster the nodes share one media store.
 /// </summary>
 public sealed class MediaJanitor : ReceiveActor, IWithTimers
 {
     /// <summary>Runs a sweep now; the sender gets <see cref="Swept"/>.</summary>
-    public sealed class Sweep : INoSerializationVerificationNeeded { public static readonly Sweep Instance = new(); }
+    [MessagePackObject, Manifest("mj1")]
+    public sealed class Sweep : IChatMessage { public static readonly Sweep Instance = new(); }
 
     /// <summary>What a sweep removed.</summary>
-    public sealed record Swept(int Uploads, long Bytes, int Leftovers, long LeftoverBytes) : INoSerializationVerificationNeeded;
+    [MessagePackObject, Manifest("mj2")]
+    public sealed record Swept([property: Key(0)] int Uploads, [property: Key(1)] long Bytes, [property: Key(2)] int Leftovers,
+        [property: Key(3)] long LeftoverBytes) : IChatMessage;
 
     private readonly IMediaStore _store;
     private readonly MediaSettings _settings;

@@ -5,7 +5,9 @@ using Chat.Node.Groups;
 using Chat.Node.Hosting;
 using Chat.Node.Media;
 using Chat.Node.Persistence;
+using Chat.Node.Serialization;
 using Chat.Node.Users;
+using MessagePack;
 
 namespace Chat.Node.Retention;
 
@@ -20,17 +22,18 @@ namespace Chat.Node.Retention;
 /// the next sweep; one that passivated first does so with its next snapshot).
 /// </param>
 /// <param name="Reclaimed">The database's deleted pages and write-ahead log were cleared.</param>
+[MessagePackObject, Manifest("rt3")]
 public sealed record RetentionReport(
-    DateTimeOffset At,
-    DateTimeOffset Cutoff,
-    int Entities,
-    long Entries,
-    int Compacted,
-    int Media,
-    long MediaBytes,
-    int Failures,
-    bool Reclaimed,
-    TimeSpan Took)
+    [property: Key(0)] DateTimeOffset At,
+    [property: Key(1)] DateTimeOffset Cutoff,
+    [property: Key(2)] int Entities,
+    [property: Key(3)] long Entries,
+    [property: Key(4)] int Compacted,
+    [property: Key(5)] int Media,
+    [property: Key(6)] long MediaBytes,
+    [property: Key(7)] int Failures,
+    [property: Key(8)] bool Reclaimed,
+    [property: Key(9)] TimeSpan Took) : IChatMessage
 {
     public override string ToString() =>
         $"retention sweep (cutoff {Cutoff:u}): {Entries} entries removed from {Compacted} of {Entities} users and groups, " +
@@ -41,18 +44,21 @@ public sealed record RetentionReport(
 /// <summary>
 /// Removes what is older than <see cref="ChatSettings.RetentionMaxAge"/>, every <see cref="ChatSettings.RetentionSweepInterval"/>:
 /// asks every user and group entity that has anything stored (running or not) to trim itself, deletes media no live
-/// message refers to, then clears the database's deleted pages. One per node for the embedded database (in a
-/// cluster, a singleton). Sweeps never overlap; a request during a sweep is answered when it ends.
+/// message refers to, then clears the database's deleted pages. One per cluster: a cluster singleton on the
+/// oldest node, reached through a proxy on every node. Sweeps never overlap; a request during a sweep is answered when it ends.
 /// </summary>
 public sealed class RetentionSweeper : ReceiveActor, IWithTimers
 {
-    /// <summary>Sweeps now; the sender gets the <see cref="RetentionReport"/>.</summary>
-    public sealed class SweepNow : INoSerializationVerificationNeeded { public static readonly SweepNow Instance = new(); }
+    /// <summary>Sweeps now; the sender gets the <see cref="RetentionReport"/>. (It may cross nodes to reach the singleton.)</summary>
+    [MessagePackObject, Manifest("rt1")]
+    public sealed class SweepNow : IChatMessage { public static readonly SweepNow Instance = new(); }
 
     /// <summary>Asks for the last report (null before the first sweep).</summary>
-    public sealed class GetLastReport : INoSerializationVerificationNeeded { public static readonly GetLastReport Instance = new(); }
+    [MessagePackObject, Manifest("rt2")]
+    public sealed class GetLastReport : IChatMessage { public static readonly GetLastReport Instance = new(); }
 
-    public sealed record LastReport(RetentionReport? Report) : INoSerializationVerificationNeeded;
+    [MessagePackObject, Manifest("rt4")]
+    public sealed record LastReport([property: Key(0)] RetentionReport? Report) : IChatMessage;
 
     private sealed class Tick : INoSerializationVerificationNeeded { public static readonly Tick Instance = new(); }
     private sealed record Finished(RetentionReport Report) : INoSerializationVerificationNeeded;
