@@ -166,19 +166,9 @@ public sealed class ChatNode : IAsyncDisposable
         var config = LoadConfig(options);
         var s = ChatSettings.From(config);
         settings = s;
-        var synchronous = config.GetString("chat.sqlite.synchronous", "NORMAL");
-        SqliteStore.Prepare(s.DataDirectory);
-        var connectionString = SqliteStore.ConnectionString(s.DataDirectory).Replace("\"", "\\\"");
-        var synchronousValue = synchronous.Replace("\"", "");
-        config = ConfigurationFactory.ParseString($"""
-            akka.persistence.journal.sql.connection-string = "{connectionString}"
-            akka.persistence.snapshot-store.sql.connection-string = "{connectionString}"
-            akka.persistence.journal.chat-sqlite.connection-string = "{connectionString}"
-            akka.persistence.journal.chat-sqlite.synchronous = "{synchronousValue}"
-            akka.persistence.snapshot-store.chat-sqlite.connection-string = "{connectionString}"
-            akka.persistence.snapshot-store.chat-sqlite.synchronous = "{synchronousValue}"
-            """).WithFallback(config);
-        config = config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
+        // sqlite: the file in the data directory; postgres: the shared database named by chat.postgres / CHAT_POSTGRES
+        var persistence = PersistenceBackend.From(config, s);
+        config = persistence.Config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         var shards = config.GetInt("akka.cluster.sharding.number-of-shards", 100);
 
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
@@ -190,11 +180,11 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton(s);
         builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
         builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
-        builder.Services.AddSingleton<IJournalMaintenance>(new SqliteStore.Maintenance(s.DataDirectory));
+        builder.Services.AddSingleton(persistence.Maintenance);
         builder.Services.AddAkka(SystemName, (akka, sp) =>
         {
             akka.AddHocon(config, HoconAddMode.Prepend)
-                .AddSetup(SqliteStore.Setup(s.DataDirectory, synchronous))
+                .AddSetup(persistence.Setup)
                 .WithShardRegion<UserRegion>(UserEntity.RegionName,
                     entityId => UserEntity.Props(entityId, s, options.Clock),
                     new UserMessageExtractor(shards),
