@@ -88,7 +88,10 @@ public sealed class ChatNode : IAsyncDisposable
             config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config);
         }
         if (options.ExtraHocon is not null) config = ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);
-        persistence = config.GetString("chat.persistence", persistence);
+        persistence = Environment.GetEnvironmentVariable("CHAT_PERSISTENCE") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : config.GetString("chat.persistence", persistence);
+        config = ConfigurationFactory.ParseString($"chat.persistence = {Quote(persistence)}").WithFallback(config);
         var backend = Path.Combine(dir, persistence + ".conf");
         if (!File.Exists(backend)) throw new ArgumentException($"chat.persistence = {persistence}: no {backend}");
         config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(backend)));

@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using Xunit.Abstractions;
+
+namespace Chat.Tests;
+
+/// <summary>
+/// Several node processes on loopback forming one cluster on a shared PostgreSQL database: each node has a fixed client
+/// port and cluster port (so a restarted node comes back at the same addresses), and every node is a seed.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    private readonly NodeProcess?[] _nodes;
+    private readonly int[] _clientPorts;
+    private readonly int[] _clusterPorts;
+    private readonly string[] _data;
+    private readonly string _connectionString;
+    private readonly ITestOutputHelper? _log;
+
+    private TestCluster(int size, string connectionString, ITestOutputHelper? log)
+    {
+        _nodes = new NodeProcess?[size];
+        _clientPorts = Enumerable.Range(0, size).Select(_ => FreePort()).ToArray();
+        _clusterPorts = Enumerable.Range(0, size).Select(_ => FreePort()).ToArray();
+        _data = Enumerable.Range(0, size).Select(_ => TestNode.NewDataDirectory()).ToArray();
+        _connectionString = connectionString;
+        _log = log;
+    }
+
+    public int Size => _nodes.Length;
+
+    /// <summary>Starts every node at once and returns when all accept clients (which they do once they are cluster members).</summary>
+    public static async Task<TestCluster> StartAsync(int size, string connectionString, ITestOutputHelper? log = null)
+    {
+        var cluster = new TestCluster(size, connectionString, log);
+        await Task.WhenAll(Enumerable.Range(0, size).Select(cluster.StartNodeAsync));
+        return cluster;
+    }
+
+    /// <summary>Client addresses of every node, starting with node <paramref name="first"/> (a client's failover list).</summary>
+    public string Servers(int first) =>
+        string.Join(",", Enumerable.Range(0, Size).Select(i => $"127.0.0.1:{_clientPorts[(first + i) % Size]}"));
+
+    /// <summary>Whether node <paramref name="index"/> is running (not killed or stopped).</summary>
+    public bool IsUp(int index) => _nodes[index] is not null;
+
+    public int Pid(int node) => _nodes[node]?.Pid ?? throw new InvalidOperationException($"node {node} is not running");
+
+    /// <summary>
+    /// Starts node <paramref name="index"/> (again) at its addresses. The last node takes its cluster settings from
+    /// CHAT_* variables, the others from flags, so both ways are exercised.
+    /// </summary>
+    public async Task StartNodeAsync(int index)
+    {
+        var seeds = string.Join(",", _clusterPorts.Select(p => $"127.0.0.1:{p}"));
+        var environment = new Dictionary<string, string>
+        {
+            ["CHAT_PERSISTENCE"] = "postgres",
+            ["CHAT_POSTGRES"] = _connectionString,
+        };
+        var args = new List<string>();
+        if (index == Size - 1)
+        {
+            environment["CHAT_SEEDS"] = seeds;
+            environment["CHAT_CLUSTER_HOST"] = "127.0.0.1";
+            environment["CHAT_CLUSTER_PORT"] = _clusterPorts[index].ToString();
+        }
+        else
+        {
+            args.AddRange(["--seeds", seeds, "--cluster-host", "127.0.0.1", "--cluster-port", _clusterPorts[index].ToString()]);
+        }
+        var name = $"node{index}";
+        _nodes[index] = await NodeProcess.StartAsync(_data[index], _clientPorts[index], args, environment, line => Log($"{name}: {line}"));
+        Log($"{name}: started (pid {_nodes[index]!.Pid})");
+    }
+
+    /// <summary>SIGKILL: the node vanishes without leaving the cluster.</summary>
+    public async Task KillAsync(int index)
+    {
+        var node = _nodes[index] ?? throw new InvalidOperationException($"node {index} is not running");
+        _nodes[index] = null;
+        await node.KillAsync();
+        await node.DisposeAsync();
+        Log($"node{index}: killed");
+    }
+
+    /// <summary>SIGTERM: the node leaves the cluster, hands its shards over and exits; returns its exit code.</summary>
+    public async Task<int> TerminateAsync(int index)
+    {
+        var node = _nodes[index] ?? throw new InvalidOperationException($"node {index} is not running");
+        _nodes[index] = null;
+        var code = await node.TerminateAsync();
+        await node.DisposeAsync();
+        Log($"node{index}: stopped with exit code {code}");
+        return code;
+    }
+
+    public void Log(string line)
+    {
+        try { _log?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}"); }
+        catch (InvalidOperationException) { /* the test has finished */ }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _nodes)
+            if (node is not null) await node.DisposeAsync();
+        foreach (var d in _data) TestNode.TryDelete(d);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
