@@ -57,6 +57,7 @@ internal abstract class ChatCommand<TSettings>(IAnsiConsole console, ProfileStor
         else Out.WriteLine(Markup.Remove(markup));
     }
 
+    /// <summary>Connects to <paramref name="server"/>: one <c>host:port</c>, or a cluster's nodes comma-separated (the first that answers).</summary>
     protected static async Task<ChatClient> ConnectAsync(string server, string device, CancellationToken ct)
     {
         var options = new ChatClientOptions { ClientName = "chat-cli", Device = device };
@@ -71,7 +72,7 @@ internal abstract class ChatCommand<TSettings>(IAnsiConsole console, ProfileStor
         }
     }
 
-    /// <summary>Connects to the profile's server and logs in.</summary>
+    /// <summary>Connects to the profile's server (or the first of its servers that answers) and logs in.</summary>
     protected static async Task<(ChatClient Client, LoggedIn LoggedIn)> LoginAsync(
         Profile profile, string device, CancellationToken ct)
     {

@@ -3,7 +3,11 @@ using System.Text.Json.Serialization;
 
 namespace Chat.Cli;
 
-/// <summary>What the CLI remembers about one account: where it lives, how to log in, and how far listen got.</summary>
+/// <summary>
+/// What the CLI remembers about one account: where it lives, how to log in, and how far listen got.
+/// <see cref="Server"/> is one <c>host:port</c> or, for a cluster, a comma-separated list of them: one string, so that
+/// profiles written before clusters existed read unchanged.
+/// </summary>
 internal sealed record Profile(string Server, string UserId, string Token, string Name, string Phone, long LastSeq);
 
 [JsonSourceGenerationOptions(

@@ -61,7 +61,8 @@ public static class Program
     {
         config.AddCommand<RegisterCommand>("register")
             .WithDescription("Create a user on a server and save it as a profile; prints the user id")
-            .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678");
+            .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678")
+            .WithExample("register", "--server", "a:7400,b:7400,c:7400", "--profile", "bob", "--name", "Bob", "--phone", "+4915187654321");
         config.AddCommand<SendCommand>("send")
             .WithDescription("Send a text, image or video (--file) to a phone number (+...), a user id or a group (--group); prints the message id")
             .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob")
@@ -78,10 +79,11 @@ public static class Program
             .WithExample("read", "--profile", "bob", "--with", "+4915112345678")
             .WithExample("read", "--profile", "bob", "--with", "gabcdefghijklmnop");
         config.AddCommand<WhoamiCommand>("whoami")
-            .WithDescription("Show the profile's user id, name, phone and server");
+            .WithDescription("Show the profile's user id, name, phone and server (or a cluster's servers)");
         config.AddCommand<Bench.BenchCommand>("bench")
             .WithDescription("Load a node on loopback (direct, group, offline, connections, restart, media) and print the figures")
-            .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json");
+            .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json")
+            .WithExample("bench", "direct", "--server", "127.0.0.1:7400,127.0.0.1:7401", "--json");
 
         config.AddBranch<ProfileSettings>("group", group =>
         {

@@ -24,6 +24,11 @@ public sealed class ChatClientOptions
     public int SendRetries { get; set; } = 5;
     /// <summary>How often to Ping when nothing else is sent, so the server's idle timeout never closes the connection. Zero disables.</summary>
     public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long one address may take to accept the TCP connection and answer Hello with Welcome before the client
+    /// gives it up and tries the next address.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>How far an upload or download is: <see cref="Done"/> of <see cref="Total"/> bytes.</summary>
@@ -45,14 +50,14 @@ public sealed class ChatException(ErrorCode code, string message) : Exception(me
 /// (or <see cref="ChatClientOptions.AutoReconnect"/>) resends them with the same client message id, and the
 /// server answers each once. The number of unanswered sends is capped by the server's
 /// <see cref="Welcome.MaxInFlight"/>; <see cref="SendAsync"/> waits for room.
+/// A client may be given several server addresses (the nodes of a cluster); it connects to the first that
+/// answers and, when that connection is lost, moves on to the next (see <see cref="Servers"/>).
 /// </remarks>
-public sealed class ChatClient : IAsyncDisposable
+public sealed partial class ChatClient : IAsyncDisposable
 {
     /// <summary>The protocol version this client speaks.</summary>
     public const int ProtocolVersion = 1;
 
-    private readonly string _host;
-    private readonly int _port;
     private readonly ChatClientOptions _options;
     private readonly Channel<Frame> _entries;
     private readonly ConcurrentDictionary<uint, TaskCompletionSource<Frame>> _requests = new();
@@ -60,22 +65,24 @@ public sealed class ChatClient : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly SemaphoreSlim _inFlight = new(1);
     private Connection? _connection;
+    // The logged-in connection on which every pending send has been resent: where logged-in traffic goes.
+    // Null while (re)connecting, so nothing reaches a new connection before its Login.
+    private Connection? _session;
+    private readonly Lock _sendGate = new();
     private uint _nextRequestId;
     private long _lastSeq;
     private bool _syncing;
     private string? _token;
     private TaskCompletionSource<long>? _syncDone;
-    private int _reconnecting;
 
     private sealed record PendingSend(Frame Frame, uint RequestId, string ClientMessageId, TaskCompletionSource<Accepted> Done)
     {
         public int Attempts;
     }
 
-    private ChatClient(string host, int port, ChatClientOptions options)
+    private ChatClient(IReadOnlyList<ServerAddress> servers, ChatClientOptions options)
     {
-        _host = host;
-        _port = port;
+        _servers = servers;
         _options = options;
         _entries = Channel.CreateBounded<Frame>(new BoundedChannelOptions(options.EntryBuffer)
         {
@@ -106,73 +113,12 @@ public sealed class ChatClient : IAsyncDisposable
     /// <summary>Sends that have not been accepted yet.</summary>
     public int UnacceptedSends => _sends.Count;
 
-    /// <summary>Connects and exchanges Hello/Welcome.</summary>
-    public static async Task<ChatClient> ConnectAsync(string host, int port, ChatClientOptions? options = null,
-        CancellationToken cancellationToken = default)
-    {
-        var client = new ChatClient(host, port, options ?? new ChatClientOptions());
-        try
-        {
-            await client.OpenAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        return client;
-    }
-
-    /// <summary>Parses "host:port" and connects.</summary>
-    public static Task<ChatClient> ConnectAsync(string server, ChatClientOptions? options = null,
-        CancellationToken cancellationToken = default)
-    {
-        var colon = server.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(server.AsSpan(colon + 1), out var port) || port is <= 0 or > 65535)
-            throw new ArgumentException($"server must be HOST:PORT, got '{server}'", nameof(server));
-        return ConnectAsync(server[..colon], port, options, cancellationToken);
-    }
-
-    private async Task OpenAsync(CancellationToken ct)
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(_host, _port, ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        var connection = new Connection(this, socket);
-        _connection = connection;
-        var welcomeWait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _requests[0] = welcomeWait;
-        connection.Start();
-        connection.Enqueue(new Hello(ProtocolVersion, _options.ClientName));
-        if (_keepAlive is null && _options.KeepAlive > TimeSpan.Zero)
-            _keepAlive = new Timer(_ => _connection?.Enqueue(new Ping(-1)), null, _options.KeepAlive, _options.KeepAlive);
-        var answer = await WaitAsync(welcomeWait.Task, 0, ct).ConfigureAwait(false);
-        var first = Welcome is null;
-        Welcome = (Welcome)answer;
-        if (first && Welcome.MaxInFlight > 1) _inFlight.Release(Welcome.MaxInFlight - 1);
-    }
-
     /// <summary>Creates a user. The returned token is shown once; keep it.</summary>
     public async Task<Registered> RegisterAsync(string name, string phone, string? email = null,
         CancellationToken cancellationToken = default)
         => (Registered)await RequestAsync(id => new Register(id, name, phone, email), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Authenticates this connection with a token from <see cref="RegisterAsync"/>.</summary>
-    public async Task<LoggedIn> LoginAsync(string token, CancellationToken cancellationToken = default)
-    {
-        var answer = (LoggedIn)await RequestAsync(id => new Login(id, token, _options.Device), cancellationToken)
-            .ConfigureAwait(false);
-        _token = token;
-        UserId = answer.UserId;
-        return answer;
-    }
 
     /// <summary>Finds the user registered with a phone number.</summary>
     public async Task<LookupResult> LookupAsync(string phone, CancellationToken cancellationToken = default)
@@ -358,11 +304,16 @@ public sealed class ChatClient : IAsyncDisposable
         if (_sends.TryGetValue(clientMessageId, out var existing))
             return await existing.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var requestId = NextRequestId();
-        var pending = new PendingSend(make(requestId, clientMessageId), requestId, clientMessageId,
-            new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _sends[clientMessageId] = pending;
-        _connection?.Enqueue(pending.Frame);
+        PendingSend pending;
+        // Under the gate a send is either resent by a reconnect or written here, never both nor neither, and in order.
+        lock (_sendGate)
+        {
+            var requestId = NextRequestId();
+            pending = new PendingSend(make(requestId, clientMessageId), requestId, clientMessageId,
+                new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
+            _sends[clientMessageId] = pending;
+            LoggedInTarget()?.Enqueue(pending.Frame);
+        }
         return await pending.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -383,8 +334,11 @@ public sealed class ChatClient : IAsyncDisposable
         return await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced.</summary>
-    public void Ack(long seq) => Current().Enqueue(new Ack(seq));
+    /// <summary>
+    /// Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced. An ack made while the
+    /// client is reconnecting is dropped; acks are cumulative, so the next one covers it.
+    /// </summary>
+    public void Ack(long seq) => LoggedInTarget()?.Enqueue(new Ack(seq));
 
     /// <summary>Measures a round trip to the server.</summary>
     public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
@@ -399,29 +353,10 @@ public sealed class ChatClient : IAsyncDisposable
         return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 
-    /// <summary>
-    /// Opens a new connection, logs in with the same token, resends every unaccepted send with its
-    /// original client message id and, if a sync was running, resumes it after <see cref="LastSeq"/>.
-    /// </summary>
-    public async Task ReconnectAsync(CancellationToken cancellationToken = default)
-    {
-        var old = _connection;
-        _connection = null; // the old connection's close is not a failure to report
-        old?.Abort();
-        if (old is not null) await old.Finished.ConfigureAwait(false);
-        await OpenAsync(cancellationToken).ConfigureAwait(false);
-        if (_token is null) return;
-        await LoginAsync(_token, cancellationToken).ConfigureAwait(false);
-        foreach (var pending in _sends.Values.OrderBy(p => p.RequestId))
-            Current().Enqueue(pending.Frame);
-        if (_syncing)
-        {
-            _syncDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Current().Enqueue(new Sync(LastSeq));
-        }
-    }
+    /// <summary>Where a request goes: the logged-in session once logged in, else the greeted connection.</summary>
+    private Connection Current() => LoggedInTarget() ?? throw new IOException($"not connected to {Server} (reconnecting)");
 
-    private Connection Current() => _connection ?? throw new InvalidOperationException("not connected");
+    private Connection? LoggedInTarget() => _token is null ? _connection : _session;
 
     private uint NextRequestId()
     {
@@ -506,7 +441,7 @@ public sealed class ChatClient : IAsyncDisposable
                     {
                         // safe: the server stores a client message id once
                         _ = Task.Delay(TimeSpan.FromMilliseconds(100 * pending.Attempts))
-                            .ContinueWith(_ => _connection?.Enqueue(pending.Frame), TaskScheduler.Default);
+                            .ContinueWith(_ => _session?.Enqueue(pending.Frame), TaskScheduler.Default);
                         return;
                     }
                     if (_sends.TryRemove(pending.ClientMessageId, out _))
@@ -534,49 +469,6 @@ public sealed class ChatClient : IAsyncDisposable
     private void Complete(uint id, Frame answer)
     {
         if (_requests.TryGetValue(id, out var wait)) wait.TrySetResult(answer);
-    }
-
-    private void OnClosed(Connection connection, Exception? error)
-    {
-        if (!ReferenceEquals(connection, _connection)) return;
-        Exception reason = CloseReason is { } r ? new ChatException(r.Code, r.Message)
-            : new IOException("connection closed", error);
-        foreach (var (id, wait) in _requests)
-            if (wait.TrySetException(reason)) _requests.TryRemove(id, out _);
-        _syncDone?.TrySetException(reason);
-        if (_options.AutoReconnect && !_disposed.IsCancellationRequested && CloseReason?.Code != ErrorCode.Replaced)
-            _ = ReconnectLoopAsync();
-    }
-
-    private async Task ReconnectLoopAsync()
-    {
-        if (Interlocked.Exchange(ref _reconnecting, 1) == 1) return;
-        try
-        {
-            var delay = TimeSpan.FromMilliseconds(100);
-            while (!_disposed.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(delay, _disposed.Token).ConfigureAwait(false);
-                    CloseReason = null;
-                    await ReconnectAsync(_disposed.Token).ConfigureAwait(false);
-                    return;
-                }
-                catch (OperationCanceledException) when (_disposed.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception)
-                {
-                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5_000));
-                }
-            }
-        }
-        finally
-        {
-            Interlocked.Exchange(ref _reconnecting, 0);
-        }
     }
 
     /// <summary>Closes the connection. Unaccepted sends are abandoned.</summary>
@@ -614,6 +506,10 @@ public sealed class ChatClient : IAsyncDisposable
         }
 
         public Task Finished => _finished.Task;
+
+        /// <summary>Set before the client hears of the close, so a reconnect that ends can tell it was missed.</summary>
+        public bool IsClosed => _closed;
+        private volatile bool _closed;
 
         public void Start()
         {
@@ -664,6 +560,7 @@ public sealed class ChatClient : IAsyncDisposable
                 await pipe.CompleteAsync().ConfigureAwait(false);
                 _outgoing.Writer.TryComplete();
                 try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { /* already closed */ }
+                _closed = true;
                 _client.OnClosed(this, failure);
                 _finished.TrySetResult();
             }

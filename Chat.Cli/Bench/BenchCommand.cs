@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Chat.Protocol;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -11,7 +12,8 @@ internal sealed class BenchSettings : CommandSettings
     public string Workload { get; set; } = "";
 
     [CommandOption("-s|--server <HOST:PORT>")]
-    [Description("The node to load (loopback only)")]
+    [Description("The node to load (loopback only), or a comma-separated list of a cluster's nodes: users are spread over them " +
+                 "round robin, and each user's client is given the whole list (from its own node on) to fail over to")]
     public string Server { get; set; } = "127.0.0.1:7400";
 
     [CommandOption("--users <U>")] [DefaultValue(200)] [Description("Users logged in: U/2 sender→receiver pairs")]
@@ -62,10 +64,18 @@ internal sealed class BenchSettings : CommandSettings
             return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, connections, restart or media");
         if (MediaMib is < 1 or > 1024) return ValidationResult.Error("--media-mib is 1 to 1024");
         if (Phase is not ("prepare" or "check")) return ValidationResult.Error("--phase is prepare or check");
-        var colon = Server.LastIndexOf(':');
-        var host = colon > 0 ? Server[..colon] : "";
-        if (host is not ("127.0.0.1" or "localhost" or "::1" or "[::1]") && !host.StartsWith("127.", StringComparison.Ordinal))
-            return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
+        IReadOnlyList<ServerAddress> servers;
+        try
+        {
+            servers = ServerAddress.ParseList(Server);
+        }
+        catch (ArgumentException)
+        {
+            return ValidationResult.Error($"--server must be HOST:PORT or a comma-separated list of them, got '{Server}'");
+        }
+        foreach (var host in servers.Select(s => s.Host))
+            if (host is not ("127.0.0.1" or "localhost" or "::1" or "[::1]") && !host.StartsWith("127.", StringComparison.Ordinal))
+                return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
         if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1 || Groups < 1 || GroupSize < 2)
             return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1, groups >= 1, size-members >= 2");
         return ValidationResult.Success();

@@ -8,6 +8,7 @@ namespace Chat.Cli.Bench;
 /// <summary>Settings shared by the workloads; each workload reads the ones it needs.</summary>
 public sealed record BenchOptions
 {
+    /// <summary>The node to load, or a comma-separated list of a cluster's nodes: users are spread over them round robin.</summary>
     public required string Server { get; init; }
     public int Users { get; init; } = 200;
     public int Messages { get; init; } = 500;
@@ -27,6 +28,17 @@ public sealed record BenchOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
     public int SetupConcurrency { get; init; } = 64;
+
+    /// <summary>
+    /// The address list for user (or connection) <paramref name="i"/>: every address of <see cref="Server"/>, starting
+    /// at the i-th round robin, so users spread evenly over the nodes and each can still fail over to the others.
+    /// </summary>
+    public string ServerFor(int i)
+    {
+        var all = ServerAddress.ParseList(Server);
+        var start = i % all.Count;
+        return ServerAddress.Join(all.Skip(start).Concat(all.Take(start)));
+    }
 }
 
 /// <summary>One workload's figures, in the field order the JSON line uses.</summary>
@@ -320,7 +332,7 @@ public static class Workloads
         {
             var accounts = await RegisterAsync(o, o.Users, "r", deadline.Token);
             var clock = Stopwatch.StartNew();
-            await using (var sender = await ChatClient.ConnectAsync(o.Server, cancellationToken: deadline.Token))
+            await using (var sender = await ChatClient.ConnectAsync(o.ServerFor(0), cancellationToken: deadline.Token))
             {
                 await sender.LoginAsync(accounts[0].Token, deadline.Token);
                 var sends = new List<Task>();
@@ -346,13 +358,13 @@ public static class Workloads
         var timedOut = false;
         try
         {
-            await Parallel.ForEachAsync(saved, new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = deadline.Token },
-                async (a, ct) =>
+            await Parallel.ForEachAsync(Enumerable.Range(0, saved.Length), new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = deadline.Token },
+                async (i, ct) =>
                 {
                     try
                     {
-                        await using var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = "restart" }, ct);
-                        await c.LoginAsync(a.Token, ct);
+                        await using var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = "restart" }, ct);
+                        await c.LoginAsync(saved[i].Token, ct);
                         var last = await c.SyncAsync(0, ct);
                         long got = 0;
                         while (got < last && await c.Entries.WaitToReadAsync(ct))
@@ -392,7 +404,7 @@ public static class Workloads
                 {
                     try
                     {
-                        var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = $"d{i}", EntryBuffer = 16 }, ct);
+                        var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = $"d{i}", EntryBuffer = 16 }, ct);
                         await c.LoginAsync(accounts[i / devicesPerUser].Token, ct);
                         clients.Add(c);
                         if (clients.Count % 2000 == 0) progress?.Invoke($"{clients.Count} connections");
@@ -438,7 +450,7 @@ public static class Workloads
     {
         using var deadline = new CancellationTokenSource(o.Timeout);
         var account = (await RegisterAsync(o with { SetupConcurrency = 1 }, 1, "media", deadline.Token))[0];
-        await using var client = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = "bench" }, deadline.Token);
+        await using var client = await ChatClient.ConnectAsync(o.ServerFor(0), new ChatClientOptions { Device = "bench" }, deadline.Token);
         await client.LoginAsync(account.Token, deadline.Token);
         var data = new byte[o.MediaBytes];
         new Random(7).NextBytes(data);
@@ -498,7 +510,7 @@ public static class Workloads
         var connections = Enumerable.Range(0, Math.Min(o.SetupConcurrency, count)).ToArray();
         await Parallel.ForEachAsync(connections, new ParallelOptions { CancellationToken = ct }, async (lane, token) =>
         {
-            await using var c = await ChatClient.ConnectAsync(o.Server, cancellationToken: token);
+            await using var c = await ChatClient.ConnectAsync(o.ServerFor(lane), cancellationToken: token);
             for (var i = lane; i < count; i += connections.Length)
             {
                 var r = await c.RegisterAsync($"bench-{tag}{i}", $"+1{run}{i:D7}".Length <= 16 ? $"+1{run}{i:D7}" : $"+1{run}{i}", null, token);
@@ -515,7 +527,7 @@ public static class Workloads
             new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
             async (i, token) =>
             {
-                var c = await ChatClient.ConnectAsync(o.Server, new ChatClientOptions { Device = device }, token);
+                var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = device }, token);
                 await c.LoginAsync(accounts[i].Token, token);
                 clients[i] = c;
             });

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Chat.Protocol;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -7,7 +8,8 @@ namespace Chat.Cli.Commands;
 internal sealed class RegisterSettings : ProfileSettings
 {
     [CommandOption("-s|--server <HOST:PORT>", isRequired: true)]
-    [Description("Server to register on, e.g. localhost:7400")]
+    [Description("Server to register on, e.g. localhost:7400; for a cluster, a comma-separated list of its nodes " +
+                 "(a:7400,b:7400,c:7400). The profile keeps them all: commands connect to the first that answers and move on to the next")]
     public string Server { get; set; } = "";
 
     [CommandOption("-n|--name <NAME>", isRequired: true)]
@@ -26,10 +28,15 @@ internal sealed class RegisterSettings : ProfileSettings
     {
         var result = base.Validate();
         if (!result.Successful) return result;
-        var colon = Server.LastIndexOf(':');
-        return colon > 0 && int.TryParse(Server.AsSpan(colon + 1), out var port) && port is > 0 and <= 65535
-            ? ValidationResult.Success()
-            : ValidationResult.Error($"--server must be HOST:PORT, got '{Server}'");
+        try
+        {
+            ServerAddress.ParseList(Server);
+            return ValidationResult.Success();
+        }
+        catch (ArgumentException)
+        {
+            return ValidationResult.Error($"--server must be HOST:PORT or a comma-separated list of them, got '{Server}'");
+        }
     }
 }
 
@@ -45,10 +52,12 @@ internal sealed class RegisterCommand(IAnsiConsole console, ProfileStore profile
             throw new CliException($"profile {settings.Profile} already exists ({Profiles.PathOf(settings.Profile)}); " +
                                    "choose another --profile");
 
-        await using var client = await ConnectAsync(settings.Server, CommandDevice, cancellationToken);
+        // Every address is kept, not just the one that answered now: later commands need the others when it is down.
+        var servers = ServerAddress.Join(ServerAddress.ParseList(settings.Server));
+        await using var client = await ConnectAsync(servers, CommandDevice, cancellationToken);
         var registered = await client.RegisterAsync(settings.Name, settings.Phone, settings.Email, cancellationToken);
         var loggedIn = await client.LoginAsync(registered.Token, cancellationToken);
-        Profiles.Save(settings.Profile, new Profile(settings.Server, loggedIn.UserId, registered.Token,
+        Profiles.Save(settings.Profile, new Profile(servers, loggedIn.UserId, registered.Token,
             loggedIn.Name, loggedIn.Phone, LastSeq: 0));
         Out.WriteLine(loggedIn.UserId);
         return 0;
