@@ -15,6 +15,8 @@ public sealed record ChatSettings
     public int OutgoingHighWater { get; init; } = 2_000;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>An unanswered send is told to its inbox or group again this often until <see cref="RequestTimeout"/>.</summary>
+    public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
     public TimeSpan KeepAttachedInterval { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan EntityIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
@@ -52,6 +54,7 @@ public sealed record ChatSettings
             NameMaxChars = c.GetInt("limits.name-max-chars", 64),
             RequestTimeout = c.GetTimeSpan("session.request-timeout", TimeSpan.FromSeconds(10)),
             HelloTimeout = c.GetTimeSpan("session.hello-timeout", TimeSpan.FromSeconds(10)),
+            ResendAfter = c.GetTimeSpan("session.resend-after", TimeSpan.FromSeconds(1)),
             IdleTimeout = c.GetTimeSpan("session.idle-timeout", TimeSpan.FromMinutes(5)),
             KeepAttachedInterval = c.GetTimeSpan("session.keep-attached-interval", TimeSpan.FromSeconds(15)),
             EntityIdleTimeout = c.GetTimeSpan("users.idle-timeout", TimeSpan.FromMinutes(2)),

@@ -59,6 +59,8 @@ public sealed class TestCluster : IAsyncDisposable
             ["CHAT_POSTGRES"] = _connectionString,
         };
         var args = new List<string>();
+        // e.g. a file with akka.loglevel = INFO, to see the cluster's decisions in the test output
+        if (Environment.GetEnvironmentVariable("CHAT_TEST_NODE_CONFIG") is { Length: > 0 } extra) args.AddRange(["--config", extra]);
         if (index == Size - 1)
         {
             environment["CHAT_SEEDS"] = seeds;

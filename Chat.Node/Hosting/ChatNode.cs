@@ -250,6 +250,7 @@ public sealed class ChatNode : IAsyncDisposable
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
             var groups = await registry.GetAsync<GroupRegion>(cancellationToken).ConfigureAwait(false);
+            foreach (var region in new[] { users, phones, groups }) await ShardingReadyAsync(region, cancellationToken).ConfigureAwait(false);
             // one sweeper and one janitor per cluster: each runs on the oldest node and moves when that node leaves;
             // every node talks to them through a proxy
             Retention = Singleton("retention", RetentionSweeper.Props(settings, users, groups, media, journal, clock, report));
@@ -284,6 +285,36 @@ public sealed class ChatNode : IAsyncDisposable
                              $"(this node is {cluster.SelfAddress}, status {cluster.SelfMember.Status})");
             }
             if (seeds.Count > 0) report.Write($"cluster: joined as {cluster.SelfAddress} in {waited.Elapsed.TotalSeconds:0.0} s");
+        }
+
+        /// <summary>
+        /// Waits until the region's coordinator runs and knows this node's region, so that the first requests of the
+        /// first clients are routed at once rather than waiting (and perhaps timing out) while the cluster forms.
+        /// </summary>
+        private async Task ShardingReadyAsync(IActorRef region, CancellationToken cancellationToken)
+        {
+            var self = Cluster.Get(system).SelfAddress;
+            var waited = Stopwatch.StartNew();
+            var reported = TimeSpan.Zero;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    var current = await region.Ask<CurrentRegions>(GetCurrentRegions.Instance, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                    if (current.Regions.Contains(self)) return;
+                }
+                catch (AskTimeoutException)
+                {
+                    // the coordinator is still starting
+                }
+                if (waited.Elapsed - reported >= TimeSpan.FromSeconds(10))
+                {
+                    reported = waited.Elapsed;
+                    report.Write($"cluster: sharding of {region.Path.Name} not ready after {waited.Elapsed.TotalSeconds:0} s; still waiting for its coordinator");
+                }
+                await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         private IActorRef Singleton(string name, Props props)

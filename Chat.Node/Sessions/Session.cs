@@ -45,7 +45,15 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private readonly Queue<Frame> _held = new();
     private bool _checkingMedia;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Dictionary<uint, long> _sendDeadlines = [];
+    /// <summary>Sends waiting for their answer, by request id.</summary>
+    private readonly Dictionary<uint, SendInFlight> _sendDeadlines = [];
+
+    /// <summary>
+    /// A send waiting for its answer: when it times out, and what to tell again if no answer came by <see cref="ResendAt"/>.
+    /// A command told to a shard whose node has just died is dropped with that node; told again once the shard has a new
+    /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once.
+    /// </summary>
+    private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command);
     private Phase _phase = Phase.AwaitingHello;
     private Flow _flow = Flow.Off;
     private bool _initialSyncDone;
@@ -344,12 +352,18 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             CheckMedia(send, ((IRequest)send).RequestId, media);
             return;
         }
-        switch (send)
+        var (target, command, requestId) = send switch
         {
-            case Send s: _users.Tell(new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, media)); return;
-            case SendGroup g: _groups.Tell(new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, media)); return;
-        }
+            Send s => (_users, (object)new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, media), s.RequestId),
+            SendGroup g => (_groups, new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, media), g.RequestId),
+            _ => throw new ArgumentException($"not a send: {send.GetType().Name}"),
+        };
+        target.Tell(command);
+        if (_sendDeadlines.TryGetValue(requestId, out var inFlight))
+            _sendDeadlines[requestId] = inFlight with { Target = target, Command = command };
     }
+
+    private long ResendAfterMs => (long)_settings.ResendAfter.TotalMilliseconds;
 
     private sealed record MediaChecked(Frame Send, MediaRef? Media, Error? Problem) : INoSerializationVerificationNeeded;
 
@@ -445,7 +459,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(requestId, code, problem));
             return false;
         }
-        _sendDeadlines[requestId] = Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds;
+        var now = Environment.TickCount64;
+        _sendDeadlines[requestId] = new SendInFlight(now + (long)_settings.RequestTimeout.TotalMilliseconds, now + ResendAfterMs, null, null);
         TickFast(true);
         return true;
     }
@@ -685,8 +700,18 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             return;
         }
         List<uint>? expired = null;
-        foreach (var (id, deadline) in _sendDeadlines)
-            if (deadline < now) (expired ??= []).Add(id);
+        List<uint>? resend = null;
+        foreach (var (id, send) in _sendDeadlines)
+        {
+            if (send.Deadline < now) (expired ??= []).Add(id);
+            else if (send.ResendAt < now && send.Command is not null) (resend ??= []).Add(id);
+        }
+        foreach (var id in resend ?? [])
+        {
+            var send = _sendDeadlines[id];
+            send.Target!.Tell(send.Command);
+            _sendDeadlines[id] = send with { ResendAt = now + ResendAfterMs };
+        }
         if (expired is null) return;
         foreach (var id in expired)
         {
