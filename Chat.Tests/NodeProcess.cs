@@ -23,6 +23,16 @@ public sealed class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartAsync(string dataDirectory, int port = 0, IEnumerable<string>? extraArgs = null,
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null)
     {
+        var process = Launch(dataDirectory, port, extraArgs, environment, output);
+        var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), output);
+        _ = DrainAsync(process, output);
+        return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]));
+    }
+
+    /// <summary>Starts the node process without waiting for anything; read its standard output with <see cref="ReadUntilAsync"/>.</summary>
+    public static Process Launch(string dataDirectory, int port = 0, IEnumerable<string>? extraArgs = null,
+        IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null)
+    {
         var exe = Path.Combine(AppContext.BaseDirectory, "Chat.Node");
         var info = new ProcessStartInfo(exe)
         {
@@ -36,18 +46,31 @@ public sealed class NodeProcess : IAsyncDisposable
         var process = Process.Start(info)!;
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output?.Invoke(e.Data); };
         process.BeginErrorReadLine();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        return process;
+    }
+
+    /// <summary>Reads the node's standard output until a line matches; fails if the node exits or the time runs out first.</summary>
+    public static async Task<string> ReadUntilAsync(Process process, Func<string, bool> match, TimeSpan timeout, Action<string>? output = null)
+    {
+        using var cts = new CancellationTokenSource(timeout);
         while (true)
         {
-            var line = await process.StandardOutput.ReadLineAsync(cts.Token)
-                ?? throw new InvalidOperationException($"node exited with {process.ExitCode} before listening");
-            output?.Invoke(line);
-            if (line.StartsWith("listening on ", StringComparison.Ordinal))
+            string? line;
+            try
             {
-                var p = int.Parse(line[(line.LastIndexOf(':') + 1)..]);
-                _ = DrainAsync(process, output);
-                return new NodeProcess(process, p);
+                line = await process.StandardOutput.ReadLineAsync(cts.Token);
             }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"the node printed no matching line within {timeout.TotalSeconds:0} s");
+            }
+            if (line is null)
+            {
+                await process.WaitForExitAsync();
+                throw new InvalidOperationException($"node exited with {process.ExitCode} before printing the line awaited");
+            }
+            output?.Invoke(line);
+            if (match(line)) return line;
         }
     }
 
