@@ -95,6 +95,7 @@ public static class PostgresServer
         if (asPostgres) await RunAsync("chown", ["-R", "postgres:postgres", dir], TimeSpan.FromSeconds(30));
         var server = new Server(dir, bin, FreePort(), asPostgres);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(server);
+        StartWatchdog(server);
 
         await RunAsPostgresAsync(server, Path.Combine(bin, "initdb"),
             ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"], TimeSpan.FromMinutes(2));
@@ -122,6 +123,31 @@ public static class PostgresServer
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// The test runner may kill the test process right after the last test, before exit handlers finish, and the
+    /// server runs on in its own process: a detached shell waits for this process to end, then stops the server and
+    /// removes its directory.
+    /// </summary>
+    private static void StartWatchdog(Server server)
+    {
+        static string Q(string s) => "'" + s.Replace("'", "'\\''") + "'";
+        var stop = $"{Q(Path.Combine(server.Bin, "pg_ctl"))} -D {Q(Path.Combine(server.Directory, "data"))} -m fast -w stop";
+        if (server.AsPostgresUser) stop = "runuser -u postgres -- " + stop;
+        var script = $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {Q(server.Directory)}";
+        // started in the background of a shell that exits at once, so it leaves this process's tree
+        var info = new ProcessStartInfo("setsid")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = "/",
+        };
+        foreach (var a in new[] { "sh", "-c", $"({script}) </dev/null >/dev/null 2>&1 &" }) info.ArgumentList.Add(a);
+        using var shell = Process.Start(info) ?? throw new InvalidOperationException("cannot start the PostgreSQL watchdog");
+        shell.WaitForExit();
     }
 
     private static void Stop(Server server)
