@@ -125,13 +125,12 @@ public sealed class PostgresTests
                         if (accepted.Count >= 150) enough.TrySetResult();
                     }
                 }
-                var lanes = Enumerable.Range(0, 8).Select(SendUntilGone).ToArray();
+                // not awaited: once the process is gone nothing more is accepted, and a send issued as the connection
+                // closed may wait for its request timeout before failing
+                foreach (var lane in Enumerable.Range(0, 8)) _ = SendUntilGone(lane);
                 await enough.Task.WaitAsync(TimeSpan.FromSeconds(60));
                 await node.KillAsync();
                 Volatile.Write(ref killed, true);
-                // nothing is accepted once the process is gone; a send issued as the connection closed may wait for its
-                // request timeout before failing, so the lanes are not awaited
-                _ = lanes;
             }
 
             await using (var node = await PostgresServer.StartNodeProcessAsync(db, data))
