@@ -62,7 +62,16 @@ public static class PostgresStore
                 await using var exists = new NpgsqlCommand("SELECT to_regclass(@t) IS NOT NULL", connection);
                 exists.Parameters.AddWithValue("t", table);
                 if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is not true) continue;
-                await using var command = new NpgsqlCommand($"SELECT DISTINCT persistence_id FROM {table}", connection);
+                // a skip scan over the index that leads with persistence_id (the journal's unique key, the snapshot's
+                // primary key): one index probe per entity, where SELECT DISTINCT reads the whole table
+                await using var command = new NpgsqlCommand(
+                    $"""
+                    WITH RECURSIVE ids(id) AS (
+                        SELECT min(persistence_id) FROM {table}
+                        UNION ALL
+                        SELECT (SELECT min(persistence_id) FROM {table} WHERE persistence_id > ids.id) FROM ids WHERE ids.id IS NOT NULL)
+                    SELECT id FROM ids WHERE id IS NOT NULL
+                    """, connection);
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 while (await reader.ReadAsync(ct).ConfigureAwait(false)) ids.Add(reader.GetString(0));
             }
