@@ -18,6 +18,7 @@ public static class Program
                                env CHAT_SEEDS); a node whose seeds cannot be reached keeps trying
           --roles LIST         cluster roles of this node, comma-separated (env CHAT_ROLES)
         A cluster of several nodes needs a shared store: chat.persistence = postgres with CHAT_POSTGRES.
+        Exit codes: 0 stopped by SIGTERM or Ctrl-C, 1 cannot start, 2 bad arguments, 3 removed from the cluster.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -39,10 +40,13 @@ public static class Program
             return 0;
         }
         // signals are taken before start: a node still waiting for its seed nodes stops cleanly too
-        using var stopping = new CancellationTokenSource();
+        // (cancelled off the signal's thread: cancelling runs the start-up's continuations, which may end Main while the
+        // handler still runs; the source is never disposed for the same reason)
+        var stopping = new CancellationTokenSource();
+        void Stop() => ThreadPool.QueueUserWorkItem(_ => stopping.Cancel());
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stopping.Cancel(); });
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; Stop(); });
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; Stop(); };
         ChatNode node;
         try
         {
@@ -53,14 +57,23 @@ public static class Program
             Console.Error.WriteLine($"cannot start: {e.Message}");
             return 1;
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // by our handler or by the host's own console lifetime, whichever saw the signal first
             Console.WriteLine("stopped before start-up finished");
             return 0;
         }
         Console.WriteLine($"listening on {node.Endpoint.Address}:{node.Endpoint.Port}");
         Console.Out.Flush();
-        await Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        var signalled = Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        // the actor system also ends when the cluster downs this node (the split-brain resolver keeps the other side);
+        // such a node cannot serve anyone, so it exits with an error and its supervisor starts it again
+        if (await Task.WhenAny(signalled, node.System.WhenTerminated) != signalled)
+        {
+            Console.Error.WriteLine("the node was removed from the cluster (downed by the split-brain resolver or an operator); exiting");
+            await node.DisposeAsync();
+            return 3;
+        }
         Console.WriteLine("stopping");
         await node.DisposeAsync();
         Console.WriteLine("stopped");

@@ -38,6 +38,17 @@ public sealed class ClusterTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task In_a_two_node_cluster_the_node_left_without_the_lowest_address_downs_itself_and_exits()
+    {
+        // keep-majority on a tie keeps the side holding the lowest address: with two nodes, losing that one stops both
+        // (docs/operations.md, "Running a cluster"); the survivor must not linger as a node that serves nobody
+        await using var cluster = await TestCluster.StartAsync(2, await PostgresServer.NewDatabaseAsync(), output);
+        var lowest = cluster.ClusterPort(0) < cluster.ClusterPort(1) ? 0 : 1;
+        await cluster.KillAsync(lowest);
+        Assert.Equal(3, await cluster.ExitAsync(1 - lowest, TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public async Task A_rolling_restart_of_every_node_under_load_loses_nothing_and_shows_no_error()
     {
         await using var cluster = await TestCluster.StartAsync(3, await PostgresServer.NewDatabaseAsync(), output);

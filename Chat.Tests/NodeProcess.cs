@@ -86,6 +86,14 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for the node to exit by itself and returns its exit code.</summary>
+    public async Task<int> ExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public async Task KillAsync()
     {

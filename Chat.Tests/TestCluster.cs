@@ -76,6 +76,20 @@ public sealed class TestCluster : IAsyncDisposable
         Log($"{name}: started (pid {_nodes[index]!.Pid})");
     }
 
+    /// <summary>The cluster port of node <paramref name="index"/> (all nodes share one host: the lowest port is the lowest address).</summary>
+    public int ClusterPort(int index) => _clusterPorts[index];
+
+    /// <summary>Waits for node <paramref name="index"/> to exit on its own; returns its exit code.</summary>
+    public async Task<int> ExitAsync(int index, TimeSpan timeout)
+    {
+        var node = _nodes[index] ?? throw new InvalidOperationException($"node {index} is not running");
+        var code = await node.ExitAsync(timeout);
+        _nodes[index] = null;
+        await node.DisposeAsync();
+        Log($"node{index}: exited by itself with code {code}");
+        return code;
+    }
+
     /// <summary>SIGKILL: the node vanishes without leaving the cluster.</summary>
     public async Task KillAsync(int index)
     {
