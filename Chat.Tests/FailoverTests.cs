@@ -92,6 +92,24 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_login_that_gets_no_answer_moves_on_to_the_next_address()
+    {
+        await using var a = TcpProxy.Start(_node.Port);
+        await using var b = TcpProxy.Start(_node.Port);
+        var alice = await RegisterAsync("Alice");
+        var options = Options("phone");
+        options.RequestTimeout = TimeSpan.FromSeconds(2);
+        await using var client = await ChatClient.ConnectAsync($"{a.Address},{b.Address}", options);
+        Assert.Equal(a.Address, client.Server.ToString());
+
+        a.HoldAnswers(); // node A greeted the client, then hangs
+        var loggedIn = await client.LoginAsync(alice.Token).WaitAsync(Bound);
+        Assert.Equal(alice.Id, loggedIn.UserId);
+        Assert.Equal(b.Address, client.Server.ToString());
+        Assert.Equal("c-1", (await client.SendAsync(alice.Id, "a note to self", "c-1").WaitAsync(Bound)).ClientMessageId);
+    }
+
+    [Fact]
     public async Task An_address_that_accepts_but_never_answers_is_given_up_after_the_connect_timeout()
     {
         await using var hung = TcpProxy.StartSilent();
