@@ -527,7 +527,10 @@ public static class Workloads
             new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
             async (i, token) =>
             {
-                var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = device }, token);
+                // With several nodes a user's client reconnects to the next one, as a cluster's clients do, so a node
+                // stopped during a run shows as a pause in the figures rather than lost users.
+                var options = new ChatClientOptions { Device = device, AutoReconnect = o.ServerFor(0).Contains(',') };
+                var c = await ChatClient.ConnectAsync(o.ServerFor(i), options, token);
                 await c.LoginAsync(accounts[i].Token, token);
                 clients[i] = c;
             });
