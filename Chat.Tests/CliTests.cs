@@ -139,6 +139,41 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Listen_moves_to_the_next_server_when_its_node_dies_and_misses_nothing()
+    {
+        await using var a = TcpProxy.Start(_node.Port);
+        await using var b = TcpProxy.Start(_node.Port);
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "alice", "--name", "Alice", "--phone", Phones.Next())).Code);
+        Assert.Equal(0, (await Chat("register", "--server", $"{a.Address},{b.Address}", "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+        Assert.Equal(0, (await Chat("send", "--profile", "alice", "--to", bobPhone, "before")).Code);
+
+        var output = new LineSignal("before");
+        var listen = global::Chat.Cli.Program.Run(["listen", "--profile", "bob", "--count", "2", "--timeout", "60", "--json"], output);
+        await output.Seen.WaitAsync(TimeSpan.FromSeconds(30)); // listening through A
+        a.Stop();
+        Assert.Equal(0, (await Chat("send", "--profile", "alice", "--to", bobPhone, "after")).Code);
+
+        Assert.Equal(0, await listen.WaitAsync(TimeSpan.FromSeconds(60)));
+        var texts = output.ToString().Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString());
+        Assert.Equal(["before", "after"], texts);
+        Assert.Equal(1, b.Accepted);
+    }
+
+    /// <summary>Output that tells when a line containing some text has been written.</summary>
+    private sealed class LineSignal(string text) : StringWriter
+    {
+        private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task Seen => _seen.Task;
+
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(text) == true) _seen.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Errors_are_clear_and_exit_non_zero()
     {
         var missing = await Chat("send", "--profile", "nobody", "--to", "+15550000000", "hi");
