@@ -523,13 +523,14 @@ public static class Workloads
     private static async Task<ChatClient[]> LoginAllAsync(BenchOptions o, Account[] accounts, string device, CancellationToken ct)
     {
         var clients = new ChatClient[accounts.Length];
+        var severalNodes = ServerAddress.ParseList(o.Server).Count > 1;
         await Parallel.ForEachAsync(Enumerable.Range(0, accounts.Length),
             new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
             async (i, token) =>
             {
                 // With several nodes a user's client reconnects to the next one, as a cluster's clients do, so a node
                 // stopped during a run shows as a pause in the figures rather than lost users.
-                var options = new ChatClientOptions { Device = device, AutoReconnect = o.ServerFor(0).Contains(',') };
+                var options = new ChatClientOptions { Device = device, AutoReconnect = severalNodes };
                 var c = await ChatClient.ConnectAsync(o.ServerFor(i), options, token);
                 await c.LoginAsync(accounts[i].Token, token);
                 clients[i] = c;
