@@ -118,8 +118,6 @@ public sealed partial class ChatClient : IAsyncDisposable
         CancellationToken cancellationToken = default)
         => (Registered)await RequestAsync(id => new Register(id, name, phone, email), cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Authenticates this connection with a token from <see cref="RegisterAsync"/>.</summary>
-
     /// <summary>Finds the user registered with a phone number.</summary>
     public async Task<LookupResult> LookupAsync(string phone, CancellationToken cancellationToken = default)
         => (LookupResult)await RequestAsync(id => new Lookup(id, phone), cancellationToken).ConfigureAwait(false);

@@ -110,6 +110,70 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_profile_registered_on_several_servers_keeps_them_all_and_commands_use_one_that_answers()
+    {
+        await using var dead = TcpProxy.Start(_node.Port);
+        dead.Stop(); // a cluster node that is down
+        var servers = $"{dead.Address},{_node.Server}";
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", servers, "--profile", "alice", "--name", "Alice", "--phone", Phones.Next())).Code);
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+        var profile = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_home, "alice.json"))).RootElement;
+        Assert.Equal(servers, profile.GetProperty("server").GetString());
+
+        var sent = await Chat("send", "--profile", "alice", "--to", bobPhone, "through whichever node is up");
+        Assert.Equal(0, sent.Code);
+        var listen = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20", "--json");
+        Assert.Equal(0, listen.Code);
+        Assert.Equal(sent.Out.Trim(), JsonDocument.Parse(listen.Out.Trim()).RootElement.GetProperty("id").GetString());
+        Assert.Contains(servers, (await Chat("whoami", "--profile", "alice")).Out);
+
+        // every server in the list down: a clear error, not a hang
+        await using var alsoDead = TcpProxy.Start(_node.Port);
+        alsoDead.Stop();
+        var refused = await Chat("register", "--server", $"{dead.Address},{alsoDead.Address}", "--profile", "carol", "--name", "C",
+            "--phone", Phones.Next()).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, refused.Code);
+        Assert.False(File.Exists(Path.Combine(_home, "carol.json")));
+        Assert.Equal(2, (await Chat("register", "--server", $"{_node.Server},nonsense", "--profile", "dave", "--name", "D", "--phone", Phones.Next())).Code);
+    }
+
+    [Fact]
+    public async Task Listen_moves_to_the_next_server_when_its_node_dies_and_misses_nothing()
+    {
+        await using var a = TcpProxy.Start(_node.Port);
+        await using var b = TcpProxy.Start(_node.Port);
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "alice", "--name", "Alice", "--phone", Phones.Next())).Code);
+        Assert.Equal(0, (await Chat("register", "--server", $"{a.Address},{b.Address}", "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+        Assert.Equal(0, (await Chat("send", "--profile", "alice", "--to", bobPhone, "before")).Code);
+
+        var output = new LineSignal("before");
+        var listen = global::Chat.Cli.Program.Run(["listen", "--profile", "bob", "--count", "2", "--timeout", "60", "--json"], output);
+        await output.Seen.WaitAsync(TimeSpan.FromSeconds(30)); // listening through A
+        a.Stop();
+        Assert.Equal(0, (await Chat("send", "--profile", "alice", "--to", bobPhone, "after")).Code);
+
+        Assert.Equal(0, await listen.WaitAsync(TimeSpan.FromSeconds(60)));
+        var texts = output.ToString().Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString());
+        Assert.Equal(["before", "after"], texts);
+        Assert.Equal(1, b.Accepted);
+    }
+
+    /// <summary>Output that tells when a line containing some text has been written.</summary>
+    private sealed class LineSignal(string text) : StringWriter
+    {
+        private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task Seen => _seen.Task;
+
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value?.Contains(text) == true) _seen.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task Errors_are_clear_and_exit_non_zero()
     {
         var missing = await Chat("send", "--profile", "nobody", "--to", "+15550000000", "hi");

@@ -523,11 +523,15 @@ public static class Workloads
     private static async Task<ChatClient[]> LoginAllAsync(BenchOptions o, Account[] accounts, string device, CancellationToken ct)
     {
         var clients = new ChatClient[accounts.Length];
+        var severalNodes = ServerAddress.ParseList(o.Server).Count > 1;
         await Parallel.ForEachAsync(Enumerable.Range(0, accounts.Length),
             new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
             async (i, token) =>
             {
-                var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = device }, token);
+                // With several nodes a user's client reconnects to the next one, as a cluster's clients do, so a node
+                // stopped during a run shows as a pause in the figures rather than lost users.
+                var options = new ChatClientOptions { Device = device, AutoReconnect = severalNodes };
+                var c = await ChatClient.ConnectAsync(o.ServerFor(i), options, token);
                 await c.LoginAsync(accounts[i].Token, token);
                 clients[i] = c;
             });

@@ -39,7 +39,8 @@ internal sealed class ListenSettings : ProfileSettings
 
 /// <summary>
 /// Prints inbox entries after the profile's saved position, acknowledges each one and saves the new position,
-/// so the next listen continues where this one stopped.
+/// so the next listen continues where this one stopped. With several servers (a cluster) a lost connection moves
+/// on to the next one and listening continues from the last entry received.
 /// </summary>
 internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
     : ChatCommand<ListenSettings>(console, profiles)
@@ -51,16 +52,47 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
         CancellationToken cancellationToken)
     {
         var profile = Profiles.Load(settings.Profile);
+        var failover = ServerAddress.ParseList(profile.Server).Count > 1;
         var (client, _) = await LoginAsync(profile, ListenDevice, cancellationToken);
         await using (client)
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (settings.Timeout is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
-            var closed = client.Closed;
-            _ = closed.ContinueWith(_ =>
+            var stopping = stop.Token;
+            Exception? lost = null;
+            void Stop()
             {
                 try { stop.Cancel(); } catch (ObjectDisposedException) { /* listen already ended */ }
-            }, TaskScheduler.Default);
+            }
+            async Task StayConnectedAsync()
+            {
+                while (true)
+                {
+                    await client.Closed;
+                    if (stopping.IsCancellationRequested) return;
+                    // Replaced means another listen took over this device: moving on would only replace it back.
+                    if (!failover || client.CloseReason?.Code == ErrorCode.Replaced)
+                    {
+                        lost = client.CloseReason is { } reason
+                            ? new ChatException(reason.Code, reason.Message)
+                            : new CliException("connection closed by the server");
+                        Stop();
+                        return;
+                    }
+                    try
+                    {
+                        await client.ReconnectAsync(stopping); // the next server; the sync resumes after the last entry received
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        lost = new CliException($"connection lost, and no server of the profile answered ({e.Message})");
+                        Stop();
+                        return;
+                    }
+                }
+            }
+            var connected = StayConnectedAsync();
+            _ = connected.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
 
             // Not awaited: stored entries are read below while they stream in (the entry buffer is bounded).
             var sync = client.SyncAsync(profile.LastSeq, stop.Token);
@@ -105,11 +137,10 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
                 }
             }
 
+            var gone = lost;
+            Stop(); // listening is over: the connection closing from here on is not a loss
             if (Done() || cancellationToken.IsCancellationRequested) return 0; // Ctrl-C ends listening normally
-            if (closed.IsCompleted)
-                throw client.CloseReason is { } reason
-                    ? new ChatException(reason.Code, reason.Message)
-                    : new CliException("connection closed by the server");
+            if (gone is not null) throw gone;
             if (settings.Count is { } count)
                 throw new CliException($"timeout: received {received} of {count} entries");
             return 0;
