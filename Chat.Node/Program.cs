@@ -43,7 +43,12 @@ public static class Program
         // (cancelled off the signal's thread: cancelling runs the start-up's continuations, which may end Main while the
         // handler still runs; the source is never disposed for the same reason)
         var stopping = new CancellationTokenSource();
-        void Stop() => ThreadPool.QueueUserWorkItem(_ => stopping.Cancel());
+        var stopRequested = false;
+        void Stop()
+        {
+            Volatile.Write(ref stopRequested, true);
+            ThreadPool.QueueUserWorkItem(_ => stopping.Cancel());
+        }
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; Stop(); });
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; Stop(); };
@@ -68,7 +73,10 @@ public static class Program
         var signalled = Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         // the actor system also ends when the cluster downs this node (the split-brain resolver keeps the other side);
         // such a node cannot serve anyone, so it exits with an error and its supervisor starts it again
-        if (await Task.WhenAny(signalled, node.System.WhenTerminated) != signalled)
+        // (Akka also hears SIGTERM and may stop the actor system before the handler above runs: that is a stop, and the
+        // actor system's shutdown reason tells the two apart)
+        if (await Task.WhenAny(signalled, node.System.WhenTerminated) != signalled && !Volatile.Read(ref stopRequested) &&
+            Akka.Actor.CoordinatedShutdown.Get(node.System).ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason)
         {
             Console.Error.WriteLine("the node was removed from the cluster (downed by the split-brain resolver or an operator); exiting");
             await node.DisposeAsync();

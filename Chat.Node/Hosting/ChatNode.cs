@@ -179,6 +179,9 @@ public sealed class ChatNode : IAsyncDisposable
             DisableDefaults = true,
         });
         builder.Logging.ClearProviders();
+        // the node's program owns SIGTERM and Ctrl-C (Program.Main); the host's default console lifetime would also
+        // act on them, stopping the actor system behind the program's back
+        builder.Services.AddSingleton<IHostLifetime, ProgramLifetime>();
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(s);
         builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
@@ -229,6 +232,13 @@ public sealed class ChatNode : IAsyncDisposable
     {
         try { await StopAsync().ConfigureAwait(false); }
         finally { _host.Dispose(); }
+    }
+
+    /// <summary>A host lifetime that leaves signals to the program.</summary>
+    private sealed class ProgramLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     /// <summary>
