@@ -27,7 +27,14 @@ public sealed class ClusterStartTests
                 var lines = new ConcurrentQueue<string>();
                 using var process = NodeProcess.Launch(data, extraArgs: ["--seeds", seeds], output: lines.Enqueue);
                 using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await process.WaitForExitAsync(wait.Token);
+                try
+                {
+                    await process.WaitForExitAsync(wait.Token);
+                }
+                finally
+                {
+                    if (!process.HasExited) process.Kill();
+                }
                 Assert.Equal(1, process.ExitCode);
                 Assert.Contains(lines, line => line.StartsWith("cannot start:", StringComparison.Ordinal) && line.Contains(expected));
             }
@@ -53,16 +60,23 @@ public sealed class ClusterStartTests
                     ["CHAT_POSTGRES"] = await PostgresServer.NewDatabaseAsync(),
                 },
                 output: lines.Enqueue);
-            // one line every 10 s while it waits (it used to die after a minute with an unhandled TimeoutException)
-            var line = await NodeProcess.ReadUntilAsync(process, l => l.Contains("cluster: not joined after"), TimeSpan.FromSeconds(30));
-            Assert.Contains($"127.0.0.1:{nobody}", line);
-            await NodeProcess.ReadUntilAsync(process, l => l.Contains("cluster: not joined after"), TimeSpan.FromSeconds(30));
-            Assert.False(process.HasExited);
+            try
+            {
+                // one line every 10 s while it waits (it used to die after a minute with an unhandled TimeoutException)
+                var line = await NodeProcess.ReadUntilAsync(process, l => l.Contains("cluster: not joined after"), TimeSpan.FromSeconds(30));
+                Assert.Contains($"127.0.0.1:{nobody}", line);
+                await NodeProcess.ReadUntilAsync(process, l => l.Contains("cluster: not joined after"), TimeSpan.FromSeconds(30));
+                Assert.False(process.HasExited);
 
-            Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(wait.Token);
-            Assert.Equal(0, process.ExitCode);
+                Process.Start("kill", ["-TERM", process.Id.ToString()])!.WaitForExit();
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await process.WaitForExitAsync(wait.Token);
+                Assert.Equal(0, process.ExitCode);
+            }
+            finally
+            {
+                if (!process.HasExited) process.Kill();
+            }
         }
         finally
         {

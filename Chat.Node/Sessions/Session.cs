@@ -45,13 +45,15 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private readonly Queue<Frame> _held = new();
     private bool _checkingMedia;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     /// <summary>Sends waiting for their answer, by request id.</summary>
     private readonly Dictionary<uint, SendInFlight> _sendDeadlines = [];
 
     /// <summary>
     /// A send waiting for its answer: when it times out, and what to tell again if no answer came by <see cref="ResendAt"/>.
     /// A command told to a shard whose node has just died is dropped with that node; told again once the shard has a new
-    /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once.
+    /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once. A node alone
+    /// never repeats (its own shards lose nothing), so a node that is merely slow is not handed every send twice.
     /// </summary>
     private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command);
     private Phase _phase = Phase.AwaitingHello;
@@ -706,6 +708,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             if (send.Deadline < now) (expired ??= []).Add(id);
             else if (send.ResendAt < now && send.Command is not null) (resend ??= []).Add(id);
         }
+        if (resend is not null && _cluster.State.Members.Count < 2) resend = null;
         foreach (var id in resend ?? [])
         {
             var send = _sendDeadlines[id];
