@@ -43,6 +43,25 @@ public sealed class SqliteEventStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task The_write_ahead_log_is_moved_into_the_database_file_without_a_commit_doing_it()
+    {
+        // the writer never checkpoints (a checkpoint inside a commit made every write queued behind it wait); a
+        // thread of its own does, so what was committed reaches the database file and the log is reused
+        var db = SqliteStore.DatabasePath(_data);
+        var before = new FileInfo(db).Length;
+        var payload = new string('p', 2000);
+        for (var batch = 0; batch < 50; batch++)
+            await _store.AppendAsync(Enumerable.Range(1, 20).Select(i => Row("w", batch * 20 + i, payload)).ToList());
+        var grown = false;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline && !grown;)
+        {
+            grown = new FileInfo(db).Length > before + 1_000 * 2000;
+            if (!grown) await Task.Delay(50);
+        }
+        Assert.True(grown, $"chat.db is {new FileInfo(db).Length} bytes: 2 MB committed but not checkpointed into it");
+    }
+
+    [Fact]
     public async Task A_write_that_conflicts_fails_alone_and_the_others_in_its_commit_are_stored()
     {
         await _store.AppendAsync([Row("a", 1)]);

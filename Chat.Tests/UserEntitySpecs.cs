@@ -44,6 +44,26 @@ public sealed class UserEntitySpecs : TestKit
     }
 
     [Fact]
+    public void Stopped_for_a_hand_off_it_first_answers_every_send_it_already_received()
+    {
+        // cluster sharding stops an entity whose shard moves to another node: sends it has received but not yet
+        // stored must be stored and answered first, or they would be repeated later, behind newer sends
+        var ann = Start(CreateTestProbe().Ref);
+        ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
+        ExpectMsg<UserCreated>();
+        Watch(ann);
+        for (var i = 1; i <= 50; i++) ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+        ann.Tell(Chat.Node.Persistence.DurableOrderActor.StopWhenDurable.Instance);
+        for (var i = 1; i <= 50; i++) Assert.Equal((uint)i, ExpectMsg<TextAccepted>().RequestId);
+        ExpectTerminated(ann);
+
+        var again = Start(CreateTestProbe().Ref);
+        again.Tell(new FetchEntries(Ann, 0, 100), TestActor);
+        var texts = ExpectMsg<Entries>().Items.OfType<InboxMessage>().Select(m => m.Text);
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => $"t{i}"), texts);
+    }
+
+    [Fact]
     public void Accepts_once_durable_pushes_to_sessions_and_sends_receipts_on_ack()
     {
         var users = CreateTestProbe();

@@ -109,8 +109,9 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             case GetGroup cmd: OnGet(cmd); break;
             case FanoutTick: OnFanoutTick(); break;
             case ReceiveTimeout:
-                if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+                if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(StopWhenDurable.Instance));
                 break;
+            case StopWhenDurable: StopOnceDurable(); break;
             case ExpireGroupEntries cmd: OnExpire(cmd); break;
             default:
                 if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);

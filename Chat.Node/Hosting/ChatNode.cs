@@ -194,7 +194,11 @@ public sealed class ChatNode : IAsyncDisposable
                 .WithShardRegion<UserRegion>(UserEntity.RegionName,
                     entityId => UserEntity.Props(entityId, s, options.Clock),
                     new UserMessageExtractor(shards),
-                    new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData })
+                    new ShardOptions
+                    {
+                        ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData,
+                        HandOffStopMessage = DurableOrderActor.StopWhenDurable.Instance,
+                    })
                 .WithShardRegion<GroupRegion>(GroupEntity.RegionName,
                     entityId => GroupEntity.Props(entityId, s, options.Clock),
                     new GroupMessageExtractor(shards),
@@ -204,6 +208,7 @@ public sealed class ChatNode : IAsyncDisposable
                     {
                         ShouldPassivateIdleEntities = false, RememberEntities = true,
                         RememberEntitiesStore = RememberEntitiesStore.Eventsourced, StateStoreMode = StateStoreMode.DData,
+                        HandOffStopMessage = DurableOrderActor.StopWhenDurable.Instance,
                     })
                 .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
                     PhoneClaim.Props,

@@ -11,9 +11,28 @@ namespace Chat.Node.Persistence;
 /// </summary>
 public abstract class DurableOrderActor : UntypedPersistentActor
 {
+    /// <summary>
+    /// Stops the entity once every write it has started is durable and answered. Cluster sharding sends it when it
+    /// hands the entity's shard to another node, and the entity passivates with it. A plain PoisonPill stopped the
+    /// entity with sends still gathered for its next write: they were never answered, and when the session repeated
+    /// them they were stored after later sends that had already reached the entity's new home, out of order.
+    /// </summary>
+    public sealed class StopWhenDurable : Akka.Actor.INoSerializationVerificationNeeded
+    {
+        public static readonly StopWhenDurable Instance = new();
+    }
+
     private long _issued;
     private long _done;
+    private bool _stopping;
     private readonly Queue<(long After, Action Run)> _afterDurable = new();
+
+    /// <summary>Handles <see cref="StopWhenDurable"/>: stops now if nothing is being written, else after the last write.</summary>
+    protected void StopOnceDurable()
+    {
+        _stopping = true;
+        if (_done == _issued) Context.Stop(Self);
+    }
 
     /// <summary>Persists asynchronously; handlers run in the order the events were given.</summary>
     protected void PersistInOrder<TEvent>(TEvent @event, Action<TEvent> handler)
@@ -24,7 +43,9 @@ public abstract class DurableOrderActor : UntypedPersistentActor
             handler(e);
             _done++;
             while (_afterDurable.Count > 0 && _afterDurable.Peek().After <= _done) _afterDurable.Dequeue().Run();
-            if (_done == _issued) OnAllDurable();
+            if (_done != _issued) return; // (a handler may have started the next write, e.g. with sends gathered meanwhile)
+            OnAllDurable();
+            if (_stopping) Context.Stop(Self);
         });
     }
 

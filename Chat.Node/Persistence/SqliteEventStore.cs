@@ -50,6 +50,8 @@ public sealed class SqliteEventStore : IDisposable
             Monitor.Pulse(_gate);
         }
         _writer.Join(TimeSpan.FromSeconds(30));
+        lock (_checkpointGate) Monitor.Pulse(_checkpointGate);
+        _checkpointer.Join(TimeSpan.FromSeconds(30));
         while (_readers.TryDequeue(out var reader)) reader.Dispose();
     }
 
@@ -73,6 +75,18 @@ public sealed class SqliteEventStore : IDisposable
     private bool _closed;
     private Exception? _failed;
     private readonly Thread _writer;
+
+    /// <summary>
+    /// Moves the write-ahead log into the database file on a thread of its own: a passive checkpoint (it never waits
+    /// for, nor blocks, the writer or readers) whenever something was committed since the last one, at most every
+    /// <see cref="CheckpointInterval"/>. SQLite's automatic checkpoint ran inside whichever commit crossed its
+    /// threshold, writing and syncing the database file while every write queued behind that commit waited (up to
+    /// 14 ms, several times a second at 1,000 messages/s).
+    /// </summary>
+    private readonly Thread _checkpointer;
+    private readonly object _checkpointGate = new();
+    private long _commits;
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Rows written per transaction at most; a larger backlog is committed in several.</summary>
     public const int MaxRowsPerCommit = 4_000;
@@ -112,6 +126,8 @@ public sealed class SqliteEventStore : IDisposable
         }
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "sqlite-writer" };
         _writer.Start();
+        _checkpointer = new Thread(CheckpointLoop) { IsBackground = true, Name = "sqlite-checkpointer" };
+        _checkpointer.Start();
     }
 
     /// <summary>A pooled connection; the writer's also gets the durability and secure-delete settings.</summary>
@@ -252,9 +268,38 @@ public sealed class SqliteEventStore : IDisposable
         }
     }
 
+    private void CheckpointLoop()
+    {
+        try
+        {
+            using var connection = OpenConnection(write: true);
+            var done = Interlocked.Read(ref _commits);
+            while (!Volatile.Read(ref _closed))
+            {
+                lock (_checkpointGate) Monitor.Wait(_checkpointGate, CheckpointInterval);
+                var now = Interlocked.Read(ref _commits);
+                if (now == done) continue;
+                try
+                {
+                    Run(connection, "PRAGMA wal_checkpoint(PASSIVE);");
+                    done = now;
+                }
+                catch (SqliteException)
+                {
+                    // tried again at the next interval; the log grows meanwhile, nothing is lost
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // the database cannot be opened: the writer reports that to every write
+        }
+    }
+
     private void WriteAll()
     {
         using var connection = OpenConnection(write: true);
+        Run(connection, "PRAGMA wal_autocheckpoint=0;"); // checkpoints are the checkpointer's (above)
         using var statements = new WriterStatements(connection);
         var spare = new List<Work>();
         var batch = new List<Work>();
@@ -272,6 +317,7 @@ public sealed class SqliteEventStore : IDisposable
                     rows += work is AppendEvents a ? a.Rows.Count : 1;
                 }
                 CommitBatch(connection, statements, batch);
+                Interlocked.Increment(ref _commits);
             }
             taken.Clear();
             spare = taken;

@@ -104,7 +104,8 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case Terminated t: DetachSession(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
             case RetryReceipts: SendOutbox(); break;
-            case ReceiveTimeout: Context.Parent.Tell(new Passivate(PoisonPill.Instance)); break;
+            case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
+            case StopWhenDurable: StopOnceDurable(); break;
             case ExpireUserEntries cmd: OnExpire(cmd); break;
             default:
                 if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
