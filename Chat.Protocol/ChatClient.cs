@@ -69,6 +69,8 @@ public sealed partial class ChatClient : IAsyncDisposable
     // Null while (re)connecting, so nothing reaches a new connection before its Login.
     private Connection? _session;
     private readonly Lock _sendGate = new();
+    private readonly Lock _sendOrder = new();
+    private Task _lastSendWritten = Task.CompletedTask;
     private uint _nextRequestId;
     private long _lastSeq;
     private bool _syncing;
@@ -301,16 +303,34 @@ public sealed partial class ChatClient : IAsyncDisposable
         clientMessageId ??= NewClientMessageId();
         if (_sends.TryGetValue(clientMessageId, out var existing))
             return await existing.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
-        PendingSend pending;
-        // Under the gate a send is either resent by a reconnect or written here, never both nor neither, and in order.
-        lock (_sendGate)
+        // Sends leave in the order they were made: each waits for the one before it to be written before it waits for
+        // room in the server's in-flight window. (Waiters on the window alone were let through in no particular order,
+        // and a recipient then received a burst of messages out of order.)
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task before;
+        lock (_sendOrder)
         {
-            var requestId = NextRequestId();
-            pending = new PendingSend(make(requestId, clientMessageId), requestId, clientMessageId,
-                new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
-            _sends[clientMessageId] = pending;
-            LoggedInTarget()?.Enqueue(pending.Frame);
+            before = _lastSendWritten;
+            _lastSendWritten = written.Task;
+        }
+        PendingSend pending;
+        try
+        {
+            await before.ConfigureAwait(false);
+            await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Under the gate a send is either resent by a reconnect or written here, never both nor neither, and in order.
+            lock (_sendGate)
+            {
+                var requestId = NextRequestId();
+                pending = new PendingSend(make(requestId, clientMessageId), requestId, clientMessageId,
+                    new TaskCompletionSource<Accepted>(TaskCreationOptions.RunContinuationsAsynchronously));
+                _sends[clientMessageId] = pending;
+                LoggedInTarget()?.Enqueue(pending.Frame);
+            }
+        }
+        finally
+        {
+            written.SetResult(); // the next send may go (also when this one was cancelled while waiting)
         }
         return await pending.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -197,3 +197,24 @@ public sealed class EndToEndTests : IAsyncLifetime
         Assert.Equal(("two", 2L), (m.Text, m.Seq));
     }
 }
+
+public sealed class SendOrderTests
+{
+    [Fact]
+    public async Task Sends_made_faster_than_the_in_flight_window_allows_arrive_in_the_order_they_were_made()
+    {
+        // a small window, so most sends wait for room; they must still leave, and arrive, in the order they were made
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.max-in-flight = 4");
+        await using var alice = await node.NewUserAsync("Alice");
+        await using var bob = await node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+        var sends = Enumerable.Range(1, 300).Select(i => alice.Client.SendAsync(bob.Id, $"m{i}")).ToList();
+        await Task.WhenAll(sends);
+        var received = new List<string>();
+        while (received.Count < 300)
+        {
+            if (await bob.Client.NextAsync() is Message m) received.Add(m.Text);
+        }
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => $"m{i}"), received);
+    }
+}

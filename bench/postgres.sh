@@ -5,6 +5,9 @@
 #                                            offline restart), for comparison with bench/run.sh on the embedded store
 #   bench/postgres.sh cluster [N]            N nodes (default 3) on one database, every node a seed; chat bench direct
 #                                            and group with the users spread over all of them (--server a,b,c), twice
+#                                            (CLUSTER_WORKLOADS="direct" and RUNS=4 change which and how often;
+#                                            NODE_FLAGS, as for bench/run.sh, go to every node; KEEP_LOGS=DIR keeps
+#                                            the nodes' output there)
 # Every node and the load generator share this machine's cores with PostgreSQL. Bounded: each run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,13 +57,14 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp "$work"/node*.log "$KEEP_LOGS"/
   rm -rf "$work"
   stop_pg
 }
 trap cleanup EXIT
 for i in $(seq 0 $((size - 1))); do
   "$node" --port "${client_ports[$i]}" --data "$work/data$i" --cluster-port "${cluster_ports[$i]}" --seeds "$seeds" \
-    >"$work/node$i.log" 2>&1 &
+    ${NODE_FLAGS:-} >"$work/node$i.log" 2>&1 &
   pids+=($!)
 done
 for i in $(seq 0 $((size - 1))); do
@@ -69,8 +73,8 @@ for i in $(seq 0 $((size - 1))); do
 done
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $size nodes (pids ${pids[*]}) on PostgreSQL at $servers" >&2
-for w in direct group; do
-  for run in 1 2; do
+for w in ${CLUSTER_WORKLOADS:-direct group}; do
+  for run in $(seq 1 "${RUNS:-2}"); do
     echo "# chat bench $w --server $servers ${BENCH_FLAGS:-} (run $run)" >&2
     "$chat" bench "$w" --server "$servers" --json ${BENCH_FLAGS:-} | tail -n 1
   done
