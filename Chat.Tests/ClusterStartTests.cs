@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Akka.Actor;
 using Chat.Node.Hosting;
 using Chat.Node.Media;
@@ -51,7 +49,7 @@ public sealed class ClusterStartTests
         var data = TestNode.NewDataDirectory();
         try
         {
-            var nobody = FreePort(); // no node listens there
+            var nobody = TestCluster.FreePort(); // no node listens there
             var lines = new ConcurrentQueue<string>();
             using var process = NodeProcess.Launch(data, extraArgs: ["--seeds", $"127.0.0.1:{nobody}"],
                 environment: new Dictionary<string, string>
@@ -88,7 +86,7 @@ public sealed class ClusterStartTests
     public async Task One_retention_sweeper_and_one_media_janitor_serve_the_cluster_and_move_to_another_node_when_theirs_leaves()
     {
         var database = await PostgresServer.NewDatabaseAsync();
-        var seedPort = FreePort();
+        var seedPort = TestCluster.FreePort();
         var reportsA = new ConcurrentQueue<string>();
         var reportsB = new ConcurrentQueue<string>();
         Task<ChatNode> Start(int clusterPort, ConcurrentQueue<string> reports, string data) => ChatNode.StartAsync(new NodeOptions
@@ -132,12 +130,5 @@ public sealed class ClusterStartTests
             TestNode.TryDelete(dataA);
             TestNode.TryDelete(dataB);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -124,7 +124,8 @@ public sealed class TestCluster : IAsyncDisposable
         foreach (var d in _data) TestNode.TryDelete(d);
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nobody listens on right now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
