@@ -13,6 +13,8 @@ public sealed record ChatSettings
     public int MaxInFlight { get; init; } = 256;
     public int SyncBatch { get; init; } = 500;
     public int OutgoingHighWater { get; init; } = 2_000;
+    /// <summary>Answers (not inbox entries) waiting for a client that does not read, in bytes, before its connection is dropped.</summary>
+    public long MaxQueuedBytes { get; init; } = 16L << 20;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>An unanswered send is told to its inbox or group again this often until <see cref="RequestTimeout"/>.</summary>
@@ -50,6 +52,7 @@ public sealed record ChatSettings
             MaxInFlight = c.GetInt("limits.max-in-flight", 256),
             SyncBatch = c.GetInt("limits.sync-batch", 500),
             OutgoingHighWater = c.GetInt("limits.outgoing-high-water", 2_000),
+            MaxQueuedBytes = c.GetByteSize("limits.max-queued-bytes") ?? 16L << 20,
             MaxConnections = c.GetInt("limits.max-connections", 100_000),
             NameMaxChars = c.GetInt("limits.name-max-chars", 64),
             RequestTimeout = c.GetTimeSpan("session.request-timeout", TimeSpan.FromSeconds(10)),

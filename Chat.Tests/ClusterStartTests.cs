@@ -8,6 +8,7 @@ using Chat.Node.Retention;
 namespace Chat.Tests;
 
 /// <summary>How a node joins a cluster, and what runs once per cluster.</summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterStartTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace Chat.Tests;
 /// Three node processes on one PostgreSQL database, users spread over them, one-to-one and group messages sent
 /// continuously while nodes are killed, restarted and stopped: nothing accepted may be lost, duplicated or reordered.
 /// </summary>
+[Collection(ClusterCollection.Name)]
 public sealed class ClusterTests(ITestOutputHelper output)
 {
     [Fact]

@@ -67,6 +67,27 @@ public sealed class HostileFrameTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_sends_requests_and_never_reads_the_answers_is_cut_off_and_others_are_still_served()
+    {
+        // each Ping is answered; a client that never reads makes the answers pile up in the node until it is dropped
+        using var stream = await RawAsync(hello: true);
+        var burst = Enumerable.Repeat(FrameCodec.ToBytes(new Ping(1)), 1_000).SelectMany(b => b).ToArray();
+        var dropped = false;
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            for (var i = 0; i < 2_000 && !dropped; i++) await stream.WriteAsync(burst, limit.Token); // at most 2,000,000 pings
+        }
+        catch (IOException)
+        {
+            dropped = true;
+        }
+        Assert.True(dropped, "the node kept reading pings from a client that reads none of the answers");
+        await using var user = await _node.NewUserAsync("After");
+        await user.Client.PingAsync();
+    }
+
+    [Fact]
     public Task Huge_declared_length_is_refused_before_reading_it() =>
         AssertErrorAndCloseAsync([0x7f, 0xff, 0xff, 0xff, 1, 2, 3], ErrorCode.FrameTooLarge);
 

@@ -8,6 +8,7 @@ using Npgsql;
 namespace Chat.Tests;
 
 /// <summary>The node on PostgreSQL (chat.persistence = postgres), against a real server from <see cref="PostgresServer"/>.</summary>
+[Collection(ClusterCollection.Name)]
 public sealed class PostgresTests
 {
     // snapshots every few events, so day-0 texts are in snapshots (and in kept deleted rows) before the sweep

@@ -132,3 +132,13 @@ public sealed class TestCluster : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>
+/// Tests that run several node processes and PostgreSQL: alone, after the others, so that their timings (failure
+/// detection, failover, request timeouts) measure the cluster and not two cores shared with the rest of the suite.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection
+{
+    public const string Name = "cluster";
+}

@@ -41,17 +41,27 @@ public sealed class ClientConnection
     private readonly Channel<Frame> _outgoing = Channel.CreateUnbounded<Frame>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _inboundRoom = new(0);
     private IActorRef _session = ActorRefs.Nobody;
+    private readonly long _maxQueuedBytes;
+    private readonly TimeSpan _closeGrace;
+    private long _queuedBytes;
     private int _queuedEntries;
     private int _unprocessed;
     private int _wantsDrained;
     private int _closed;
 
-    public ClientConnection(Socket socket, int maxFrameBytes, int highWater)
+    /// <param name="maxQueuedBytes">
+    /// Bytes (estimated) waiting to be written before the client is taken to have stopped reading and the connection
+    /// is dropped: otherwise a client that sends requests and never reads the answers grows the node without bound.
+    /// </param>
+    /// <param name="closeGrace">How long a closing connection may take to hand its last frames to a client that is slow to read.</param>
+    public ClientConnection(Socket socket, int maxFrameBytes, int highWater, long maxQueuedBytes = 16L << 20, TimeSpan? closeGrace = null)
     {
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _maxFrameBytes = maxFrameBytes;
         _highWater = highWater;
+        _maxQueuedBytes = maxQueuedBytes;
+        _closeGrace = closeGrace ?? TimeSpan.FromSeconds(5);
         RemoteEndPoint = socket.RemoteEndPoint as IPEndPoint;
     }
 
@@ -69,8 +79,32 @@ public sealed class ClientConnection
         _ = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Queues an answer or notice; always accepted while the connection is open.</summary>
-    public void Write(Frame frame) => _outgoing.Writer.TryWrite(frame);
+    /// <summary>Queues an answer or notice; accepted while the connection is open and its client keeps reading.</summary>
+    public void Write(Frame frame)
+    {
+        if (Queued(frame)) _outgoing.Writer.TryWrite(frame);
+    }
+
+    /// <summary>
+    /// Counts an answer as waiting; false (and the connection dropped) when the client has stopped reading. Inbox
+    /// entries are not counted here: their number is bounded by the high-water mark (<see cref="TryWriteEntry"/>).
+    /// </summary>
+    private bool Queued(Frame frame)
+    {
+        if (IsEntry(frame) || Interlocked.Add(ref _queuedBytes, EstimatedSize(frame)) <= _maxQueuedBytes) return true;
+        Abort();
+        return false;
+    }
+
+    private static bool IsEntry(Frame frame) => frame is Message or Receipt or ReceiptSet or GroupNotice;
+
+    /// <summary>An upper estimate of an answer's encoded size, cheap enough for every frame (UTF-8 takes at most 3 bytes per char).</summary>
+    private static long EstimatedSize(Frame frame) => 64 + frame switch
+    {
+        MediaChunk c => c.Data.Length + c.MediaId.Length + c.ContentType.Length,
+        Error e => 3L * e.Message.Length,
+        _ => 192,
+    };
 
     /// <summary>Queues an inbox entry unless the client is behind; then returns false and signals Drained later.</summary>
     public bool TryWriteEntry(Frame frame)
@@ -102,8 +136,12 @@ public sealed class ClientConnection
         if (Interlocked.Decrement(ref _unprocessed) == MaxUnprocessedInbound - 1) _inboundRoom.Release();
     }
 
-    /// <summary>Sends what is queued, then closes.</summary>
-    public void Close() => _outgoing.Writer.TryComplete();
+    /// <summary>Sends what is queued, then closes; a client that does not take it within the grace period is cut off.</summary>
+    public void Close()
+    {
+        if (!_outgoing.Writer.TryComplete()) return;
+        _ = Task.Delay(_closeGrace).ContinueWith(_ => Shutdown(), TaskScheduler.Default);
+    }
 
     /// <summary>Closes at once, dropping what is queued.</summary>
     public void Abort()
@@ -178,7 +216,8 @@ public sealed class ClientConnection
                 var entries = 0;
                 while (queue.TryRead(out var frame))
                 {
-                    if (frame is Message or Receipt or ReceiptSet or GroupNotice) entries++;
+                    if (IsEntry(frame)) entries++;
+                    else Interlocked.Add(ref _queuedBytes, -EstimatedSize(frame));
                     FrameCodec.Write(writer, frame);
                     if (writer.UnflushedBytes > 64 * 1024)
                     {

@@ -71,7 +71,7 @@ public sealed class TcpEdge
                 continue;
             }
             socket.NoDelay = true;
-            var connection = new ClientConnection(socket, _settings.MaxFrameBytes, _settings.OutgoingHighWater);
+            var connection = new ClientConnection(socket, _settings.MaxFrameBytes, _settings.OutgoingHighWater, _settings.MaxQueuedBytes);
             var n = Interlocked.Increment(ref _accepted);
             Interlocked.Increment(ref _open);
             _ = connection.Completion.ContinueWith(_ => Interlocked.Decrement(ref _open), TaskScheduler.Default);
