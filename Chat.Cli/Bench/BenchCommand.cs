@@ -43,8 +43,13 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--hold <SECONDS>")] [DefaultValue(0)] [Description("connections: keep them open and idle this long and report the node's CPU use (needs --server-pid)")]
     public int Hold { get; set; }
 
-    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory")]
+    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory and (direct, group) its CPU per message")]
     public int? ServerPid { get; set; }
+
+    [CommandOption("--ack-every <N>")] [DefaultValue(1)]
+    [Description("Receivers acknowledge every entry with its own Ack (1, as a client storing each message does), every N-th entry " +
+                 "and the last, or (0) the last of each batch read at once")]
+    public int AckEvery { get; set; } = 1;
 
     [CommandOption("--timeout <SECONDS>")] [DefaultValue(300)] [Description("Stop and report what was seen after this long")]
     public int Timeout { get; set; } = 300;
@@ -78,6 +83,7 @@ internal sealed class BenchSettings : CommandSettings
                 return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
         if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1 || Groups < 1 || GroupSize < 2)
             return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1, groups >= 1, size-members >= 2");
+        if (AckEvery < 0) return ValidationResult.Error("ack-every >= 0");
         return ValidationResult.Success();
     }
 }
@@ -94,6 +100,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
             Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Hold = TimeSpan.FromSeconds(s.Hold), Timeout = TimeSpan.FromSeconds(s.Timeout),
+            AckEvery = s.AckEvery,
         };
         var output = console.Profile.Out.Writer;
         void Progress(string line) => output.WriteLine($"# {line}");
