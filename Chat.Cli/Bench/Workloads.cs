@@ -33,6 +33,18 @@ public sealed record BenchOptions
     /// N &gt; 1, every N-th and the last; 0, the last of each read.
     /// </summary>
     public int AckEvery { get; init; } = 1;
+    /// <summary>open: messages offered per second, all senders together.</summary>
+    public int Rate { get; init; } = 1000;
+    /// <summary>open: how long messages are offered.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>open: how far the load generator may fall behind its timetable before it stops offering.</summary>
+    public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>open: messages sent and not yet received beyond which it stops offering (default: <see cref="MaxLag"/> worth at <see cref="Rate"/>).</summary>
+    public int? MaxInFlight { get; init; }
+    /// <summary>open: how long after the last message was due the bench waits for the rest (and then for their receipts).</summary>
+    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>open: called on the timetable's thread as message k falls due, before it is sent; tests pause the load generator here.</summary>
+    internal Action<int>? OnDue { get; init; }
 
     /// <summary>
     /// The address list for user (or connection) <paramref name="i"/>: every address of <see cref="Server"/>, starting
@@ -52,10 +64,18 @@ public sealed class BenchResult(string workload)
     public string Workload { get; } = workload;
     public List<KeyValuePair<string, object>> Fields { get; } = [];
     public bool TimedOut { get; set; }
+    /// <summary>Why the workload stopped before doing all it was asked to (null when it did not): its figures cover less.</summary>
+    public string? Stopped { get; private set; }
 
     public BenchResult Add(string name, object value)
     {
         Fields.Add(new(name, value));
+        return this;
+    }
+
+    public BenchResult WithStop(string? reason)
+    {
+        Stopped = reason;
         return this;
     }
 
@@ -67,7 +87,7 @@ public sealed class BenchResult(string workload)
 /// client logs in, acknowledges what it receives and drains its receipts, as a real client does.
 /// All loops are bounded by count and by <see cref="BenchOptions.Timeout"/>.
 /// </summary>
-public static class Workloads
+public static partial class Workloads
 {
     private sealed record Account(string UserId, string Token);
 
@@ -626,7 +646,7 @@ public static class Workloads
 
     private static double Round(double v) => Math.Round(v, 3);
 
-    private static double Percentile(double[] sorted, int p) =>
+    private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? 0 : Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1)]);
 
     private static long? Rss(int pid)
