@@ -65,14 +65,17 @@ public sealed class OpenBenchTests : IAsyncLifetime
     {
         await using var proxy = TcpProxy.Start(_node.Port);
         // the node's answers and deliveries are held back for a second from message 100 (0.5 s into the run) on
+        var resumed = Task.CompletedTask;
         var r = await Workloads.OpenAsync(Small(proxy.Address) with
         {
             OnDue = k =>
             {
-                if (k == 100) proxy.HoldAnswers();
-                if (k == 300) proxy.ResumeAnswers();
+                if (k != 100) return;
+                proxy.HoldAnswers();
+                resumed = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => proxy.ResumeAnswers(), TaskScheduler.Default);
             },
         }).WaitAsync(TimeSpan.FromSeconds(90));
+        await resumed;
 
         Assert.Null(r.Stopped);
         Assert.Equal(400L, r["received"]);
