@@ -81,8 +81,9 @@ public static class Program
         config.AddCommand<WhoamiCommand>("whoami")
             .WithDescription("Show the profile's user id, name, phone and server (or a cluster's servers)");
         config.AddCommand<Bench.BenchCommand>("bench")
-            .WithDescription("Load a node on loopback (direct, group, offline, connections, restart, media) and print the figures")
+            .WithDescription("Load a node on loopback (direct, group, offline, open, connections, restart, media) and print the figures")
             .WithExample("bench", "direct", "--server", "127.0.0.1:7400", "--json")
+            .WithExample("bench", "open", "--rate", "1000", "--users", "2000", "--duration", "20", "--server", "127.0.0.1:7400", "--json")
             .WithExample("bench", "direct", "--server", "127.0.0.1:7400,127.0.0.1:7401", "--json");
 
         config.AddBranch<ProfileSettings>("group", group =>

@@ -29,6 +29,13 @@ public sealed class ChatClientOptions
     /// gives it up and tries the next address.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Whether acks queued before the connection's next write go out as one Ack (the highest: acks are cumulative, so
+    /// the server loses nothing). Off, every <see cref="ChatClient.Ack"/> call is written as its own Ack frame, as from a
+    /// client that acknowledges each entry the moment it has stored it; a load generator uses this to make the acks
+    /// such a client makes.
+    /// </summary>
+    public bool CoalesceAcks { get; set; } = true;
 }
 
 /// <summary>How far an upload or download is: <see cref="Done"/> of <see cref="Total"/> bytes.</summary>
@@ -353,7 +360,8 @@ public sealed partial class ChatClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced. An ack made while the
+    /// Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced (unless
+    /// <see cref="ChatClientOptions.CoalesceAcks"/> is off). An ack made while the
     /// client is reconnecting is dropped; acks are cumulative, so the next one covers it.
     /// </summary>
     public void Ack(long seq) => LoggedInTarget()?.Enqueue(new Ack(seq));
@@ -595,7 +603,7 @@ public sealed partial class ChatClient : IAsyncDisposable
                     long ack = -1;
                     while (reader.TryRead(out var frame))
                     {
-                        if (frame is Ack a) { ack = Math.Max(ack, a.Seq); continue; } // coalesce acks
+                        if (frame is Ack a && _client._options.CoalesceAcks) { ack = Math.Max(ack, a.Seq); continue; }
                         FrameCodec.Write(pipe, frame);
                         if (pipe.UnflushedBytes > 256 * 1024) await pipe.FlushAsync().ConfigureAwait(false);
                     }

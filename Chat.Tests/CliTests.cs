@@ -199,7 +199,7 @@ public sealed class BenchTests : IAsyncLifetime
     [Fact]
     public async Task Direct_delivers_everything_once_and_in_order()
     {
-        var r = await Workloads.DirectAsync(Options);
+        var r = await Workloads.DirectAsync(Options with { ServerPid = Environment.ProcessId });
         Assert.False(r.TimedOut);
         Assert.Equal(200L, r["sent_expected"]);
         Assert.Equal(200L, r["delivered"]);
@@ -207,7 +207,13 @@ public sealed class BenchTests : IAsyncLifetime
         Assert.Equal(0L, r["duplicates"]);
         Assert.Equal(0L, r["out_of_order"]);
         Assert.Contains("\"lat_ms_p99\":", Workloads.ToJson(r));
+        // --ack-every 1 (the default): each message received is acknowledged on its own, though they come in windows of 5
+        Assert.Equal(200L, r["acks_sent"]);
+        // the node runs in this process: the CPU per message is there for both sides
+        Assert.True((double)r["client_cpu_us_per_msg"] > 0);
+        Assert.True((double)r["server_cpu_us_per_msg"] > 0);
     }
+
 
     [Fact]
     public async Task Offline_stores_then_drains_everything()
@@ -253,12 +259,15 @@ public sealed class GroupBenchTests : IAsyncLifetime
         var r = await Workloads.GroupAsync(new BenchOptions
         {
             Server = _node.Server, Groups = 2, GroupSize = 5, Messages = 4, Window = 1, Timeout = TimeSpan.FromSeconds(90),
+            ServerPid = Environment.ProcessId,
         });
         Assert.False(r.TimedOut);
         Assert.Equal(2L * 5 * 4 * 4, r["deliveries_expected"]);
         Assert.Equal(r["deliveries_expected"], r["delivered"]);
         Assert.Equal(0L, r["lost"]);
         Assert.Equal(0L, r["duplicates"]);
+        Assert.True((double)r["server_cpu_us_per_delivery"] > 0);
+        Assert.True((double)r["client_cpu_us_per_post"] > 0);
     }
 }
 

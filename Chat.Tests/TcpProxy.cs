@@ -45,6 +45,9 @@ public sealed class TcpProxy : IAsyncDisposable
     /// <summary>From now on, what the node sends is read but not passed on (until <see cref="Stop"/> drops it).</summary>
     public void HoldAnswers() => _answersFlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>What the node sent while held back, and all it sends from now on, is passed on again.</summary>
+    public void ResumeAnswers() => _answersFlow.TrySetResult();
+
     /// <summary>From now on, what clients send is read but not passed on (until <see cref="Stop"/> drops it).</summary>
     public void HoldRequests() => _requestsFlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workloads=("$@")
-[ $# -eq 0 ] && workloads=(direct direct-w1 group offline connections restart media)
+[ $# -eq 0 ] && workloads=(direct direct-w1 group offline open connections restart media)
 
 for project in Chat.Node Chat.Cli; do dotnet build -c Release "$project" -v quiet -nologo >/dev/null; done
 node=Chat.Node/bin/Release/net10.0/Chat.Node
@@ -44,8 +44,22 @@ for w in "${workloads[@]}"; do
     done
     continue
   fi
+  if [ "$w" = open ]; then
+    # open loop: 2,000 users, a fixed timetable at each rate for 20 s. A rate the node cannot keep up with stops
+    # early and exits with 1 (stopped_early in the JSON), which must not end the script.
+    for rate in 1000 6000; do
+      for run in 1 2; do
+        args=(open --rate "$rate" --users 2000 --duration 20 --server-pid "$pid")
+        echo "# chat bench ${args[*]} --server $server ${BENCH_FLAGS:-} (run $run)" >&2
+        "$chat" bench "${args[@]}" --server "$server" --json ${BENCH_FLAGS:-} | tail -n 1 || true
+      done
+    done
+    continue
+  fi
   case "$w" in
-    direct-w1) args=(direct --window 1) ;;
+    direct) args=(direct --server-pid "$pid") ;;
+    direct-w1) args=(direct --window 1 --server-pid "$pid") ;;
+    group) args=(group --server-pid "$pid") ;;
     connections) args=(connections --connections 18000 --server-pid "$pid") ;;  # the hard open-files limit here is 20,000 per process
     media) args=(media --media-mib 64 --server-pid "$pid") ;;  # a 64 MiB video up and down; the node's peak memory
     *) args=("$w") ;;

@@ -8,7 +8,7 @@ namespace Chat.Cli.Bench;
 internal sealed class BenchSettings : CommandSettings
 {
     [CommandArgument(0, "<WORKLOAD>")]
-    [Description("direct, group, offline, connections, restart or media")]
+    [Description("direct, group, offline, open, connections, restart or media")]
     public string Workload { get; set; } = "";
 
     [CommandOption("-s|--server <HOST:PORT>")]
@@ -16,8 +16,8 @@ internal sealed class BenchSettings : CommandSettings
                  "round robin, and each user's client is given the whole list (from its own node on) to fail over to")]
     public string Server { get; set; } = "127.0.0.1:7400";
 
-    [CommandOption("--users <U>")] [DefaultValue(200)] [Description("Users logged in: U/2 sender→receiver pairs")]
-    public int Users { get; set; } = 200;
+    [CommandOption("--users <U>")] [Description("Users logged in: U/2 sender→receiver pairs (default 200; open: 2000)")]
+    public int? Users { get; set; }
 
     [CommandOption("--messages <M>")] [Description("Texts each sender sends (default 500; group: 20 per member)")]
     public int? Messages { get; set; }
@@ -43,8 +43,28 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--hold <SECONDS>")] [DefaultValue(0)] [Description("connections: keep them open and idle this long and report the node's CPU use (needs --server-pid)")]
     public int Hold { get; set; }
 
-    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory")]
+    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory and (direct, group, open) its CPU per message")]
     public int? ServerPid { get; set; }
+
+    [CommandOption("--rate <R>")] [DefaultValue(1000)] [Description("open: messages offered per second, all senders together, on a fixed timetable")]
+    public int Rate { get; set; } = 1000;
+
+    [CommandOption("--duration <SECONDS>")] [DefaultValue(20)] [Description("open: how long messages are offered")]
+    public int Duration { get; set; } = 20;
+
+    [CommandOption("--ack-every <N>")] [DefaultValue(1)]
+    [Description("Receivers acknowledge every entry with its own Ack (1, as a client storing each message does), every N-th entry " +
+                 "and the last, or (0) the last of each batch read at once")]
+    public int AckEvery { get; set; } = 1;
+
+    [CommandOption("--max-lag <SECONDS>")] [DefaultValue(5)] [Description("open: stop offering (and say so) when this far behind the timetable")]
+    public int MaxLag { get; set; } = 5;
+
+    [CommandOption("--max-in-flight <N>")] [Description("open: stop offering (and say so) when this many messages are sent and not received (default: rate × max-lag)")]
+    public int? MaxInFlight { get; set; }
+
+    [CommandOption("--grace <SECONDS>")] [DefaultValue(10)] [Description("open: after the last message was due, how long to wait for the rest (a message not received by then is lost), then for receipts")]
+    public int Grace { get; set; } = 10;
 
     [CommandOption("--timeout <SECONDS>")] [DefaultValue(300)] [Description("Stop and report what was seen after this long")]
     public int Timeout { get; set; } = 300;
@@ -60,8 +80,8 @@ internal sealed class BenchSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Workload is not ("direct" or "group" or "offline" or "connections" or "restart" or "media"))
-            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, connections, restart or media");
+        if (Workload is not ("direct" or "group" or "offline" or "open" or "connections" or "restart" or "media"))
+            return ValidationResult.Error($"unknown workload '{Workload}': use direct, group, offline, open, connections, restart or media");
         if (MediaMib is < 1 or > 1024) return ValidationResult.Error("--media-mib is 1 to 1024");
         if (Phase is not ("prepare" or "check")) return ValidationResult.Error("--phase is prepare or check");
         IReadOnlyList<ServerAddress> servers;
@@ -78,6 +98,10 @@ internal sealed class BenchSettings : CommandSettings
                 return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
         if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1 || Groups < 1 || GroupSize < 2)
             return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1, groups >= 1, size-members >= 2");
+        if (Rate < 1 || Duration < 1 || AckEvery < 0 || MaxLag < 1 || MaxInFlight < 1 || Grace < 1)
+            return ValidationResult.Error("rate >= 1, duration >= 1, ack-every >= 0, max-lag >= 1, max-in-flight >= 1, grace >= 1");
+        if ((long)Rate * Duration > Workloads.MaxOpenMessages)
+            return ValidationResult.Error($"open offers at most {Workloads.MaxOpenMessages:N0} messages (rate × duration)");
         return ValidationResult.Success();
     }
 }
@@ -89,11 +113,13 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
     {
         var options = new BenchOptions
         {
-            Server = s.Server, Users = s.Users, Size = s.Size,
+            Server = s.Server, Users = s.Users ?? (s.Workload == "open" ? 2000 : 200), Size = s.Size,
             Messages = s.Messages ?? (s.Workload == "group" ? 20 : 500),
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
             Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Hold = TimeSpan.FromSeconds(s.Hold), Timeout = TimeSpan.FromSeconds(s.Timeout),
+            AckEvery = s.AckEvery, Rate = s.Rate, Duration = TimeSpan.FromSeconds(s.Duration), MaxLag = TimeSpan.FromSeconds(s.MaxLag),
+            MaxInFlight = s.MaxInFlight, Grace = TimeSpan.FromSeconds(s.Grace),
         };
         var output = console.Profile.Out.Writer;
         void Progress(string line) => output.WriteLine($"# {line}");
@@ -104,11 +130,13 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             "restart" => await Workloads.RestartAsync(options, Progress),
             "offline" => await Workloads.OfflineAsync(options, Progress),
             "media" => await Workloads.MediaAsync(options, Progress),
+            "open" => await Workloads.OpenAsync(options, Progress),
             _ => await Workloads.ConnectionsAsync(options, Progress),
         };
         foreach (var (name, value) in result.Fields) output.WriteLine($"{name,-34} {value}");
         if (result.TimedOut) output.WriteLine($"timed out after {s.Timeout} s: the figures are what was seen until then");
+        if (result.Stopped is { } why) output.WriteLine($"stopped early: {why}; the figures cover what was sent until then");
         if (s.Json) output.WriteLine(Workloads.ToJson(result));
-        return result.TimedOut ? 1 : 0;
+        return result.TimedOut || result.Stopped is not null ? 1 : 0;
     }
 }

@@ -28,6 +28,23 @@ public sealed record BenchOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(5);
     /// <summary>Registrations and logins at once.</summary>
     public int SetupConcurrency { get; init; } = 64;
+    /// <summary>
+    /// How the bench's clients acknowledge what they read (see <see cref="EntryAcks"/>): 1, every entry on its own;
+    /// N &gt; 1, every N-th and the last; 0, the last of each read.
+    /// </summary>
+    public int AckEvery { get; init; } = 1;
+    /// <summary>open: messages offered per second, all senders together.</summary>
+    public int Rate { get; init; } = 1000;
+    /// <summary>open: how long messages are offered.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>open: how far the load generator may fall behind its timetable before it stops offering.</summary>
+    public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>open: messages sent and not yet received beyond which it stops offering (default: <see cref="MaxLag"/> worth at <see cref="Rate"/>).</summary>
+    public int? MaxInFlight { get; init; }
+    /// <summary>open: how long after the last message was due the bench waits for the rest (and then for their receipts).</summary>
+    public TimeSpan Grace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>open: called on the timetable's thread as message k falls due, before it is sent; tests pause the load generator here.</summary>
+    internal Action<int>? OnDue { get; init; }
 
     /// <summary>
     /// The address list for user (or connection) <paramref name="i"/>: every address of <see cref="Server"/>, starting
@@ -47,10 +64,18 @@ public sealed class BenchResult(string workload)
     public string Workload { get; } = workload;
     public List<KeyValuePair<string, object>> Fields { get; } = [];
     public bool TimedOut { get; set; }
+    /// <summary>Why the workload stopped before doing all it was asked to (null when it did not): its figures cover less.</summary>
+    public string? Stopped { get; private set; }
 
     public BenchResult Add(string name, object value)
     {
         Fields.Add(new(name, value));
+        return this;
+    }
+
+    public BenchResult WithStop(string? reason)
+    {
+        Stopped = reason;
         return this;
     }
 
@@ -62,7 +87,7 @@ public sealed class BenchResult(string workload)
 /// client logs in, acknowledges what it receives and drains its receipts, as a real client does.
 /// All loops are bounded by count and by <see cref="BenchOptions.Timeout"/>.
 /// </summary>
-public static class Workloads
+public static partial class Workloads
 {
     private sealed record Account(string UserId, string Token);
 
@@ -88,11 +113,14 @@ public static class Workloads
         long lastArrival = 0;
 
         foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
+        var acks = clients.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var cpu = CpuMeter.Start(o.ServerPid);
         var receivers = new List<Task>();
         for (var p = 0; p < pairs; p++)
         {
             var pair = p;
             var receiver = clients[pairs + pair];
+            var receiverAcks = acks[pairs + pair];
             receivers.Add(Task.Run(async () =>
             {
                 var lat = new double[o.Messages];
@@ -103,11 +131,10 @@ public static class Workloads
                 {
                     while (seen < o.Messages && await receiver.Entries.WaitToReadAsync(deadline.Token))
                     {
-                        long lastSeq = 0;
                         while (receiver.Entries.TryRead(out var frame))
                         {
+                            receiverAcks.Read(ChatClient.SeqOf(frame));
                             if (frame is not Message m) continue;
-                            lastSeq = m.Seq;
                             var (n, sentTicks) = Parse(m.Text);
                             if (!seenSet.Add(n)) { Interlocked.Increment(ref duplicates); continue; }
                             if (n != next) Interlocked.Increment(ref outOfOrder);
@@ -117,15 +144,16 @@ public static class Workloads
                             windows[pair].Release();
                             if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
                         }
-                        if (lastSeq > 0) receiver.Ack(lastSeq);
+                        receiverAcks.EndOfBatch();
                     }
                 }
                 catch (OperationCanceledException) { }
+                receiverAcks.Finish();
                 latencies.Add(lat[..seen]);
             }));
         }
         // senders drain their receipts as a client would
-        var drains = clients.Take(pairs).Select(c => DrainAsync(c, deadline.Token)).ToList();
+        var drains = Enumerable.Range(0, pairs).Select(i => DrainAsync(clients[i], acks[i], deadline.Token)).ToList();
 
         var start = clock.ElapsedTicks;
         var senders = Enumerable.Range(0, pairs).Select(pair => Task.Run(async () =>
@@ -147,20 +175,23 @@ public static class Workloads
         })).ToList();
 
         var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders).Concat(drains), settle: senders);
+        var used = cpu.Stop();
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
 
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
-        return new BenchResult("direct") { TimedOut = timedOut }
-            .Add("users", pairs * 2).Add("pairs", pairs).Add("msgs_per_sender", o.Messages).Add("window", o.Window)
+        var result = new BenchResult("direct") { TimedOut = timedOut }
+            .Add("users", pairs * 2).Add("pairs", pairs).Add("msgs_per_sender", o.Messages).Add("window", o.Window).Add("ack_every", o.AckEvery)
             .Add("body_bytes", o.Size).Add("login_s", Round(loginSeconds)).Add("sent_expected", expected)
             .Add("accepted", accepted[0]).Add("not_accepted", failed[0])
             .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] - delivered)).Add("out_of_order", outOfOrder)
             .Add("duplicates", duplicates).Add("wall_s", Round(wall))
             .Add("delivered_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
             .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p90", Percentile(all, 90))
-            .Add("lat_ms_p99", Percentile(all, 99)).Add("lat_ms_max", all.Length > 0 ? Round(all[^1]) : 0);
+            .Add("lat_ms_p99", Percentile(all, 99)).Add("lat_ms_max", all.Length > 0 ? Round(all[^1]) : 0)
+            .Add("acks_sent", EntryAcks.Total(acks[pairs..])).Add("receipt_acks_sent", EntryAcks.Total(acks[..pairs]));
+        return used.AddTo(result, ("msg", delivered));
     }
 
     /// <summary>
@@ -190,6 +221,8 @@ public static class Workloads
         var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var clock = Stopwatch.StartNew();
         long lastArrival = 0;
+        var acks = clients.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var cpu = CpuMeter.Start(o.ServerPid);
         var receivers = clients.Select((c, index) => Task.Run(async () =>
         {
             var lat = new List<double>(o.Messages * (size - 1));
@@ -198,10 +231,9 @@ public static class Workloads
             {
                 while (lat.Count < o.Messages * (size - 1) && await c.Entries.WaitToReadAsync(deadline.Token))
                 {
-                    long last = 0;
                     while (c.Entries.TryRead(out var f))
                     {
-                        last = ChatClient.SeqOf(f);
+                        acks[index].Read(ChatClient.SeqOf(f));
                         if (f is not Message { Group: not null } m || m.From == accounts[index].UserId) continue;
                         if (!seen.Add(m.MessageId)) { Interlocked.Increment(ref duplicates); continue; }
                         var (_, sentTicks) = Parse(m.Text);
@@ -209,10 +241,10 @@ public static class Workloads
                         Interlocked.Exchange(ref lastArrival, clock.ElapsedTicks);
                         if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
                     }
-                    if (last > 0) c.Ack(last);
+                    acks[index].EndOfBatch();
                 }
                 // keep acknowledging receipts until the run ends
-                await DrainAsync(c, deadline.Token);
+                await DrainAsync(c, acks[index], deadline.Token);
             }
             catch (OperationCanceledException) { }
             latencies.Add(lat.ToArray());
@@ -238,17 +270,20 @@ public static class Workloads
         })).ToList();
 
         var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders), settle: senders);
+        var used = cpu.Stop();
         var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
         await DisposeAllAsync(clients);
         var all = latencies.SelectMany(l => l).ToArray();
         Array.Sort(all);
-        return new BenchResult("group") { TimedOut = timedOut }
-            .Add("groups", o.Groups).Add("members", size).Add("msgs_per_member", o.Messages).Add("window", o.Window)
+        var result = new BenchResult("group") { TimedOut = timedOut }
+            .Add("groups", o.Groups).Add("members", size).Add("msgs_per_member", o.Messages).Add("window", o.Window).Add("ack_every", o.AckEvery)
             .Add("deliveries_expected", expected).Add("posts_accepted", accepted[0]).Add("posts_not_accepted", failed[0])
             .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] * (size - 1) - delivered))
             .Add("duplicates", duplicates).Add("wall_s", Round(wall))
             .Add("deliveries_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
-            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p99", Percentile(all, 99));
+            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p99", Percentile(all, 99))
+            .Add("acks_sent", EntryAcks.Total(acks));
+        return used.AddTo(result, ("post", accepted[0]), ("delivery", delivered));
     }
 
     public static async Task<BenchResult> OfflineAsync(BenchOptions o, Action<string>? progress = null)
@@ -261,7 +296,8 @@ public static class Workloads
         var padding = new string('x', Math.Max(0, o.Size - 16));
         var expected = (long)pairs * o.Messages;
 
-        var drains = senders.Select(c => DrainAsync(c, deadline.Token)).ToList();
+        var senderAcks = senders.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var drains = Enumerable.Range(0, pairs).Select(i => DrainAsync(senders[i], senderAcks[i], deadline.Token)).ToList();
         var store = Stopwatch.StartNew();
         var timedOut = false;
         try
@@ -286,23 +322,28 @@ public static class Workloads
         long delivered = 0;
         var drain = Stopwatch.StartNew();
         ChatClient[] receivers = [];
+        EntryAcks[] receiverAcks = [];
         if (!timedOut)
         {
             receivers = await LoginAllAsync(o, accounts[pairs..], "bench", deadline.Token);
+            receiverAcks = receivers.Select(r => new EntryAcks(r, o.AckEvery)).ToArray();
             drain.Restart();
             try
             {
-                await Task.WhenAll(receivers.Select(r => Task.Run(async () =>
+                await Task.WhenAll(receivers.Select((r, i) => Task.Run(async () =>
                 {
                     await r.SyncAsync(0, deadline.Token);
                     var got = 0;
                     while (got < o.Messages && await r.Entries.WaitToReadAsync(deadline.Token))
                     {
-                        long last = 0;
                         while (r.Entries.TryRead(out var f))
-                            if (f is Message m) { got++; last = m.Seq; Interlocked.Increment(ref delivered); }
-                        if (last > 0) r.Ack(last);
+                        {
+                            receiverAcks[i].Read(ChatClient.SeqOf(f));
+                            if (f is Message) { got++; Interlocked.Increment(ref delivered); }
+                        }
+                        receiverAcks[i].EndOfBatch();
                     }
+                    receiverAcks[i].Finish();
                 })));
             }
             catch (OperationCanceledException) { timedOut = true; }
@@ -316,7 +357,8 @@ public static class Workloads
             .Add("sent", expected).Add("store_s", Round(storeSeconds))
             .Add("stored_per_s", Math.Round(expected / storeSeconds))
             .Add("drain_s", Round(drainSeconds)).Add("drained_per_s", Math.Round(delivered / drainSeconds))
-            .Add("delivered", delivered).Add("lost", expected - delivered);
+            .Add("delivered", delivered).Add("lost", expected - delivered)
+            .Add("ack_every", o.AckEvery).Add("acks_sent", EntryAcks.Total(receiverAcks)).Add("receipt_acks_sent", EntryAcks.Total(senderAcks));
     }
 
     /// <summary>
@@ -429,12 +471,12 @@ public static class Workloads
         if (rssBefore is { } before && rssAfter is { } after)
             result.Add("server_rss_before_bytes", before).Add("server_rss_after_bytes", after)
                 .Add("server_rss_delta_per_conn_bytes", clients.Count > 0 ? (after - before) / clients.Count : 0);
-        if (o.ServerPid is { } server && o.Hold > TimeSpan.Zero && CpuSeconds(server) is { } cpuBefore)
+        if (o.ServerPid is { } server && o.Hold > TimeSpan.Zero && CpuMeter.ProcessSeconds(server) is { } cpuBefore)
         {
             // the connections stay open and idle (keep-alive pings only): what does the node spend on them?
             var held = Stopwatch.StartNew();
             await Task.Delay(o.Hold);
-            if (CpuSeconds(server) is { } cpuAfter)
+            if (CpuMeter.ProcessSeconds(server) is { } cpuAfter)
                 result.Add("hold_s", Round(held.Elapsed.TotalSeconds))
                     .Add("server_idle_cpu_percent", Round(100 * (cpuAfter - cpuBefore) / held.Elapsed.TotalSeconds));
         }
@@ -530,7 +572,7 @@ public static class Workloads
             {
                 // With several nodes a user's client reconnects to the next one, as a cluster's clients do, so a node
                 // stopped during a run shows as a pause in the figures rather than lost users.
-                var options = new ChatClientOptions { Device = device, AutoReconnect = severalNodes };
+                var options = new ChatClientOptions { Device = device, AutoReconnect = severalNodes, CoalesceAcks = EntryAcks.Coalesce(o.AckEvery) };
                 var c = await ChatClient.ConnectAsync(o.ServerFor(i), options, token);
                 await c.LoginAsync(accounts[i].Token, token);
                 clients[i] = c;
@@ -539,18 +581,18 @@ public static class Workloads
     }
 
     /// <summary>Reads and acknowledges everything (receipts, for senders), as a client does.</summary>
-    private static async Task DrainAsync(ChatClient c, CancellationToken ct)
+    private static async Task DrainAsync(ChatClient c, EntryAcks acks, CancellationToken ct)
     {
         try
         {
             while (await c.Entries.WaitToReadAsync(ct))
             {
-                long last = 0;
-                while (c.Entries.TryRead(out var f)) last = f is Message m ? m.Seq : f is Receipt r ? r.Seq : last;
-                if (last > 0) c.Ack(last);
+                while (c.Entries.TryRead(out var f)) acks.Read(ChatClient.SeqOf(f));
+                acks.EndOfBatch();
             }
         }
         catch (OperationCanceledException) { }
+        acks.Finish();
     }
 
     /// <summary>Counts a send as accepted or refused (an Error answer after the client's retries), then runs <paramref name="then"/>.</summary>
@@ -604,23 +646,8 @@ public static class Workloads
 
     private static double Round(double v) => Math.Round(v, 3);
 
-    private static double Percentile(double[] sorted, int p) =>
+    private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? 0 : Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1)]);
-
-    /// <summary>User plus system CPU time of a process so far, from /proc (Linux).</summary>
-    private static double? CpuSeconds(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime in clock ticks (USER_HZ = 100)
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
-        {
-            return null;
-        }
-    }
 
     private static long? Rss(int pid)
     {

@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Globalization;
+using Chat.Protocol;
+
+namespace Chat.Cli.Bench;
+
+public static partial class Workloads
+{
+    /// <summary>The most messages one open-loop run offers: each has its text made before the run.</summary>
+    public const int MaxOpenMessages = 1_000_000;
+
+    /// <summary>
+    /// Open loop, the shape of real traffic: <see cref="BenchOptions.Users"/> users in fixed sender→receiver pairs,
+    /// messages offered at <see cref="BenchOptions.Rate"/> per second in total for <see cref="BenchOptions.Duration"/>.
+    /// Message k (from 0) is due at start + k / rate and goes from sender k mod pairs, so each sender sends every
+    /// pairs / rate seconds; it is sent when due whether or not earlier ones were answered. Latency counts from the due
+    /// time, so a stall anywhere (the node, the network, the load generator itself) delays every message behind it
+    /// and shows in the tail. The generator stops offering, and says so, when it falls more than
+    /// <see cref="BenchOptions.MaxLag"/> behind its timetable or more than <see cref="BenchOptions.MaxInFlight"/>
+    /// messages are sent and not received. Afterwards it waits up to <see cref="BenchOptions.Grace"/> for what is
+    /// missing, then as long again for the delivered receipts the receivers' acks cause.
+    /// </summary>
+    /// <remarks>
+    /// Fixed pairs rather than random recipients: order is promised per sender and recipient, and with a fixed partner
+    /// every message of a conversation can be checked against the one before it; the load still spreads evenly over
+    /// all users' entities, as many one-to-one conversations do.
+    /// </remarks>
+    public static async Task<BenchResult> OpenAsync(BenchOptions o, Action<string>? progress = null)
+    {
+        var pairs = Math.Max(1, o.Users / 2);
+        var total = (int)Math.Clamp(Math.Round(o.Rate * o.Duration.TotalSeconds), 1, MaxOpenMessages);
+        var maxInFlight = o.MaxInFlight ?? (int)Math.Max(100, Math.Min(int.MaxValue, o.Rate * o.MaxLag.TotalSeconds));
+        using var deadline = new CancellationTokenSource(o.Timeout);
+        var setup = Stopwatch.StartNew();
+        var accounts = await RegisterAsync(o, pairs * 2, "p", deadline.Token);
+        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
+        await Task.WhenAll(clients.Select(c => c.SyncAsync(0, deadline.Token)));
+        var loginSeconds = setup.Elapsed.TotalSeconds;
+        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s; offering {o.Rate} messages/s for {o.Duration.TotalSeconds:0.#} s");
+
+        var run = new OpenRun(o, clients, accounts, pairs, total, maxInFlight);
+        using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+        var receiving = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.ReceiveAsync(p, stopReceiving.Token))).ToArray();
+        var receipts = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.TakeReceiptsAsync(p, deadline.Token))).ToArray();
+
+        var cpu = CpuMeter.Start(o.ServerPid);
+        // A thread of its own: the timetable keeps time even when the thread pool is busy with the clients.
+        await Task.Factory.StartNew(() => run.KeepTimetable(deadline.Token), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var timedOut = deadline.IsCancellationRequested;
+
+        run.ExpectEverythingSent();
+        timedOut |= !await Within(run.AllReceived, o.Grace, deadline.Token);
+        await stopReceiving.CancelAsync(); // receivers acknowledge what they have left unacknowledged (--ack-every N)
+        await Task.WhenAll(receiving);
+        run.ExpectReceiptsForEverythingReceived();
+        timedOut |= !await Within(run.AllReceipted, o.Grace, deadline.Token);
+        var used = cpu.Stop();
+
+        var result = run.Figures(loginSeconds);
+        result.TimedOut = timedOut;
+        used.AddTo(result, ("msg", run.Received));
+        await deadline.CancelAsync();
+        await Task.WhenAll(receipts.Select(Quietly));
+        await DisposeAllAsync(clients);
+        return result;
+    }
+
+    /// <summary>Waits for <paramref name="done"/> at most <paramref name="grace"/>; false only if the run's deadline passed.</summary>
+    private static async Task<bool> Within(Task done, TimeSpan grace, CancellationToken deadline)
+    {
+        try
+        {
+            await done.WaitAsync(grace, deadline);
+        }
+        catch (TimeoutException) { /* what is missing is reported */ }
+        catch (OperationCanceledException) { return false; }
+        return true;
+    }
+
+    /// <summary>One open-loop run: the timetable, what happened to each message, and the loops that watch it happen.</summary>
+    private sealed class OpenRun
+    {
+        private static readonly Action<Task<Accepted>, object?> s_onAnswer = static (send, run) => ((OpenRun)run!).OnAnswer(send);
+
+        private readonly BenchOptions _o;
+        private readonly int _pairs;
+        private readonly int _total;
+        private readonly int _maxInFlight;
+        private readonly ChatClient[] _senders;
+        private readonly ChatClient[] _receivers;
+        private readonly EntryAcks[] _senderAcks;
+        private readonly EntryAcks[] _receiverAcks;
+        private readonly string[] _to;
+        // Made before the run so that sending costs no formatting: message k's text starts with "k:", its client message id is k.
+        private readonly string[] _texts;
+        private readonly string[] _ids;
+        // Stopwatch timestamps per message; 0 while it has not happened.
+        private readonly long[] _sentAt;
+        private readonly long[] _acceptedAt;
+        private readonly long[] _receivedAt;
+        private readonly double _ticksPerMessage;
+        private readonly Threshold _received = new();
+        private readonly Threshold _receipted = new();
+        private long _start;
+        private int _sent;
+        private int _inFlightMax;
+        private long _refused;
+        private long _duplicates;
+        private long _outOfOrder;
+        private long _duplicateReceipts;
+        private string _stopped = "no";
+
+        public OpenRun(BenchOptions o, ChatClient[] clients, Account[] accounts, int pairs, int total, int maxInFlight)
+        {
+            _o = o;
+            _pairs = pairs;
+            _total = total;
+            _maxInFlight = maxInFlight;
+            _senders = clients[..pairs];
+            _receivers = clients[pairs..(2 * pairs)];
+            _senderAcks = _senders.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+            _receiverAcks = _receivers.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+            _to = accounts[pairs..(2 * pairs)].Select(a => a.UserId).ToArray();
+            _texts = new string[total];
+            _ids = new string[total];
+            for (var k = 0; k < total; k++)
+            {
+                _ids[k] = k.ToString(CultureInfo.InvariantCulture);
+                _texts[k] = _ids[k] + ":" + new string('x', Math.Max(1, o.Size - _ids[k].Length - 1));
+            }
+            _sentAt = new long[total];
+            _acceptedAt = new long[total];
+            _receivedAt = new long[total];
+            _ticksPerMessage = (double)Stopwatch.Frequency / o.Rate;
+        }
+
+        public Task AllReceived => _received.Reached;
+        public Task AllReceipted => _receipted.Reached;
+        public long Received => _received.Count;
+
+        private long Due(int k) => _start + (long)(k * _ticksPerMessage);
+
+        /// <summary>Sends every message when it is due, on this thread, until the last one or until it has to stop.</summary>
+        public void KeepTimetable(CancellationToken ct)
+        {
+            var maxLag = (long)(_o.MaxLag.TotalSeconds * Stopwatch.Frequency);
+            _start = Stopwatch.GetTimestamp();
+            for (var k = 0; k < _total && !ct.IsCancellationRequested; k++)
+            {
+                var due = Due(k);
+                SleepUntil(due);
+                _o.OnDue?.Invoke(k);
+                var now = Stopwatch.GetTimestamp();
+                if (now - due > maxLag)
+                {
+                    _stopped = "lag";
+                    return;
+                }
+                var inFlight = (int)(k - _received.Count);
+                if (inFlight > _inFlightMax) _inFlightMax = inFlight;
+                if (inFlight >= _maxInFlight)
+                {
+                    _stopped = "in_flight";
+                    return;
+                }
+                var pair = k % _pairs;
+                _sentAt[k] = now;
+                _senders[pair].SendAsync(_to[pair], _texts[k], _ids[k], ct)
+                    .ContinueWith(s_onAnswer, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                Volatile.Write(ref _sent, k + 1);
+            }
+        }
+
+        /// <summary>
+        /// Sleeps until <paramref name="due"/>. The wake-up is the system's sleep, about a millisecond: a message can go
+        /// out up to that late, which counts in its latency and shows in send_lag_ms.
+        /// </summary>
+        private static void SleepUntil(long due)
+        {
+            while (true)
+            {
+                var left = due - Stopwatch.GetTimestamp();
+                if (left <= 0) return;
+                var ms = left * 1000 / Stopwatch.Frequency;
+                Thread.Sleep(ms > 2 ? (int)Math.Min(ms - 1, 1000) : 1);
+            }
+        }
+
+        private void OnAnswer(Task<Accepted> send)
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (send.IsCompletedSuccessfully)
+            {
+                if (int.TryParse(send.Result.ClientMessageId, NumberStyles.None, CultureInfo.InvariantCulture, out var k) && (uint)k < (uint)_total)
+                    Volatile.Write(ref _acceptedAt[k], now);
+            }
+            else if (send.IsFaulted)
+            {
+                _ = send.Exception; // observed: the count says it
+                Interlocked.Increment(ref _refused);
+            }
+        }
+
+        /// <summary>Reads pair <paramref name="pair"/>'s receiver until told to stop, acknowledging as <see cref="BenchOptions.AckEvery"/> says.</summary>
+        public async Task ReceiveAsync(int pair, CancellationToken stop)
+        {
+            var entries = _receivers[pair].Entries;
+            var acks = _receiverAcks[pair];
+            var latest = -1;
+            try
+            {
+                while (await entries.WaitToReadAsync(stop))
+                {
+                    while (entries.TryRead(out var entry))
+                    {
+                        if (entry is Message m && KeyOf(m.Text) is var k && (uint)k < (uint)_total)
+                        {
+                            if (_receivedAt[k] != 0)
+                            {
+                                Interlocked.Increment(ref _duplicates);
+                            }
+                            else
+                            {
+                                _receivedAt[k] = Stopwatch.GetTimestamp();
+                                if (k < latest) Interlocked.Increment(ref _outOfOrder);
+                                else latest = k;
+                                _received.Increment();
+                            }
+                        }
+                        acks.Read(ChatClient.SeqOf(entry));
+                    }
+                    acks.EndOfBatch();
+                }
+            }
+            catch (OperationCanceledException) { /* the run is over */ }
+            acks.Finish();
+        }
+
+        /// <summary>Reads pair <paramref name="pair"/>'s sender: the delivered receipts for its messages, acknowledged like any entry.</summary>
+        public async Task TakeReceiptsAsync(int pair, CancellationToken stop)
+        {
+            var entries = _senders[pair].Entries;
+            var acks = _senderAcks[pair];
+            var named = new HashSet<string>();
+            try
+            {
+                while (await entries.WaitToReadAsync(stop))
+                {
+                    while (entries.TryRead(out var entry))
+                    {
+                        switch (entry)
+                        {
+                            case Receipt { Status: ReceiptStatus.Delivered } receipt:
+                                CountReceipt(receipt.MessageIds, named);
+                                break;
+                            case ReceiptSet set:
+                                foreach (var item in set.Items)
+                                    if (item.Status == ReceiptStatus.Delivered) CountReceipt(item.MessageIds, named);
+                                break;
+                        }
+                        acks.Read(ChatClient.SeqOf(entry));
+                    }
+                    acks.EndOfBatch();
+                }
+            }
+            catch (OperationCanceledException) { /* the run is over */ }
+            acks.Finish();
+        }
+
+        private void CountReceipt(IReadOnlyList<string> messageIds, HashSet<string> named)
+        {
+            foreach (var id in messageIds)
+            {
+                if (named.Add(id)) _receipted.Increment();
+                else Interlocked.Increment(ref _duplicateReceipts);
+            }
+        }
+
+        private static int KeyOf(string text)
+        {
+            var colon = text.IndexOf(':');
+            return colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : -1;
+        }
+
+        /// <summary>Every message sent is now expected at its receiver.</summary>
+        public void ExpectEverythingSent() => _received.Expect(Volatile.Read(ref _sent));
+
+        /// <summary>Every message received is now expected to come back to its sender as a delivered receipt.</summary>
+        public void ExpectReceiptsForEverythingReceived() => _receipted.Expect(_received.Count);
+
+        public BenchResult Figures(double loginSeconds)
+        {
+            var sent = Volatile.Read(ref _sent);
+            var latency = new List<double>(sent);
+            var accept = new List<double>(sent);
+            var lag = new double[sent];
+            long accepted = 0, lost = 0;
+            long firstArrival = long.MaxValue, lastArrival = 0, lastSent = sent > 0 ? _sentAt[sent - 1] : _start;
+            for (var k = 0; k < sent; k++)
+            {
+                var due = Due(k);
+                lag[k] = Ms(_sentAt[k] - due);
+                var acceptedAt = Volatile.Read(ref _acceptedAt[k]);
+                var receivedAt = _receivedAt[k];
+                if (acceptedAt != 0)
+                {
+                    accepted++;
+                    accept.Add(Ms(acceptedAt - due));
+                    if (receivedAt == 0) lost++;
+                }
+                if (receivedAt == 0) continue;
+                latency.Add(Ms(receivedAt - due));
+                firstArrival = Math.Min(firstArrival, receivedAt);
+                lastArrival = Math.Max(lastArrival, receivedAt);
+            }
+            var received = _received.Count;
+            var refused = Interlocked.Read(ref _refused);
+            var slot = 1.0 / _o.Rate; // one message's share of the timetable: n messages take n slots
+            // Rates over the span in which messages went out / came in: at a steady latency both equal the offered rate.
+            var sentPerSecond = sent > 0 ? sent / ((lastSent - _sentAt[0]) / (double)Stopwatch.Frequency + slot) : 0;
+            var achieved = received > 0 ? received / ((lastArrival - firstArrival) / (double)Stopwatch.Frequency + slot) : 0;
+            var lat = Sorted(latency);
+            var acc = Sorted(accept);
+            Array.Sort(lag);
+            return new BenchResult("open")
+                .Add("users", _pairs * 2).Add("pairs", _pairs).Add("rate_offered", _o.Rate)
+                .Add("duration_s", Round(_o.Duration.TotalSeconds)).Add("body_bytes", _o.Size).Add("ack_every", _o.AckEvery)
+                .Add("login_s", Round(loginSeconds)).Add("scheduled", (long)_total).Add("sent", (long)sent)
+                .Add("stopped_early", _stopped).Add("max_in_flight", _maxInFlight).Add("in_flight_max", _inFlightMax)
+                .Add("accepted", accepted).Add("not_accepted", refused).Add("unanswered", Math.Max(0, sent - accepted - refused))
+                .Add("received", received).Add("lost", lost).Add("duplicates", Interlocked.Read(ref _duplicates))
+                .Add("out_of_order", Interlocked.Read(ref _outOfOrder))
+                .Add("sent_per_s", Math.Round(sentPerSecond)).Add("achieved_per_s", Math.Round(achieved))
+                .Add("lat_ms_p50", Percentile(lat, 50)).Add("lat_ms_p99", Percentile(lat, 99))
+                .Add("lat_ms_p999", Percentile(lat, 99.9)).Add("lat_ms_max", Max(lat))
+                .Add("accept_ms_p50", Percentile(acc, 50)).Add("accept_ms_p99", Percentile(acc, 99))
+                .Add("accept_ms_p999", Percentile(acc, 99.9)).Add("accept_ms_max", Max(acc))
+                .Add("send_lag_ms_p99", Percentile(lag, 99)).Add("send_lag_ms_max", Max(lag))
+                .Add("acks_sent", EntryAcks.Total(_receiverAcks)).Add("receipt_acks_sent", EntryAcks.Total(_senderAcks))
+                .Add("receipts_delivered", _receipted.Count).Add("receipts_missing", Math.Max(0, received - _receipted.Count))
+                .Add("duplicate_receipts", Interlocked.Read(ref _duplicateReceipts))
+                .WithStop(_stopped switch
+                {
+                    "lag" => $"the load generator fell more than {_o.MaxLag.TotalSeconds:0.#} s behind its timetable",
+                    "in_flight" => $"{_maxInFlight} messages were in flight (sent, not received): the node fell behind",
+                    _ => null,
+                });
+        }
+
+        private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+        private static double[] Sorted(List<double> values)
+        {
+            var array = values.ToArray();
+            Array.Sort(array);
+            return array;
+        }
+
+        private static double Max(double[] sorted) => sorted.Length > 0 ? Round(sorted[^1]) : 0;
+    }
+
+    /// <summary>A count that completes <see cref="Reached"/> once it reaches a target, which may be set after counting began.</summary>
+    private sealed class Threshold
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _count;
+        private long _target = long.MaxValue;
+
+        public Task Reached => _reached.Task;
+        public long Count => Interlocked.Read(ref _count);
+
+        public void Increment()
+        {
+            if (Interlocked.Increment(ref _count) >= Interlocked.Read(ref _target)) _reached.TrySetResult();
+        }
+
+        public void Expect(long target)
+        {
+            Interlocked.Exchange(ref _target, target);
+            if (Interlocked.Read(ref _count) >= target) _reached.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text.Json;
+using Chat.Cli.Bench;
+
+namespace Chat.Tests;
+
+/// <summary>
+/// <c>chat bench open</c> at small sizes against a real node: messages go out on their timetable whatever the node does,
+/// latency counts from when each was due, and the figures say when the run could not do what it was asked.
+/// </summary>
+public sealed class OpenBenchTests : IAsyncLifetime
+{
+    private TestNode _node = null!;
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    /// <summary>20 users, 200 messages/s for 2 s: 400 messages, 40 per pair, one every 50 ms from each sender.</summary>
+    private BenchOptions Small(string server) => new()
+    {
+        Server = server, Users = 20, Rate = 200, Duration = TimeSpan.FromSeconds(2), Grace = TimeSpan.FromSeconds(10),
+        Timeout = TimeSpan.FromSeconds(90),
+    };
+
+    [Fact]
+    public async Task Open_delivers_what_it_offers_at_the_offered_rate_once_in_order_and_every_message_gets_its_delivered_receipt()
+    {
+        var output = new StringWriter();
+        var code = await global::Chat.Cli.Program.Run(
+            ["bench", "open", "--server", _node.Server, "--users", "20", "--rate", "200", "--duration", "2",
+             "--server-pid", Environment.ProcessId.ToString(), "--json"], output).WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Equal(0, code);
+        var r = JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        long Count(string name) => r.GetProperty(name).GetInt64();
+        double Figure(string name) => r.GetProperty(name).GetDouble();
+
+        Assert.Equal("open", r.GetProperty("workload").GetString());
+        Assert.False(r.GetProperty("timed_out").GetBoolean());
+        Assert.Equal("no", r.GetProperty("stopped_early").GetString());
+        Assert.Equal(400, Count("scheduled"));
+        Assert.Equal(400, Count("sent"));
+        Assert.Equal(400, Count("accepted"));
+        Assert.Equal(400, Count("received"));
+        Assert.Equal(0, Count("lost"));
+        Assert.Equal(0, Count("duplicates"));
+        Assert.Equal(0, Count("out_of_order"));
+        Assert.InRange(Figure("sent_per_s"), 180, 220);
+        Assert.InRange(Figure("achieved_per_s"), 160, 240);
+        Assert.True(Figure("lat_ms_p50") > 0);
+        Assert.True(Figure("lat_ms_p50") <= Figure("lat_ms_p99") && Figure("lat_ms_p99") <= Figure("lat_ms_p999")
+                    && Figure("lat_ms_p999") <= Figure("lat_ms_max"));
+        Assert.True(Figure("accept_ms_p50") > 0);
+        Assert.True(Figure("accept_ms_max") >= Figure("accept_ms_p99"));
+        // --ack-every 1, the default: one Ack per message received, and a delivered receipt back for each message
+        Assert.Equal(1, Count("ack_every"));
+        Assert.Equal(400, Count("acks_sent"));
+        Assert.Equal(400, Count("receipts_delivered"));
+        Assert.Equal(0, Count("receipts_missing"));
+        Assert.Equal(0, Count("duplicate_receipts"));
+        // the node runs in this process: both CPU figures are this process's, and both are there
+        Assert.True(Figure("client_cpu_us_per_msg") > 0);
+        Assert.True(Figure("server_cpu_us_per_msg") > 0);
+    }
+
+    [Fact]
+    public async Task While_the_node_stalls_messages_still_go_out_on_time_and_their_latency_shows_the_stall()
+    {
+        await using var proxy = TcpProxy.Start(_node.Port);
+        // the node's answers and deliveries are held back for a second from message 100 (0.5 s into the run) on
+        var resumed = Task.CompletedTask;
+        var r = await Workloads.OpenAsync(Small(proxy.Address) with
+        {
+            OnDue = k =>
+            {
+                if (k != 100) return;
+                proxy.HoldAnswers();
+                resumed = Task.Delay(TimeSpan.FromSeconds(1)).ContinueWith(_ => proxy.ResumeAnswers(), TaskScheduler.Default);
+            },
+        }).WaitAsync(TimeSpan.FromSeconds(90));
+        await resumed;
+
+        Assert.Null(r.Stopped);
+        Assert.Equal(400L, r["received"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.Equal(0L, r["out_of_order"]);
+        // open loop: nothing waited for an answer, so about 200 messages were out at once and none went out late...
+        Assert.True((int)r["in_flight_max"] >= 150, $"in flight at most {r["in_flight_max"]}");
+        Assert.True((double)r["send_lag_ms_max"] < 500, $"sent up to {r["send_lag_ms_max"]} ms late");
+        // ...and the messages caught in the stall waited for it
+        Assert.True((double)r["lat_ms_max"] >= 900, $"latency at most {r["lat_ms_max"]} ms");
+        Assert.True((double)r["lat_ms_p99"] >= 500, $"p99 {r["lat_ms_p99"]} ms");
+    }
+
+    [Fact]
+    public async Task When_the_load_generator_itself_pauses_the_messages_it_sent_late_count_as_late()
+    {
+        var r = await Workloads.OpenAsync(Small(_node.Server) with
+        {
+            // the pause under test: the timetable's thread blocked at 0.5 s for 0.8 s, as in a long garbage collection
+            OnDue = k => { if (k == 100) Thread.Sleep(800); },
+        }).WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Null(r.Stopped);
+        Assert.Equal(400L, r["received"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.True((double)r["send_lag_ms_max"] >= 750, $"sent at most {r["send_lag_ms_max"]} ms late");
+        // the 160 messages due during the pause went out together when it ended: 40 % of all, late by up to 0.8 s
+        Assert.True((double)r["lat_ms_max"] >= 750, $"latency at most {r["lat_ms_max"]} ms");
+        Assert.True((double)r["lat_ms_p99"] >= 700, $"p99 {r["lat_ms_p99"]} ms");
+        Assert.True((double)r["lat_ms_p50"] < 400, $"p50 {r["lat_ms_p50"]} ms");
+    }
+
+    [Fact]
+    public async Task When_too_many_messages_are_in_flight_it_stops_offering_and_says_so()
+    {
+        await using var proxy = TcpProxy.Start(_node.Port);
+        var r = await Workloads.OpenAsync(Small(proxy.Address) with
+        {
+            MaxInFlight = 100, Grace = TimeSpan.FromSeconds(1),
+            OnDue = k => { if (k == 50) proxy.HoldAnswers(); }, // the node answers nothing from 0.25 s on
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("in_flight", r["stopped_early"]);
+        Assert.NotNull(r.Stopped);
+        Assert.InRange((long)r["sent"], 100L, 160L);
+        Assert.Equal(400L, r["scheduled"]);
+        Assert.Equal(100, r["in_flight_max"]);
+    }
+
+    [Fact]
+    public async Task Acknowledging_every_third_entry_and_the_last_still_brings_a_delivered_receipt_for_every_message()
+    {
+        var r = await Workloads.OpenAsync(Small(_node.Server) with { Duration = TimeSpan.FromSeconds(1), AckEvery = 3 })
+            .WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Equal(200L, r["received"]);
+        // each of the 10 receivers read 20 messages: 6 acks every third entry, then one for the last two
+        Assert.Equal(70L, r["acks_sent"]);
+        Assert.Equal(200L, r["receipts_delivered"]);
+        Assert.Equal(0L, r["receipts_missing"]);
+    }
+}
