@@ -167,3 +167,39 @@ public sealed class HostileFrameTests : IAsyncLifetime
         Assert.True(accepted >= max);
     }
 }
+
+/// <summary>Clients that stop reading: the node must not keep their connections, or their answers, for ever.</summary>
+public sealed class SlowClientTests
+{
+    [Fact]
+    public async Task A_connection_closed_for_a_protocol_error_is_cut_off_within_seconds_even_when_its_client_does_not_read()
+    {
+        // answers may pile up far beyond the socket buffers here, so that only the close deadline can end the connection
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.max-queued-bytes = 1 GiB");
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync("127.0.0.1", node.Port);
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        await stream.WriteAsync(FrameCodec.ToBytes(new Hello(1, "raw")));
+        var burst = Enumerable.Repeat(FrameCodec.ToBytes(new Ping(1)), 10_000).SelectMany(b => b).ToArray();
+        for (var i = 0; i < 40; i++) await stream.WriteAsync(burst); // 400,000 Pongs the client never reads
+        await stream.WriteAsync(new byte[] { 0, 0, 0, 1, 0xc1 }); // not MessagePack: the node answers BadFrame and closes
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var cut = false;
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            while (true) await stream.WriteAsync(burst, limit.Token); // blocks once the node stops reading
+        }
+        catch (IOException)
+        {
+            cut = true;
+        }
+        catch (OperationCanceledException)
+        {
+            // still open after 20 s
+        }
+        Assert.True(cut, "the node kept a connection it had closed for a protocol error open for its unread answers");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"cut off only after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+}
