@@ -25,6 +25,7 @@ if [ -z "${CHAT_POSTGRES:-}" ]; then
   pg_bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
   [ -x "$pg_bin/initdb" ] || { echo "PostgreSQL's server programs are missing: apt-get install postgresql" >&2; exit 1; }
   pg_dir=$(mktemp -d)
+  trap stop_pg EXIT # until the nodes' cleanup below takes over: a failed step never leaves the server running
   chown postgres "$pg_dir"
   pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
