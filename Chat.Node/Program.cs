@@ -23,6 +23,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        using var gcPauses = GcPauseLog.FromEnvironment();
         NodeOptions options;
         try
         {
