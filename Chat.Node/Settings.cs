@@ -17,6 +17,10 @@ public sealed record ChatSettings
     public long MaxQueuedBytes { get; init; } = 16L << 20;
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>A connection that neither logs in nor registers for this long is closed.</summary>
+    public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Failed logins one connection may make; the next failure closes it.</summary>
+    public int MaxFailedLogins { get; init; } = 5;
     /// <summary>An unanswered send is told to its inbox or group again this often until <see cref="RequestTimeout"/>.</summary>
     public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
@@ -57,6 +61,8 @@ public sealed record ChatSettings
             NameMaxChars = c.GetInt("limits.name-max-chars", 64),
             RequestTimeout = c.GetTimeSpan("session.request-timeout", TimeSpan.FromSeconds(10)),
             HelloTimeout = c.GetTimeSpan("session.hello-timeout", TimeSpan.FromSeconds(10)),
+            LoginTimeout = c.GetTimeSpan("session.login-timeout", TimeSpan.FromSeconds(60)),
+            MaxFailedLogins = c.GetInt("session.max-failed-logins", 5),
             ResendAfter = c.GetTimeSpan("session.resend-after", TimeSpan.FromSeconds(1)),
             IdleTimeout = c.GetTimeSpan("session.idle-timeout", TimeSpan.FromMinutes(5)),
             KeepAttachedInterval = c.GetTimeSpan("session.keep-attached-interval", TimeSpan.FromSeconds(15)),

@@ -65,6 +65,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _fetchAfter = -1;
     private long _lastInbound;
     private readonly long _connectedAt = Environment.TickCount64;
+    /// <summary>When the connection last made progress towards a login (connected, or registered a user).</summary>
+    private long _preLoginSince = Environment.TickCount64;
+    private int _failedLogins;
 
     public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media)
@@ -94,8 +97,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Rejected>(r =>
         {
             _sendDeadlines.Remove(r.RequestId);
+            var loginFailed = _phase == Phase.LoggingIn && r.Code == ErrorCode.AuthFailed;
             if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
             _connection.Write(new Error(r.RequestId, r.Code, r.Message));
+            if (loginFailed) CountFailedLogin();
         });
         Receive<Authenticated>(OnAuthenticated);
                 Receive<Entries>(OnEntries);
@@ -107,7 +112,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<GroupDetails>(g => _connection.Write(new GroupInfo(g.RequestId, g.GroupId.Value, g.Name,
             g.Members.Select(m => m.Value).ToList(), g.Admins.Select(m => m.Value).ToList(), g.LastSeq, g.Image)));
         Receive<MyGroups>(g => _connection.Write(new GroupList(g.RequestId, g.Groups)));
-        Receive<Reply>(r => _connection.Write(r.Frame));
+        Receive<Reply>(r =>
+        {
+            if (r.Frame is Registered) _preLoginSince = Environment.TickCount64;
+            _connection.Write(r.Frame);
+        });
         Receive<RequestFailed>(f =>
         {
             if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
@@ -291,6 +300,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (!Tokens.TryParse(l.Token, out var user, out var hash))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.AuthFailed, "invalid token"));
+            CountFailedLogin();
             return;
         }
         _phase = Phase.LoggingIn;
@@ -298,6 +308,16 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         _device = l.Device;
         _users.Ask<object>(new Authenticate(user, hash, l.Device, Self, l.RequestId), _settings.RequestTimeout)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    /// <summary>
+    /// A token carries 256 random bits, so guessing one is hopeless; still, a connection that keeps failing is closed, so that
+    /// guessing costs a connection (and its handshake) every few tries instead of one frame per try.
+    /// </summary>
+    private void CountFailedLogin()
+    {
+        if (++_failedLogins >= _settings.MaxFailedLogins)
+            Fail(ErrorCode.AuthFailed, $"{_failedLogins} failed logins on this connection");
     }
 
     private void OnAuthenticated(Authenticated a)
@@ -688,6 +708,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (_phase == Phase.AwaitingHello && now - _connectedAt > _settings.HelloTimeout.TotalMilliseconds)
         {
             Fail(ErrorCode.IdleTimeout, "no Hello received in time");
+            return;
+        }
+        if (_phase is Phase.Greeted or Phase.LoggingIn && now - _preLoginSince > _settings.LoginTimeout.TotalMilliseconds)
+        {
+            Fail(ErrorCode.IdleTimeout, $"not logged in within {_settings.LoginTimeout.TotalSeconds:0} s");
             return;
         }
         if (now - _lastInbound > _settings.IdleTimeout.TotalMilliseconds)
