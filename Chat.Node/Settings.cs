@@ -29,6 +29,8 @@ public sealed record ChatSettings
     public TimeSpan ReceiptRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
     public int SnapshotEvery { get; init; } = 1_000;
     public int MaxConnections { get; init; } = 100_000;
+    /// <summary>Open connections from one IP address; 0 for no cap.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 4096;
     public int NameMaxChars { get; init; } = 64;
     public int GroupMaxMembers { get; init; } = 1024;
     public int GroupsPerUser { get; init; } = 256;
@@ -58,6 +60,7 @@ public sealed record ChatSettings
             OutgoingHighWater = c.GetInt("limits.outgoing-high-water", 2_000),
             MaxQueuedBytes = c.GetByteSize("limits.max-queued-bytes") ?? 16L << 20,
             MaxConnections = c.GetInt("limits.max-connections", 100_000),
+            MaxConnectionsPerAddress = c.GetInt("limits.max-connections-per-address", 4096),
             NameMaxChars = c.GetInt("limits.name-max-chars", 64),
             RequestTimeout = c.GetTimeSpan("session.request-timeout", TimeSpan.FromSeconds(10)),
             HelloTimeout = c.GetTimeSpan("session.hello-timeout", TimeSpan.FromSeconds(10)),
@@ -77,6 +80,7 @@ public sealed record ChatSettings
             RetentionSweepInterval = c.GetTimeSpan("retention.sweep-interval", TimeSpan.FromHours(1)),
             RetentionParallelism = c.GetInt("retention.parallelism", 8),
         };
+        if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
         if (settings.Media.MaxChunkBytes + 1024 > settings.MaxFrameBytes)

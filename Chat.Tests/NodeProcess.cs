@@ -20,10 +20,11 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <param name="extraArgs">Further command-line flags (e.g. <c>--seeds</c>, <c>--config</c>).</param>
     /// <param name="environment">Environment variables set for the node (e.g. <c>CHAT_POSTGRES</c>).</param>
     /// <param name="output">Receives every line the node prints (standard output and error).</param>
+    /// <param name="openFilesLimit">When set, the node runs under <c>ulimit -n</c> of this many descriptors.</param>
     public static async Task<NodeProcess> StartAsync(string dataDirectory, int port = 0, IEnumerable<string>? extraArgs = null,
-        IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null)
+        IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
-        var process = Launch(dataDirectory, port, extraArgs, environment, output);
+        var process = Launch(dataDirectory, port, extraArgs, environment, output, openFilesLimit);
         var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), output);
         _ = DrainAsync(process, output);
         return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]));
@@ -31,16 +32,22 @@ public sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>Starts the node process without waiting for anything; read its standard output with <see cref="ReadUntilAsync"/>.</summary>
     public static Process Launch(string dataDirectory, int port = 0, IEnumerable<string>? extraArgs = null,
-        IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null)
+        IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var exe = Path.Combine(AppContext.BaseDirectory, "Chat.Node");
-        var info = new ProcessStartInfo(exe)
+        var args = new[] { "--port", port.ToString(), "--data", dataDirectory }.Concat(extraArgs ?? []).ToList();
+        // a limit set from .NET would bind the test process too; bash sets it for the node alone, and exec keeps the pid the node's
+        var info = openFilesLimit is { } limit ? new ProcessStartInfo("bash") : new ProcessStartInfo(exe);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        if (openFilesLimit is not null)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--port", port.ToString(), "--data", dataDirectory }.Concat(extraArgs ?? [])) info.ArgumentList.Add(a);
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"ulimit -n {openFilesLimit} && exec \"$0\" \"$@\"");
+            info.ArgumentList.Add(exe);
+        }
+        foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment["CHAT_HOST"] = "127.0.0.1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var process = Process.Start(info)!;
