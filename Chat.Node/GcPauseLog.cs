@@ -6,19 +6,56 @@ namespace Chat.Node;
 /// A diagnostic for latency work: with <c>CHAT_GC_TRACE=1</c> the node prints one line per garbage collection to
 /// standard error (generation, how long threads were being suspended, how long the collection took, the whole pause).
 /// A tail of tens of milliseconds that recurs every few seconds at a steady load is usually this.
+/// With <c>CHAT_GC_TRACE=alloc</c> it also samples allocations (one sample per ~100 KB allocated) and prints the
+/// types allocated most, every 10 s: where the bytes that fill generation 0 come from.
 /// </summary>
 internal sealed class GcPauseLog : EventListener
 {
     private DateTime _suspendBegin, _suspendEnd, _gcStart, _gcEnd;
     private int _generation;
+    private bool _inGc;
+    private readonly bool _allocations;
+    private readonly Dictionary<string, long> _sampled = [];
+    private long _sampledTotal;
+    private DateTime _lastReport = DateTime.UtcNow;
 
-    public static GcPauseLog? FromEnvironment() =>
-        Environment.GetEnvironmentVariable("CHAT_GC_TRACE") == "1" ? new GcPauseLog() : null;
+    private GcPauseLog(bool allocations)
+    {
+        _allocations = allocations;
+        // EventListener may call OnEventSourceCreated from its base constructor, before the field above is set
+        foreach (var source in EventSource.GetSources()) Enable(source);
+    }
 
-    protected override void OnEventSourceCreated(EventSource source)
+    public static GcPauseLog? FromEnvironment() => Environment.GetEnvironmentVariable("CHAT_GC_TRACE") switch
+    {
+        "1" => new GcPauseLog(false),
+        "alloc" => new GcPauseLog(true),
+        _ => null,
+    };
+
+    protected override void OnEventSourceCreated(EventSource source) => Enable(source);
+
+    private void Enable(EventSource source)
     {
         if (source.Name == "Microsoft-Windows-DotNETRuntime")
-            EnableEvents(source, EventLevel.Informational, (EventKeywords)0x1); // the GC keyword
+            EnableEvents(source, _allocations ? EventLevel.Verbose : EventLevel.Informational, (EventKeywords)0x1); // the GC keyword
+    }
+
+    private void Sample(EventWrittenEventArgs e)
+    {
+        var names = e.PayloadNames!;
+        var type = (string?)e.Payload![names.IndexOf("TypeName")] ?? "?";
+        var amount = Convert.ToInt64(e.Payload[names.IndexOf("AllocationAmount64")]);
+        lock (_sampled)
+        {
+            _sampled[type] = _sampled.GetValueOrDefault(type) + amount;
+            _sampledTotal += amount;
+            if (DateTime.UtcNow - _lastReport < TimeSpan.FromSeconds(10)) return;
+            _lastReport = DateTime.UtcNow;
+            Console.Error.WriteLine($"alloc: {_sampledTotal / 1048576.0:0.0} MB sampled; the most allocated types:");
+            foreach (var (name, bytes) in _sampled.OrderByDescending(p => p.Value).Take(70))
+                Console.Error.WriteLine($"alloc: {100.0 * bytes / _sampledTotal,5:0.0}% {name}");
+        }
     }
 
     protected override void OnEventWritten(EventWrittenEventArgs e)
@@ -26,13 +63,17 @@ internal sealed class GcPauseLog : EventListener
         var at = e.TimeStamp;
         switch (e.EventName)
         {
+            case { } name when name.StartsWith("GCAllocationTick", StringComparison.Ordinal): Sample(e); break;
             case "GCSuspendEEBegin_V1": _suspendBegin = at; break;
             case "GCSuspendEEEnd_V1": _suspendEnd = at; break;
-            case "GCStart_V2": _gcStart = at; _generation = Convert.ToInt32(e.Payload![1]); break;
-            case "GCEnd_V1": _gcEnd = at; break;
+            case "GCStart_V2": _gcStart = at; _generation = Convert.ToInt32(e.Payload![1]); _inGc = true; break;
+            case "GCEnd_V1": _gcEnd = at; _inGc = false; break;
             case "GCRestartEEEnd_V1":
                 Console.Error.WriteLine($"gc: gen{_generation} suspend {(_suspendEnd - _suspendBegin).TotalMilliseconds:0.0} ms, " +
                     $"collect {(_gcEnd - _gcStart).TotalMilliseconds:0.0} ms, pause {(at - _suspendBegin).TotalMilliseconds:0.0} ms");
+                break;
+            case { } other when _inGc && Environment.GetEnvironmentVariable("CHAT_GC_STEPS") == "1":
+                Console.Error.WriteLine($"gcstep: +{(at - _gcStart).TotalMilliseconds:0.00} ms {other} {string.Join(',', e.Payload ?? [])}");
                 break;
         }
     }

@@ -142,10 +142,43 @@ public sealed class UserStateTests
         var restored = UserState.FromSnapshot(state.ToSnapshot());
         Assert.Equal(state.LastSeq, restored.LastSeq);
         Assert.Equal(state.AckedSeq, restored.AckedSeq);
-        Assert.Same(b1, Deliver(restored, Bob, "b1")); // dedup survives
+        Assert.Equal(b1, Deliver(restored, Bob, "b1")); // dedup survives
         Deliver(restored, Bob, "b2");
         var next = restored.DecideAck(3, 0).Event!;
         Assert.Equal(2, Assert.Single(next.Batches, b => b.To == Bob).BatchNo); // numbering continues
+    }
+
+    [Fact]
+    public void Acknowledged_entries_are_served_whole_long_after_they_were_pushed()
+    {
+        // the inbox keeps entries as bytes once acknowledged (and only the newest few hundred as objects):
+        // a late sync must still get every entry exactly as stored, small, empty, large and across chunk ends
+        var state = Registered(Ann);
+        var sent = new List<InboxMessage>();
+        for (var i = 0; i < 700; i++)
+        {
+            var text = i switch { 5 => "", 300 => new string('x', 200_000), _ => $"message {i} " + new string('é', i % 97) };
+            sent.Add(Deliver(state, i % 2 == 0 ? Bob : Cat, $"c{i}", text));
+            if (i % 50 == 49) state.Apply(state.DecideAck(state.LastSeq, 0).Event!);
+        }
+        Assert.Equal(sent, state.Range(0, state.LastSeq, int.MaxValue));
+        Assert.Equal(sent[123], state.EntryAt(124));
+        Assert.Equal(sent[^1], state.EntryAt(700));
+        Assert.Null(state.EntryAt(701));
+    }
+
+    [Fact]
+    public void A_resend_long_after_its_acknowledgement_is_recognised()
+    {
+        var state = Registered(Ann);
+        var first = Deliver(state, Bob, "same", "hello");
+        for (var i = 0; i < 600; i++) Deliver(state, Cat, $"c{i}");
+        state.Apply(state.DecideAck(state.LastSeq, 0).Event!);
+        var again = state.DecideDeliver(new DeliverText(Ann, Bob, "same", "hello", 1), "m-new", 9000, out var existing);
+        Assert.Null(again.Event); // nothing stored twice
+        Assert.Equal(first, existing);
+        // the same client id from someone else is a different message
+        Assert.NotNull(state.DecideDeliver(new DeliverText(Ann, Cat, "same", "hello", 1), "m-other", 9000, out _).Event);
     }
 
     [Fact]

@@ -19,8 +19,12 @@ public readonly record struct Decision<TEvent>(TEvent? Event, ErrorCode? Error =
 /// </summary>
 public sealed class UserState
 {
-    private readonly List<InboxEntry> _inbox = [];
-    private readonly Dictionary<(UserId From, string ClientMessageId), long> _sent = [];
+    private readonly PackedInbox _inbox = new();
+    /// <summary>
+    /// (sender, client message id) → inbox sequence, keyed by a 64-bit hash so that the table holds no references
+    /// (see <see cref="PackedInbox"/>); a hit is confirmed against the stored entry.
+    /// </summary>
+    private readonly Dictionary<long, long> _sent = [];
     private readonly Dictionary<string, long> _readUpTo = [];
     private readonly Dictionary<GroupId, long> _groupCursor = [];
     private readonly Dictionary<GroupId, string> _groups = [];
@@ -43,21 +47,20 @@ public sealed class UserState
     /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
     public const int MaxIdsPerReceipt = 1_000;
 
-    public long FirstSeq => _inbox.Count == 0 ? LastSeq + 1 : _inbox[0].Seq;
+    public long FirstSeq => _inbox.FirstSeq;
 
-    public InboxEntry? EntryAt(long seq)
-    {
-        var index = seq - FirstSeq;
-        return index >= 0 && index < _inbox.Count ? _inbox[(int)index] : null;
-    }
+    public InboxEntry? EntryAt(long seq) => _inbox.Get(seq);
+
+    private static long SentKey(UserId from, string clientMessageId) =>
+        ((long)from.Value.GetHashCode() << 32) | (uint)clientMessageId.GetHashCode();
 
     /// <summary>Entries with a sequence in (after, upTo], at most <paramref name="max"/>.</summary>
     public List<InboxEntry> Range(long after, long upTo, int max)
     {
         var result = new List<InboxEntry>(Math.Min(max, 64));
         var start = Math.Max(after + 1, FirstSeq);
-        for (var seq = start; seq <= upTo && result.Count < max; seq++)
-            result.Add(_inbox[(int)(seq - FirstSeq)]);
+        for (var seq = start; seq <= upTo && result.Count < max && _inbox.Get(seq) is { } entry; seq++)
+            result.Add(entry);
         return result;
     }
 
@@ -83,7 +86,8 @@ public sealed class UserState
     {
         existing = null;
         if (Profile is null) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
-        if (_sent.TryGetValue((cmd.From, cmd.ClientMessageId), out var seq) && EntryAt(seq) is InboxMessage stored)
+        if (_sent.TryGetValue(SentKey(cmd.From, cmd.ClientMessageId), out var seq) && EntryAt(seq) is InboxMessage stored
+            && stored.From == cmd.From && stored.ClientMessageId == cmd.ClientMessageId)
         {
             existing = stored;
             return Decision<MessageStored>.Nothing;
@@ -226,11 +230,7 @@ public sealed class UserState
     public (long UpTo, int Receipts) Expiring(long cutoff)
     {
         long upTo = 0;
-        foreach (var entry in _inbox)
-        {
-            if (TimeOf(entry) >= cutoff) break;
-            upTo = entry.Seq;
-        }
+        for (var i = 0; i < _inbox.Count && _inbox.TimeAt(i) < cutoff; i++) upTo = FirstSeq + i;
         return (upTo, _outbox.Count(b => b.At < cutoff));
     }
 
@@ -245,7 +245,7 @@ public sealed class UserState
                 break;
             case MessageStored s:
                 Append(s.Entry);
-                _sent[(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
+                _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -253,6 +253,7 @@ public sealed class UserState
                 break;
             case Acknowledged a:
                 AckedSeq = Math.Max(AckedSeq, a.UpTo);
+                _inbox.Acknowledged(AckedSeq);
                 foreach (var batch in a.Batches) AddToOutbox(batch);
                 break;
             case ReadMarked r:
@@ -269,9 +270,7 @@ public sealed class UserState
                 foreach (var m in batch.Messages) Apply(m);
                 break;
             case InboxExpired x:
-                var count = 0;
-                while (count < _inbox.Count && _inbox[count].Seq <= x.UpTo) count++;
-                _inbox.RemoveRange(0, count);
+                _inbox.RemoveUpTo(x.UpTo);
                 foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
@@ -311,7 +310,7 @@ public sealed class UserState
     {
         if (entry.Seq != LastSeq + 1)
             throw new InvalidOperationException($"inbox entry {entry.Seq} does not follow {LastSeq}");
-        _inbox.Add(entry);
+        _inbox.Append(entry, TimeOf(entry));
         LastSeq = entry.Seq;
     }
 
@@ -324,7 +323,7 @@ public sealed class UserState
     // ---------- snapshots ----------
 
     public UserSnapshot ToSnapshot() => new(
-        Profile, _inbox.ToArray(), LastSeq, AckedSeq,
+        Profile, Range(FirstSeq - 1, LastSeq, int.MaxValue), LastSeq, AckedSeq,
         new Dictionary<string, long>(_readUpTo),
         _outbox.ToArray(),
         _lastBatchTo.ToDictionary(p => p.Key.Value, p => p.Value),
@@ -335,10 +334,12 @@ public sealed class UserState
     public static UserState FromSnapshot(UserSnapshot s)
     {
         var state = new UserState { Profile = s.Profile, AckedSeq = s.AckedSeq };
-        state._inbox.AddRange(s.Inbox);
+        state._inbox.Reset(s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1);
+        foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
+        state._inbox.Acknowledged(s.AckedSeq);
         state.LastSeq = s.LastSeq;
         foreach (var entry in s.Inbox)
-            if (entry is InboxMessage { Group: null } m) state._sent[(m.From, m.ClientMessageId)] = m.Seq;
+            if (entry is InboxMessage { Group: null } m) state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
         foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
