@@ -58,7 +58,7 @@ public static class Program
         {
             node = await ChatNode.StartAsync(options, stopping.Token);
         }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or FileNotFoundException or ArgumentException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or FileNotFoundException or ArgumentException or StartupException)
         {
             Console.Error.WriteLine($"cannot start: {e.Message}");
             return 1;

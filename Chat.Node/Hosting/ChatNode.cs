@@ -169,6 +169,7 @@ public sealed class ChatNode : IAsyncDisposable
         var config = LoadConfig(options);
         var s = ChatSettings.From(config);
         settings = s;
+        DataDirectory.EnsureWritable(s.DataDirectory);
         // sqlite: the file in the data directory; postgres: the shared database named by chat.postgres / CHAT_POSTGRES
         var persistence = PersistenceBackend.From(config, s);
         config = persistence.Config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);

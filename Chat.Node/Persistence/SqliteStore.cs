@@ -30,6 +30,9 @@ public static class SqliteStore
         System.IO.Directory.CreateDirectory(Path.GetFullPath(dataDirectory));
         using var connection = new SqliteConnection(ConnectionString(dataDirectory));
         connection.Open();
+        // SQLite opens a file it may not write read-only, silently: every write would then fail
+        if (SQLitePCL.raw.sqlite3_db_readonly(connection.Handle, "main") == 1)
+            throw new Hosting.StartupException($"the database in {Path.GetFullPath(dataDirectory)} can only be read; give the node a data directory it can write");
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode=WAL;";
         command.ExecuteNonQuery();
