@@ -57,7 +57,6 @@ public sealed class S3MediaTests
                 uploadId = await UploadPartlyAsync(alice, video, "video/mp4", 3 << 20);
                 await nodeA.KillAsync();
             }
-            Assert.False(Directory.Exists(Path.Combine(dataA, "media"))); // nothing of it was on node A's disk
 
             // node B: another data directory, the same database and bucket
             await using var nodeB = await PostgresServer.StartNodeAsync(database, extraHocon: S3Server.Hocon(s3));
@@ -69,6 +68,7 @@ public sealed class S3MediaTests
             Assert.Equal(SHA256.HashData(video), SHA256.HashData(await DownloadAsync(again, done.MediaId)));
             Assert.Empty(await S3Server.KeysAsync(s3, "uploads/"));
             Assert.Empty(await S3Server.KeysAsync(s3, "chunks/"));
+            Assert.False(Directory.Exists(Path.Combine(dataA, "media"))); // nothing of it was ever on node A's disk
         }
         finally
         {
