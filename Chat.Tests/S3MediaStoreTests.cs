@@ -107,7 +107,11 @@ public sealed class S3MediaStoreTests : IAsyncLifetime
         Assert.Equal(MediaStoreError.TooLong, await ErrorOf(() => other.AppendAsync(upload.UploadId, 1 << 20, new byte[(2 << 20) + 1])));
         Assert.Equal(MediaStoreError.Incomplete, await ErrorOf(() => other.CompleteUploadAsync(upload.UploadId, Now)));
 
-        Assert.Equal(content.Length, await other.AppendAsync(upload.UploadId, 1 << 20, content.AsMemory(1 << 20)));
+        Assert.Equal(2 << 20, await other.AppendAsync(upload.UploadId, 1 << 20, content.AsMemory(1 << 20, 1 << 20)));
+        // the first node, whose last chunk ended at 1 MiB, learns that the upload moved on without it
+        var stale = await Assert.ThrowsAsync<MediaStoreException>(() => _store.AppendAsync(upload.UploadId, 1 << 20, content.AsMemory(1 << 20, 100)));
+        Assert.Equal((MediaStoreError.WrongOffset, 2L << 20), (stale.Error, stale.ExpectedOffset));
+        Assert.Equal(content.Length, await other.AppendAsync(upload.UploadId, 2 << 20, content.AsMemory(2 << 20)));
         var media = await other.CompleteUploadAsync(upload.UploadId, Now);
         Assert.Equal(content, await ReadAllAsync(_store, media.MediaId));
     }

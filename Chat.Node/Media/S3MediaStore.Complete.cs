@@ -13,6 +13,7 @@ public sealed partial class S3MediaStore
     public async Task<MediaInfo> CompleteUploadAsync(string uploadId, DateTimeOffset now, CancellationToken ct = default)
     {
         if (!MediaIds.IsUploadId(uploadId)) throw UnknownUpload(uploadId);
+        _appending.TryRemove(uploadId, out _);
         var (record, chunks) = await DeclarationAndChunksAsync(uploadId, ct).ConfigureAwait(false);
         if (record is null) throw UnknownUpload(uploadId);
         var received = Received(chunks);

@@ -7,6 +7,16 @@ namespace Chat.Node.Media;
 /// <summary>Uploads in progress: a declaration object and one object per acknowledged chunk.</summary>
 public sealed partial class S3MediaStore
 {
+    /// <summary>Uploads whose last chunk went through this store: the declaration and the bytes received after it.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (UploadRecord Record, long Received)> _appending = new();
+    private const int MaxAppending = 4096;
+
+    private void Remember(string uploadId, UploadRecord record, long received)
+    {
+        if (_appending.Count >= MaxAppending) _appending.Clear();
+        _appending[uploadId] = (record, received);
+    }
+
     /// <summary>An acknowledged chunk: where it starts, how long it is, its key.</summary>
     private sealed record Chunk(long Offset, long Length, string Key);
 
@@ -35,9 +45,26 @@ public sealed partial class S3MediaStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (!MediaIds.IsUploadId(uploadId)) throw UnknownUpload(uploadId);
-        var (record, chunks) = await DeclarationAndChunksAsync(uploadId, ct).ConfigureAwait(false);
-        if (record is null) throw UnknownUpload(uploadId);
-        var received = Received(chunks);
+        UploadRecord? record;
+        long received;
+        if (_appending.TryGetValue(uploadId, out var known) && known.Received == offset
+            && !await ExistsAsync(ChunkKey(uploadId, offset), ct).ConfigureAwait(false))
+        {
+            // The next chunk of an upload this node has been taking: no other node wrote at this offset (the chunk
+            // there would exist), so the count this node knows still holds. Saves listing every chunk per chunk.
+            (record, received) = known;
+        }
+        else
+        {
+            List<Chunk> chunks;
+            (record, chunks) = await DeclarationAndChunksAsync(uploadId, ct).ConfigureAwait(false);
+            if (record is null)
+            {
+                _appending.TryRemove(uploadId, out _);
+                throw UnknownUpload(uploadId);
+            }
+            received = Received(chunks);
+        }
         if (offset != received)
             throw new MediaStoreException(MediaStoreError.WrongOffset, $"upload {uploadId} has {received} bytes, not {offset}", received);
         if (data.Length > record.Size - received)
@@ -45,13 +72,16 @@ public sealed partial class S3MediaStore
         if (data.IsEmpty) return received;
         // Answered once the PUT returned: the chunk is then in the store, where every node finds it. A PUT that failed
         // left nothing (S3 writes an object whole or not at all), so the client resumes from the same offset.
+        _appending.TryRemove(uploadId, out _); // until the PUT is answered, the count is not known
         await PutAsync(ChunkKey(uploadId, offset), data, "application/octet-stream", ct).ConfigureAwait(false);
+        Remember(uploadId, record, received + data.Length);
         return received + data.Length;
     }
 
     public async Task AbortUploadAsync(string uploadId, CancellationToken ct = default)
     {
         if (!MediaIds.IsUploadId(uploadId)) return;
+        _appending.TryRemove(uploadId, out _);
         // Chunks before the declaration: a declaration left alone by a failure is still listed, and so removed later.
         await DeleteChunksAsync(uploadId, ct).ConfigureAwait(false);
         await DeleteKeysAsync([ManifestKey(uploadId)], ct).ConfigureAwait(false);
