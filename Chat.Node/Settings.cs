@@ -101,6 +101,9 @@ public sealed record MediaSettings
     public int MaxChunksInFlight { get; init; } = 8;
     public TimeSpan UploadExpiry { get; init; } = TimeSpan.FromHours(24);
     public TimeSpan JanitorInterval { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Where media is kept: <c>file</c> (the data directory) or <c>s3</c> (an S3-compatible object store, <see cref="S3"/>).</summary>
+    public string Store { get; init; } = "file";
+    public S3Settings S3 { get; init; } = new();
 
     public long MaxBytesFor(string contentType) =>
         contentType.StartsWith("video/", StringComparison.Ordinal) ? MaxVideoBytes : MaxImageBytes;
@@ -123,9 +126,64 @@ public sealed record MediaSettings
             MaxChunksInFlight = c.GetInt("max-chunks-in-flight", d.MaxChunksInFlight),
             UploadExpiry = c.GetTimeSpan("upload-expiry", d.UploadExpiry),
             JanitorInterval = c.GetTimeSpan("janitor-interval", d.JanitorInterval),
+            Store = c.GetString("store", d.Store).Trim().ToLowerInvariant(),
+            S3 = S3Settings.From(c.GetConfig("s3")),
         };
         if (settings.MaxChunkBytes is < 1024 or > 4 << 20)
             throw new ArgumentException("chat.media.max-chunk-bytes must be between 1 KiB and 4 MiB");
+        if (settings.Store is not ("file" or "s3"))
+            throw new ArgumentException($"chat.media.store must be file or s3, not '{settings.Store}'");
+        if (settings.Store == "s3") settings.S3.Check();
         return settings;
+    }
+}
+
+/// <summary>The <c>chat.media.s3 { }</c> section: the object store used when <c>chat.media.store = s3</c>.</summary>
+public sealed record S3Settings
+{
+    /// <summary>The smallest part S3 accepts in a multipart upload (all but the last part).</summary>
+    public const long MinPartSize = 5L << 20;
+
+    /// <summary>The store's URL (<c>http://127.0.0.1:9000</c>); empty for AWS S3 itself, found by <see cref="Region"/>.</summary>
+    public string Endpoint { get; init; } = "";
+    public string Bucket { get; init; } = "";
+    public string Region { get; init; } = "us-east-1";
+    /// <summary>Requests name the bucket in the path (<c>host/bucket/key</c>) rather than the host name: most self-hosted stores need it.</summary>
+    public bool ForcePathStyle { get; init; }
+    /// <summary>Empty: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the SDK's other usual sources.</summary>
+    public string AccessKey { get; init; } = "";
+    public string SecretKey { get; init; } = "";
+    /// <summary>Bytes per multipart part when an upload is assembled (and so the most one completion holds in memory).</summary>
+    public long PartSize { get; init; } = 8L << 20;
+
+    public static S3Settings From(Config? c)
+    {
+        var d = new S3Settings();
+        if (c is null || c.IsEmpty) return d;
+        return new S3Settings
+        {
+            Endpoint = c.GetString("endpoint", d.Endpoint).Trim(),
+            Bucket = c.GetString("bucket", d.Bucket).Trim(),
+            Region = c.GetString("region", d.Region).Trim(),
+            ForcePathStyle = c.GetBoolean("force-path-style", d.ForcePathStyle),
+            AccessKey = c.GetString("access-key", d.AccessKey),
+            SecretKey = c.GetString("secret-key", d.SecretKey),
+            PartSize = c.GetByteSize("part-size") ?? d.PartSize,
+        };
+    }
+
+    /// <summary>Refuses settings the store cannot work with (the node does not start).</summary>
+    public void Check()
+    {
+        if (Bucket.Length == 0)
+            throw new ArgumentException("chat.media.store = s3 needs a bucket: set chat.media.s3.bucket");
+        if (Endpoint.Length > 0 && !(Uri.TryCreate(Endpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+            throw new ArgumentException($"chat.media.s3.endpoint must be an http:// or https:// URL, not '{Endpoint}'");
+        if (Region.Length == 0)
+            throw new ArgumentException("chat.media.s3.region must not be empty (us-east-1 suits most self-hosted stores)");
+        if ((AccessKey.Length == 0) != (SecretKey.Length == 0))
+            throw new ArgumentException("chat.media.s3.access-key and chat.media.s3.secret-key go together: set both, or neither to use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        if (PartSize is < MinPartSize or > 1L << 30)
+            throw new ArgumentException($"chat.media.s3.part-size must be 5 MiB to 1 GiB (S3 refuses smaller parts), not {PartSize}");
     }
 }

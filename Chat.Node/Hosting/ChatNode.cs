@@ -185,7 +185,8 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, ProgramLifetime>();
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(s);
-        builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
+        // file: the data directory (one node, or nodes sharing it); s3: the bucket every node of a cluster reaches
+        builder.Services.AddSingleton<IMediaStore>(_ => s.Media.Store == "s3" ? S3MediaStore.Connect(s.Media.S3) : new FileMediaStore(s.MediaDirectory));
         builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
         builder.Services.AddSingleton(persistence.Maintenance);
         builder.Services.AddAkka(SystemName, (akka, sp) =>

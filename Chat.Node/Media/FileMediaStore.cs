@@ -471,4 +471,6 @@ internal sealed record ObjectRecord(string Uploader, string ContentType, long Si
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(UploadRecord))]
 [JsonSerializable(typeof(ObjectRecord))]
+[JsonSerializable(typeof(S3ObjectRecord))]
+[JsonSerializable(typeof(MultipartRecord))]
 internal sealed partial class MediaJson : JsonSerializerContext;

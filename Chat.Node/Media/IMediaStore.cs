@@ -8,8 +8,9 @@ namespace Chat.Node.Media;
 /// An upload is a resumable staging area: declared up front (size, content type, SHA-256), filled by
 /// appends at the offset the store reports, then completed: the store checks length and hash and only
 /// then makes the bytes visible under a new media id. Nothing half-written is ever readable by media id.
-/// Implementations are safe for concurrent use; two appends to one upload at once fail one of them with
-/// <see cref="MediaStoreError.Busy"/>.
+/// Implementations are safe for concurrent use. Two appends to one upload at once: the filesystem store fails one of
+/// them with <see cref="MediaStoreError.Busy"/>; an object store, having no locks, may take both (the later replaces
+/// the earlier), and the SHA-256 check at completion refuses what that damaged.
 /// </remarks>
 public interface IMediaStore
 {
