@@ -89,6 +89,41 @@ public sealed class MediaTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Only_the_uploader_and_those_sent_the_media_may_download_or_forward_it()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await using var mallory = await _node.NewUserAsync("Mallory");
+        await bob.Client.SyncAsync(0);
+        var image = FakeFile("image/png", 50_000, seed: 7);
+        var up = await alice.Client.UploadAsync(new MemoryStream(image), "image/png");
+
+        // knowing the id is not enough: Mallory is told it does not exist, and cannot unlock it by sending it to herself
+        var download = await Assert.ThrowsAsync<ChatException>(() => mallory.Client.DownloadAsync(up.MediaId, new MemoryStream()));
+        Assert.Equal(ErrorCode.UnknownMedia, download.Code);
+        var send = await Assert.ThrowsAsync<ChatException>(() => mallory.Client.SendMediaAsync(mallory.Id, new MediaRef(up.MediaId)));
+        Assert.Equal(ErrorCode.UnknownMedia, send.Code);
+
+        // the uploader may; Bob may once a message names it, and may forward it to Mallory, who then may too
+        using (var own = new MemoryStream()) Assert.Equal(SHA256.HashData(image), (await alice.Client.DownloadAsync(up.MediaId, own)).Sha256);
+        await alice.Client.SendMediaAsync(bob.Id, new MediaRef(up.MediaId));
+        await bob.Client.NextAsync<Message>();
+        using (var copy = new MemoryStream())
+        {
+            await bob.Client.DownloadAsync(up.MediaId, copy);
+            Assert.Equal(image, copy.ToArray());
+        }
+        await bob.Client.SendMediaAsync(mallory.Id, new MediaRef(up.MediaId), "look");
+        await mallory.Client.SyncAsync(0);
+        Assert.Equal(up.MediaId, (await mallory.Client.NextAsync<Message>()).Media!.MediaId);
+        using (var forwarded = new MemoryStream())
+        {
+            await mallory.Client.DownloadAsync(up.MediaId, forwarded);
+            Assert.Equal(image, forwarded.ToArray());
+        }
+    }
+
+    [Fact]
     public async Task An_upload_cut_off_halfway_resumes_on_a_new_connection_and_completes()
     {
         await using var alice = await _node.NewUserAsync("Alice");
@@ -234,8 +269,12 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.Equal(20_000, info.Image.Size);
 
         // not a member, not an image, not stored: refused, and the picture stays
-        var outsider = await Assert.ThrowsAsync<ChatException>(() => carol.Client.SetGroupImageAsync(group, new MediaRef(picture.MediaId)));
+        var carols = await carol.Client.UploadAsync(new MemoryStream(FakeFile("image/png", 1_000, seed: 9)), "image/png");
+        var outsider = await Assert.ThrowsAsync<ChatException>(() => carol.Client.SetGroupImageAsync(group, new MediaRef(carols.MediaId)));
         Assert.Equal(ErrorCode.NotMember, outsider.Code);
+        // nor with the group's picture, which she may not even see
+        var unseen = await Assert.ThrowsAsync<ChatException>(() => carol.Client.SetGroupImageAsync(group, new MediaRef(picture.MediaId)));
+        Assert.Equal(ErrorCode.UnknownMedia, unseen.Code);
         var video = await bob.Client.UploadAsync(new MemoryStream(FakeFile("video/webm", 5_000)), "video/webm");
         var notImage = await Assert.ThrowsAsync<ChatException>(() => bob.Client.SetGroupImageAsync(group, new MediaRef(video.MediaId)));
         Assert.Equal(ErrorCode.MediaTypeNotAllowed, notImage.Code);

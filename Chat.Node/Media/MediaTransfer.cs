@@ -22,6 +22,7 @@ public sealed class MediaTransfer : ReceiveActor
     private readonly MediaSettings _settings;
     private readonly string _user;
     private readonly TimeProvider _clock;
+    private readonly Func<string, Task<bool>> _maySee;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     /// <summary>
     /// What was declared for this user's uploads, and stored items being downloaded: both fixed once known, so a
@@ -32,8 +33,10 @@ public sealed class MediaTransfer : ReceiveActor
     private readonly Dictionary<string, MediaInfo> _stored = [];
     private const int Remembered = 8;
 
-    public MediaTransfer(IMediaStore store, MediaSettings settings, string user, TimeProvider clock)
+    /// <param name="maySee">Whether the user may download media someone else uploaded (a message in their inbox names it).</param>
+    public MediaTransfer(IMediaStore store, MediaSettings settings, string user, TimeProvider clock, Func<string, Task<bool>> maySee)
     {
+        _maySee = maySee;
         _store = store;
         _settings = settings;
         _user = user;
@@ -68,8 +71,8 @@ public sealed class MediaTransfer : ReceiveActor
         });
     }
 
-    public static Props Props(IMediaStore store, MediaSettings settings, string user, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new MediaTransfer(store, settings, user, clock));
+    public static Props Props(IMediaStore store, MediaSettings settings, string user, TimeProvider clock, Func<string, Task<bool>> maySee) =>
+        Akka.Actor.Props.Create(() => new MediaTransfer(store, settings, user, clock, maySee));
 
     private static ErrorCode CodeOf(MediaStoreError error) => error switch
     {
@@ -147,7 +150,7 @@ public sealed class MediaTransfer : ReceiveActor
     private async Task<Frame> Read(Download d)
     {
         var media = d.MediaId is not null && _stored.TryGetValue(d.MediaId, out var known) ? known
-            : MediaIds.IsMediaId(d.MediaId) ? Remember(_stored, d.MediaId!, await _store.GetAsync(d.MediaId!)) : null;
+            : MediaIds.IsMediaId(d.MediaId) ? Remember(_stored, d.MediaId!, await Visible(d.MediaId!)) : null;
         if (media is null) return new Error(d.RequestId, ErrorCode.UnknownMedia, $"no media '{Truncate(d.MediaId)}'");
         if (d.Offset < 0 || d.Offset > media.Size)
             return new Error(d.RequestId, ErrorCode.InvalidArgument, $"offset must be 0 to {media.Size}");
@@ -164,6 +167,16 @@ public sealed class MediaTransfer : ReceiveActor
         }
         if (filled < length) Array.Resize(ref data, filled);
         return new MediaChunk(d.RequestId, media.MediaId, d.Offset, data, media.Size, media.ContentType, media.Sha256);
+    }
+
+    /// <summary>
+    /// Stored media this user may download: their own upload, or one a message or notice in their inbox names.
+    /// Anyone else is told it does not exist: knowing an id is not enough.
+    /// </summary>
+    private async Task<MediaInfo?> Visible(string mediaId)
+    {
+        var media = await _store.GetAsync(mediaId);
+        return media is not null && (media.Uploader == _user || await _maySee(mediaId)) ? media : null;
     }
 
     /// <summary>Only the uploader may see or extend an upload; anyone else is told it does not exist.</summary>

@@ -397,7 +397,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private void CheckMedia(Frame send, uint requestId, MediaRef media)
     {
         _checkingMedia = true;
-        ReferStoredMedia(_media, media, requestId, _clock.GetUtcNow())
+        ReferStoredMedia(_media, media, requestId, _clock.GetUtcNow(), _user.Value, MaySeeMedia())
             .PipeTo(Self, success: r => new MediaChecked(send, r.Stored, r.Problem),
                 failure: e => new MediaChecked(send, null, new Error(requestId, ErrorCode.Unavailable, "media storage failed; retry")));
     }
@@ -408,9 +408,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// thumbnail), or the Error for the client.
     /// </summary>
     private static async Task<(MediaRef? Stored, Error? Problem)> ReferStoredMedia(IMediaStore store, MediaRef media,
-        uint requestId, DateTimeOffset now, MediaKind? kind = null)
+        uint requestId, DateTimeOffset now, string user, Func<string, Task<bool>> maySee, MediaKind? kind = null)
     {
         var info = await store.GetAsync(media.MediaId).ConfigureAwait(false);
+        // a message may name only media its sender may see: otherwise sending an id to oneself would unlock anyone's
+        if (info is not null && info.Uploader != user && !await maySee(info.MediaId).ConfigureAwait(false)) info = null;
         if (info is null) return (null, new Error(requestId, ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'"));
         if (kind is { } required && MediaTypes.Kind(info.ContentType) != required)
             return (null, new Error(requestId, ErrorCode.MediaTypeNotAllowed, $"a group picture is an image, not {info.ContentType}"));
@@ -452,7 +454,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             return;
         }
         _mediaInFlight++;
-        _transfer ??= Context.ActorOf(MediaTransfer.Props(_media, _settings.Media, _user.Value, _clock), "media");
+        _transfer ??= Context.ActorOf(MediaTransfer.Props(_media, _settings.Media, _user.Value, _clock, MaySeeMedia()), "media");
         _transfer.Tell(new MediaTransfer.Request(frame));
     }
 
@@ -584,15 +586,22 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(requestId, code, reason));
             return;
         }
-        var (store, groups, user, now, timeout) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout);
+        var (store, groups, user, now, timeout, maySee) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout, MaySeeMedia());
         var image = request.Image;
         async Task<object> Set()
         {
-            var (stored, problem) = await ReferStoredMedia(store, image, requestId, now, MediaKind.Image).ConfigureAwait(false);
+            var (stored, problem) = await ReferStoredMedia(store, image, requestId, now, user.Value, maySee, MediaKind.Image).ConfigureAwait(false);
             if (problem is not null) return new Reply(problem);
             return await groups.Ask<object>(new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored), timeout).ConfigureAwait(false);
         }
         Set().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    /// <summary>Asks this user's entity whether their inbox names a media item (safe to call off the actor: captures no context).</summary>
+    private Func<string, Task<bool>> MaySeeMedia()
+    {
+        var (users, user, timeout) = (_users, _user, _settings.RequestTimeout);
+        return async mediaId => (await users.Ask<MediaAccess>(new MaySeeMedia(user, mediaId), timeout).ConfigureAwait(false)).Allowed;
     }
 
     private static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";

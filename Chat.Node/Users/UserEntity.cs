@@ -98,6 +98,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
             case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.Exists, _state.Groups.Count)); break;
+            case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;

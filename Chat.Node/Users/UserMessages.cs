@@ -275,6 +275,13 @@ public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand
 [MessagePackObject, Manifest("uc23")]
 public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
 
+/// <summary>May this user see the stored media? Yes when a message or notice in their inbox names it.</summary>
+[MessagePackObject, Manifest("uc26")]
+public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Key(1)] string MediaId) : IUserCommand;
+
+[MessagePackObject, Manifest("uc27")]
+public sealed record MediaAccess([property: Key(0)] string MediaId, [property: Key(1)] bool Allowed) : IChatMessage;
+
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(
     [property: Key(0)] UserRegistered? Profile,

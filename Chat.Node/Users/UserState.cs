@@ -25,6 +25,8 @@ public sealed class UserState
     /// (see <see cref="PackedInbox"/>); a hit is confirmed against the stored entry.
     /// </summary>
     private readonly Dictionary<long, long> _sent = [];
+    /// <summary>Media named by entries of this inbox: what this user may download besides their own uploads.</summary>
+    private readonly HashSet<string> _media = [];
     private readonly Dictionary<string, long> _readUpTo = [];
     private readonly Dictionary<GroupId, long> _groupCursor = [];
     private readonly Dictionary<GroupId, string> _groups = [];
@@ -48,6 +50,9 @@ public sealed class UserState
     public const int MaxIdsPerReceipt = 1_000;
 
     public long FirstSeq => _inbox.FirstSeq;
+
+    /// <summary>Whether an entry of this inbox (a message, or a group's picture) named the media.</summary>
+    public bool MaySee(string mediaId) => _media.Contains(mediaId);
 
     public InboxEntry? EntryAt(long seq) => _inbox.Get(seq);
 
@@ -311,6 +316,8 @@ public sealed class UserState
         if (entry.Seq != LastSeq + 1)
             throw new InvalidOperationException($"inbox entry {entry.Seq} does not follow {LastSeq}");
         _inbox.Append(entry, TimeOf(entry));
+        var media = entry switch { InboxMessage m => m.Media, InboxGroupNotice n => n.Image, _ => null };
+        if (media is not null) _media.Add(media.MediaId);
         LastSeq = entry.Seq;
     }
 
