@@ -146,10 +146,17 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// <summary>An idle logged-in connection only needs its idle timeout checked: a tick a tenth as often (at most 30 s).</summary>
     private TimeSpan SlowTick => TimeSpan.FromTicks(Math.Clamp(_settings.IdleTimeout.Ticks / 10, FastTick.Ticks, TimeSpan.FromSeconds(30).Ticks));
 
+    /// <summary>Fast ticks with nothing to check, before the tick slows down (a user who sends now and then keeps one timer).</summary>
+    private const int IdleTicksBeforeSlow = 30;
+    private int _idleTicks;
+
     private void TickFast(bool fast)
     {
+        if (fast) _idleTicks = 0;
+        else if (_fastTick && ++_idleTicks < IdleTicksBeforeSlow) return;
         if (fast == _fastTick) return;
         _fastTick = fast;
+        // each restart leaves the old timer in the scheduler until its time: restarting per message was costly
         Timers.StartPeriodicTimer("tick", Tick.Instance, fast ? FastTick : SlowTick);
     }
 

@@ -104,7 +104,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case Detach cmd: DetachSession(cmd.Session); break;
             case Terminated t: DetachSession(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
-            case RetryReceipts: SendOutbox(); break;
+            case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
             case StopWhenDurable: StopOnceDurable(); break;
             case ExpireUserEntries cmd: OnExpire(cmd); break;
@@ -403,7 +403,9 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         // Confirmations are kept in memory and reach the journal with the next snapshot: after a crash
         // the batches confirmed since then are resent once and recognised as duplicates by the sender.
         _state.Apply(confirmed);
-        if (_state.Outbox.Count == 0) Timers.Cancel("receipts");
+        // the retry timer is not cancelled here: its next tick finds the outbox empty and stops it. Starting and
+        // cancelling a timer per message left thousands of cancelled timers waiting in the scheduler for their
+        // time, each a young object referenced from old ones that every collection had to trace
         SetIdleTimeout();
     }
 
@@ -414,15 +416,19 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             Timers.StartPeriodicTimer("receipts", RetryReceipts.Instance, _settings.ReceiptRetryInterval);
     }
 
-    /// <summary>Resends every receipt batch the senders have not confirmed (after a restart, or a lost message).</summary>
-    private void SendOutbox()
+    /// <summary>
+    /// Resends the receipt batches the senders have not confirmed (after a restart, or a lost message): all of them, or
+    /// those issued before <paramref name="olderThan"/> (Unix ms; a batch sent a moment ago is most likely on its way).
+    /// </summary>
+    private void SendOutbox(long olderThan = long.MaxValue)
     {
         if (_state.Outbox.Count == 0)
         {
             Timers.Cancel("receipts");
             return;
         }
-        foreach (var batch in _state.Outbox) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+        foreach (var batch in _state.Outbox)
+            if (batch.At < olderThan) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
         ScheduleRetry();
     }
 
