@@ -1,4 +1,6 @@
 using Chat.Protocol;
+using Chat.Node.Users;
+using MessagePack;
 using Microsoft.Data.Sqlite;
 
 namespace Chat.Tests;
@@ -193,12 +195,13 @@ public sealed class GroupCrashTests
     [Fact]
     public async Task A_crash_in_the_middle_of_a_fan_out_still_gives_every_member_each_message_exactly_once()
     {
-        const int members = 40, posts = 50;
+        const int members = 40, postsPerRound = 10;
         var data = TestNode.NewDataDirectory();
         try
         {
             var accounts = new List<Registered>();
             string groupId;
+            var accepted = new List<string>();
             await using (var node = await NodeProcess.StartAsync(data))
             {
                 await using var setup = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
@@ -206,33 +209,75 @@ public sealed class GroupCrashTests
                 await using var poster = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
                 await poster.LoginAsync(accounts[0].Token);
                 groupId = await poster.CreateGroupAsync("crash", accounts.Skip(1).Select(a => a.UserId).ToList());
-                await Task.WhenAll(Enumerable.Range(0, posts).Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")));
-                await node.KillAsync(); // SIGKILL as soon as the last post is accepted
-            }
 
-            // the kill did land in the middle of the fan-out: not every inbox had every post yet
-            var stored = CountGroupEntriesInInboxes(data);
-            Assert.True(stored < (long)members * (posts + 1), $"fan-out had already finished ({stored} entries); the test proves nothing");
+                // Posts go out ten at a time; the node is frozen (SIGSTOP) as soon as the first of a round is accepted,
+                // while the others are still being stored and fanned out. The database then shows whether some accepted
+                // entry is missing from some inbox; if not, the node resumes and the next round tries again.
+                var rounds = new List<Task<Accepted>>();
+                var inLog = 0L;
+                var inInboxes = 0L;
+                for (var round = 0; round < 20; round++)
+                {
+                    var batch = Enumerable.Range(round * postsPerRound, postsPerRound)
+                        .Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")).ToList();
+                    rounds.AddRange(batch);
+                    await Task.WhenAny(batch);
+                    Signal(node.Pid, "STOP");
+                    (inLog, inInboxes) = CountFanout(data, groupId);
+                    if (inInboxes < inLog * members) break;
+                    Signal(node.Pid, "CONT");
+                    await Task.WhenAll(batch);
+                }
+                Assert.True(inInboxes > 0, "no group entry was found in any inbox: the count reads the wrong rows");
+                Assert.True(inInboxes < inLog * members,
+                    $"every round's fan-out had finished when the node was frozen ({inInboxes} inbox entries for {inLog} log entries)");
+                await node.KillAsync(); // SIGKILL in the middle of the fan-out
+                foreach (var t in rounds)
+                {
+                    try { accepted.Add((await t).ClientMessageId); }
+                    catch (Exception e) when (e is ChatException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException) { }
+                }
+            }
+            Assert.NotEmpty(accepted);
 
             await using (var node = await NodeProcess.StartAsync(data))
             {
-                foreach (var a in accounts)
+                var clients = new List<ChatClient>();
+                try
                 {
-                    await using var c = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
-                    await c.LoginAsync(a.Token);
-                    await c.SyncAsync(0);
-                    var texts = new List<string>();
-                    var seqs = new List<long>();
-                    while (texts.Count < posts)
+                    foreach (var a in accounts)
                     {
-                        var f = await c.NextAsync(60);
-                        if (f is Message m) { texts.Add(m.Text); seqs.Add(m.GroupSeq); }
+                        var c = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
+                        clients.Add(c);
+                        await c.LoginAsync(a.Token);
+                        await c.SyncAsync(0);
                     }
-                    Assert.Equal(posts, texts.Distinct().Count());
-                    Assert.Equal(seqs.Order(), seqs); // group order
-                    // nothing more arrives: no duplicate shows up later
-                    await Task.Delay(100);
-                    Assert.Equal(0, c.Entries.Count);
+                    // a last post goes through the same fan-out, behind anything still owed: what a member has when it
+                    // arrives is everything, and a duplicate of an earlier post would have come before it
+                    await clients[0].SendGroupAsync(groupId, "last", "c-last");
+                    List<string>? reference = null;
+                    foreach (var c in clients)
+                    {
+                        var texts = new List<string>();
+                        var seqs = new List<long>();
+                        while (true)
+                        {
+                            var f = await c.NextAsync(60);
+                            if (f is not Message m) continue;
+                            seqs.Add(m.GroupSeq);
+                            if (m.Text == "last") break;
+                            texts.Add(m.Text);
+                        }
+                        Assert.Equal(texts.Count, texts.Distinct().Count()); // nothing twice
+                        Assert.Equal(seqs.Order(), seqs); // group order
+                        Assert.Subset(texts.ToHashSet(), accepted.Select(id => "post " + id[1..]).ToHashSet()); // every accepted post
+                        reference ??= texts;
+                        Assert.Equal(reference, texts); // the same entries for everyone
+                    }
+                }
+                finally
+                {
+                    foreach (var c in clients) await c.DisposeAsync();
                 }
             }
         }
@@ -242,13 +287,37 @@ public sealed class GroupCrashTests
         }
     }
 
-    private static long CountGroupEntriesInInboxes(string data)
+    private static void Signal(int pid, string signal)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "chat.db")};Mode=ReadOnly");
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString()])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>
+    /// Entries in the group's log, and group entries stored in inboxes: single entries (u7) and the entries of
+    /// batches (u9).
+    /// </summary>
+    private static (long InLog, long InInboxes) CountFanout(string data, string groupId)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "chat.db")};Mode=ReadOnly;Pooling=False");
         connection.Open();
+        using var log = connection.CreateCommand();
+        log.CommandText = "SELECT COUNT(*) FROM events WHERE persistence_id = $p AND manifest = 'g1'";
+        log.Parameters.AddWithValue("$p", "group-" + groupId);
+        var inLog = (long)log.ExecuteScalar()!;
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM events WHERE manifest = 'u7'";
-        return (long)command.ExecuteScalar()!;
+        command.CommandText = "SELECT manifest, payload FROM events WHERE manifest IN ('u7', 'u9')";
+        using var reader = command.ExecuteReader();
+        long inInboxes = 0;
+        while (reader.Read())
+        {
+            var payload = (byte[])reader["payload"];
+            inInboxes += reader.GetString(0) == "u7"
+                ? 1
+                : MessagePackSerializer.Deserialize<GroupEntriesBatchStored>(payload, MessagePackSerializerOptions.Standard).Entries.Count;
+        }
+        return (inLog, inInboxes);
     }
 }
 
