@@ -89,6 +89,18 @@ public sealed class CodecTests
         }
     }
 
+    [Fact]
+    public void Each_opcode_constant_is_the_opcode_of_the_frame_type_it_names()
+    {
+        var constants = typeof(Opcodes).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral).ToDictionary(f => f.Name, f => (int)f.GetRawConstantValue()!);
+        Assert.Equal(FrameTypes.Select(t => t.Name).Order(), constants.Keys.Order());
+        foreach (var type in FrameTypes) Assert.Equal(constants[type.Name], Opcodes.Of(type));
+        Assert.Equal(FrameTypes.Length, FrameTypes.Select(Opcodes.Of).Distinct().Count());
+        Assert.All(FrameTypes, t => Assert.True(Opcodes.IsKnown(Opcodes.Of(t))));
+        Assert.Equal(FrameTypes.Length, Enumerable.Range(-1, 300).Count(Opcodes.IsKnown));
+    }
+
     private static IEnumerable<System.Reflection.PropertyInfo> WireFields(Type type) =>
         type.GetProperties().Where(p => p.GetCustomAttributes(typeof(MessagePack.KeyAttribute), true).Length > 0);
 
