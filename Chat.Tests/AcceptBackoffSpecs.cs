@@ -19,7 +19,7 @@ public sealed class AcceptBackoffSpecs() : TestKit(ConfigurationFactory.ParseStr
         var listener = Sys.ActorOf(Props.Create(() => new WarningCollector(warnings)));
         Sys.EventStream.Subscribe(listener, typeof(Warning));
         var calls = 0;
-        var edge = new TcpEdge(Sys, new ChatSettings { Port = 0 }, _ => Props.Empty)
+        var edge = new TcpEdge(Sys, TestNode.DefaultSettings() with { Port = 0 }, _ => Props.Empty)
         {
             Accept = (_, _) =>
             {

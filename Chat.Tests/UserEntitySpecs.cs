@@ -22,7 +22,7 @@ public sealed class UserEntitySpecs : TestKit
 
     private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
     private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
-    private readonly ChatSettings _settings = new() { SnapshotEvery = 5 };
+    private readonly ChatSettings _settings = TestNode.DefaultSettings() with { SnapshotEvery = 5 };
 
     public UserEntitySpecs() : base(Hocon) { }
 
@@ -181,7 +181,7 @@ public sealed class UserEntitySnapshotSpecs : TestKit
     [Fact]
     public void Snapshots_taken_while_writes_overlap_still_recover_the_same_inbox()
     {
-        var settings = new ChatSettings { SnapshotEvery = 3 };
+        var settings = TestNode.DefaultSettings() with { SnapshotEvery = 3 };
         var users = CreateTestProbe();
         var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, settings, TimeProvider.System, users.Ref));
         ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
