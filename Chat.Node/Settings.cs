@@ -5,80 +5,84 @@ namespace Chat.Node;
 /// <summary>The <c>chat { }</c> section of the configuration, read once at start.</summary>
 public sealed record ChatSettings
 {
-    public string Host { get; init; } = "127.0.0.1";
-    public int Port { get; init; } = 7400;
-    public string DataDirectory { get; init; } = "data";
-    public int MaxFrameBytes { get; init; } = 1 << 20;
-    public int MaxTextBytes { get; init; } = 64 * 1024;
-    public int MaxInFlight { get; init; } = 256;
-    public int SyncBatch { get; init; } = 500;
-    public int OutgoingHighWater { get; init; } = 2_000;
+    public required string Host { get; init; }
+    public required int Port { get; init; }
+    public required string DataDirectory { get; init; }
+    public required int MaxFrameBytes { get; init; }
+    public required int MaxTextBytes { get; init; }
+    public required int MaxInFlight { get; init; }
+    public required int SyncBatch { get; init; }
+    public required int OutgoingHighWater { get; init; }
     /// <summary>Answers (not inbox entries) waiting for a client that does not read, in bytes, before its connection is dropped.</summary>
-    public long MaxQueuedBytes { get; init; } = 16L << 20;
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
-    public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public required long MaxQueuedBytes { get; init; }
+    public required TimeSpan RequestTimeout { get; init; }
+    public required TimeSpan HelloTimeout { get; init; }
     /// <summary>A connection that neither logs in nor registers for this long is closed.</summary>
-    public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public required TimeSpan LoginTimeout { get; init; }
     /// <summary>Failed logins one connection may make; the next failure closes it.</summary>
-    public int MaxFailedLogins { get; init; } = 5;
+    public required int MaxFailedLogins { get; init; }
     /// <summary>An unanswered send is told to its inbox or group again this often until <see cref="RequestTimeout"/>.</summary>
-    public TimeSpan ResendAfter { get; init; } = TimeSpan.FromSeconds(1);
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
-    public TimeSpan KeepAttachedInterval { get; init; } = TimeSpan.FromSeconds(15);
-    public TimeSpan EntityIdleTimeout { get; init; } = TimeSpan.FromMinutes(2);
-    public TimeSpan ReceiptRetryInterval { get; init; } = TimeSpan.FromSeconds(5);
-    public int SnapshotEvery { get; init; } = 1_000;
-    public int MaxConnections { get; init; } = 100_000;
+    public required TimeSpan ResendAfter { get; init; }
+    public required TimeSpan IdleTimeout { get; init; }
+    public required TimeSpan KeepAttachedInterval { get; init; }
+    public required TimeSpan EntityIdleTimeout { get; init; }
+    public required TimeSpan ReceiptRetryInterval { get; init; }
+    public required int SnapshotEvery { get; init; }
+    public required int MaxConnections { get; init; }
     /// <summary>Open connections from one IP address; 0 for no cap.</summary>
-    public int MaxConnectionsPerAddress { get; init; } = 4096;
-    public int NameMaxChars { get; init; } = 64;
-    public int GroupMaxMembers { get; init; } = 1024;
-    public int GroupsPerUser { get; init; } = 256;
-    public TimeSpan GroupFanoutRetryInterval { get; init; } = TimeSpan.FromSeconds(2);
-    public MediaSettings Media { get; init; } = new();
+    public required int MaxConnectionsPerAddress { get; init; }
+    public required int NameMaxChars { get; init; }
+    public required int GroupMaxMembers { get; init; }
+    public required int GroupsPerUser { get; init; }
+    public required TimeSpan GroupFanoutRetryInterval { get; init; }
+    public required MediaSettings Media { get; init; }
     /// <summary>Messages, receipts and media older than this are removed.</summary>
-    public TimeSpan RetentionMaxAge { get; init; } = TimeSpan.FromDays(30);
-    public TimeSpan RetentionSweepInterval { get; init; } = TimeSpan.FromHours(1);
+    public required TimeSpan RetentionMaxAge { get; init; }
+    public required TimeSpan RetentionSweepInterval { get; init; }
     /// <summary>Entities swept at once (each is woken, trims itself and passivates again).</summary>
-    public int RetentionParallelism { get; init; } = 8;
+    public required int RetentionParallelism { get; init; }
 
     /// <summary>Where media lives: the filesystem store's root.</summary>
     public string MediaDirectory => Path.Combine(DataDirectory, "media");
 
+    /// <summary>
+    /// Reads the <c>chat</c> section. Every setting must be present: <c>hocon/node.conf</c> holds each default, once,
+    /// and a configuration without one is a broken installation, refused here rather than run on a guess.
+    /// </summary>
     public static ChatSettings From(Config config)
     {
-        var c = config.GetConfig("chat");
+        var c = new Required(config, "chat");
         var settings = new ChatSettings
         {
-            Host = c.GetString("host", "127.0.0.1"),
-            Port = c.GetInt("port", 7400),
-            DataDirectory = c.GetString("data-directory", "data"),
-            MaxFrameBytes = (int)(c.GetByteSize("limits.max-frame-bytes") ?? (1 << 20)),
-            MaxTextBytes = (int)(c.GetByteSize("limits.max-text-bytes") ?? 64 * 1024),
-            MaxInFlight = c.GetInt("limits.max-in-flight", 256),
-            SyncBatch = c.GetInt("limits.sync-batch", 500),
-            OutgoingHighWater = c.GetInt("limits.outgoing-high-water", 2_000),
-            MaxQueuedBytes = c.GetByteSize("limits.max-queued-bytes") ?? 16L << 20,
-            MaxConnections = c.GetInt("limits.max-connections", 100_000),
-            MaxConnectionsPerAddress = c.GetInt("limits.max-connections-per-address", 4096),
-            NameMaxChars = c.GetInt("limits.name-max-chars", 64),
-            RequestTimeout = c.GetTimeSpan("session.request-timeout", TimeSpan.FromSeconds(10)),
-            HelloTimeout = c.GetTimeSpan("session.hello-timeout", TimeSpan.FromSeconds(10)),
-            LoginTimeout = c.GetTimeSpan("session.login-timeout", TimeSpan.FromSeconds(60)),
-            MaxFailedLogins = c.GetInt("session.max-failed-logins", 5),
-            ResendAfter = c.GetTimeSpan("session.resend-after", TimeSpan.FromSeconds(1)),
-            IdleTimeout = c.GetTimeSpan("session.idle-timeout", TimeSpan.FromMinutes(5)),
-            KeepAttachedInterval = c.GetTimeSpan("session.keep-attached-interval", TimeSpan.FromSeconds(15)),
-            EntityIdleTimeout = c.GetTimeSpan("users.idle-timeout", TimeSpan.FromMinutes(2)),
-            ReceiptRetryInterval = c.GetTimeSpan("users.receipt-retry-interval", TimeSpan.FromSeconds(5)),
-            SnapshotEvery = c.GetInt("users.snapshot-every", 1_000),
-            GroupMaxMembers = c.GetInt("groups.max-members", 1024),
-            GroupsPerUser = c.GetInt("groups.max-per-user", 256),
-            GroupFanoutRetryInterval = c.GetTimeSpan("groups.fanout-retry-interval", TimeSpan.FromSeconds(2)),
-            Media = MediaSettings.From(c.GetConfig("media")),
-            RetentionMaxAge = c.GetTimeSpan("retention.max-age", TimeSpan.FromDays(30)),
-            RetentionSweepInterval = c.GetTimeSpan("retention.sweep-interval", TimeSpan.FromHours(1)),
-            RetentionParallelism = c.GetInt("retention.parallelism", 8),
+            Host = c.String("host"),
+            Port = c.Int("port"),
+            DataDirectory = c.String("data-directory"),
+            MaxFrameBytes = (int)c.Bytes("limits.max-frame-bytes"),
+            MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
+            MaxInFlight = c.Int("limits.max-in-flight"),
+            SyncBatch = c.Int("limits.sync-batch"),
+            OutgoingHighWater = c.Int("limits.outgoing-high-water"),
+            MaxQueuedBytes = c.Bytes("limits.max-queued-bytes"),
+            MaxConnections = c.Int("limits.max-connections"),
+            MaxConnectionsPerAddress = c.Int("limits.max-connections-per-address"),
+            NameMaxChars = c.Int("limits.name-max-chars"),
+            RequestTimeout = c.Time("session.request-timeout"),
+            HelloTimeout = c.Time("session.hello-timeout"),
+            LoginTimeout = c.Time("session.login-timeout"),
+            MaxFailedLogins = c.Int("session.max-failed-logins"),
+            ResendAfter = c.Time("session.resend-after"),
+            IdleTimeout = c.Time("session.idle-timeout"),
+            KeepAttachedInterval = c.Time("session.keep-attached-interval"),
+            EntityIdleTimeout = c.Time("users.idle-timeout"),
+            ReceiptRetryInterval = c.Time("users.receipt-retry-interval"),
+            SnapshotEvery = c.Int("users.snapshot-every"),
+            GroupMaxMembers = c.Int("groups.max-members"),
+            GroupsPerUser = c.Int("groups.max-per-user"),
+            GroupFanoutRetryInterval = c.Time("groups.fanout-retry-interval"),
+            Media = MediaSettings.From(config),
+            RetentionMaxAge = c.Time("retention.max-age"),
+            RetentionSweepInterval = c.Time("retention.sweep-interval"),
+            RetentionParallelism = c.Int("retention.parallelism"),
         };
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
@@ -92,42 +96,41 @@ public sealed record ChatSettings
 /// <summary>The <c>chat.media { }</c> section: what may be uploaded, how big, and how long unfinished uploads are kept.</summary>
 public sealed record MediaSettings
 {
-    public IReadOnlyList<string> AllowedTypes { get; init; } =
-        ["image/jpeg", "image/png", "image/webp", "image/gif", "video/mp4", "video/webm"];
-    public long MaxImageBytes { get; init; } = 16L << 20;
-    public long MaxVideoBytes { get; init; } = 64L << 20;
-    public int MaxChunkBytes { get; init; } = 256 * 1024;
-    public int MaxThumbnailBytes { get; init; } = 16 * 1024;
-    public int MaxChunksInFlight { get; init; } = 8;
-    public TimeSpan UploadExpiry { get; init; } = TimeSpan.FromHours(24);
-    public TimeSpan JanitorInterval { get; init; } = TimeSpan.FromMinutes(10);
+    public required IReadOnlyList<string> AllowedTypes { get; init; }
+    public required long MaxImageBytes { get; init; }
+    public required long MaxVideoBytes { get; init; }
+    public required int MaxChunkBytes { get; init; }
+    public required int MaxThumbnailBytes { get; init; }
+    public required int MaxChunksInFlight { get; init; }
+    public required TimeSpan UploadExpiry { get; init; }
+    public required TimeSpan JanitorInterval { get; init; }
     /// <summary>Where media is kept: <c>file</c> (the data directory) or <c>s3</c> (an S3-compatible object store, <see cref="S3"/>).</summary>
-    public string Store { get; init; } = "file";
-    public S3Settings S3 { get; init; } = new();
+    public required string Store { get; init; }
+    public required S3Settings S3 { get; init; }
 
     public long MaxBytesFor(string contentType) =>
         contentType.StartsWith("video/", StringComparison.Ordinal) ? MaxVideoBytes : MaxImageBytes;
 
-    public static MediaSettings From(Config? c)
+    /// <summary>Reads <c>chat.media</c>; like <see cref="ChatSettings.From"/>, every setting must be present.</summary>
+    public static MediaSettings From(Config config)
     {
-        var d = new MediaSettings();
-        if (c is null || c.IsEmpty) return d;
-        var types = c.HasPath("allowed-types") ? c.GetStringList("allowed-types").Select(t => t.Trim().ToLowerInvariant()).ToList() : d.AllowedTypes;
+        var c = new Required(config, "chat.media");
+        var types = c.StringList("allowed-types").Select(t => t.Trim().ToLowerInvariant()).ToList();
         foreach (var t in types)
             if (!Media.MediaTypes.IsKnown(t))
                 throw new ArgumentException($"chat.media.allowed-types: '{t}' has no known leading-bytes check; known types: {string.Join(", ", Media.MediaTypes.Known)}");
         var settings = new MediaSettings
         {
             AllowedTypes = types,
-            MaxImageBytes = c.GetByteSize("max-image-bytes") ?? d.MaxImageBytes,
-            MaxVideoBytes = c.GetByteSize("max-video-bytes") ?? d.MaxVideoBytes,
-            MaxChunkBytes = (int)(c.GetByteSize("max-chunk-bytes") ?? d.MaxChunkBytes),
-            MaxThumbnailBytes = (int)(c.GetByteSize("max-thumbnail-bytes") ?? d.MaxThumbnailBytes),
-            MaxChunksInFlight = c.GetInt("max-chunks-in-flight", d.MaxChunksInFlight),
-            UploadExpiry = c.GetTimeSpan("upload-expiry", d.UploadExpiry),
-            JanitorInterval = c.GetTimeSpan("janitor-interval", d.JanitorInterval),
-            Store = c.GetString("store", d.Store).Trim().ToLowerInvariant(),
-            S3 = S3Settings.From(c.GetConfig("s3")),
+            MaxImageBytes = c.Bytes("max-image-bytes"),
+            MaxVideoBytes = c.Bytes("max-video-bytes"),
+            MaxChunkBytes = (int)c.Bytes("max-chunk-bytes"),
+            MaxThumbnailBytes = (int)c.Bytes("max-thumbnail-bytes"),
+            MaxChunksInFlight = c.Int("max-chunks-in-flight"),
+            UploadExpiry = c.Time("upload-expiry"),
+            JanitorInterval = c.Time("janitor-interval"),
+            Store = c.String("store").Trim().ToLowerInvariant(),
+            S3 = S3Settings.From(config),
         };
         if (settings.MaxChunkBytes is < 1024 or > 4 << 20)
             throw new ArgumentException("chat.media.max-chunk-bytes must be between 1 KiB and 4 MiB");
@@ -145,30 +148,30 @@ public sealed record S3Settings
     public const long MinPartSize = 5L << 20;
 
     /// <summary>The store's URL (<c>http://127.0.0.1:9000</c>); empty for AWS S3 itself, found by <see cref="Region"/>.</summary>
-    public string Endpoint { get; init; } = "";
-    public string Bucket { get; init; } = "";
-    public string Region { get; init; } = "us-east-1";
+    public required string Endpoint { get; init; }
+    public required string Bucket { get; init; }
+    public required string Region { get; init; }
     /// <summary>Requests name the bucket in the path (<c>host/bucket/key</c>) rather than the host name: most self-hosted stores need it.</summary>
-    public bool ForcePathStyle { get; init; }
+    public required bool ForcePathStyle { get; init; }
     /// <summary>Empty: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the SDK's other usual sources.</summary>
-    public string AccessKey { get; init; } = "";
-    public string SecretKey { get; init; } = "";
+    public required string AccessKey { get; init; }
+    public required string SecretKey { get; init; }
     /// <summary>Bytes per multipart part when an upload is assembled (and so the most one completion holds in memory).</summary>
-    public long PartSize { get; init; } = 8L << 20;
+    public required long PartSize { get; init; }
 
-    public static S3Settings From(Config? c)
+    /// <summary>Reads <c>chat.media.s3</c> (read whichever store is chosen, so that a missing setting is found at once).</summary>
+    public static S3Settings From(Config config)
     {
-        var d = new S3Settings();
-        if (c is null || c.IsEmpty) return d;
+        var c = new Required(config, "chat.media.s3");
         return new S3Settings
         {
-            Endpoint = c.GetString("endpoint", d.Endpoint).Trim(),
-            Bucket = c.GetString("bucket", d.Bucket).Trim(),
-            Region = c.GetString("region", d.Region).Trim(),
-            ForcePathStyle = c.GetBoolean("force-path-style", d.ForcePathStyle),
-            AccessKey = c.GetString("access-key", d.AccessKey),
-            SecretKey = c.GetString("secret-key", d.SecretKey),
-            PartSize = c.GetByteSize("part-size") ?? d.PartSize,
+            Endpoint = c.String("endpoint").Trim(),
+            Bucket = c.String("bucket").Trim(),
+            Region = c.String("region").Trim(),
+            ForcePathStyle = c.Bool("force-path-style"),
+            AccessKey = c.String("access-key"),
+            SecretKey = c.String("secret-key"),
+            PartSize = c.Bytes("part-size"),
         };
     }
 
@@ -186,4 +189,28 @@ public sealed record S3Settings
         if (PartSize is < MinPartSize or > 1L << 30)
             throw new ArgumentException($"chat.media.s3.part-size must be 5 MiB to 1 GiB (S3 refuses smaller parts), not {PartSize}");
     }
+}
+
+/// <summary>
+/// Reads settings under a section and refuses a missing one, naming it: the defaults live in <c>hocon/node.conf</c>
+/// alone, so code never carries a second copy to fall back on.
+/// </summary>
+public readonly struct Required(Config config, string section)
+{
+    private string Path(string key) => section.Length == 0 ? key : section + "." + key;
+
+    private string Present(string key)
+    {
+        var path = Path(key);
+        if (!config.HasPath(path))
+            throw new ConfigurationException($"setting {path} is missing: hocon/node.conf sets every chat setting, and a file layered over it may change one but not remove it");
+        return path;
+    }
+
+    public string String(string key) => config.GetString(Present(key));
+    public int Int(string key) => config.GetInt(Present(key));
+    public long Bytes(string key) => config.GetByteSize(Present(key)) ?? throw new ConfigurationException($"setting {Path(key)} is not a size");
+    public TimeSpan Time(string key) => config.GetTimeSpan(Present(key));
+    public IList<string> StringList(string key) => config.GetStringList(Present(key));
+    public bool Bool(string key) => config.GetBoolean(Present(key));
 }

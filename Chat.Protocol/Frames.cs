@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+using System.Reflection;
 using MessagePack;
 
 namespace Chat.Protocol;
@@ -56,9 +58,9 @@ namespace Chat.Protocol;
 [Union(Opcodes.MediaChunk, typeof(MediaChunk))]
 public abstract record Frame
 {
-    /// <summary>The stable opcode of this frame type.</summary>
+    /// <summary>The stable opcode of this frame type (from the union above).</summary>
     [IgnoreMember]
-    public abstract int Opcode { get; }
+    public int Opcode => Opcodes.Of(GetType());
 }
 
 /// <summary>A frame that the server answers; <see cref="RequestId"/> is echoed in the answer or in an <see cref="Error"/>.</summary>
@@ -116,17 +118,31 @@ public static class Opcodes
     public const int MediaChunk = 70;
 #pragma warning restore CS1591
 
+    // The [Union] attributes on Frame are the one table of which type has which opcode; what follows is read from them.
+    private static readonly FrozenDictionary<Type, int> ByType = typeof(Frame)
+        .GetCustomAttributes<UnionAttribute>(inherit: false)
+        .ToFrozenDictionary(u => u.SubType, u => u.Key);
+    private static readonly bool[] Known = KnownTable();
+
+    private static bool[] KnownTable()
+    {
+        var known = new bool[ByType.Values.Max() + 1];
+        foreach (var opcode in ByType.Values) known[opcode] = true;
+        return known;
+    }
+
     /// <summary>True when <paramref name="opcode"/> names a frame this version of the protocol knows.</summary>
-    public static bool IsKnown(int opcode) => opcode is >= Hello and <= ReceiptSet or >= CreateGroup and <= SetGroupImage or >= StartUpload and <= MediaChunk;
+    public static bool IsKnown(int opcode) => (uint)opcode < (uint)Known.Length && Known[opcode];
+
+    /// <summary>The opcode of a frame type.</summary>
+    /// <exception cref="ArgumentException">The type is not a frame of the protocol.</exception>
+    public static int Of(Type frameType) =>
+        ByType.TryGetValue(frameType, out var opcode) ? opcode : throw new ArgumentException($"{frameType} is not a frame type", nameof(frameType));
 }
 
 /// <summary>First frame from the client: the protocol version it speaks and a free-form client name.</summary>
 [MessagePackObject]
-public sealed record Hello([property: Key(0)] int Version, [property: Key(1)] string Client) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Hello;
-}
+public sealed record Hello([property: Key(0)] int Version, [property: Key(1)] string Client) : Frame;
 
 /// <summary>The server's answer to <see cref="Hello"/>: its version, name and the limits it enforces.</summary>
 [MessagePackObject]
@@ -136,11 +152,7 @@ public sealed record Welcome(
     [property: Key(2)] int MaxFrameBytes,
     [property: Key(3)] int MaxTextBytes,
     [property: Key(4)] int MaxInFlight,
-    [property: Key(5)] int SyncBatch) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Welcome;
-}
+    [property: Key(5)] int SyncBatch) : Frame;
 
 /// <summary>Creates a user. Allowed before login. Answered by <see cref="Registered"/>.</summary>
 [MessagePackObject]
@@ -148,33 +160,21 @@ public sealed record Register(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string Name,
     [property: Key(2)] string Phone,
-    [property: Key(3)] string? Email) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Register;
-}
+    [property: Key(3)] string? Email) : Frame, IRequest;
 
 /// <summary>A new user's id and access token. The token is shown once: the server keeps only its hash.</summary>
 [MessagePackObject]
 public sealed record Registered(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string UserId,
-    [property: Key(2)] string Token) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Registered;
-}
+    [property: Key(2)] string Token) : Frame;
 
 /// <summary>Authenticates the connection as the token's user, for the named device.</summary>
 [MessagePackObject]
 public sealed record Login(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string Token,
-    [property: Key(2)] string Device) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Login;
-}
+    [property: Key(2)] string Device) : Frame, IRequest;
 
 /// <summary>The connection now acts as <see cref="UserId"/>. <see cref="LastSeq"/> is the newest inbox sequence.</summary>
 [MessagePackObject]
@@ -183,19 +183,11 @@ public sealed record LoggedIn(
     [property: Key(1)] string UserId,
     [property: Key(2)] string Name,
     [property: Key(3)] string Phone,
-    [property: Key(4)] long LastSeq) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.LoggedIn;
-}
+    [property: Key(4)] long LastSeq) : Frame;
 
 /// <summary>Finds the user who registered a phone number (E.164).</summary>
 [MessagePackObject]
-public sealed record Lookup([property: Key(0)] uint RequestId, [property: Key(1)] string Phone) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Lookup;
-}
+public sealed record Lookup([property: Key(0)] uint RequestId, [property: Key(1)] string Phone) : Frame, IRequest;
 
 /// <summary>The answer to <see cref="Lookup"/>.</summary>
 [MessagePackObject]
@@ -203,11 +195,7 @@ public sealed record LookupResult(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string Phone,
     [property: Key(2)] string UserId,
-    [property: Key(3)] string Name) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.LookupResult;
-}
+    [property: Key(3)] string Name) : Frame;
 
 /// <summary>
 /// Sends a text, or an image or video (<see cref="Media"/>, with <see cref="Text"/> as its optional caption), to a user.
@@ -220,11 +208,7 @@ public sealed record Send(
     [property: Key(1)] string ClientMessageId,
     [property: Key(2)] string To,
     [property: Key(3)] string Text,
-    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Send;
-}
+    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest;
 
 /// <summary>The message is durable in the recipient's inbox. <see cref="ServerTime"/> is Unix milliseconds.</summary>
 [MessagePackObject]
@@ -232,11 +216,7 @@ public sealed record Accepted(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string ClientMessageId,
     [property: Key(2)] string MessageId,
-    [property: Key(3)] long ServerTime) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Accepted;
-}
+    [property: Key(3)] long ServerTime) : Frame;
 
 /// <summary>
 /// An inbox entry: a message for this user. <see cref="Seq"/> is the user's inbox sequence. A group message
@@ -251,11 +231,7 @@ public sealed record Message(
     [property: Key(4)] long SentAt,
     [property: Key(5)] string? Group = null,
     [property: Key(6)] long GroupSeq = 0,
-    [property: Key(7)] MediaRef? Media = null) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Message;
-}
+    [property: Key(7)] MediaRef? Media = null) : Frame;
 
 /// <summary>Delivery status of a message.</summary>
 public enum ReceiptStatus
@@ -276,62 +252,34 @@ public sealed record Receipt(
     [property: Key(1)] ReceiptStatus Status,
     [property: Key(2)] string By,
     [property: Key(3)] IReadOnlyList<string> MessageIds,
-    [property: Key(4)] long At) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Receipt;
-}
+    [property: Key(4)] long At) : Frame;
 
 /// <summary>Cumulative acknowledgement: every inbox entry up to and including <see cref="Seq"/> was received.</summary>
 [MessagePackObject]
-public sealed record Ack([property: Key(0)] long Seq) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Ack;
-}
+public sealed record Ack([property: Key(0)] long Seq) : Frame;
 
 /// <summary>Marks every message from <see cref="With"/> up to inbox sequence <see cref="UpTo"/> read. Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
 public sealed record Read(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string With,
-    [property: Key(2)] long UpTo) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Read;
-}
+    [property: Key(2)] long UpTo) : Frame, IRequest;
 
 /// <summary>Streams every inbox entry newer than <see cref="After"/>, then <see cref="SyncComplete"/>, then live entries.</summary>
 [MessagePackObject]
-public sealed record Sync([property: Key(0)] long After) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Sync;
-}
+public sealed record Sync([property: Key(0)] long After) : Frame;
 
 /// <summary>Every stored entry up to <see cref="LastSeq"/> has been sent; live entries follow.</summary>
 [MessagePackObject]
-public sealed record SyncComplete([property: Key(0)] long LastSeq) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.SyncComplete;
-}
+public sealed record SyncComplete([property: Key(0)] long LastSeq) : Frame;
 
 /// <summary>Liveness check; answered by <see cref="Pong"/> with the same nonce. Allowed in every state.</summary>
 [MessagePackObject]
-public sealed record Ping([property: Key(0)] long Nonce) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Ping;
-}
+public sealed record Ping([property: Key(0)] long Nonce) : Frame;
 
 /// <summary>The answer to <see cref="Ping"/>.</summary>
 [MessagePackObject]
-public sealed record Pong([property: Key(0)] long Nonce) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Pong;
-}
+public sealed record Pong([property: Key(0)] long Nonce) : Frame;
 
 /// <summary>
 /// A request failed, or the connection is about to be closed (<see cref="RequestId"/> 0 and a fatal code).
@@ -340,19 +288,11 @@ public sealed record Pong([property: Key(0)] long Nonce) : Frame
 public sealed record Error(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] ErrorCode Code,
-    [property: Key(2)] string Message) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Error;
-}
+    [property: Key(2)] string Message) : Frame;
 
 /// <summary>A request without a result of its own succeeded.</summary>
 [MessagePackObject]
-public sealed record Ok([property: Key(0)] uint RequestId) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Ok;
-}
+public sealed record Ok([property: Key(0)] uint RequestId) : Frame;
 
 /// <summary>
 /// An inbox entry: several receipts stored together (one per member and status), so that a message to a
@@ -362,11 +302,7 @@ public sealed record Ok([property: Key(0)] uint RequestId) : Frame
 public sealed record ReceiptSet(
     [property: Key(0)] long Seq,
     [property: Key(1)] IReadOnlyList<ReceiptItem> Items,
-    [property: Key(2)] long At) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.ReceiptSet;
-}
+    [property: Key(2)] long At) : Frame;
 
 /// <summary>One receipt inside a <see cref="ReceiptSet"/>.</summary>
 [MessagePackObject]
@@ -381,60 +317,36 @@ public sealed record ReceiptItem(
 public sealed record CreateGroup(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string Name,
-    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.CreateGroup;
-}
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest;
 
 /// <summary>The new group's id.</summary>
 [MessagePackObject]
-public sealed record GroupCreated([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.GroupCreated;
-}
+public sealed record GroupCreated([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame;
 
 /// <summary>Adds users to a group (admins only). Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
 public sealed record AddMembers(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
-    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.AddMembers;
-}
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest;
 
 /// <summary>Removes users from a group (admins only). Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
 public sealed record RemoveMembers(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
-    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.RemoveMembers;
-}
+    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest;
 
 /// <summary>Leaves a group. Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
-public sealed record LeaveGroup([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.LeaveGroup;
-}
+public sealed record LeaveGroup([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest;
 
 /// <summary>Renames a group (any member). Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
 public sealed record RenameGroup(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
-    [property: Key(2)] string Name) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.RenameGroup;
-}
+    [property: Key(2)] string Name) : Frame, IRequest;
 
 /// <summary>Promotes a member to admin or demotes an admin (admins only). Answered by <see cref="Ok"/>.</summary>
 [MessagePackObject]
@@ -442,19 +354,11 @@ public sealed record SetAdmin(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
     [property: Key(2)] string Member,
-    [property: Key(3)] bool IsAdmin) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.SetAdmin;
-}
+    [property: Key(3)] bool IsAdmin) : Frame, IRequest;
 
 /// <summary>Asks for a group's name, members and admins (members only). Answered by <see cref="GroupInfo"/>.</summary>
 [MessagePackObject]
-public sealed record GetGroupInfo([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.GetGroupInfo;
-}
+public sealed record GetGroupInfo([property: Key(0)] uint RequestId, [property: Key(1)] string GroupId) : Frame, IRequest;
 
 /// <summary>A group's name, members and admins, and the sequence of its newest log entry.</summary>
 [MessagePackObject]
@@ -465,27 +369,15 @@ public sealed record GroupInfo(
     [property: Key(3)] IReadOnlyList<string> Members,
     [property: Key(4)] IReadOnlyList<string> Admins,
     [property: Key(5)] long LastGroupSeq,
-    [property: Key(6)] MediaRef? Image = null) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.GroupInfo;
-}
+    [property: Key(6)] MediaRef? Image = null) : Frame;
 
 /// <summary>Asks for the groups this user belongs to. Answered by <see cref="GroupList"/>.</summary>
 [MessagePackObject]
-public sealed record ListGroups([property: Key(0)] uint RequestId) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.ListGroups;
-}
+public sealed record ListGroups([property: Key(0)] uint RequestId) : Frame, IRequest;
 
 /// <summary>The groups this user belongs to.</summary>
 [MessagePackObject]
-public sealed record GroupList([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.GroupList;
-}
+public sealed record GroupList([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : Frame;
 
 /// <summary>One entry of <see cref="GroupList"/>.</summary>
 [MessagePackObject]
@@ -501,11 +393,7 @@ public sealed record SendGroup(
     [property: Key(1)] string ClientMessageId,
     [property: Key(2)] string GroupId,
     [property: Key(3)] string Text,
-    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.SendGroup;
-}
+    [property: Key(4)] MediaRef? Media = null) : Frame, IRequest;
 
 /// <summary>What changed in a group.</summary>
 public enum GroupNoticeKind
@@ -539,11 +427,7 @@ public sealed record GroupNotice(
     [property: Key(5)] IReadOnlyList<string> Members,
     [property: Key(6)] string Name,
     [property: Key(7)] long At,
-    [property: Key(8)] MediaRef? Image = null) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.GroupNotice;
-}
+    [property: Key(8)] MediaRef? Image = null) : Frame;
 
 /// <summary>
 /// An image or video in a message: the media id from <see cref="UploadComplete"/>, its content type and size (filled in
@@ -565,11 +449,7 @@ public sealed record StartUpload(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string ContentType,
     [property: Key(2)] long Size,
-    [property: Key(3)] byte[] Sha256) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.StartUpload;
-}
+    [property: Key(3)] byte[] Sha256) : Frame, IRequest;
 
 /// <summary>
 /// Where an upload stands: the server holds <see cref="Received"/> of <see cref="Size"/> bytes, durably. The next
@@ -581,19 +461,11 @@ public sealed record UploadStatus(
     [property: Key(1)] string UploadId,
     [property: Key(2)] long Received,
     [property: Key(3)] long Size,
-    [property: Key(4)] int MaxChunkBytes) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.UploadStatus;
-}
+    [property: Key(4)] int MaxChunkBytes) : Frame;
 
 /// <summary>Asks how many bytes of an unfinished upload the server has (after a reconnect). Answered by <see cref="UploadStatus"/>.</summary>
 [MessagePackObject]
-public sealed record ResumeUpload([property: Key(0)] uint RequestId, [property: Key(1)] string UploadId) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.ResumeUpload;
-}
+public sealed record ResumeUpload([property: Key(0)] uint RequestId, [property: Key(1)] string UploadId) : Frame, IRequest;
 
 /// <summary>
 /// Bytes of an upload at <see cref="Offset"/>, which must equal what the server has received. Answered by
@@ -604,11 +476,7 @@ public sealed record UploadChunk(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string UploadId,
     [property: Key(2)] long Offset,
-    [property: Key(3)] byte[] Data) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.UploadChunk;
-}
+    [property: Key(3)] byte[] Data) : Frame, IRequest;
 
 /// <summary>Every byte arrived and the hash matched: the media is stored under <see cref="MediaId"/>.</summary>
 [MessagePackObject]
@@ -617,11 +485,7 @@ public sealed record UploadComplete(
     [property: Key(1)] string UploadId,
     [property: Key(2)] string MediaId,
     [property: Key(3)] string ContentType,
-    [property: Key(4)] long Size) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.UploadComplete;
-}
+    [property: Key(4)] long Size) : Frame;
 
 /// <summary>Asks for up to <see cref="Length"/> bytes of a media item from <see cref="Offset"/>. Answered by <see cref="MediaChunk"/>.</summary>
 [MessagePackObject]
@@ -629,11 +493,7 @@ public sealed record Download(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string MediaId,
     [property: Key(2)] long Offset,
-    [property: Key(3)] int Length) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.Download;
-}
+    [property: Key(3)] int Length) : Frame, IRequest;
 
 /// <summary>
 /// Bytes of a media item from <see cref="Offset"/> (at most the server's chunk size; empty at the end), with the
@@ -647,11 +507,7 @@ public sealed record MediaChunk(
     [property: Key(3)] byte[] Data,
     [property: Key(4)] long Size,
     [property: Key(5)] string ContentType,
-    [property: Key(6)] byte[] Sha256) : Frame
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.MediaChunk;
-}
+    [property: Key(6)] byte[] Sha256) : Frame;
 
 /// <summary>
 /// Sets the group's picture to an uploaded image (any member; null removes it). Answered by <see cref="Ok"/>; every
@@ -661,8 +517,4 @@ public sealed record MediaChunk(
 public sealed record SetGroupImage(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
-    [property: Key(2)] MediaRef? Image) : Frame, IRequest
-{
-    /// <inheritdoc />
-    [IgnoreMember] public override int Opcode => Opcodes.SetGroupImage;
-}
+    [property: Key(2)] MediaRef? Image) : Frame, IRequest;

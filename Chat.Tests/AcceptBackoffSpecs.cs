@@ -19,7 +19,7 @@ public sealed class AcceptBackoffSpecs() : TestKit(ConfigurationFactory.ParseStr
         var listener = Sys.ActorOf(Props.Create(() => new WarningCollector(warnings)));
         Sys.EventStream.Subscribe(listener, typeof(Warning));
         var calls = 0;
-        var edge = new TcpEdge(Sys, new ChatSettings { Port = 0 }, _ => Props.Empty)
+        var edge = new TcpEdge(Sys, TestNode.DefaultSettings() with { Port = 0 }, _ => Props.Empty)
         {
             Accept = (_, _) =>
             {
@@ -41,14 +41,27 @@ public sealed class AcceptBackoffSpecs() : TestKit(ConfigurationFactory.ParseStr
     [Fact]
     public void A_recurring_warning_is_written_first_and_then_summarised_once_per_interval()
     {
-        var throttle = new LogThrottle(TimeSpan.FromMilliseconds(300));
+        var clock = new SteppedClock();
+        var throttle = new LogThrottle(TimeSpan.FromMilliseconds(300), clock);
         Assert.True(throttle.Occurred(out var count, out _));
         Assert.Equal(1, count);
         for (var i = 0; i < 1_000; i++) Assert.False(throttle.Occurred(out _, out _));
-        Thread.Sleep(350);
+        clock.Advance(TimeSpan.FromMilliseconds(299));
+        Assert.False(throttle.Occurred(out _, out _)); // not yet an interval
+        clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(throttle.Occurred(out count, out var since));
-        Assert.Equal(1_001, count);
-        Assert.True(since >= TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1_002, count);
+        Assert.Equal(TimeSpan.FromMilliseconds(300), since);
+        Assert.False(throttle.Occurred(out _, out _)); // the next interval starts at that line
+    }
+
+    /// <summary>A clock that only moves when told to.</summary>
+    private sealed class SteppedClock : TimeProvider
+    {
+        private long _ticks;
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+        public override long GetTimestamp() => _ticks;
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 
     private sealed class WarningCollector : ReceiveActor

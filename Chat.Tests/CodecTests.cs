@@ -5,7 +5,11 @@ namespace Chat.Tests;
 
 public sealed class CodecTests
 {
-    public static TheoryData<Frame> EveryFrame() =>
+    private static readonly MediaRef Photo = new("mabcdefghijklmnopqrstuvwxyz", "image/jpeg", 123_456, [0xff, 0xd8, 0xff]);
+    private static readonly byte[] Hash = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+
+    /// <summary>A sample of every frame type, every field set to something other than its default.</summary>
+    private static readonly Frame[] Samples =
     [
         new Hello(1, "chat-dotnet"),
         new Welcome(1, "chatakka/1", 1 << 20, 65536, 256, 500),
@@ -17,26 +21,99 @@ public sealed class CodecTests
         new Lookup(10, "+14155550101"),
         new LookupResult(10, "+14155550101", "uqrstuvwxyz234567", "Bob"),
         new Send(11, "c-1", "uqrstuvwxyz234567", "héllo 👋"),
+        new Send(11, "c-1", "uqrstuvwxyz234567", "a caption", Photo),
         new Accepted(11, "c-1", "mabcdefghijklmnop", 1_764_000_000_000),
         new Message(5, "mabcdefghijklmnop", "uabcdefghijklmnop", "hi", 1_764_000_000_000),
+        new Message(5, "mabcdefghijklmnop", "uabcdefghijklmnop", "hi", 1_764_000_000_000, "gabcdefghijklmnop", 9, Photo),
         new Receipt(6, ReceiptStatus.Read, "uqrstuvwxyz234567", ["m1", "m2"], 1_764_000_000_001),
         new Ack(6),
         new Read(12, "uqrstuvwxyz234567", 6),
-        new Sync(0),
+        new Sync(3),
         new SyncComplete(6),
         new Ping(long.MaxValue),
         new Pong(-1),
         new Error(12, ErrorCode.PhoneTaken, "taken"),
         new Ok(12),
+        new ReceiptSet(7, [new ReceiptItem(ReceiptStatus.Delivered, "uqrstuvwxyz234567", ["m1"], "gabcdefghijklmnop"),
+            new ReceiptItem(ReceiptStatus.Read, "uabcdefghijklmnop", ["m2", "m3"])], 1_764_000_000_002),
+        new CreateGroup(13, "hikers", ["uqrstuvwxyz234567", "uabcdefghijklmnop"]),
+        new GroupCreated(13, "gabcdefghijklmnop"),
+        new AddMembers(14, "gabcdefghijklmnop", ["uqrstuvwxyz234567"]),
+        new RemoveMembers(15, "gabcdefghijklmnop", ["uqrstuvwxyz234567"]),
+        new LeaveGroup(16, "gabcdefghijklmnop"),
+        new RenameGroup(17, "gabcdefghijklmnop", "hikers 2"),
+        new SetAdmin(18, "gabcdefghijklmnop", "uqrstuvwxyz234567", true),
+        new GetGroupInfo(19, "gabcdefghijklmnop"),
+        new GroupInfo(19, "gabcdefghijklmnop", "hikers", ["uqrstuvwxyz234567", "uabcdefghijklmnop"], ["uabcdefghijklmnop"], 44, Photo),
+        new ListGroups(20),
+        new GroupList(20, [new GroupSummary("gabcdefghijklmnop", "hikers"), new GroupSummary("gqrstuvwxyz234567", "club")]),
+        new SendGroup(21, "c-2", "gabcdefghijklmnop", "hello all", Photo),
+        new GroupNotice(8, "gabcdefghijklmnop", 45, GroupNoticeKind.ImageChanged, "uabcdefghijklmnop", ["uqrstuvwxyz234567"], "hikers",
+            1_764_000_000_003, Photo),
+        new SetGroupImage(22, "gabcdefghijklmnop", Photo),
+        new SetGroupImage(23, "gabcdefghijklmnop", null),
+        new StartUpload(24, "video/mp4", 40 << 20, Hash),
+        new UploadStatus(24, "xabcdefghijklmnop", 1 << 20, 40 << 20, 256 * 1024),
+        new ResumeUpload(25, "xabcdefghijklmnop"),
+        new UploadChunk(26, "xabcdefghijklmnop", 1 << 20, [1, 2, 3, 4, 5]),
+        new UploadComplete(26, "xabcdefghijklmnop", "mabcdefghijklmnopqrstuvwxyz", "video/mp4", 40 << 20),
+        new Download(27, "mabcdefghijklmnopqrstuvwxyz", 256 * 1024, 256 * 1024),
+        new MediaChunk(27, "mabcdefghijklmnopqrstuvwxyz", 256 * 1024, [9, 8, 7], 40 << 20, "video/mp4", Hash),
     ];
 
-    [Fact]
-    public void Every_frame_type_is_covered()
+    public static TheoryData<Frame> EveryFrame()
     {
-        var covered = new HashSet<int>();
-        foreach (Frame frame in EveryFrame()) covered.Add(frame.Opcode);
-        for (var op = Opcodes.Hello; op <= Opcodes.Ok; op++) Assert.Contains(op, covered);
+        var data = new TheoryData<Frame>();
+        foreach (var frame in Samples) data.Add(frame);
+        return data;
     }
+
+    /// <summary>Every frame type the codec knows: the <see cref="Frame"/> union, read by reflection.</summary>
+    private static readonly Type[] FrameTypes = typeof(Frame).GetCustomAttributes(typeof(MessagePack.UnionAttribute), false)
+        .Cast<MessagePack.UnionAttribute>().Select(u => u.SubType).ToArray();
+
+    [Fact]
+    public void Every_frame_type_has_a_sample_with_every_field_set()
+    {
+        // a frame type added to the protocol is in the union (or it could not be sent); its sample belongs above
+        var concrete = typeof(Frame).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(Frame)) && !t.IsAbstract).ToHashSet();
+        Assert.Equal(concrete.OrderBy(t => t.Name), FrameTypes.OrderBy(t => t.Name));
+        var samples = Samples;
+        foreach (var type in FrameTypes)
+        {
+            var ofType = samples.Where(f => f.GetType() == type).ToList();
+            Assert.True(ofType.Count > 0, $"{type.Name} has no sample: it is never round-tripped");
+            foreach (var property in WireFields(type))
+                Assert.True(ofType.Any(f => IsSet(property.GetValue(f))),
+                    $"{type.Name}.{property.Name} is left at its default in every sample: a field lost on the wire would not be noticed");
+        }
+    }
+
+    [Fact]
+    public void Each_opcode_constant_is_the_opcode_of_the_frame_type_it_names()
+    {
+        var constants = typeof(Opcodes).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral).ToDictionary(f => f.Name, f => (int)f.GetRawConstantValue()!);
+        Assert.Equal(FrameTypes.Select(t => t.Name).Order(), constants.Keys.Order());
+        foreach (var type in FrameTypes) Assert.Equal(constants[type.Name], Opcodes.Of(type));
+        Assert.Equal(FrameTypes.Length, FrameTypes.Select(Opcodes.Of).Distinct().Count());
+        Assert.All(FrameTypes, t => Assert.True(Opcodes.IsKnown(Opcodes.Of(t))));
+        Assert.Equal(FrameTypes.Length, Enumerable.Range(-1, 300).Count(Opcodes.IsKnown));
+    }
+
+    private static IEnumerable<System.Reflection.PropertyInfo> WireFields(Type type) =>
+        type.GetProperties().Where(p => p.GetCustomAttributes(typeof(MessagePack.KeyAttribute), true).Length > 0);
+
+    private static bool IsSet(object? value) => value switch
+    {
+        null => false,
+        string s => s.Length > 0,
+        System.Collections.ICollection c => c.Count > 0,
+        bool b => b,
+        int or long or uint => Convert.ToInt64(value) != 0,
+        Enum e => Convert.ToInt64(e) != 0,
+        _ => true,
+    };
 
     [Theory, MemberData(nameof(EveryFrame))]
     public void Round_trips(Frame frame)
@@ -105,16 +182,31 @@ public sealed class CodecTests
         Assert.Equal(new Ping(5), FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
     }
 
-    private static void AssertSame(Frame expected, Frame actual)
+    /// <summary>Field by field, lists and byte arrays by their contents.</summary>
+    private static void AssertSame(object? expected, object? actual, string path = "frame")
     {
-        Assert.Equal(expected.GetType(), actual.GetType());
-        if (expected is Receipt r)
+        if (expected is null || actual is null)
         {
-            var a = (Receipt)actual;
-            Assert.Equal(r with { MessageIds = [] }, a with { MessageIds = [] });
-            Assert.Equal(r.MessageIds, a.MessageIds);
+            Assert.True(expected is null && actual is null, $"{path}: expected {expected ?? "null"}, got {actual ?? "null"}");
+            return;
         }
-        else Assert.Equal(expected, actual);
+        if (expected is string || expected.GetType().IsPrimitive || expected is Enum)
+        {
+            Assert.Equal(expected.GetType(), actual.GetType());
+            Assert.True(expected.Equals(actual), $"{path}: expected {expected}, got {actual}");
+            return;
+        }
+        if (expected is System.Collections.IEnumerable e)
+        {
+            var left = e.Cast<object?>().ToList();
+            var right = ((System.Collections.IEnumerable)actual).Cast<object?>().ToList();
+            Assert.True(left.Count == right.Count, $"{path}: {left.Count} items expected, {right.Count} read");
+            for (var i = 0; i < left.Count; i++) AssertSame(left[i], right[i], $"{path}[{i}]");
+            return;
+        }
+        Assert.Equal(expected.GetType(), actual.GetType());
+        foreach (var property in WireFields(expected.GetType()))
+            AssertSame(property.GetValue(expected), property.GetValue(actual), $"{path}.{property.Name}");
     }
 }
 

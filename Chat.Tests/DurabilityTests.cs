@@ -149,7 +149,8 @@ public sealed class ConfigurationTests
     [Fact]
     public void A_content_type_without_a_leading_bytes_check_is_refused_at_start_with_the_known_ones_listed()
     {
-        var config = Akka.Configuration.ConfigurationFactory.ParseString("chat.media.allowed-types = [\"image/png\", \"application/pdf\"]");
+        var config = Akka.Configuration.ConfigurationFactory.ParseString("chat.media.allowed-types = [\"image/png\", \"application/pdf\"]")
+            .WithFallback(TestNode.DefaultConfig());
         var e = Assert.Throws<ArgumentException>(() => Chat.Node.ChatSettings.From(config));
         Assert.Contains("application/pdf", e.Message);
         Assert.Contains("image/jpeg", e.Message);

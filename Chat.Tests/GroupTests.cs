@@ -1,4 +1,6 @@
 using Chat.Protocol;
+using Chat.Node.Users;
+using MessagePack;
 using Microsoft.Data.Sqlite;
 
 namespace Chat.Tests;
@@ -193,12 +195,14 @@ public sealed class GroupCrashTests
     [Fact]
     public async Task A_crash_in_the_middle_of_a_fan_out_still_gives_every_member_each_message_exactly_once()
     {
-        const int members = 40, posts = 50;
+        const int members = 40, postsPerRound = 10;
         var data = TestNode.NewDataDirectory();
         try
         {
             var accounts = new List<Registered>();
             string groupId;
+            var accepted = new List<string>();
+            var posted = 0;
             await using (var node = await NodeProcess.StartAsync(data))
             {
                 await using var setup = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
@@ -206,33 +210,78 @@ public sealed class GroupCrashTests
                 await using var poster = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
                 await poster.LoginAsync(accounts[0].Token);
                 groupId = await poster.CreateGroupAsync("crash", accounts.Skip(1).Select(a => a.UserId).ToList());
-                await Task.WhenAll(Enumerable.Range(0, posts).Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")));
-                await node.KillAsync(); // SIGKILL as soon as the last post is accepted
-            }
 
-            // the kill did land in the middle of the fan-out: not every inbox had every post yet
-            var stored = CountGroupEntriesInInboxes(data);
-            Assert.True(stored < (long)members * (posts + 1), $"fan-out had already finished ({stored} entries); the test proves nothing");
+                // Posts go out ten at a time; the node is frozen (SIGSTOP) as soon as the first of a round is accepted,
+                // while the others are still being stored and fanned out. The database then shows whether some entry
+                // of the group's log is in some members' inboxes and not yet in others'; if not, the node resumes and
+                // the next round tries again.
+                var rounds = new List<Task<Accepted>>();
+                var copies = new Dictionary<long, int>();
+                var partial = false;
+                for (var round = 0; round < 20 && !partial; round++)
+                {
+                    var batch = Enumerable.Range(round * postsPerRound, postsPerRound)
+                        .Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")).ToList();
+                    rounds.AddRange(batch);
+                    posted = rounds.Count;
+                    await Task.WhenAny(batch);
+                    Signal(node.Pid, "STOP");
+                    copies = CopiesInInboxes(data, groupId);
+                    partial = copies.Values.Any(n => n is > 0 and < members);
+                    if (partial) break;
+                    Signal(node.Pid, "CONT");
+                    await Task.WhenAll(batch);
+                }
+                Assert.True(copies.Count > 0, "no group entry was found in any inbox: the count reads the wrong rows");
+                Assert.True(partial, $"every round's fan-out had finished or not begun when the node was frozen: {string.Join(", ", copies.Select(c => $"{c.Key}:{c.Value}"))}");
+                await node.KillAsync(); // SIGKILL in the middle of the fan-out
+                foreach (var t in rounds)
+                {
+                    try { accepted.Add((await t).ClientMessageId); }
+                    catch (Exception e) when (e is ChatException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException) { }
+                }
+            }
+            Assert.NotEmpty(accepted);
 
             await using (var node = await NodeProcess.StartAsync(data))
             {
-                foreach (var a in accounts)
+                var clients = new List<ChatClient>();
+                try
                 {
-                    await using var c = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
-                    await c.LoginAsync(a.Token);
-                    await c.SyncAsync(0);
-                    var texts = new List<string>();
-                    var seqs = new List<long>();
-                    while (texts.Count < posts)
+                    foreach (var a in accounts)
                     {
-                        var f = await c.NextAsync(60);
-                        if (f is Message m) { texts.Add(m.Text); seqs.Add(m.GroupSeq); }
+                        var c = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
+                        clients.Add(c);
+                        await c.LoginAsync(a.Token);
+                        await c.SyncAsync(0);
                     }
-                    Assert.Equal(posts, texts.Distinct().Count());
-                    Assert.Equal(seqs.Order(), seqs); // group order
-                    // nothing more arrives: no duplicate shows up later
-                    await Task.Delay(100);
-                    Assert.Equal(0, c.Entries.Count);
+                    // a last post goes through the same fan-out, behind anything still owed: what a member has when it
+                    // arrives is everything, and a duplicate of an earlier post would have come before it
+                    await clients[0].SendGroupAsync(groupId, "last", "c-last");
+                    List<string>? reference = null;
+                    foreach (var c in clients)
+                    {
+                        var texts = new List<string>();
+                        var seqs = new List<long>();
+                        while (true)
+                        {
+                            var f = await c.NextAsync(60);
+                            if (f is not Message m) continue;
+                            seqs.Add(m.GroupSeq);
+                            if (m.Text == "last") break;
+                            texts.Add(m.Text);
+                            Assert.True(texts.Count <= posted, $"{texts.Count} messages before the last post, of {posted} posted");
+                        }
+                        Assert.Equal(texts.Count, texts.Distinct().Count()); // nothing twice
+                        Assert.Equal(seqs.Order(), seqs); // group order
+                        Assert.Subset(texts.ToHashSet(), accepted.Select(id => "post " + id[1..]).ToHashSet()); // every accepted post
+                        reference ??= texts;
+                        Assert.Equal(reference, texts); // the same entries for everyone
+                    }
+                }
+                finally
+                {
+                    foreach (var c in clients) await c.DisposeAsync();
                 }
             }
         }
@@ -242,13 +291,35 @@ public sealed class GroupCrashTests
         }
     }
 
-    private static long CountGroupEntriesInInboxes(string data)
+    private static void Signal(int pid, string signal)
     {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "chat.db")};Mode=ReadOnly");
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString()])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    /// <summary>
+    /// How many inboxes hold each entry of the group's log (by group sequence), from single entries (u7) and the
+    /// entries of batches (u9).
+    /// </summary>
+    private static Dictionary<long, int> CopiesInInboxes(string data, string groupId)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(data, "chat.db")};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM events WHERE manifest = 'u7'";
-        return (long)command.ExecuteScalar()!;
+        command.CommandText = "SELECT manifest, payload FROM events WHERE manifest IN ('u7', 'u9')";
+        using var reader = command.ExecuteReader();
+        var copies = new Dictionary<long, int>();
+        while (reader.Read())
+        {
+            var payload = (byte[])reader["payload"];
+            var entries = reader.GetString(0) == "u7"
+                ? [MessagePackSerializer.Deserialize<GroupEntryStored>(payload, MessagePackSerializerOptions.Standard)]
+                : MessagePackSerializer.Deserialize<GroupEntriesBatchStored>(payload, MessagePackSerializerOptions.Standard).Entries;
+            foreach (var e in entries)
+                if (e.Group.Value == groupId) copies[e.GroupSeq] = copies.GetValueOrDefault(e.GroupSeq) + 1;
+        }
+        return copies;
     }
 }
 

@@ -144,27 +144,54 @@ public sealed class HostileFrameTests : IAsyncLifetime
     [Fact]
     public async Task Too_many_unanswered_sends_get_rate_limited_not_dropped_silently()
     {
-        await using var alice = await _node.NewUserAsync("Alice");
-        await using var bob = await _node.NewUserAsync("Bob");
-        await using var stream = await RawAsync(hello: true);
+        // a window of 4: a burst of 40 sends in one write reaches the session long before the first is stored
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.max-in-flight = 4");
+        await using var alice = await node.NewUserAsync("Alice");
+        await using var bob = await node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync("127.0.0.1", node.Port);
+        await using var stream = new NetworkStream(socket, ownsSocket: true);
+        await stream.WriteAsync(FrameCodec.ToBytes(new Hello(1, "raw")));
+        Assert.IsType<Welcome>(await ReadFrameAsync(stream));
         await stream.WriteAsync(FrameCodec.ToBytes(new Login(1, alice.Token, "raw")));
         Assert.IsType<LoggedIn>(await ReadFrameAsync(stream));
         var max = alice.Client.Welcome.MaxInFlight;
+        Assert.Equal(4, max);
+        const int total = 40;
         var burst = new List<byte>();
-        for (var i = 0; i < max * 3; i++) burst.AddRange(FrameCodec.ToBytes(new Send((uint)(i + 10), $"c{i}", bob.Id, "x")));
+        for (var i = 0; i < total; i++) burst.AddRange(FrameCodec.ToBytes(new Send((uint)(i + 10), $"c{i}", bob.Id, $"x{i}")));
         await stream.WriteAsync(burst.ToArray());
-        int accepted = 0, limited = 0;
-        for (var i = 0; i < max * 3; i++)
+        var accepted = new List<string>();
+        var limited = 0;
+        for (var i = 0; i < total; i++)
         {
             switch (await ReadFrameAsync(stream))
             {
-                case Accepted: accepted++; break;
-                case Error { Code: ErrorCode.RateLimited }: limited++; break;
+                case Accepted a: accepted.Add(a.ClientMessageId); break;
+                case Error { Code: ErrorCode.RateLimited } e:
+                    Assert.InRange(e.RequestId, 10u, 10u + total - 1);
+                    limited++;
+                    break;
                 case var other: Assert.Fail($"unexpected {other}"); break;
             }
         }
-        Assert.Equal(max * 3, accepted + limited); // every send answered, one way or the other
-        Assert.True(accepted >= max);
+        Assert.True(limited > 0, $"all {total} sends were accepted: nothing enforced the window of {max} unanswered sends");
+        Assert.True(accepted.Count >= max, $"{accepted.Count} accepted");
+        Assert.Equal(total, accepted.Count + limited); // every send answered, one way or the other
+        Assert.Subset(accepted.ToHashSet(), Enumerable.Range(0, max).Select(i => $"c{i}").ToHashSet()); // the first window always goes through
+
+        // Bob receives exactly the accepted ones: a limited send was refused, not stored
+        await using var marker = await node.NewUserAsync("Marker");
+        var received = new List<string>();
+        await marker.Client.SendAsync(bob.Id, "end");
+        while (true)
+        {
+            var m = await bob.Client.NextAsync<Message>();
+            if (m.From == marker.Id) break;
+            received.Add(m.Text);
+        }
+        Assert.Equal(accepted.Select(c => "x" + c[1..]), received);
     }
 }
 

@@ -52,7 +52,7 @@ public sealed partial class S3Server : IAsyncDisposable
     {
         var settings = new S3Settings
         {
-            Endpoint = Endpoint, Bucket = $"chat-{Environment.ProcessId}-{Interlocked.Increment(ref _buckets)}", ForcePathStyle = true,
+            Endpoint = Endpoint, Bucket = $"chat-{Environment.ProcessId}-{Interlocked.Increment(ref _buckets)}", ForcePathStyle = true, Region = "us-east-1",
             AccessKey = AccessKey, SecretKey = SecretKey, PartSize = 5L << 20,
         };
         using var client = Node.Media.S3MediaStore.Client(settings);

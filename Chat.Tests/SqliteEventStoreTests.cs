@@ -24,7 +24,30 @@ public sealed class SqliteEventStoreTests : IDisposable
         new(id, seq, "m", 4201, System.Text.Encoding.UTF8.GetBytes(text), 1000 + seq);
 
     [Fact]
-    public async Task Concurrent_writers_share_commits_and_every_entity_reads_back_its_events_in_order()
+    public async Task Writes_queued_while_a_commit_is_under_way_share_the_next_commit()
+    {
+        // hold the writer inside a commit, queue 100 writes from 100 entities, then let it go
+        using var inCommit = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var held = _store.ExecuteAsync(_ =>
+        {
+            inCommit.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        });
+        Assert.True(inCommit.Wait(TimeSpan.FromSeconds(10)), "the writer never started the holding commit");
+        var before = _store.Commits;
+        var writes = Enumerable.Range(0, 100).Select(e => _store.AppendAsync([Row($"q{e}", 1, $"q{e}")])).ToList();
+        release.Set();
+        await held;
+        await Task.WhenAll(writes);
+        // the holding commit, then one commit for all hundred
+        Assert.Equal(2, _store.Commits - before);
+        for (var e = 0; e < 100; e += 33)
+            Assert.Equal($"q{e}", System.Text.Encoding.UTF8.GetString(_store.ReadEvents($"q{e}", 1, 1, 1).Single().Payload));
+    }
+
+    [Fact]
+    public async Task Concurrent_writers_each_read_back_their_events_in_order()
     {
         // 200 entities each write 20 single-event batches, all at once
         var writers = Enumerable.Range(0, 200).Select(async e =>

@@ -24,6 +24,14 @@ public sealed class TestNode : IAsyncDisposable
     public int Port => Node.Endpoint.Port;
     public string Server => $"127.0.0.1:{Port}";
 
+    /// <summary>The settings of hocon/node.conf alone.</summary>
+    public static Chat.Node.ChatSettings DefaultSettings() =>
+        Chat.Node.ChatSettings.From(DefaultConfig());
+
+    /// <summary>hocon/node.conf alone.</summary>
+    public static Akka.Configuration.Config DefaultConfig() =>
+        Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "node.conf")));
+
     public static string NewDataDirectory() =>
         Path.Combine(Path.GetTempPath(), "chat-test-" + Guid.NewGuid().ToString("N")[..12]);
 

@@ -22,7 +22,7 @@ public sealed class UserEntitySpecs : TestKit
 
     private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
     private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
-    private readonly ChatSettings _settings = new() { SnapshotEvery = 5 };
+    private readonly ChatSettings _settings = TestNode.DefaultSettings() with { SnapshotEvery = 5 };
 
     public UserEntitySpecs() : base(Hocon) { }
 
@@ -68,7 +68,8 @@ public sealed class UserEntitySpecs : TestKit
     {
         var users = CreateTestProbe();
         var session = CreateTestProbe();
-        var ann = Start(users.Ref);
+        var retry = TimeSpan.FromMilliseconds(200);
+        var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, _settings with { ReceiptRetryInterval = retry }, TimeProvider.System, users.Ref));
         ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
         ExpectMsg<UserCreated>();
 
@@ -88,9 +89,13 @@ public sealed class UserEntitySpecs : TestKit
         Assert.Equal(Bob, receipts.UserId);
         Assert.Equal(Ann, receipts.By);
         Assert.Equal([accepted.MessageId], receipts.Batch.MessageIds);
-        // unconfirmed receipts are resent
-        users.ExpectMsg<StoreReceipts>(TimeSpan.FromSeconds(10));
+        // unconfirmed receipts are resent, the same batch again
+        var resent = users.ExpectMsg<StoreReceipts>();
+        Assert.Equal(receipts.Batch.BatchNo, resent.Batch.BatchNo);
+        Assert.Equal([accepted.MessageId], resent.Batch.MessageIds);
+        // once Bob's inbox confirms the batch, the resending stops
         ann.Tell(new ReceiptsStoredAck(Ann, Bob, receipts.Batch.BatchNo));
+        users.ExpectNoMsg(retry * 5);
     }
 
     [Fact]
@@ -176,7 +181,7 @@ public sealed class UserEntitySnapshotSpecs : TestKit
     [Fact]
     public void Snapshots_taken_while_writes_overlap_still_recover_the_same_inbox()
     {
-        var settings = new ChatSettings { SnapshotEvery = 3 };
+        var settings = TestNode.DefaultSettings() with { SnapshotEvery = 3 };
         var users = CreateTestProbe();
         var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, settings, TimeProvider.System, users.Ref));
         ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
@@ -188,7 +193,23 @@ public sealed class UserEntitySnapshotSpecs : TestKit
             ann.Tell(new DeliverText(Ann, other, $"c{i}", $"t{i}", (uint)i), TestActor);
             ann.Tell(new StoreReceipts(Ann, other, new ReceiptBatch(Ann, 1, ReceiptStatus.Delivered, [$"m{i}"], 1)), TestActor);
         }
-        for (var i = 0; i < 80; i++) ExpectMsg<object>();
+        var acceptedRequests = new List<uint>();
+        var confirmedSenders = new List<UserId>();
+        for (var i = 0; i < 80; i++)
+        {
+            switch (ExpectMsg<object>())
+            {
+                case TextAccepted a: acceptedRequests.Add(a.RequestId); break;
+                case ReceiptsStoredAck r:
+                    Assert.Equal(Ann, r.Sender);
+                    Assert.Equal(1, r.BatchNo);
+                    confirmedSenders.Add(r.UserId);
+                    break;
+                case var other: Assert.Fail($"unexpected {other}"); break;
+            }
+        }
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (uint)i), acceptedRequests.Order());
+        Assert.Equal(40, confirmedSenders.Distinct().Count());
         ann.Tell(new FetchEntries(Ann, 0, 1000), TestActor);
         var before = ExpectMsg<Entries>();
         Watch(ann);

@@ -81,7 +81,7 @@ public sealed class ChatNode : IAsyncDisposable
     {
         var dir = options.HoconDirectory ?? Path.Combine(AppContext.BaseDirectory, "hocon");
         var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "node.conf")));
-        var persistence = config.GetString("chat.persistence", "sqlite");
+        var persistence = new Required(config, "chat").String("persistence");
         foreach (var file in options.ConfigFiles.Reverse())
         {
             if (!File.Exists(file)) throw new FileNotFoundException($"configuration file {file} not found", file);
@@ -90,7 +90,7 @@ public sealed class ChatNode : IAsyncDisposable
         if (options.ExtraHocon is not null) config = ConfigurationFactory.ParseString(options.ExtraHocon).WithFallback(config);
         persistence = Environment.GetEnvironmentVariable("CHAT_PERSISTENCE") is { Length: > 0 } fromEnvironment
             ? fromEnvironment
-            : config.GetString("chat.persistence", persistence);
+            : new Required(config, "chat").String("persistence");
         config = ConfigurationFactory.ParseString($"chat.persistence = {Quote(persistence)}").WithFallback(config);
         var backend = Path.Combine(dir, persistence + ".conf");
         if (!File.Exists(backend)) throw new ArgumentException($"chat.persistence = {persistence}: no {backend}");
@@ -116,7 +116,7 @@ public sealed class ChatNode : IAsyncDisposable
     /// </summary>
     private static void RefuseUnsharedStore(Config config)
     {
-        var persistence = config.GetString("chat.persistence", "sqlite");
+        var persistence = new Required(config, "chat").String("persistence");
         if (persistence is not ("sqlite" or "sqlite-sql")) return;
         var self = $"akka.tcp://{SystemName}@{config.GetString("akka.remote.dot-netty.tcp.hostname")}:{config.GetInt("akka.remote.dot-netty.tcp.port")}";
         var others = config.GetStringList("akka.cluster.seed-nodes").Where(seed => seed != self).ToList();

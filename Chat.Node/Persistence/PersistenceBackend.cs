@@ -11,7 +11,7 @@ public sealed record PersistenceBackend(Config Config, Setup Setup, IJournalMain
 {
     public static PersistenceBackend From(Config config, ChatSettings settings)
     {
-        var persistence = config.GetString("chat.persistence", "sqlite");
+        var persistence = new Required(config, "chat").String("persistence");
         return persistence == "postgres" ? Postgres(config) : Sqlite(config, settings);
     }
 
@@ -29,7 +29,7 @@ public sealed record PersistenceBackend(Config Config, Setup Setup, IJournalMain
 
     private static PersistenceBackend Sqlite(Config config, ChatSettings s)
     {
-        var synchronous = config.GetString("chat.sqlite.synchronous", "NORMAL");
+        var synchronous = new Required(config, "chat.sqlite").String("synchronous");
         SqliteStore.Prepare(s.DataDirectory);
         var connectionString = Quote(SqliteStore.ConnectionString(s.DataDirectory));
         var synchronousValue = Quote(synchronous.Replace("\"", ""));

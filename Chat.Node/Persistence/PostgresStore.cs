@@ -21,7 +21,7 @@ public static class PostgresStore
     public static string ConnectionString(Config config)
     {
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        var value = string.IsNullOrWhiteSpace(fromEnvironment) ? config.GetString("chat.postgres.connection-string", "") : fromEnvironment;
+        var value = string.IsNullOrWhiteSpace(fromEnvironment) ? new Required(config, "chat.postgres").String("connection-string") : fromEnvironment;
         if (string.IsNullOrWhiteSpace(value))
             throw new ArgumentException(
                 $"chat.persistence = postgres needs a PostgreSQL connection string: set chat.postgres.connection-string or the {EnvironmentVariable} environment variable " +

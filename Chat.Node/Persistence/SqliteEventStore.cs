@@ -152,6 +152,12 @@ public sealed class SqliteEventStore : IDisposable
 
     public Task SaveSnapshotAsync(StoredRow row) => Enqueue(new SaveSnapshot(row));
 
+    /// <summary>Transactions committed by the writer since the store was opened.</summary>
+    internal long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Runs <paramref name="action"/> on the writer's connection, inside the writer's next transaction.</summary>
+    internal Task ExecuteAsync(Action<SqliteConnection> action) => Enqueue(new Execute(action));
+
     /// <summary>Deletes events up to <paramref name="toSequenceNr"/>, remembering the highest deleted number.</summary>
     public Task DeleteEventsAsync(string persistenceId, long toSequenceNr) => Enqueue(new Execute(c =>
     {

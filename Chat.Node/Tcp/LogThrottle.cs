@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Chat.Node.Tcp;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Chat.Node.Tcp;
 /// logging itself becomes the load.
 /// </summary>
 /// <remarks>Used by one thread at a time (the accept loop).</remarks>
-public sealed class LogThrottle(TimeSpan interval)
+public sealed class LogThrottle(TimeSpan interval, TimeProvider clock)
 {
     private long _lastWritten;
     private bool _written;
@@ -21,8 +19,8 @@ public sealed class LogThrottle(TimeSpan interval)
     public bool Occurred(out int count, out TimeSpan since)
     {
         _unwritten++;
-        var now = Stopwatch.GetTimestamp();
-        since = _written ? Stopwatch.GetElapsedTime(_lastWritten, now) : TimeSpan.Zero;
+        var now = clock.GetTimestamp();
+        since = _written ? clock.GetElapsedTime(_lastWritten, now) : TimeSpan.Zero;
         count = _unwritten;
         if (_written && since < interval) return false;
         _written = true;

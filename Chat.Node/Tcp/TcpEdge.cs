@@ -21,9 +21,9 @@ public sealed class TcpEdge
     private int _open;
     private int _connectionLimit = int.MaxValue;
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
-    private readonly LogThrottle _acceptFailures = new(LogInterval);
-    private readonly LogThrottle _limitRefusals = new(LogInterval);
-    private readonly LogThrottle _addressRefusals = new(LogInterval);
+    private readonly LogThrottle _acceptFailures = new(LogInterval, TimeProvider.System);
+    private readonly LogThrottle _limitRefusals = new(LogInterval, TimeProvider.System);
+    private readonly LogThrottle _addressRefusals = new(LogInterval, TimeProvider.System);
 
     private static readonly TimeSpan FirstAcceptBackoff = TimeSpan.FromMilliseconds(10);
     private static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
