@@ -36,6 +36,7 @@ public sealed record ChatSettings
     public int GroupsPerUser { get; init; } = 256;
     public TimeSpan GroupFanoutRetryInterval { get; init; } = TimeSpan.FromSeconds(2);
     public MediaSettings Media { get; init; } = new();
+    public VerificationSettings Verification { get; init; } = new();
     /// <summary>Messages, receipts and media older than this are removed.</summary>
     public TimeSpan RetentionMaxAge { get; init; } = TimeSpan.FromDays(30);
     public TimeSpan RetentionSweepInterval { get; init; } = TimeSpan.FromHours(1);
@@ -76,6 +77,7 @@ public sealed record ChatSettings
             GroupsPerUser = c.GetInt("groups.max-per-user", 256),
             GroupFanoutRetryInterval = c.GetTimeSpan("groups.fanout-retry-interval", TimeSpan.FromSeconds(2)),
             Media = MediaSettings.From(c.GetConfig("media")),
+            Verification = VerificationSettings.From(c.GetConfig("verification")),
             RetentionMaxAge = c.GetTimeSpan("retention.max-age", TimeSpan.FromDays(30)),
             RetentionSweepInterval = c.GetTimeSpan("retention.sweep-interval", TimeSpan.FromHours(1)),
             RetentionParallelism = c.GetInt("retention.parallelism", 8),
@@ -85,6 +87,56 @@ public sealed record ChatSettings
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
         if (settings.Media.MaxChunkBytes + 1024 > settings.MaxFrameBytes)
             throw new ArgumentException($"chat.media.max-chunk-bytes ({settings.Media.MaxChunkBytes}) plus 1 KiB must fit in chat.limits.max-frame-bytes ({settings.MaxFrameBytes})");
+        return settings;
+    }
+}
+
+/// <summary>How a phone number becomes an account's (<c>chat.verification.mode</c>).</summary>
+public enum VerificationMode
+{
+    /// <summary>A code goes to the phone through the sender; the number is the account's once Verify brings it back.</summary>
+    Required,
+    /// <summary>For tests: as <see cref="Required"/>, but the code is handed back in CodeSent instead of being sent.</summary>
+    Auto,
+    /// <summary>No verification: Register creates the account at once, first come first served.</summary>
+    Off,
+}
+
+/// <summary>The <c>chat.verification { }</c> section: phone number verification.</summary>
+public sealed record VerificationSettings
+{
+    public VerificationMode Mode { get; init; } = VerificationMode.Required;
+    /// <summary><c>log</c> (the code goes to the node's log), or the assembly-qualified name of an <c>IVerificationSender</c>.</summary>
+    public string Sender { get; init; } = "log";
+    public TimeSpan CodeLifetime { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Wrong attempts one code takes; the last one voids it.</summary>
+    public int MaxAttempts { get; init; } = 5;
+    /// <summary>Codes one phone may be sent in any hour.</summary>
+    public int MaxCodesPerHour { get; init; } = 5;
+
+    public static VerificationSettings From(Config? c)
+    {
+        var d = new VerificationSettings();
+        if (c is null || c.IsEmpty) return d;
+        var mode = c.GetString("mode", "required").Trim().ToLowerInvariant() switch
+        {
+            "required" => VerificationMode.Required,
+            "auto" => VerificationMode.Auto,
+            "off" => VerificationMode.Off,
+            var other => throw new ArgumentException($"chat.verification.mode must be required, auto or off, not '{other}'"),
+        };
+        var settings = new VerificationSettings
+        {
+            Mode = mode,
+            Sender = c.GetString("sender", d.Sender).Trim(),
+            CodeLifetime = c.GetTimeSpan("code-lifetime", d.CodeLifetime),
+            MaxAttempts = c.GetInt("max-attempts", d.MaxAttempts),
+            MaxCodesPerHour = c.GetInt("max-codes-per-hour", d.MaxCodesPerHour),
+        };
+        if (settings.CodeLifetime <= TimeSpan.Zero) throw new ArgumentException("chat.verification.code-lifetime must be positive");
+        if (settings.MaxAttempts < 1) throw new ArgumentException("chat.verification.max-attempts must be at least 1");
+        if (settings.MaxCodesPerHour < 1) throw new ArgumentException("chat.verification.max-codes-per-hour must be at least 1");
+        if (settings.Sender.Length == 0) throw new ArgumentException("chat.verification.sender must be log or a type name");
         return settings;
     }
 }

@@ -185,7 +185,9 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(s);
         builder.Services.AddSingleton<IMediaStore>(new FileMediaStore(s.MediaDirectory));
-        builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
+        var report = new OperatorReport(options.Report ?? (_ => { }));
+        builder.Services.AddSingleton(report);
+        builder.Services.AddSingleton(VerificationSenders.Create(s.Verification, config.GetConfig("chat.verification") ?? Config.Empty, report));
         builder.Services.AddSingleton(persistence.Maintenance);
         builder.Services.AddAkka(SystemName, (akka, sp) =>
         {
@@ -211,7 +213,7 @@ public sealed class ChatNode : IAsyncDisposable
                         HandOffStopMessage = DurableOrderActor.StopWhenDurable.Instance,
                     })
                 .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
-                    PhoneClaim.Props,
+                    phone => PhoneClaim.Props(phone, s.Verification, sp.GetRequiredService<IVerificationSender>(), options.Clock),
                     new PhoneMessageExtractor(shards),
                     new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData });
         });
@@ -270,6 +272,9 @@ public sealed class ChatNode : IAsyncDisposable
             // every node talks to them through a proxy
             Retention = Singleton("retention", RetentionSweeper.Props(settings, users, groups, media, journal, clock, report));
             MediaJanitor = Singleton("media-janitor", Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report));
+            if (settings.Verification.Mode == VerificationMode.Auto)
+                report.Write("verification: chat.verification.mode = auto hands every code back to the client, so anyone can take " +
+                             "any phone number; for tests only");
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }
