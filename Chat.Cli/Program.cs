@@ -40,8 +40,9 @@ public static class Program
     }
 
     /// <summary>Runs one command line. Output for scripts and people goes to <paramref name="stdout"/>
-    /// (default: the current <see cref="Console.Out"/>), errors to the current <see cref="Console.Error"/>.</summary>
-    public static Task<int> Run(string[] args, TextWriter? stdout = null, CancellationToken cancellationToken = default)
+    /// (default: the current <see cref="Console.Out"/>), errors to the current <see cref="Console.Error"/>; what a command
+    /// asks for (the verification code of <c>register</c>) is read from <paramref name="stdin"/> (default: <see cref="Console.In"/>).</summary>
+    public static Task<int> Run(string[] args, TextWriter? stdout = null, CancellationToken cancellationToken = default, TextReader? stdin = null)
     {
         var console = CreateConsole(stdout ?? Console.Out, terminal: stdout is null && !Console.IsOutputRedirected);
         var stderr = Console.Error;
@@ -51,6 +52,7 @@ public static class Program
             config.SetApplicationName("chat");
             config.ConfigureConsole(console);
             config.Settings.Registrar.RegisterInstance(ProfileStore.FromEnvironment());
+            config.Settings.Registrar.RegisterInstance(new CodeInput(stdin ?? Console.In));
             config.SetExceptionHandler((e, _) => Report(e, stderr));
             AddCommands(config);
         });
@@ -60,9 +62,10 @@ public static class Program
     private static void AddCommands(IConfigurator config)
     {
         config.AddCommand<RegisterCommand>("register")
-            .WithDescription("Create a user on a server and save it as a profile; prints the user id")
+            .WithDescription("Create a user on a server and save it as a profile: asks for the code sent to the phone (or --code); prints the user id")
             .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678")
-            .WithExample("register", "--server", "a:7400,b:7400,c:7400", "--profile", "bob", "--name", "Bob", "--phone", "+4915187654321");
+            .WithExample("register", "--server", "a:7400,b:7400,c:7400", "--profile", "bob", "--name", "Bob", "--phone", "+4915187654321")
+            .WithExample("register", "--server", "localhost:7400", "--profile", "alice", "--name", "Alice", "--phone", "+4915112345678", "--code", "123456");
         config.AddCommand<SendCommand>("send")
             .WithDescription("Send a text, image or video (--file) to a phone number (+...), a user id or a group (--group); prints the message id")
             .WithExample("send", "--profile", "alice", "--to", "+4915187654321", "hello", "bob")

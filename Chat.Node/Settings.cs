@@ -36,6 +36,7 @@ public sealed record ChatSettings
     public required int GroupsPerUser { get; init; }
     public required TimeSpan GroupFanoutRetryInterval { get; init; }
     public required MediaSettings Media { get; init; }
+    public required VerificationSettings Verification { get; init; }
     /// <summary>Messages, receipts and media older than this are removed.</summary>
     public required TimeSpan RetentionMaxAge { get; init; }
     public required TimeSpan RetentionSweepInterval { get; init; }
@@ -83,12 +84,63 @@ public sealed record ChatSettings
             RetentionMaxAge = c.Time("retention.max-age"),
             RetentionSweepInterval = c.Time("retention.sweep-interval"),
             RetentionParallelism = c.Int("retention.parallelism"),
+            Verification = VerificationSettings.From(config),
         };
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
         if (settings.Media.MaxChunkBytes + 1024 > settings.MaxFrameBytes)
             throw new ArgumentException($"chat.media.max-chunk-bytes ({settings.Media.MaxChunkBytes}) plus 1 KiB must fit in chat.limits.max-frame-bytes ({settings.MaxFrameBytes})");
+        return settings;
+    }
+}
+
+/// <summary>How a phone number becomes an account's (<c>chat.verification.mode</c>).</summary>
+public enum VerificationMode
+{
+    /// <summary>A code goes to the phone through the sender; the number is the account's once Verify brings it back.</summary>
+    Required,
+    /// <summary>For tests: as <see cref="Required"/>, but the code is handed back in CodeSent instead of being sent.</summary>
+    Auto,
+    /// <summary>No verification: Register creates the account at once, first come first served.</summary>
+    Off,
+}
+
+/// <summary>The <c>chat.verification { }</c> section: phone number verification.</summary>
+public sealed record VerificationSettings
+{
+    public required VerificationMode Mode { get; init; }
+    /// <summary><c>log</c> (the code goes to the node's log), or the assembly-qualified name of an <c>IVerificationSender</c>.</summary>
+    public required string Sender { get; init; }
+    public required TimeSpan CodeLifetime { get; init; }
+    /// <summary>Wrong attempts one code takes; the last one voids it.</summary>
+    public required int MaxAttempts { get; init; }
+    /// <summary>Codes one phone may be sent in any hour.</summary>
+    public required int MaxCodesPerHour { get; init; }
+
+    /// <summary>Reads <c>chat.verification</c>; like <see cref="ChatSettings.From"/>, every setting must be present.</summary>
+    public static VerificationSettings From(Config config)
+    {
+        var c = new Required(config, "chat.verification");
+        var mode = c.String("mode").Trim().ToLowerInvariant() switch
+        {
+            "required" => VerificationMode.Required,
+            "auto" => VerificationMode.Auto,
+            "off" => VerificationMode.Off,
+            var other => throw new ArgumentException($"chat.verification.mode must be required, auto or off, not '{other}'"),
+        };
+        var settings = new VerificationSettings
+        {
+            Mode = mode,
+            Sender = c.String("sender").Trim(),
+            CodeLifetime = c.Time("code-lifetime"),
+            MaxAttempts = c.Int("max-attempts"),
+            MaxCodesPerHour = c.Int("max-codes-per-hour"),
+        };
+        if (settings.CodeLifetime <= TimeSpan.Zero) throw new ArgumentException("chat.verification.code-lifetime must be positive");
+        if (settings.MaxAttempts < 1) throw new ArgumentException("chat.verification.max-attempts must be at least 1");
+        if (settings.MaxCodesPerHour < 1) throw new ArgumentException("chat.verification.max-codes-per-hour must be at least 1");
+        if (settings.Sender.Length == 0) throw new ArgumentException("chat.verification.sender must be log or a type name");
         return settings;
     }
 }

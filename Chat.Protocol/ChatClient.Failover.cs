@@ -73,7 +73,7 @@ public sealed partial class ChatClient
     }
 
     /// <summary>
-    /// Authenticates this connection with a token from <see cref="RegisterAsync"/>. If the node fails to answer in
+    /// Authenticates this connection with a token from <see cref="Registered"/>. If the node fails to answer in
     /// time, answers <see cref="ErrorCode.Unavailable"/> or drops the connection, and the client has other
     /// <see cref="Servers"/>, it moves on to them (each once, from the next) and logs in there.
     /// </summary>

@@ -122,11 +122,6 @@ public sealed partial class ChatClient : IAsyncDisposable
     /// <summary>Sends that have not been accepted yet.</summary>
     public int UnacceptedSends => _sends.Count;
 
-    /// <summary>Creates a user. The returned token is shown once; keep it.</summary>
-    public async Task<Registered> RegisterAsync(string name, string phone, string? email = null,
-        CancellationToken cancellationToken = default)
-        => (Registered)await RequestAsync(id => new Register(id, name, phone, email), cancellationToken).ConfigureAwait(false);
-
     /// <summary>Finds the user registered with a phone number.</summary>
     public async Task<LookupResult> LookupAsync(string phone, CancellationToken cancellationToken = default)
         => (LookupResult)await RequestAsync(id => new Lookup(id, phone), cancellationToken).ConfigureAwait(false);
@@ -443,6 +438,7 @@ public sealed partial class ChatClient : IAsyncDisposable
                 Complete(0, welcome);
                 return;
             case Registered r: Complete(r.RequestId, r); return;
+            case CodeSent cs: Complete(cs.RequestId, cs); return;
             case GroupCreated g: Complete(g.RequestId, g); return;
             case GroupInfo gi: Complete(gi.RequestId, gi); return;
             case GroupList gl: Complete(gl.RequestId, gl); return;

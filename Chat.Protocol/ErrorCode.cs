@@ -22,12 +22,14 @@ public enum ErrorCode
     ShuttingDown = 7,
     /// <summary>The connection sent no frame within the idle timeout.</summary>
     IdleTimeout = 8,
+    /// <summary>The account's phone number was verified by another account, which now owns it: this account is closed and its token no longer logs in.</summary>
+    PhoneMoved = 9,
 
     /// <summary>A field is missing or malformed.</summary>
     InvalidArgument = 100,
     /// <summary>The phone number is not in E.164 form (+ then 8 to 15 digits).</summary>
     InvalidPhone = 101,
-    /// <summary>The phone number is already registered.</summary>
+    /// <summary>The phone number is already registered (only on a node with verification off; otherwise a verified Register moves the number).</summary>
     PhoneTaken = 102,
     /// <summary>No user has that id or phone.</summary>
     UnknownUser = 103,
@@ -39,7 +41,7 @@ public enum ErrorCode
     AuthFailed = 106,
     /// <summary>Too many requests are unanswered (see <see cref="Welcome.MaxInFlight"/>) or the request rate is exceeded.</summary>
     RateLimited = 107,
-    /// <summary>The server could not complete the request in time. Resending a Send with the same client message id is safe (it is stored once); a Register may have completed, so its phone may now be taken.</summary>
+    /// <summary>The server could not complete the request in time. Resending a Send with the same client message id is safe (it is stored once); a Verify (or, with verification off, a Register) may have completed, its code used and its number now taken: log in fails without the token, so register again.</summary>
     Unavailable = 108,
     /// <summary>The name is empty or too long.</summary>
     InvalidName = 109,
@@ -75,6 +77,14 @@ public enum ErrorCode
     ChunkTooLarge = 124,
     /// <summary>Another connection is writing to the same upload right now.</summary>
     UploadBusy = 125,
+    /// <summary>The code is not the one sent to the phone; the message says how many attempts are left.</summary>
+    WrongCode = 126,
+    /// <summary>No code is valid for this phone: it expired, was used, was voided, or none was sent. Register again for a new one.</summary>
+    CodeExpired = 127,
+    /// <summary>That was the last wrong attempt allowed for this code: the code is void. Register again for a new one.</summary>
+    TooManyAttempts = 128,
+    /// <summary>The phone was sent as many codes as allowed in the past hour; the message says when the next one may be asked for.</summary>
+    TooManyCodes = 129,
 }
 
 /// <summary>Helpers over <see cref="ErrorCode"/>.</summary>

@@ -35,6 +35,8 @@ namespace Chat.Protocol;
 [Union(Opcodes.Error, typeof(Error))]
 [Union(Opcodes.Ok, typeof(Ok))]
 [Union(Opcodes.ReceiptSet, typeof(ReceiptSet))]
+[Union(Opcodes.CodeSent, typeof(CodeSent))]
+[Union(Opcodes.Verify, typeof(Verify))]
 [Union(Opcodes.CreateGroup, typeof(CreateGroup))]
 [Union(Opcodes.GroupCreated, typeof(GroupCreated))]
 [Union(Opcodes.AddMembers, typeof(AddMembers))]
@@ -95,6 +97,8 @@ public static class Opcodes
     public const int Error = 19;
     public const int Ok = 20;
     public const int ReceiptSet = 21;
+    public const int CodeSent = 22;
+    public const int Verify = 23;
     public const int CreateGroup = 32;
     public const int GroupCreated = 33;
     public const int AddMembers = 34;
@@ -154,7 +158,11 @@ public sealed record Welcome(
     [property: Key(4)] int MaxInFlight,
     [property: Key(5)] int SyncBatch) : Frame;
 
-/// <summary>Creates a user. Allowed before login. Answered by <see cref="Registered"/>.</summary>
+/// <summary>
+/// Asks for a phone number (E.164) to become an account. Allowed before login. A node that verifies numbers (the
+/// default) sends a code to the phone and answers <see cref="CodeSent"/>; the account exists once <see cref="Verify"/>
+/// brings the code back. A node with verification off creates the account at once and answers <see cref="Registered"/>.
+/// </summary>
 [MessagePackObject]
 public sealed record Register(
     [property: Key(0)] uint RequestId,
@@ -162,12 +170,40 @@ public sealed record Register(
     [property: Key(2)] string Phone,
     [property: Key(3)] string? Email) : Frame, IRequest;
 
-/// <summary>A new user's id and access token. The token is shown once: the server keeps only its hash.</summary>
+/// <summary>
+/// A new user's id and access token, the answer to <see cref="Verify"/> (or to <see cref="Register"/> on a node with
+/// verification off). The token is shown once: the server keeps only its hash.
+/// </summary>
 [MessagePackObject]
 public sealed record Registered(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string UserId,
     [property: Key(2)] string Token) : Frame;
+
+/// <summary>
+/// The answer to <see cref="Register"/> on a node that verifies numbers: a code was sent to <see cref="Phone"/> and is
+/// valid for <see cref="ExpiresIn"/> seconds. <see cref="Code"/> is null, except on a node in the test mode
+/// <c>auto</c>, which hands the code back here instead of sending it.
+/// </summary>
+[MessagePackObject]
+public sealed record CodeSent(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string Phone,
+    [property: Key(2)] int ExpiresIn,
+    [property: Key(3)] string? Code = null) : Frame;
+
+/// <summary>
+/// Proves the phone is the sender's: the code the node sent after <see cref="Register"/>, with the new account's
+/// name and e-mail. Allowed before login. Answered by <see cref="Registered"/>. The number then belongs to the new
+/// account; if another account had it, that account is closed (its sessions get <see cref="ErrorCode.PhoneMoved"/>).
+/// </summary>
+[MessagePackObject]
+public sealed record Verify(
+    [property: Key(0)] uint RequestId,
+    [property: Key(1)] string Phone,
+    [property: Key(2)] string Code,
+    [property: Key(3)] string Name,
+    [property: Key(4)] string? Email) : Frame, IRequest;
 
 /// <summary>Authenticates the connection as the token's user, for the named device.</summary>
 [MessagePackObject]

@@ -181,9 +181,60 @@ public sealed class CliTests : IAsyncLifetime
         var phone = Phones.Next();
         Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "carol", "--name", "Carol", "--phone", phone)).Code);
         Assert.Equal(1, (await Chat("send", "--profile", "carol", "--to", "+19999999990", "hi")).Code); // unknown phone
-        Assert.Equal(1, (await Chat("register", "--server", _node.Server, "--profile", "carol2", "--name", "C", "--phone", phone)).Code); // taken
+        Assert.Equal(1, (await Chat("register", "--server", _node.Server, "--profile", "carol2", "--name", "C", "--phone", Phones.Next(), "--code", "123456")).Code); // no code was sent
         Assert.Equal(2, (await Chat("listen", "--profile", "carol", "--count", "0")).Code);
         Assert.Equal(1, (await Chat("register", "--server", "127.0.0.1:1", "--profile", "dave", "--name", "D", "--phone", Phones.Next())).Code);
+    }
+}
+
+/// <summary>`chat register` on a node that sends codes through its log, as in the README's tour.</summary>
+[Collection("chat-home")]
+public sealed class CliVerificationTests : IAsyncLifetime
+{
+    private readonly CodeLog _codes = new();
+    private TestNode _node = null!;
+    private readonly string _home = Path.Combine(Path.GetTempPath(), "chat-home-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public async Task InitializeAsync()
+    {
+        _node = await TestNode.StartAsync(extraHocon: "chat.verification.mode = required", report: _codes.Write);
+        Environment.SetEnvironmentVariable("CHAT_HOME", _home);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Environment.SetEnvironmentVariable("CHAT_HOME", null);
+        await _node.DisposeAsync();
+        TestNode.TryDelete(_home);
+    }
+
+    /// <summary>Standard input of a person who types the code the node printed, once it is printed.</summary>
+    private sealed class TypesCode(CodeLog codes, string phone) : TextReader
+    {
+        public override async ValueTask<string?> ReadLineAsync(CancellationToken cancellationToken) => await codes.NextAsync(phone);
+    }
+
+    private static async Task<(int Code, string Out)> Chat(TextReader stdin, params string[] args)
+    {
+        var output = new StringWriter();
+        var code = await global::Chat.Cli.Program.Run(args, output, stdin: stdin);
+        return (code, output.ToString());
+    }
+
+    [Fact]
+    public async Task Register_asks_for_the_code_the_phone_got_or_takes_it_with_code()
+    {
+        var phone = Phones.Next();
+        var registered = await Chat(new TypesCode(_codes, phone), "register", "--server", _node.Server, "--profile", "ann", "--name", "Ann", "--phone", phone);
+        Assert.Equal(0, registered.Code);
+        Assert.StartsWith("u", registered.Out.Trim());
+
+        // a script without a terminal: the first run sends the code, the second brings it
+        var other = Phones.Next();
+        Assert.Equal(1, (await Chat(new StringReader(""), "register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", other)).Code);
+        var code = await _codes.NextAsync(other);
+        Assert.Equal(0, (await Chat(new StringReader(""), "register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", other, "--code", code)).Code);
+        Assert.Equal(0, (await Chat(new StringReader(""), "send", "--profile", "bob", "--to", phone, "hi Ann")).Code);
     }
 }
 

@@ -134,7 +134,8 @@ public sealed class EndToEndTests : IAsyncLifetime
 
         await using var fresh = await _node.ConnectAsync();
         Assert.Equal(ErrorCode.InvalidPhone, await Fails(() => fresh.RegisterAsync("Eve", "12345")));
-        Assert.Equal(ErrorCode.PhoneTaken, await Fails(() => fresh.RegisterAsync("Eve", alice.Phone)));
+        Assert.Equal(ErrorCode.CodeExpired, await Fails(() => fresh.VerifyAsync(Phones.Next(), "123456", "Eve"))); // no code was sent
+        Assert.Equal(ErrorCode.InvalidArgument, await Fails(() => fresh.VerifyAsync(Phones.Next(), "12ab", "Eve")));
         Assert.Equal(ErrorCode.InvalidName, await Fails(() => fresh.RegisterAsync("", Phones.Next())));
         Assert.Equal(ErrorCode.InvalidEmail, await Fails(() => fresh.RegisterAsync("Eve", Phones.Next(), "not-an-email")));
 

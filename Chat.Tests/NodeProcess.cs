@@ -35,7 +35,8 @@ public sealed class NodeProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var exe = Path.Combine(AppContext.BaseDirectory, "Chat.Node");
-        var args = new[] { "--port", port.ToString(), "--data", dataDirectory }.Concat(extraArgs ?? []).ToList();
+        // phone verification in its test mode, so tests register users without a phone; later --config files win
+        var args = new[] { "--port", port.ToString(), "--data", dataDirectory, "--config", TestConfig.Value }.Concat(extraArgs ?? []).ToList();
         // a limit set from .NET would bind the test process too; bash sets it for the node alone, and exec keeps the pid the node's
         var info = openFilesLimit is { } limit ? new ProcessStartInfo("bash") : new ProcessStartInfo(exe);
         info.RedirectStandardOutput = true;
@@ -55,6 +56,14 @@ public sealed class NodeProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         return process;
     }
+
+    /// <summary>A configuration file for test node processes: <c>chat.verification.mode = auto</c>.</summary>
+    private static readonly Lazy<string> TestConfig = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"chat-test-node-{Environment.ProcessId}.conf");
+        File.WriteAllText(path, "chat.verification.mode = auto\n");
+        return path;
+    });
 
     /// <summary>Reads the node's standard output until a line matches; fails if the node exits or the time runs out first.</summary>
     public static async Task<string> ReadUntilAsync(Process process, Func<string, bool> match, TimeSpan timeout, Action<string>? output = null)

@@ -6,9 +6,15 @@ namespace Chat.Tests;
 /// <summary>A real node on 127.0.0.1, port 0, with its own data directory, for end-to-end tests.</summary>
 public sealed class TestNode : IAsyncDisposable
 {
+    /// <summary>
+    /// Every test node: messages serialized as between nodes, and phone verification in its test mode (the code comes
+    /// back in CodeSent and <see cref="ChatClient.RegisterAsync(string, string, string?, CancellationToken)"/> completes it).
+    /// Tests of verification itself layer <c>chat.verification.mode = required</c> over it.
+    /// </summary>
     public const string TestHocon = """
         akka.loglevel = WARNING
         akka.actor.serialize-messages = on
+        chat.verification.mode = auto
         """;
 
     private TestNode(ChatNode node, string dataDirectory, bool ownsDirectory)

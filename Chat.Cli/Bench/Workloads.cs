@@ -555,7 +555,16 @@ public static partial class Workloads
             await using var c = await ChatClient.ConnectAsync(o.ServerFor(lane), cancellationToken: token);
             for (var i = lane; i < count; i += connections.Length)
             {
-                var r = await c.RegisterAsync($"bench-{tag}{i}", $"+1{run}{i:D7}".Length <= 16 ? $"+1{run}{i:D7}" : $"+1{run}{i}", null, token);
+                Registered r;
+                try
+                {
+                    r = await c.RegisterAsync($"bench-{tag}{i}", $"+1{run}{i:D7}".Length <= 16 ? $"+1{run}{i:D7}" : $"+1{run}{i}", null, token);
+                }
+                catch (VerificationRequiredException)
+                {
+                    throw new CliException("the node sends verification codes to phones, and bench users have none: " +
+                                           "run the node with chat.verification.mode = auto (bench/run.sh does)");
+                }
                 accounts[i] = new Account(r.UserId, r.Token);
             }
         });

@@ -36,6 +36,24 @@ public sealed record PhoneOwner(
     [property: Key(2)] UserId? UserId,
     [property: Key(3)] string? Name) : IChatMessage;
 
+/// <summary>Sends a new verification code to the phone. Answered with <see cref="CodeIssued"/> or <see cref="Rejected"/>.</summary>
+[MessagePackObject, Manifest("p5")]
+public sealed record RequestCode([property: Key(0)] string Phone) : IPhoneCommand;
+
+/// <summary>A code was sent (its value only in the test mode <c>auto</c>, which hands it back instead of sending it).</summary>
+[MessagePackObject, Manifest("p6")]
+public sealed record CodeIssued([property: Key(0)] string Phone, [property: Key(1)] int ExpiresInSeconds, [property: Key(2)] string? Code) : IChatMessage;
+
+/// <summary>
+/// Claims the phone for a new user with the code sent to it; a number that had an owner moves to the new user and the
+/// old account is closed. Answered with <see cref="PhoneClaimed"/> or <see cref="Rejected"/>.
+/// </summary>
+[MessagePackObject, Manifest("p7")]
+public sealed record VerifyPhone(
+    [property: Key(0)] string Phone,
+    [property: Key(1)] string Code,
+    [property: Key(2)] ClaimPhone Claim) : IPhoneCommand;
+
 /// <summary>Event: the phone now belongs to the user (the user is created right after).</summary>
 [MessagePackObject, Manifest("pe1")]
 public sealed record PhoneClaimRecorded([property: Key(0)] ClaimPhone Claim) : IChatMessage;
@@ -44,25 +62,49 @@ public sealed record PhoneClaimRecorded([property: Key(0)] ClaimPhone Claim) : I
 [MessagePackObject, Manifest("pe2")]
 public sealed record PhoneClaimCompleted([property: Key(0)] UserId UserId) : IChatMessage;
 
+/// <summary>Event: a verified number moved from <see cref="Previous"/> to the claim's new user; the old account is to be closed.</summary>
+[MessagePackObject, Manifest("pe3")]
+public sealed record PhoneClaimMoved([property: Key(0)] ClaimPhone Claim, [property: Key(1)] UserId Previous) : IChatMessage;
+
+/// <summary>Event: the account the number moved away from is closed.</summary>
+[MessagePackObject, Manifest("pe4")]
+public sealed record PreviousAccountClosed([property: Key(0)] UserId UserId) : IChatMessage;
+
 /// <summary>
 /// The phone directory entry for one number: makes phone numbers unique and maps them to users.
 /// The claim is persisted before the user is created, and creation is retried until it is
-/// confirmed, so a crash between the two cannot leave a phone that points nowhere.
+/// confirmed, so a crash between the two cannot leave a phone that points nowhere. With verification on, a claim
+/// needs the code sent to the phone (<see cref="PhoneCodes"/>); a verified claim of a number that has an owner moves
+/// it, and closing the old account is retried until confirmed in the same way.
 /// </summary>
 public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
 {
     private sealed class RetryCreate : INoSerializationVerificationNeeded { public static readonly RetryCreate Instance = new(); }
+    private sealed class RetryClose : INoSerializationVerificationNeeded { public static readonly RetryClose Instance = new(); }
+    /// <summary>The sender finished with a code (failed when <see cref="Failure"/> is set).</summary>
+    private sealed record CodeSendDone(IActorRef ReplyTo, string Code, int ExpiresIn, Exception? Failure) : INoSerializationVerificationNeeded;
 
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _phone;
+    private readonly VerificationSettings _verification;
+    private readonly IVerificationSender _sender;
+    private readonly TimeProvider _clock;
     private ClaimPhone? _claim;
     private bool _completed;
+    /// <summary>The account the number moved away from, until it is confirmed closed.</summary>
+    private UserId? _previous;
+    private PhoneCodes _codes = PhoneCodes.None;
     private readonly List<IActorRef> _waiting = [];
 
     public const string RegionName = "phone";
 
-    public PhoneClaim(string phone)
+    public PhoneClaim(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock)
     {
+        _phone = phone;
+        _verification = verification;
+        _sender = sender;
+        _clock = clock;
         PersistenceId = "phone-" + phone;
         Context.SetReceiveTimeout(TimeSpan.FromMinutes(2));
     }
@@ -76,15 +118,23 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string phone) => Akka.Actor.Props.Create(() => new PhoneClaim(phone));
+    public static Props Props(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock) =>
+        Akka.Actor.Props.Create(() => new PhoneClaim(phone, verification, sender, clock));
 
     protected override void OnRecover(object message)
     {
         switch (message)
         {
             case PhoneClaimRecorded r: _claim = r.Claim; break;
+            case PhoneClaimMoved m:
+                (_claim, _previous, _completed) = (m.Claim, m.Previous, false);
+                break;
             case PhoneClaimCompleted: _completed = true; break;
-            case RecoveryCompleted when _claim is not null && !_completed: CreateUser(); break;
+            case PreviousAccountClosed c when c.UserId == _previous: _previous = null; break;
+            case RecoveryCompleted:
+                if (_claim is not null && !_completed) CreateUser();
+                else if (_previous is not null) ClosePrevious();
+                break;
         }
     }
 
@@ -107,16 +157,29 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
             case ClaimPhone claim:
                 Sender.Tell(new Rejected(0, ErrorCode.PhoneTaken, $"{claim.Phone} is already registered"));
                 break;
-            case UserCreated created when !_completed:
+            case RequestCode: OnRequestCode(); break;
+            case CodeSendDone done: OnCodeSendDone(done); break;
+            case VerifyPhone verify: OnVerify(verify); break;
+            case UserCreated created when !_completed && created.UserId == _claim?.UserId:
                 Persist(new PhoneClaimCompleted(created.UserId), _ =>
                 {
                     _completed = true;
                     Timers.Cancel("create");
                     foreach (var w in _waiting) w.Tell(new PhoneClaimed(_claim!.Phone, _claim.UserId));
                     _waiting.Clear();
+                    if (_previous is not null) ClosePrevious();
                 });
                 break;
             case UserCreated: break;
+            case AccountClosedConfirmed closed when closed.UserId == _previous:
+                Persist(new PreviousAccountClosed(closed.UserId), _ =>
+                {
+                    _previous = null;
+                    Timers.Cancel("close");
+                });
+                break;
+            case AccountClosedConfirmed: break;
+            case RetryClose: ClosePrevious(); break;
             case Rejected r:
                 _log.Error("creating user {0} for {1} failed: {2}", _claim?.UserId, _claim?.Phone, r.Message);
                 break;
@@ -127,10 +190,94 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
                     : new PhoneOwner(lookup.RequestId, lookup.Phone, null, null));
                 break;
             case ReceiveTimeout:
-                if (_claim is null || _completed) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
+                // pending codes and the codes-per-hour count live in memory: the entry stays while they matter
+                if ((_claim is null || _completed) && _previous is null && _codes.CanForget(_clock.GetUtcNow()))
+                    Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
                 break;
             default: Unhandled(message); break;
         }
+    }
+
+    private void OnRequestCode()
+    {
+        var code = PhoneCodes.NewCode();
+        var (next, error, reason) = _codes.Issue(code, _clock.GetUtcNow(), _verification);
+        _codes = next;
+        if (error is { } refused)
+        {
+            Sender.Tell(new Rejected(0, refused, reason));
+            return;
+        }
+        var expiresIn = (int)Math.Ceiling(_verification.CodeLifetime.TotalSeconds);
+        if (_verification.Mode == VerificationMode.Auto)
+        {
+            Sender.Tell(new CodeIssued(_phone, expiresIn, code)); // the test mode: handed back, not sent
+            return;
+        }
+        var replyTo = Sender;
+        SendCodeAsync(_sender, _phone, code).PipeTo(Self,
+            success: () => new CodeSendDone(replyTo, code, expiresIn, null),
+            failure: e => new CodeSendDone(replyTo, code, expiresIn, e));
+    }
+
+    private static async Task SendCodeAsync(IVerificationSender sender, string phone, string code)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await sender.SendAsync(phone, code, timeout.Token).ConfigureAwait(false);
+    }
+
+    private void OnCodeSendDone(CodeSendDone done)
+    {
+        if (done.Failure is null)
+        {
+            done.ReplyTo.Tell(new CodeIssued(_phone, done.ExpiresIn, null));
+            return;
+        }
+        _log.Error(done.Failure, "sending a verification code to {0} failed", _phone);
+        if (_codes.Pending?.Code == done.Code) _codes = _codes with { Pending = null };
+        done.ReplyTo.Tell(new Rejected(0, ErrorCode.Unavailable, "the code could not be sent; try again later"));
+    }
+
+    private void OnVerify(VerifyPhone verify)
+    {
+        if ((_claim is not null && !_completed) || _previous is not null)
+        {
+            // the code is left as it is: the client may retry it in a moment
+            Sender.Tell(new Rejected(0, ErrorCode.Unavailable, "a registration of this number is finishing; try again"));
+            return;
+        }
+        var (next, error, reason) = _codes.Check(verify.Code, _clock.GetUtcNow(), _verification);
+        _codes = next;
+        if (error is { } refused)
+        {
+            Sender.Tell(new Rejected(0, refused, reason));
+            return;
+        }
+        _waiting.Add(Sender);
+        var claim = verify.Claim;
+        if (_claim is null)
+        {
+            Persist(new PhoneClaimRecorded(claim), _ =>
+            {
+                _claim = claim;
+                CreateUser();
+            });
+            return;
+        }
+        // the number is the identity: whoever proves they have it now owns it, and the account that had it is closed
+        var previous = _claim.UserId;
+        Persist(new PhoneClaimMoved(claim, previous), _ =>
+        {
+            (_claim, _previous, _completed) = (claim, previous, false);
+            CreateUser();
+        });
+    }
+
+    private void ClosePrevious()
+    {
+        _users.Tell(new CloseAccount(_previous!.Value, _phone, _claim!.UserId));
+        if (!Timers.IsTimerActive("close"))
+            Timers.StartPeriodicTimer("close", RetryClose.Instance, TimeSpan.FromSeconds(2));
     }
 
     private void CreateUser()

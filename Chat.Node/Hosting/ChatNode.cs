@@ -187,7 +187,9 @@ public sealed class ChatNode : IAsyncDisposable
         builder.Services.AddSingleton(s);
         // file: the data directory (one node, or nodes sharing it); s3: the bucket every node of a cluster reaches
         builder.Services.AddSingleton<IMediaStore>(_ => s.Media.Store == "s3" ? S3MediaStore.Connect(s.Media.S3) : new FileMediaStore(s.MediaDirectory));
-        builder.Services.AddSingleton(new OperatorReport(options.Report ?? (_ => { })));
+        var report = new OperatorReport(options.Report ?? (_ => { }));
+        builder.Services.AddSingleton(report);
+        builder.Services.AddSingleton(VerificationSenders.Create(s.Verification, config.GetConfig("chat.verification") ?? Config.Empty, report));
         builder.Services.AddSingleton(persistence.Maintenance);
         builder.Services.AddAkka(SystemName, (akka, sp) =>
         {
@@ -213,7 +215,7 @@ public sealed class ChatNode : IAsyncDisposable
                         HandOffStopMessage = DurableOrderActor.StopWhenDurable.Instance,
                     })
                 .WithShardRegion<PhoneRegion>(PhoneClaim.RegionName,
-                    PhoneClaim.Props,
+                    phone => PhoneClaim.Props(phone, s.Verification, sp.GetRequiredService<IVerificationSender>(), options.Clock),
                     new PhoneMessageExtractor(shards),
                     new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData });
         });
@@ -272,6 +274,9 @@ public sealed class ChatNode : IAsyncDisposable
             // every node talks to them through a proxy
             Retention = Singleton("retention", RetentionSweeper.Props(settings, users, groups, media, journal, clock, report));
             MediaJanitor = Singleton("media-janitor", Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report));
+            if (settings.Verification.Mode == VerificationMode.Auto)
+                report.Write("verification: chat.verification.mode = auto hands every code back to the client, so anyone can take " +
+                             "any phone number; for tests only");
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }

@@ -114,7 +114,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<MyGroups>(g => _connection.Write(new GroupList(g.RequestId, g.Groups)));
         Receive<Reply>(r =>
         {
-            if (r.Frame is Registered) _preLoginSince = Environment.TickCount64;
+            // registering is progress towards a login: reading the code from the phone may take a while
+            if (r.Frame is Registered or CodeSent) _preLoginSince = Environment.TickCount64;
             _connection.Write(r.Frame);
         });
         Receive<RequestFailed>(f =>
@@ -124,6 +125,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(f.RequestId, ErrorCode.Unavailable, "the server did not answer in time; retry"));
         });
         Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
+        Receive<PhoneMovedAway>(m => Fail(ErrorCode.PhoneMoved, $"{m.Phone} was verified on another account; this account is closed"));
         Receive<ShutDown>(_ => Fail(ErrorCode.ShuttingDown, "the node is shutting down"));
         Receive<Tick>(_ => OnTick());
         Receive<CreateChecked>(c => WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
@@ -191,6 +193,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         switch (frame)
         {
             case Register r: OnRegister(r); return;
+            case Verify v: OnVerify(v); return;
             case Login l: OnLogin(l); return;
         }
         if (_phase != Phase.LoggedIn)
@@ -278,10 +281,63 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(r.RequestId, code, reason));
             return;
         }
+        if (_settings.Verification.Mode != VerificationMode.Off)
+        {
+            RequestCode(r);
+            return;
+        }
         var user = UserId.New();
         var (token, hash) = Tokens.New(user);
         var requestId = r.RequestId;
         _phones.Ask<object>(new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => new Reply(answer switch
+                {
+                    PhoneClaimed claimed => new Registered(requestId, claimed.UserId.Value, token),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                }),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    /// <summary>Verification on: a code goes to the phone; the account is created by <see cref="OnVerify"/>.</summary>
+    private void RequestCode(Register r)
+    {
+        var requestId = r.RequestId;
+        _phones.Ask<object>(new RequestCode(r.Phone), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => new Reply(answer switch
+                {
+                    CodeIssued issued => new CodeSent(requestId, issued.Phone, issued.ExpiresInSeconds, issued.Code),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                }),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnVerify(Verify v)
+    {
+        if (_settings.Verification.Mode == VerificationMode.Off)
+        {
+            _connection.Write(new Error(v.RequestId, ErrorCode.InvalidArgument,
+                "this node registers without verification: Register answers Registered"));
+            return;
+        }
+        if (ValidateRegistration(new Register(v.RequestId, v.Name, v.Phone, v.Email), _settings.NameMaxChars, out var reason) is { } code)
+        {
+            _connection.Write(new Error(v.RequestId, code, reason));
+            return;
+        }
+        if (v.Code is not { Length: PhoneCodes.CodeDigits } || !v.Code.All(char.IsAsciiDigit))
+        {
+            _connection.Write(new Error(v.RequestId, ErrorCode.InvalidArgument, $"the code is {PhoneCodes.CodeDigits} digits"));
+            return;
+        }
+        var user = UserId.New();
+        var (token, hash) = Tokens.New(user);
+        var requestId = v.RequestId;
+        var claim = new ClaimPhone(v.Phone, user, v.Name.Trim(), v.Email, hash);
+        _phones.Ask<object>(new VerifyPhone(v.Phone, v.Code, claim), _settings.RequestTimeout)
             .PipeTo(Self,
                 success: answer => new Reply(answer switch
                 {

@@ -97,7 +97,8 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case ListMyGroups cmd:
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
-            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.Exists, _state.Groups.Count)); break;
+            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case CloseAccount cmd: OnClose(cmd); break;
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
@@ -147,11 +148,40 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         });
     }
 
+    /// <summary>The phone moved to another account: this one is closed, and every session of it is told and dropped.</summary>
+    private void OnClose(CloseAccount cmd)
+    {
+        var replyTo = Sender;
+        if (_state.DecideClose(cmd, Now).Event is not { } closed)
+        {
+            replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
+            return;
+        }
+        _state.Apply(closed);
+        PersistInOrder(closed, _ =>
+        {
+            var notice = new PhoneMovedAway(cmd.Phone);
+            foreach (var session in _sessions.Keys)
+            {
+                session.Tell(notice);
+                Context.Unwatch(session);
+            }
+            _sessions.Clear();
+            replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
+            CountEventForSnapshot();
+            SetIdleTimeout();
+        });
+    }
+
     private void OnAuthenticate(Authenticate cmd)
     {
         if (!_state.CheckToken(cmd.TokenHash))
         {
-            Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.AuthFailed, "invalid token"));
+            // only the holder of the right token learns that the account was closed
+            var reason = _state.ClosedAt != 0 && _state.TokenMatches(cmd.TokenHash)
+                ? "this account was closed: its phone number was verified on another account"
+                : "invalid token";
+            Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.AuthFailed, reason));
             return;
         }
         foreach (var (session, device) in _sessions)
@@ -169,7 +199,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
 
     private void Attach(IActorRef session, string device)
     {
-        if (!_state.Exists) return;
+        if (!_state.IsOpen) return;
         if (_sessions.TryAdd(session, device)) Context.Watch(session);
         SetIdleTimeout();
     }

@@ -137,7 +137,25 @@ public sealed record ReceiptsStored([property: Key(0)] InboxEntry Entry, [proper
 [MessagePackObject, Manifest("u11")]
 public sealed record InboxExpired([property: Key(0)] long UpTo, [property: Key(1)] long Cutoff) : IUserEvent;
 
+/// <summary>
+/// The account is closed: its phone number was verified by <see cref="MovedTo"/>. Its token no longer logs in and it
+/// receives nothing new; what its inbox holds stays until retention removes it.
+/// </summary>
+[MessagePackObject, Manifest("u12")]
+public sealed record AccountClosed([property: Key(0)] UserId MovedTo, [property: Key(1)] long At) : IUserEvent;
+
 // ---------- commands and replies ----------
+
+/// <summary>Closes the account because its phone moved to another (sent by the phone directory). Answered with <see cref="AccountClosedConfirmed"/>; idempotent.</summary>
+[MessagePackObject, Manifest("uc26")]
+public sealed record CloseAccount([property: Key(0)] UserId UserId, [property: Key(1)] string Phone, [property: Key(2)] UserId MovedTo) : IUserCommand;
+
+[MessagePackObject, Manifest("uc27")]
+public sealed record AccountClosedConfirmed([property: Key(0)] UserId UserId) : IChatMessage;
+
+/// <summary>Told to each session of a closed account: the phone number now belongs to another account.</summary>
+[MessagePackObject, Manifest("uc28")]
+public sealed record PhoneMovedAway([property: Key(0)] string Phone) : IChatMessage;
 
 /// <summary>Retention: drop what is older than <see cref="Cutoff"/> (Unix ms). Answered with <see cref="EntriesExpired"/>.</summary>
 [MessagePackObject, Manifest("uc24")]
@@ -276,10 +294,10 @@ public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand
 public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
 
 /// <summary>May this user see the stored media? Yes when a message or notice in their inbox names it.</summary>
-[MessagePackObject, Manifest("uc26")]
+[MessagePackObject, Manifest("uc29")]
 public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Key(1)] string MediaId) : IUserCommand;
 
-[MessagePackObject, Manifest("uc27")]
+[MessagePackObject, Manifest("uc30")]
 public sealed record MediaAccess([property: Key(0)] string MediaId, [property: Key(1)] bool Allowed) : IChatMessage;
 
 [MessagePackObject, Manifest("us1")]
@@ -293,4 +311,5 @@ public sealed record UserSnapshot(
     [property: Key(6)] IReadOnlyDictionary<string, long> LastBatchTo,
     [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom,
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
-    [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null) : IChatMessage;
+    [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
+    [property: Key(10)] long ClosedAt = 0) : IChatMessage;

@@ -36,6 +36,10 @@ public sealed class UserState
 
     public UserRegistered? Profile { get; private set; }
     public bool Exists => Profile is not null;
+    /// <summary>When the account was closed because its phone moved to another account (Unix ms); 0 while open.</summary>
+    public long ClosedAt { get; private set; }
+    /// <summary>The account exists and is not closed: it logs in and receives.</summary>
+    public bool IsOpen => Profile is not null && ClosedAt == 0;
     /// <summary>Sequence of the newest inbox entry (0 when empty).</summary>
     public long LastSeq { get; private set; }
     /// <summary>Highest sequence acknowledged by any of the user's devices.</summary>
@@ -80,7 +84,15 @@ public sealed class UserState
             : Decision<UserRegistered>.Fail(ErrorCode.InvalidArgument, "user already exists");
     }
 
-    public bool CheckToken(byte[] hash) =>
+    /// <summary>Closes the account once (its phone was verified by another account); nothing to do for an unknown or closed one.</summary>
+    public Decision<AccountClosed> DecideClose(CloseAccount cmd, long now) =>
+        IsOpen ? new(new AccountClosed(cmd.MovedTo, now)) : Decision<AccountClosed>.Nothing;
+
+    /// <summary>The token's hash is this account's and the account is open.</summary>
+    public bool CheckToken(byte[] hash) => IsOpen && TokenMatches(hash);
+
+    /// <summary>The token's hash is this account's, open or closed.</summary>
+    public bool TokenMatches(byte[] hash) =>
         Profile is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Profile.TokenHash, hash);
 
     /// <summary>
@@ -97,6 +109,7 @@ public sealed class UserState
             existing = stored;
             return Decision<MessageStored>.Nothing;
         }
+        if (ClosedAt != 0) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}: the account was closed");
         return new(new MessageStored(new InboxMessage(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId, Media: cmd.Media)));
     }
 
@@ -159,7 +172,7 @@ public sealed class UserState
     /// </summary>
     public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd)
     {
-        if (Profile is null) return Decision<GroupEntryStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
+        if (Profile is null || ClosedAt != 0) return Decision<GroupEntryStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
         var cursor = _groupCursor.GetValueOrDefault(cmd.GroupId);
         var seq = cmd.Entry.GroupSeq;
         if (seq <= cursor) return Decision<GroupEntryStored>.Nothing;
@@ -247,6 +260,9 @@ public sealed class UserState
         {
             case UserRegistered r:
                 Profile = r;
+                break;
+            case AccountClosed c:
+                ClosedAt = c.At;
                 break;
             case MessageStored s:
                 Append(s.Entry);
@@ -336,11 +352,12 @@ public sealed class UserState
         _lastBatchTo.ToDictionary(p => p.Key.Value, p => p.Value),
         _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value),
         _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
-        _groups.ToDictionary(p => p.Key.Value, p => p.Value));
+        _groups.ToDictionary(p => p.Key.Value, p => p.Value),
+        ClosedAt);
 
     public static UserState FromSnapshot(UserSnapshot s)
     {
-        var state = new UserState { Profile = s.Profile, AckedSeq = s.AckedSeq };
+        var state = new UserState { Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt };
         state._inbox.Reset(s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1);
         foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
         state._inbox.Acknowledged(s.AckedSeq);
