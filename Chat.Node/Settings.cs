@@ -9,6 +9,8 @@ public sealed record ChatSettings
     public required int Port { get; init; }
     public required string DataDirectory { get; init; }
     public required int MaxFrameBytes { get; init; }
+    /// <summary>The largest frame read before the connection has logged in.</summary>
+    public required int MaxFrameBytesBeforeLogin { get; init; }
     public required int MaxTextBytes { get; init; }
     public required int MaxInFlight { get; init; }
     public required int SyncBatch { get; init; }
@@ -59,6 +61,7 @@ public sealed record ChatSettings
             Port = c.Int("port"),
             DataDirectory = c.String("data-directory"),
             MaxFrameBytes = (int)c.Bytes("limits.max-frame-bytes"),
+            MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
             MaxInFlight = c.Int("limits.max-in-flight"),
             SyncBatch = c.Int("limits.sync-batch"),
@@ -89,6 +92,8 @@ public sealed record ChatSettings
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
+        if (settings.MaxFrameBytesBeforeLogin is < 1024 || settings.MaxFrameBytesBeforeLogin > settings.MaxFrameBytes)
+            throw new ArgumentException($"chat.limits.max-frame-bytes-before-login must be at least 1 KiB and at most chat.limits.max-frame-bytes ({settings.MaxFrameBytes})");
         if (settings.Media.MaxChunkBytes + 1024 > settings.MaxFrameBytes)
             throw new ArgumentException($"chat.media.max-chunk-bytes ({settings.Media.MaxChunkBytes}) plus 1 KiB must fit in chat.limits.max-frame-bytes ({settings.MaxFrameBytes})");
         return settings;

@@ -17,7 +17,7 @@ public sealed class CodecTests
         new Register(8, "Ann", "+14155550100", null),
         new CodeSent(8, "+14155550100", 600),
         new CodeSent(8, "+14155550100", 600, "123456"),
-        new Verify(9, "+14155550100", "123456", "Ann", null),
+        new Verify(9, "+14155550100", "123456", "Ann", "ann@example.com"),
         new Registered(7, "uabcdefghijklmnop", "uabcdefghijklmnop.secret"),
         new Login(9, "uabcdefghijklmnop.secret", "phone"),
         new LoggedIn(9, "uabcdefghijklmnop", "Ann", "+14155550100", 42),

@@ -20,7 +20,7 @@ public sealed class ConfigDefaultsTests
         for (var i = 0; i < lines.Length; i++)
         {
             var line = Regex.Replace(lines[i], @"#.*$", "").Trim();
-            if (Regex.Match(line, @"^([a-z.-]+)\s*\{$") is { Success: true } open) sections.Push(open.Groups[1].Value);
+            if (Regex.Match(line, @"^([a-z0-9.-]+)\s*\{$") is { Success: true } open) sections.Push(open.Groups[1].Value);
             else if (line == "}") sections.Pop();
             else if (Regex.Match(line, @"^([a-z-]+)\s*=") is { Success: true } setting)
             {

@@ -67,6 +67,18 @@ public sealed class HostileFrameTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Before_login_a_frame_above_the_small_limit_closes_the_connection_and_after_login_large_frames_are_read()
+    {
+        // a stranger may not make the node hold most of a full-size frame: 200 KiB declared before login is refused at once
+        await AssertErrorAndCloseAsync([0x00, 0x03, 0x20, 0x00, 1, 2, 3], ErrorCode.FrameTooLarge);
+        // once logged in, 256 KiB upload chunks are read as before
+        await using var user = await _node.NewUserAsync("Uploader");
+        var image = MediaTests.FakeFile("image/png", 600_000);
+        var stored = await user.Client.UploadAsync(new MemoryStream(image), "image/png");
+        Assert.Equal(image.Length, stored.Size);
+    }
+
+    [Fact]
     public async Task A_client_that_sends_requests_and_never_reads_the_answers_is_cut_off_and_others_are_still_served()
     {
         // each Ping is answered; a client that never reads makes the answers pile up in the node until it is dropped

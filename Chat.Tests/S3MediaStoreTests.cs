@@ -205,18 +205,19 @@ public sealed class S3MediaStoreTests : IAsyncLifetime
     [Fact]
     public void S3_store_settings_that_cannot_work_stop_the_node_with_a_reason()
     {
-        static string Refused(string hocon) =>
-            Assert.Throws<ArgumentException>(() => MediaSettings.From(Akka.Configuration.ConfigurationFactory.ParseString(hocon))).Message;
+        // a chat.media section layered over node.conf, as a --config file would be
+        static MediaSettings Read(string hocon) =>
+            MediaSettings.From(Akka.Configuration.ConfigurationFactory.ParseString($"chat.media {{\n{hocon}\n}}").WithFallback(TestNode.DefaultConfig()));
+        static string Refused(string hocon) => Assert.Throws<ArgumentException>(() => Read(hocon)).Message;
 
         Assert.Contains("chat.media.s3.bucket", Refused("store = s3"));
         Assert.Contains("chat.media.store must be file or s3", Refused("store = ftp"));
         Assert.Contains("http://", Refused("store = s3\ns3 { bucket = b, endpoint = \"127.0.0.1:9000\" }"));
         Assert.Contains("go together", Refused("store = s3\ns3 { bucket = b, access-key = k }"));
         Assert.Contains("5 MiB", Refused("store = s3\ns3 { bucket = b, part-size = 1 MiB }"));
-        var fine = MediaSettings.From(Akka.Configuration.ConfigurationFactory.ParseString(
-            "store = S3\ns3 { bucket = media, endpoint = \"http://127.0.0.1:9000\", force-path-style = on, access-key = k, secret-key = s }"));
+        var fine = Read("store = S3\ns3 { bucket = media, endpoint = \"http://127.0.0.1:9000\", force-path-style = on, access-key = k, secret-key = s }");
         Assert.Equal(("s3", "media", "http://127.0.0.1:9000", true, "us-east-1", 8L << 20),
             (fine.Store, fine.S3.Bucket, fine.S3.Endpoint, fine.S3.ForcePathStyle, fine.S3.Region, fine.S3.PartSize));
-        Assert.Equal("file", MediaSettings.From(Akka.Configuration.ConfigurationFactory.ParseString("max-chunk-bytes = 256 KiB")).Store);
+        Assert.Equal("file", Read("max-chunk-bytes = 256 KiB").Store);
     }
 }

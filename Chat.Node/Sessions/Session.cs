@@ -388,6 +388,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (_phase != Phase.LoggingIn) return;
         _phase = Phase.LoggedIn;
         _user = a.UserId;
+        _connection.AllowFramesUpTo(_settings.MaxFrameBytes);
         _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
         Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);
     }

@@ -36,7 +36,7 @@ public sealed class ClientConnection
 
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
-    private readonly int _maxFrameBytes;
+    private volatile int _maxFrameBytes;
     private readonly int _highWater;
     private readonly Channel<Frame> _outgoing = Channel.CreateUnbounded<Frame>(new UnboundedChannelOptions { SingleReader = true });
     private readonly SemaphoreSlim _inboundRoom = new(0);
@@ -66,6 +66,12 @@ public sealed class ClientConnection
     }
 
     public IPEndPoint? RemoteEndPoint { get; }
+
+    /// <summary>
+    /// Raises (or lowers) the largest frame read from now on: a connection starts with the small limit for frames
+    /// before login, and the session raises it once the client has logged in.
+    /// </summary>
+    public void AllowFramesUpTo(int bytes) => _maxFrameBytes = bytes;
 
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

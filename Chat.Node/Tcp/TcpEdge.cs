@@ -137,7 +137,9 @@ public sealed class TcpEdge
         try
         {
             socket.NoDelay = true;
-            connection = new ClientConnection(socket, _settings.MaxFrameBytes, _settings.OutgoingHighWater, _settings.MaxQueuedBytes);
+            // a stranger gets the small limit until login: otherwise each connection may make the node hold most of a
+            // full-size frame for it without ever logging in
+            connection = new ClientConnection(socket, _settings.MaxFrameBytesBeforeLogin, _settings.OutgoingHighWater, _settings.MaxQueuedBytes);
         }
         catch
         {
