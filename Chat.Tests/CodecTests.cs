@@ -9,7 +9,7 @@ public sealed class CodecTests
     private static readonly byte[] Hash = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
 
     /// <summary>A sample of every frame type, every field set to something other than its default.</summary>
-    private static readonly Frame[] Samples =
+    internal static readonly Frame[] Samples =
     [
         new Hello(1, "chat-dotnet"),
         new Welcome(1, "chatakka/1", 1 << 20, 65536, 256, 500),
