@@ -11,6 +11,10 @@ public sealed record ChatSettings
     public required int MaxFrameBytes { get; init; }
     /// <summary>The largest frame read before the connection has logged in.</summary>
     public required int MaxFrameBytesBeforeLogin { get; init; }
+    /// <summary>Register requests per client address per hour (0: no limit).</summary>
+    public required int RegistrationsPerAddress { get; init; }
+    /// <summary>Lookup requests per user per minute (0: no limit).</summary>
+    public required int LookupsPerUser { get; init; }
     public required int MaxTextBytes { get; init; }
     public required int MaxInFlight { get; init; }
     public required int SyncBatch { get; init; }
@@ -62,6 +66,8 @@ public sealed record ChatSettings
             DataDirectory = c.String("data-directory"),
             MaxFrameBytes = (int)c.Bytes("limits.max-frame-bytes"),
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
+            RegistrationsPerAddress = c.Int("limits.registrations-per-address"),
+            LookupsPerUser = c.Int("limits.lookups-per-user"),
             MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
             MaxInFlight = c.Int("limits.max-in-flight"),
             SyncBatch = c.Int("limits.sync-batch"),

@@ -15,6 +15,8 @@ public sealed class TestNode : IAsyncDisposable
         akka.loglevel = WARNING
         akka.actor.serialize-messages = on
         chat.verification.mode = auto
+        chat.limits.registrations-per-address = 0
+        chat.limits.lookups-per-user = 0
         """;
 
     private TestNode(ChatNode node, string dataDirectory, bool ownsDirectory)

@@ -21,6 +21,8 @@ echo 'chat.limits.max-connections-per-address = 0' >"$conf"
 # the bench registers thousands of users with no phones: phone verification in its test mode (the code comes back to
 # the client); never for a node that serves people
 echo 'chat.verification.mode = auto' >>"$conf"
+# bench clients register thousands of users from one address
+echo 'chat.limits.registrations-per-address = 0' >>"$conf"
 ulimit -n 65536 2>/dev/null || true
 
 start_node() {

@@ -281,6 +281,13 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(r.RequestId, code, reason));
             return;
         }
+        var quotas = RequestQuotas.Get(Context.System);
+        if (!quotas.TryTake("register " + _connection.RemoteEndPoint?.Address, quotas.RegistrationsPerAddressPerHour, TimeSpan.FromHours(1), out var wait))
+        {
+            _connection.Write(new Error(r.RequestId, ErrorCode.RateLimited,
+                $"more than {quotas.RegistrationsPerAddressPerHour} registrations from this address in an hour; retry in {Math.Ceiling(wait.TotalMinutes):0} min"));
+            return;
+        }
         if (_settings.Verification.Mode != VerificationMode.Off)
         {
             RequestCode(r);
@@ -687,6 +694,13 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (l.Phone is null || !E164().IsMatch(l.Phone))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.InvalidPhone, "phone must be E.164, e.g. +14155550100"));
+            return;
+        }
+        var quotas = RequestQuotas.Get(Context.System);
+        if (!quotas.TryTake("lookup " + _user.Value, quotas.LookupsPerUserPerMinute, TimeSpan.FromMinutes(1), out var wait))
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.RateLimited,
+                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s"));
             return;
         }
         var requestId = l.RequestId;
