@@ -32,7 +32,6 @@ namespace Chat.Node.Media;
 public sealed class FileMediaStore : IMediaStore
 {
     private const int HashBufferSize = 1 << 20;
-    private const int MaxTextLength = 256;
 
     private readonly string _uploads;
     private readonly string _objects;
@@ -49,10 +48,7 @@ public sealed class FileMediaStore : IMediaStore
     public async Task<UploadInfo> StartUploadAsync(UploadSpec spec, DateTimeOffset now, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        CheckText(spec.Uploader, nameof(spec.Uploader));
-        CheckText(spec.ContentType, nameof(spec.ContentType));
-        ArgumentOutOfRangeException.ThrowIfNegative(spec.Size, nameof(spec.Size));
-        if (spec.Sha256 is not { Length: 32 }) throw new ArgumentException("SHA-256 must be 32 bytes", nameof(spec));
+        spec.Check();
 
         var id = MediaIds.NewUploadId();
         var record = new UploadRecord(spec.Uploader, spec.ContentType, spec.Size, Convert.ToHexStringLower(spec.Sha256), now);
@@ -78,7 +74,7 @@ public sealed class FileMediaStore : IMediaStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         var record = MediaIds.IsUploadId(uploadId) ? await ReadUploadAsync(uploadId, ct) : null;
-        if (record is null) throw UnknownUpload(uploadId);
+        if (record is null) throw MediaStoreException.UnknownUpload(uploadId);
 
         await using var part = OpenPartExclusively(uploadId, FileAccess.Write);
         var length = part.Length;
@@ -106,7 +102,7 @@ public sealed class FileMediaStore : IMediaStore
     public async Task<MediaInfo> CompleteUploadAsync(string uploadId, DateTimeOffset now, CancellationToken ct = default)
     {
         var record = MediaIds.IsUploadId(uploadId) ? await ReadUploadAsync(uploadId, ct) : null;
-        if (record is null) throw UnknownUpload(uploadId);
+        if (record is null) throw MediaStoreException.UnknownUpload(uploadId);
 
         await using (var part = OpenPartExclusively(uploadId, FileAccess.ReadWrite))
         {
@@ -142,7 +138,7 @@ public sealed class FileMediaStore : IMediaStore
         {
             TryDelete(objectJson);
             // Another completion of the same upload got there first.
-            if (e is FileNotFoundException or DirectoryNotFoundException) throw UnknownUpload(uploadId);
+            if (e is FileNotFoundException or DirectoryNotFoundException) throw MediaStoreException.UnknownUpload(uploadId);
             // Windows refuses to rename a file another call has open.
             if (e is IOException io && IsSharingViolation(io))
                 throw new MediaStoreException(MediaStoreError.Busy, $"upload {uploadId} is in use");
@@ -185,7 +181,7 @@ public sealed class FileMediaStore : IMediaStore
     public async Task<int> ReadAsync(string mediaId, long offset, Memory<byte> buffer, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        if (!MediaIds.IsMediaId(mediaId)) throw UnknownMedia(mediaId);
+        if (!MediaIds.IsMediaId(mediaId)) throw MediaStoreException.UnknownMedia(mediaId);
         Microsoft.Win32.SafeHandles.SafeFileHandle handle;
         try
         {
@@ -194,7 +190,7 @@ public sealed class FileMediaStore : IMediaStore
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw UnknownMedia(mediaId);
+            throw MediaStoreException.UnknownMedia(mediaId);
         }
         using (handle)
             return await RandomAccess.ReadAsync(handle, buffer, offset, ct);
@@ -202,18 +198,18 @@ public sealed class FileMediaStore : IMediaStore
 
     public Task TouchAsync(string mediaId, DateTimeOffset at, CancellationToken ct = default)
     {
-        if (!MediaIds.IsMediaId(mediaId)) return Task.FromException(UnknownMedia(mediaId));
+        if (!MediaIds.IsMediaId(mediaId)) return Task.FromException(MediaStoreException.UnknownMedia(mediaId));
         var path = ObjectPath(mediaId);
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) return Task.FromException(UnknownMedia(mediaId));
+            if (!info.Exists) return Task.FromException(MediaStoreException.UnknownMedia(mediaId));
             // Only forward: the newest referring message counts, whatever order touches arrive in.
             if (info.LastWriteTimeUtc < at.UtcDateTime) File.SetLastWriteTimeUtc(path, at.UtcDateTime);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return Task.FromException(UnknownMedia(mediaId));
+            return Task.FromException(MediaStoreException.UnknownMedia(mediaId));
         }
         return Task.CompletedTask;
     }
@@ -270,7 +266,7 @@ public sealed class FileMediaStore : IMediaStore
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw UnknownUpload(uploadId);
+            throw MediaStoreException.UnknownUpload(uploadId);
         }
         catch (IOException e) when (IsSharingViolation(e))
         {
@@ -436,27 +432,12 @@ public sealed class FileMediaStore : IMediaStore
         }
     }
 
-    private static void CheckText(string value, string name)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(value, name);
-        if (value.Length > MaxTextLength) throw new ArgumentException($"longer than {MaxTextLength} characters", name);
-    }
-
     private static UploadInfo ToInfo(string id, UploadRecord r, long received) =>
         new(id, r.Uploader, r.ContentType, r.Size, Convert.FromHexString(r.Sha256), received, r.StartedAt);
 
     private static MediaInfo ToInfo(string id, ObjectRecord r, DateTimeOffset lastReferencedAt) =>
         new(id, r.Uploader, r.ContentType, r.Size, Convert.FromHexString(r.Sha256), r.StoredAt, lastReferencedAt);
 
-    private static MediaStoreException UnknownUpload(string uploadId) =>
-        new(MediaStoreError.UnknownUpload, $"no upload {Printable(uploadId)}");
-
-    private static MediaStoreException UnknownMedia(string mediaId) =>
-        new(MediaStoreError.UnknownMedia, $"no media {Printable(mediaId)}");
-
-    /// <summary>A client-supplied id fit for a message: ids of the wrong shape are not echoed.</summary>
-    private static string Printable(string? id) =>
-        MediaIds.IsMediaId(id) || MediaIds.IsUploadId(id) ? id! : "(malformed id)";
 }
 
 /// <summary>An upload's metadata file.</summary>

@@ -63,7 +63,23 @@ public interface IMediaStore
 }
 
 /// <summary>What a client declares before its first byte.</summary>
-public sealed record UploadSpec(string Uploader, string ContentType, long Size, byte[] Sha256);
+public sealed record UploadSpec(string Uploader, string ContentType, long Size, byte[] Sha256)
+{
+    /// <summary>The longest uploader or content type a store keeps.</summary>
+    public const int MaxTextLength = 256;
+
+    /// <summary>Refuses a declaration no store can keep (a caller's mistake, not the client's: the session checks first).</summary>
+    public void Check()
+    {
+        foreach (var (value, name) in new[] { (Uploader, nameof(Uploader)), (ContentType, nameof(ContentType)) })
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value, name);
+            if (value.Length > MaxTextLength) throw new ArgumentException($"longer than {MaxTextLength} characters", name);
+        }
+        ArgumentOutOfRangeException.ThrowIfNegative(Size, nameof(Size));
+        if (Sha256 is not { Length: 32 }) throw new ArgumentException("SHA-256 must be 32 bytes", nameof(Sha256));
+    }
+}
 
 /// <summary>An unfinished upload.</summary>
 public sealed record UploadInfo(
@@ -107,4 +123,14 @@ public sealed class MediaStoreException(MediaStoreError error, string message, l
 
     /// <summary>For <see cref="MediaStoreError.WrongOffset"/>: the offset the store expects.</summary>
     public long ExpectedOffset { get; } = expectedOffset;
+
+    public static MediaStoreException UnknownUpload(string? uploadId) =>
+        new(MediaStoreError.UnknownUpload, $"no upload {Printable(uploadId)}");
+
+    public static MediaStoreException UnknownMedia(string? mediaId) =>
+        new(MediaStoreError.UnknownMedia, $"no media {Printable(mediaId)}");
+
+    /// <summary>A client-supplied id fit for a message: ids of the wrong shape are not echoed.</summary>
+    private static string Printable(string? id) =>
+        MediaIds.IsMediaId(id) || MediaIds.IsUploadId(id) ? id! : "(malformed id)";
 }

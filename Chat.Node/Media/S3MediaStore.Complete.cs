@@ -12,10 +12,10 @@ public sealed partial class S3MediaStore
 {
     public async Task<MediaInfo> CompleteUploadAsync(string uploadId, DateTimeOffset now, CancellationToken ct = default)
     {
-        if (!MediaIds.IsUploadId(uploadId)) throw UnknownUpload(uploadId);
+        if (!MediaIds.IsUploadId(uploadId)) throw MediaStoreException.UnknownUpload(uploadId);
         _appending.TryRemove(uploadId, out _);
         var (record, chunks) = await DeclarationAndChunksAsync(uploadId, ct).ConfigureAwait(false);
-        if (record is null) throw UnknownUpload(uploadId);
+        if (record is null) throw MediaStoreException.UnknownUpload(uploadId);
         var received = Received(chunks);
         if (received != record.Size)
             throw new MediaStoreException(MediaStoreError.Incomplete, $"upload {uploadId} has {received} of {record.Size} bytes");

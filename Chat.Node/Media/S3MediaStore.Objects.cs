@@ -20,7 +20,7 @@ public sealed partial class S3MediaStore
     public async Task<int> ReadAsync(string mediaId, long offset, Memory<byte> buffer, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        if (!MediaIds.IsMediaId(mediaId)) throw UnknownMedia(mediaId);
+        if (!MediaIds.IsMediaId(mediaId)) throw MediaStoreException.UnknownMedia(mediaId);
         if (buffer.IsEmpty) return 0;
         try
         {
@@ -41,7 +41,7 @@ public sealed partial class S3MediaStore
         }
         catch (AmazonS3Exception e) when (IsNotFound(e))
         {
-            throw UnknownMedia(mediaId);
+            throw MediaStoreException.UnknownMedia(mediaId);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
@@ -51,8 +51,8 @@ public sealed partial class S3MediaStore
 
     public async Task TouchAsync(string mediaId, DateTimeOffset at, CancellationToken ct = default)
     {
-        if (!MediaIds.IsMediaId(mediaId)) throw UnknownMedia(mediaId);
-        var record = await ReadObjectAsync(mediaId, ct).ConfigureAwait(false) ?? throw UnknownMedia(mediaId);
+        if (!MediaIds.IsMediaId(mediaId)) throw MediaStoreException.UnknownMedia(mediaId);
+        var record = await ReadObjectAsync(mediaId, ct).ConfigureAwait(false) ?? throw MediaStoreException.UnknownMedia(mediaId);
         // Only forward: the newest referring message counts. Two nodes touching at once may both write; the later
         // write wins, and either time is within a moment of the other.
         if (record.LastReferencedAt >= at) return;

@@ -23,10 +23,7 @@ public sealed partial class S3MediaStore
     public async Task<UploadInfo> StartUploadAsync(UploadSpec spec, DateTimeOffset now, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        CheckText(spec.Uploader, nameof(spec.Uploader));
-        CheckText(spec.ContentType, nameof(spec.ContentType));
-        ArgumentOutOfRangeException.ThrowIfNegative(spec.Size, nameof(spec.Size));
-        if (spec.Sha256 is not { Length: 32 }) throw new ArgumentException("SHA-256 must be 32 bytes", nameof(spec));
+        spec.Check();
 
         var id = MediaIds.NewUploadId();
         var record = new UploadRecord(spec.Uploader, spec.ContentType, spec.Size, Convert.ToHexStringLower(spec.Sha256), now);
@@ -44,7 +41,7 @@ public sealed partial class S3MediaStore
     public async Task<long> AppendAsync(string uploadId, long offset, ReadOnlyMemory<byte> data, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        if (!MediaIds.IsUploadId(uploadId)) throw UnknownUpload(uploadId);
+        if (!MediaIds.IsUploadId(uploadId)) throw MediaStoreException.UnknownUpload(uploadId);
         UploadRecord? record;
         long received;
         if (_appending.TryGetValue(uploadId, out var known) && known.Received == offset
@@ -61,7 +58,7 @@ public sealed partial class S3MediaStore
             if (record is null)
             {
                 _appending.TryRemove(uploadId, out _);
-                throw UnknownUpload(uploadId);
+                throw MediaStoreException.UnknownUpload(uploadId);
             }
             received = Received(chunks);
         }

@@ -36,7 +36,6 @@ namespace Chat.Node.Media;
 /// </remarks>
 public sealed partial class S3MediaStore : IMediaStore, IDisposable
 {
-    private const int MaxTextLength = 256;
     private const string UploadsPrefix = "uploads/";
     private const string ChunksPrefix = "chunks/";
     private const string ObjectsPrefix = "objects/";
@@ -206,24 +205,9 @@ public sealed partial class S3MediaStore : IMediaStore, IDisposable
         }
     }
 
-    private static void CheckText(string value, string name)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(value, name);
-        if (value.Length > MaxTextLength) throw new ArgumentException($"longer than {MaxTextLength} characters", name);
-    }
-
     private static bool IsSane(long size, string sha256) =>
         size >= 0 && sha256.Length == 64 && sha256.All(Uri.IsHexDigit);
 
-    private static MediaStoreException UnknownUpload(string uploadId) =>
-        new(MediaStoreError.UnknownUpload, $"no upload {Printable(uploadId)}");
-
-    private static MediaStoreException UnknownMedia(string mediaId) =>
-        new(MediaStoreError.UnknownMedia, $"no media {Printable(mediaId)}");
-
-    /// <summary>A client-supplied id fit for a message: ids of the wrong shape are not echoed.</summary>
-    private static string Printable(string? id) =>
-        MediaIds.IsMediaId(id) || MediaIds.IsUploadId(id) ? id! : "(malformed id)";
 }
 
 /// <summary>A stored item's metadata object in the S3 store; <see cref="LastReferencedAt"/> moves forward with each reference.</summary>
