@@ -1,0 +1,175 @@
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Chat.Node.Directory;
+using Chat.Node.Users;
+using Chat.Protocol;
+using Error = Chat.Protocol.Error;
+
+namespace Chat.Node.Sessions;
+
+// Greeting and logging in: Hello, registering (with or without a code sent to the phone), Login, and closing
+// a connection that keeps failing to log in.
+public sealed partial class Session
+{
+    private void OnHello(Hello hello)
+    {
+        if (_phase != Phase.AwaitingHello)
+        {
+            Fail(ErrorCode.WrongState, "Hello was already received");
+            return;
+        }
+        if (hello.Version != ChatClient.ProtocolVersion)
+        {
+            Fail(ErrorCode.UnsupportedVersion, $"protocol version {hello.Version} is not supported; this server speaks {ChatClient.ProtocolVersion}");
+            return;
+        }
+        _phase = Phase.Greeted;
+        _connection.Write(new Welcome(ChatClient.ProtocolVersion, "chatakka/1", _settings.MaxFrameBytes,
+            _settings.MaxTextBytes, _settings.MaxInFlight, _settings.SyncBatch));
+    }
+
+    [GeneratedRegex(@"^\+[1-9][0-9]{7,14}$")]
+    private static partial Regex E164();
+
+    [GeneratedRegex(@"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
+    private static partial Regex EmailShape();
+
+    public static ErrorCode? ValidateRegistration(Register r, int nameMaxChars, out string reason)
+    {
+        reason = "";
+        if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > nameMaxChars)
+        {
+            reason = $"name must be 1 to {nameMaxChars} characters";
+            return ErrorCode.InvalidName;
+        }
+        if (r.Phone is null || !E164().IsMatch(r.Phone))
+        {
+            reason = "phone must be E.164: + and 8 to 15 digits, e.g. +14155550100";
+            return ErrorCode.InvalidPhone;
+        }
+        if (r.Email is not null && (r.Email.Length > 254 || !EmailShape().IsMatch(r.Email)))
+        {
+            reason = "email is not a valid address";
+            return ErrorCode.InvalidEmail;
+        }
+        return null;
+    }
+
+    private void OnRegister(Register r)
+    {
+        if (ValidateRegistration(r, _settings.NameMaxChars, out var reason) is { } code)
+        {
+            _connection.Write(new Error(r.RequestId, code, reason));
+            return;
+        }
+        if (_settings.Verification.Mode != VerificationMode.Off)
+        {
+            RequestCode(r);
+            return;
+        }
+        var user = UserId.New();
+        var (token, hash) = Tokens.New(user);
+        var requestId = r.RequestId;
+        _phones.Ask<object>(new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => new Reply(answer switch
+                {
+                    PhoneClaimed claimed => new Registered(requestId, claimed.UserId.Value, token),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                }),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    /// <summary>Verification on: a code goes to the phone; the account is created by <see cref="OnVerify"/>.</summary>
+    private void RequestCode(Register r)
+    {
+        var requestId = r.RequestId;
+        _phones.Ask<object>(new RequestCode(r.Phone), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => new Reply(answer switch
+                {
+                    CodeIssued issued => new CodeSent(requestId, issued.Phone, issued.ExpiresInSeconds, issued.Code),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                }),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnVerify(Verify v)
+    {
+        if (_settings.Verification.Mode == VerificationMode.Off)
+        {
+            _connection.Write(new Error(v.RequestId, ErrorCode.InvalidArgument,
+                "this node registers without verification: Register answers Registered"));
+            return;
+        }
+        if (ValidateRegistration(new Register(v.RequestId, v.Name, v.Phone, v.Email), _settings.NameMaxChars, out var reason) is { } code)
+        {
+            _connection.Write(new Error(v.RequestId, code, reason));
+            return;
+        }
+        if (v.Code is not { Length: PhoneCodes.CodeDigits } || !v.Code.All(char.IsAsciiDigit))
+        {
+            _connection.Write(new Error(v.RequestId, ErrorCode.InvalidArgument, $"the code is {PhoneCodes.CodeDigits} digits"));
+            return;
+        }
+        var user = UserId.New();
+        var (token, hash) = Tokens.New(user);
+        var requestId = v.RequestId;
+        var claim = new ClaimPhone(v.Phone, user, v.Name.Trim(), v.Email, hash);
+        _phones.Ask<object>(new VerifyPhone(v.Phone, v.Code, claim), _settings.RequestTimeout)
+            .PipeTo(Self,
+                success: answer => new Reply(answer switch
+                {
+                    PhoneClaimed claimed => new Registered(requestId, claimed.UserId.Value, token),
+                    Rejected rejected => new Error(requestId, rejected.Code, rejected.Message),
+                    _ => new Error(requestId, ErrorCode.Unavailable, "unexpected answer"),
+                }),
+                failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnLogin(Login l)
+    {
+        if (_phase != Phase.Greeted)
+        {
+            Fail(ErrorCode.WrongState, "already logged in");
+            return;
+        }
+        if (string.IsNullOrEmpty(l.Device) || l.Device.Length > 64)
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.InvalidArgument, "device must be 1 to 64 characters"));
+            return;
+        }
+        if (!Tokens.TryParse(l.Token, out var user, out var hash))
+        {
+            _connection.Write(new Error(l.RequestId, ErrorCode.AuthFailed, "invalid token"));
+            CountFailedLogin();
+            return;
+        }
+        _phase = Phase.LoggingIn;
+        var requestId = l.RequestId;
+        _device = l.Device;
+        _users.Ask<object>(new Authenticate(user, hash, l.Device, Self, l.RequestId), _settings.RequestTimeout)
+            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    /// <summary>
+    /// A token carries 256 random bits, so guessing one is hopeless; still, a connection that keeps failing is closed, so that
+    /// guessing costs a connection (and its handshake) every few tries instead of one frame per try.
+    /// </summary>
+    private void CountFailedLogin()
+    {
+        if (++_failedLogins >= _settings.MaxFailedLogins)
+            Fail(ErrorCode.AuthFailed, $"{_failedLogins} failed logins on this connection");
+    }
+
+    private void OnAuthenticated(Authenticated a)
+    {
+        if (_phase != Phase.LoggingIn) return;
+        _phase = Phase.LoggedIn;
+        _user = a.UserId;
+        _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
+        Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);
+    }
+}
