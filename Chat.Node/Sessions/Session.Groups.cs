@@ -4,6 +4,7 @@ using Chat.Node.Media;
 using Chat.Node.Users;
 using Chat.Protocol;
 using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
 
 namespace Chat.Node.Sessions;
 
@@ -45,9 +46,9 @@ public sealed partial class Session
 
     private void OnCreateGroup(CreateGroup c)
     {
-        if (string.IsNullOrWhiteSpace(c.Name) || c.Name.Trim().Length > _settings.NameMaxChars)
+        if (GroupNameProblem(c.Name, _settings.NameMaxChars) is var (nameProblem, nameReason))
         {
-            _connection.Write(new Error(c.RequestId, ErrorCode.InvalidName, $"a group name has 1 to {_settings.NameMaxChars} characters"));
+            _connection.Write(new Error(c.RequestId, nameProblem, nameReason));
             return;
         }
         var requestId = c.RequestId;
@@ -99,7 +100,7 @@ public sealed partial class Session
             AskAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
             return;
         }
-        if (MediaRefProblem(request.Image) is var (code, reason))
+        if (MediaRefProblem(request.Image, _settings.Media.MaxThumbnailBytes) is var (code, reason))
         {
             _connection.Write(new Error(requestId, code, reason));
             return;

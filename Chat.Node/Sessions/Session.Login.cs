@@ -1,9 +1,9 @@
-using System.Text.RegularExpressions;
 using Akka.Actor;
 using Chat.Node.Directory;
 using Chat.Node.Users;
 using Chat.Protocol;
 using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
 
 namespace Chat.Node.Sessions;
 
@@ -26,33 +26,6 @@ public sealed partial class Session
         _phase = Phase.Greeted;
         _connection.Write(new Welcome(ChatClient.ProtocolVersion, "chatakka/1", _settings.MaxFrameBytes,
             _settings.MaxTextBytes, _settings.MaxInFlight, _settings.SyncBatch));
-    }
-
-    [GeneratedRegex(@"^\+[1-9][0-9]{7,14}$")]
-    private static partial Regex E164();
-
-    [GeneratedRegex(@"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")]
-    private static partial Regex EmailShape();
-
-    public static ErrorCode? ValidateRegistration(Register r, int nameMaxChars, out string reason)
-    {
-        reason = "";
-        if (string.IsNullOrWhiteSpace(r.Name) || r.Name.Length > nameMaxChars)
-        {
-            reason = $"name must be 1 to {nameMaxChars} characters";
-            return ErrorCode.InvalidName;
-        }
-        if (r.Phone is null || !E164().IsMatch(r.Phone))
-        {
-            reason = "phone must be E.164: + and 8 to 15 digits, e.g. +14155550100";
-            return ErrorCode.InvalidPhone;
-        }
-        if (r.Email is not null && (r.Email.Length > 254 || !EmailShape().IsMatch(r.Email)))
-        {
-            reason = "email is not a valid address";
-            return ErrorCode.InvalidEmail;
-        }
-        return null;
     }
 
     private void OnRegister(Register r)
@@ -109,9 +82,9 @@ public sealed partial class Session
             _connection.Write(new Error(v.RequestId, code, reason));
             return;
         }
-        if (v.Code is not { Length: PhoneCodes.CodeDigits } || !v.Code.All(char.IsAsciiDigit))
+        if (VerifyCodeProblem(v.Code) is var (codeProblem, codeReason))
         {
-            _connection.Write(new Error(v.RequestId, ErrorCode.InvalidArgument, $"the code is {PhoneCodes.CodeDigits} digits"));
+            _connection.Write(new Error(v.RequestId, codeProblem, codeReason));
             return;
         }
         var user = UserId.New();
@@ -136,9 +109,9 @@ public sealed partial class Session
             Fail(ErrorCode.WrongState, "already logged in");
             return;
         }
-        if (string.IsNullOrEmpty(l.Device) || l.Device.Length > 64)
+        if (DeviceProblem(l.Device) is var (deviceProblem, deviceReason))
         {
-            _connection.Write(new Error(l.RequestId, ErrorCode.InvalidArgument, "device must be 1 to 64 characters"));
+            _connection.Write(new Error(l.RequestId, deviceProblem, deviceReason));
             return;
         }
         if (!Tokens.TryParse(l.Token, out var user, out var hash))

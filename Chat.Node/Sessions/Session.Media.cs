@@ -3,6 +3,7 @@ using Chat.Node.Media;
 using Chat.Node.Users;
 using Chat.Protocol;
 using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
 
 namespace Chat.Node.Sessions;
 

@@ -1,10 +1,9 @@
-using System.Text;
 using Akka.Actor;
 using Chat.Node.Groups;
-using Chat.Node.Media;
 using Chat.Node.Users;
 using Chat.Protocol;
 using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
 
 namespace Chat.Node.Sessions;
 
@@ -83,13 +82,6 @@ public sealed partial class Session
                 failure: e => new MediaChecked(send, null, new Error(requestId, ErrorCode.Unavailable, "media storage failed; retry")));
     }
 
-    /// <summary>What is wrong with a media reference before the store is asked (null: nothing).</summary>
-    private (ErrorCode, string)? MediaRefProblem(MediaRef media) =>
-        !MediaIds.IsMediaId(media.MediaId) ? (ErrorCode.UnknownMedia, $"no media '{Truncate(media.MediaId)}'")
-        : media.Thumbnail is { } thumbnail && thumbnail.Length > _settings.Media.MaxThumbnailBytes
-            ? (ErrorCode.ChunkTooLarge, $"a thumbnail is at most {_settings.Media.MaxThumbnailBytes} bytes; this one has {thumbnail.Length}")
-            : null;
-
     private void OnMediaChecked(MediaChecked c)
     {
         var requestId = ((IRequest)c.Send).RequestId;
@@ -110,24 +102,8 @@ public sealed partial class Session
     /// <summary>Checks a send and registers it as in flight; false (and an Error written) when it is refused.</summary>
     private bool CheckSend(uint requestId, string? clientMessageId, string? text, MediaRef? media, (ErrorCode, string)? recipientProblem)
     {
-        text ??= "";
-        string? problem = null;
-        var code = ErrorCode.InvalidArgument;
-        if (string.IsNullOrEmpty(clientMessageId) || clientMessageId.Length > 64)
-            (code, problem) = (ErrorCode.InvalidMessageId, "client message id must be 1 to 64 characters");
-        else if (recipientProblem is { } p)
-            (code, problem) = p;
-        else if (media is null && string.IsNullOrWhiteSpace(text))
-            (code, problem) = (ErrorCode.EmptyText, "text is empty");
-        else if (media is not null && MediaRefProblem(media) is { } mediaProblem)
-            (code, problem) = mediaProblem;
-        else if (text.Length > _settings.MaxTextBytes || Encoding.UTF8.GetByteCount(text) > _settings.MaxTextBytes)
-            (code, problem) = (ErrorCode.TextTooLong, $"text is longer than {_settings.MaxTextBytes} bytes");
-        else if (_sendDeadlines.Count >= _settings.MaxInFlight)
-            (code, problem) = (ErrorCode.RateLimited, $"more than {_settings.MaxInFlight} sends are unanswered");
-        else if (_sendDeadlines.ContainsKey(requestId))
-            (code, problem) = (ErrorCode.InvalidArgument, $"request id {requestId} is already in use");
-        if (problem is not null)
+        if (SendProblem(requestId, clientMessageId, text, media, recipientProblem, _settings.MaxTextBytes,
+                _settings.Media.MaxThumbnailBytes, _sendDeadlines.Count, _settings.MaxInFlight, _sendDeadlines.ContainsKey(requestId)) is var (code, problem))
         {
             _connection.Write(new Error(requestId, code, problem));
             return false;

@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using Chat.Node.Directory;
@@ -10,6 +8,7 @@ using Chat.Node.Users;
 using Chat.Protocol;
 using static Chat.Node.Tcp.ConnectionSignals;
 using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
 
 namespace Chat.Node.Sessions;
 
@@ -218,8 +217,6 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         target.Ask<object>(request, _settings.RequestTimeout)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
 
-    private static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";
-
     private void OnRead(Read r)
     {
         if (!UserId.IsValid(r.With) && !GroupId.IsValid(r.With))
@@ -234,7 +231,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     private void OnLookup(Lookup l)
     {
-        if (l.Phone is null || !E164().IsMatch(l.Phone))
+        if (!IsE164(l.Phone))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.InvalidPhone, "phone must be E.164, e.g. +14155550100"));
             return;
