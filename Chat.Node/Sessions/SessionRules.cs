@@ -22,6 +22,7 @@ public static partial class SessionRules
     /// <summary>Whether a phone number is E.164: + and 8 to 15 digits, the first not 0.</summary>
     public static bool IsE164([NotNullWhen(true)] string? phone) => phone is not null && E164().IsMatch(phone);
 
+    /// <summary>What is wrong with a new account's name, phone and e-mail (null: nothing), and why in <paramref name="reason"/>.</summary>
     public static ErrorCode? ValidateRegistration(Register r, int nameMaxChars, out string reason)
     {
         reason = "";
