@@ -1,0 +1,118 @@
+using Akka.Actor;
+using Chat.Node.Groups;
+using Chat.Node.Media;
+using Chat.Node.Users;
+using Chat.Protocol;
+using Error = Chat.Protocol.Error;
+using static Chat.Node.Sessions.SessionRules;
+
+namespace Chat.Node.Sessions;
+
+// Group requests: creating a group (after its members and the creator are checked against their limits),
+// changing its members, admins and name, and setting its picture.
+public sealed partial class Session
+{
+    /// <summary>Members must name existing users: each is checked with its user entity before the group is asked.</summary>
+    private void WithExistingUsers(uint requestId, IReadOnlyList<string>? ids, int max, Func<List<UserId>, object> then, IActorRef target)
+    {
+        ids = (ids ?? []).Distinct().Where(id => id != _user.Value).ToList();
+        if (ids.Count > max)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.GroupFull, $"a group has at most {_settings.GroupMaxMembers} members"));
+            return;
+        }
+        var bad = ids.FirstOrDefault(id => !UserId.IsValid(id));
+        if (bad is not null)
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownUser, $"no user '{Truncate(bad)}'"));
+            return;
+        }
+        var users = ids.Distinct().Select(id => new UserId(id)).ToList();
+        var timeout = _settings.RequestTimeout;
+        var checks = users.Select(u => _users.Ask<UserExistsReply>(new UserExists(u), timeout)).ToList();
+        Task.WhenAll(checks).ContinueWith(t =>
+        {
+            if (t.IsFaulted || t.IsCanceled) return Task.FromResult<object>(new RequestFailed(requestId, t.Exception ?? new Exception("timeout")));
+            var missing = t.Result.FirstOrDefault(r => !r.Exists);
+            if (missing is not null)
+                return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.UnknownUser, $"no user '{missing.UserId}'")));
+            var full = t.Result.FirstOrDefault(r => r.Groups >= _settings.GroupsPerUser);
+            if (full is not null)
+                return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.TooManyGroups,
+                    $"user '{full.UserId}' is already in {full.Groups} groups; the limit is {_settings.GroupsPerUser}")));
+            return target.Ask<object>(then(users), timeout);
+        }).Unwrap().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+
+    private void OnCreateGroup(CreateGroup c)
+    {
+        if (GroupNameProblem(c.Name, _settings.NameMaxChars) is var (nameProblem, nameReason))
+        {
+            _connection.Write(new Error(c.RequestId, nameProblem, nameReason));
+            return;
+        }
+        var requestId = c.RequestId;
+        var members = c.Members ?? [];
+        // the creator's group count is checked first (a limit per user), then the members
+        _users.Ask<MyGroups>(new ListMyGroups(_user, requestId), _settings.RequestTimeout).PipeTo(Self,
+            success: mine => mine.Groups.Count >= _settings.GroupsPerUser
+                ? new Reply(new Error(requestId, ErrorCode.TooManyGroups, $"you are in {mine.Groups.Count} groups; the limit is {_settings.GroupsPerUser}"))
+                : new CreateChecked(c),
+            failure: e => new RequestFailed(requestId, e));
+    }
+
+    private sealed record CreateChecked(CreateGroup Request) : INoSerializationVerificationNeeded;
+
+    private void OnChangeGroup(uint requestId, string? groupId, GroupNoticeKind kind, IReadOnlyList<string>? members, string? name)
+    {
+        if (!GroupId.IsValid(groupId))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownGroup, $"no group '{Truncate(groupId)}'"));
+            return;
+        }
+        var group = new GroupId(groupId!);
+        if (kind == GroupNoticeKind.Added)
+        {
+            WithExistingUsers(requestId, members, _settings.GroupMaxMembers,
+                users => new ChangeGroup(group, _user, kind, users, null, requestId), _groups);
+            return;
+        }
+        if ((members ?? []).Any(m => !UserId.IsValid(m)))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownUser, "a member id is not a user id"));
+            return;
+        }
+        AskAndReply(_groups, new ChangeGroup(group, _user, kind, (members ?? []).Select(m => new UserId(m)).ToList(), name, requestId), requestId);
+    }
+
+    /// <summary>A group picture names stored media, checked and renewed as a media message's is; null removes it.</summary>
+    private void OnSetGroupImage(SetGroupImage request)
+    {
+        var requestId = request.RequestId;
+        if (!GroupId.IsValid(request.GroupId))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.UnknownGroup, $"no group '{Truncate(request.GroupId)}'"));
+            return;
+        }
+        var group = new GroupId(request.GroupId);
+        if (request.Image is null)
+        {
+            AskAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
+            return;
+        }
+        if (MediaRefProblem(request.Image, _settings.Media.MaxThumbnailBytes) is var (code, reason))
+        {
+            _connection.Write(new Error(requestId, code, reason));
+            return;
+        }
+        var (store, groups, user, now, timeout, maySee) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout, MaySeeMedia());
+        var image = request.Image;
+        async Task<object> Set()
+        {
+            var (stored, problem) = await ReferStoredMedia(store, image, requestId, now, user.Value, maySee, MediaKind.Image).ConfigureAwait(false);
+            if (problem is not null) return new Reply(problem);
+            return await groups.Ask<object>(new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored), timeout).ConfigureAwait(false);
+        }
+        Set().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+    }
+}
