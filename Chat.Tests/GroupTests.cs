@@ -224,20 +224,23 @@ public sealed class GroupCrashTests
                         .Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")).ToList();
                     rounds.AddRange(batch);
                     posted = rounds.Count;
-                    await Task.WhenAny(batch);
+                    await Task.WhenAny(batch).WaitAsync(TimeSpan.FromSeconds(60));
                     Signal(node.Pid, "STOP");
                     copies = CopiesInInboxes(data, groupId);
                     partial = copies.Values.Any(n => n is > 0 and < members);
                     if (partial) break;
                     Signal(node.Pid, "CONT");
-                    await Task.WhenAll(batch);
+                    await Task.WhenAll(batch).WaitAsync(TimeSpan.FromSeconds(60));
                 }
                 Assert.True(copies.Count > 0, "no group entry was found in any inbox: the count reads the wrong rows");
                 Assert.True(partial, $"every round's fan-out had finished or not begun when the node was frozen: {string.Join(", ", copies.Select(c => $"{c.Key}:{c.Value}"))}");
                 await node.KillAsync(); // SIGKILL in the middle of the fan-out
+                // the client would keep reconnecting to the dead node and hold its unanswered sends: close it, which
+                // ends them (an answer that arrived before the kill stays a success)
+                await poster.DisposeAsync();
                 foreach (var t in rounds)
                 {
-                    try { accepted.Add((await t).ClientMessageId); }
+                    try { accepted.Add((await t.WaitAsync(TimeSpan.FromSeconds(30))).ClientMessageId); }
                     catch (Exception e) when (e is ChatException or IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException) { }
                 }
             }
