@@ -14,6 +14,7 @@ internal sealed class GcPauseLog : EventListener
     private DateTime _suspendBegin, _suspendEnd, _gcStart, _gcEnd;
     private int _generation;
     private bool _inGc;
+    private static readonly bool Steps = Environment.GetEnvironmentVariable("CHAT_GC_STEPS") == "1";
     private readonly bool _allocations;
     private readonly Dictionary<string, long> _sampled = [];
     private long _sampledTotal;
@@ -72,7 +73,7 @@ internal sealed class GcPauseLog : EventListener
                 Console.Error.WriteLine($"gc: gen{_generation} suspend {(_suspendEnd - _suspendBegin).TotalMilliseconds:0.0} ms, " +
                     $"collect {(_gcEnd - _gcStart).TotalMilliseconds:0.0} ms, pause {(at - _suspendBegin).TotalMilliseconds:0.0} ms");
                 break;
-            case { } other when _inGc && Environment.GetEnvironmentVariable("CHAT_GC_STEPS") == "1":
+            case { } other when _inGc && Steps:
                 Console.Error.WriteLine($"gcstep: +{(at - _gcStart).TotalMilliseconds:0.00} ms {other} {string.Join(',', e.Payload ?? [])}");
                 break;
         }

@@ -64,35 +64,31 @@ public static class PostgresServer
             }.ToString();
     }
 
-    [DllImport("libc", EntryPoint = "geteuid")]
-    private static extern uint GetEffectiveUserId();
-
-    private static bool IsRoot => OperatingSystem.IsLinux() && GetEffectiveUserId() == 0;
 
     private static async Task<Server> StartAsync()
     {
         var bin = FindBinaries();
         if (bin is null)
         {
-            if (!IsRoot)
+            if (!Programs.IsRoot)
                 throw new InvalidOperationException(
                     "The PostgreSQL tests need PostgreSQL's server programs (initdb, pg_ctl under /usr/lib/postgresql/*/bin) and they are not installed. " +
                     "Install them (Debian/Ubuntu: sudo apt-get install -y postgresql), or run the tests as root to have them installed.");
             Console.Error.WriteLine("PostgreSQL tests: initdb not found; installing PostgreSQL with apt-get (running as root)");
-            await RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(10));
-            await RunAsync("apt-get", ["install", "-y", "postgresql"], TimeSpan.FromMinutes(15),
+            await Programs.RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(10));
+            await Programs.RunAsync("apt-get", ["install", "-y", "postgresql"], TimeSpan.FromMinutes(15),
                 new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" });
             bin = FindBinaries() ?? throw new InvalidOperationException("apt-get installed postgresql, but no initdb under /usr/lib/postgresql/*/bin");
             Console.Error.WriteLine($"PostgreSQL tests: installed, using {bin}");
         }
 
         // PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user and runs as it
-        var asPostgres = IsRoot;
+        var asPostgres = Programs.IsRoot;
         var dir = Path.Combine(Path.GetTempPath(), "chat-pg-" + Guid.NewGuid().ToString("N")[..12]);
         var data = Path.Combine(dir, "data");
         var socket = Path.Combine(dir, "socket");
         System.IO.Directory.CreateDirectory(socket);
-        if (asPostgres) await RunAsync("chown", ["-R", "postgres:postgres", dir], TimeSpan.FromSeconds(30));
+        if (asPostgres) await Programs.RunAsync("chown", ["-R", "postgres:postgres", dir], TimeSpan.FromSeconds(30));
         var server = new Server(dir, bin, FreePort(), asPostgres);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(server);
         StartWatchdog(server);
@@ -166,36 +162,6 @@ public static class PostgresServer
 
     private static Task RunAsPostgresAsync(Server server, string program, IReadOnlyList<string> args, TimeSpan timeout) =>
         server.AsPostgresUser
-            ? RunAsync("runuser", ["-u", "postgres", "--", program, .. args], timeout)
-            : RunAsync(program, args, timeout);
-
-    private static async Task RunAsync(string program, IReadOnlyList<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var info = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            // the server's own cwd must be readable by the postgres user
-            WorkingDirectory = "/",
-        };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot run {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout}");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException(
-                $"{program} {string.Join(' ', args)} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
-    }
+            ? Programs.RunAsync("runuser", ["-u", "postgres", "--", program, .. args], timeout)
+            : Programs.RunAsync(program, args, timeout);
 }

@@ -196,20 +196,20 @@ public sealed partial class S3Server : IAsyncDisposable
             if (File.Exists(script)) return script;
             if (!OnPath("npm") || !OnPath("node"))
             {
-                if (!IsRoot)
+                if (!Programs.IsRoot)
                     throw new InvalidOperationException(
                         "The S3 tests need Node.js and npm to run s3rver, and they are not installed. Install them " +
                         "(Debian/Ubuntu: sudo apt-get install -y nodejs npm), or run the tests as root to have them installed.");
                 Console.Error.WriteLine("S3 tests: npm not found; installing nodejs and npm with apt-get (running as root)");
-                await RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(10));
-                await RunAsync("apt-get", ["install", "-y", "nodejs", "npm"], TimeSpan.FromMinutes(15),
+                await Programs.RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(10));
+                await Programs.RunAsync("apt-get", ["install", "-y", "nodejs", "npm"], TimeSpan.FromMinutes(15),
                     new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" });
             }
             // into a fresh folder, moved into place when complete: an interrupted install is never taken for a good one
             var staging = home + ".installing-" + Environment.ProcessId;
             TestNode.TryDelete(staging);
             System.IO.Directory.CreateDirectory(staging);
-            await RunAsync("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, $"s3rver@{Version}"], TimeSpan.FromMinutes(10));
+            await Programs.RunAsync("npm", ["install", "--no-audit", "--no-fund", "--no-save", "--prefix", staging, $"s3rver@{Version}"], TimeSpan.FromMinutes(10));
             if (!File.Exists(Path.Combine(staging, "node_modules", "s3rver", "bin", "s3rver.js")))
                 throw new InvalidOperationException($"npm installed s3rver@{Version} into {staging}, but without bin/s3rver.js");
             TestNode.TryDelete(home);
@@ -225,31 +225,4 @@ public sealed partial class S3Server : IAsyncDisposable
     private static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Any(dir => File.Exists(Path.Combine(dir, program)));
-
-    [DllImport("libc", EntryPoint = "geteuid")]
-    private static extern uint GetEffectiveUserId();
-
-    private static bool IsRoot => OperatingSystem.IsLinux() && GetEffectiveUserId() == 0;
-
-    private static async Task RunAsync(string program, IReadOnlyList<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot run {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {timeout}");
-        }
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
-    }
 }

@@ -131,7 +131,4 @@ internal sealed class PackedInbox
         _chunkBase += drop;
         if (_chunks.Count == 0) _used = 0;
     }
-
-    /// <summary>Bytes held for entries (whole chunks).</summary>
-    public long Bytes => _chunks.Sum(c => (long)c.Length);
 }
