@@ -9,10 +9,10 @@ using Akka.Serialization;
 namespace Chat.Node.Persistence;
 
 /// <summary>
-/// Serialization of persistent payloads to <see cref="StoredRow"/> and back, with Akka's serializers, inside
-/// <see cref="Akka.Serialization.Serialization.WithTransport{TState,T}"/> (callers of Serialize set it, once per batch
-/// of events). Akka promises serializers the system's transport information, as remoting does: with it an actor
-/// reference is written with this node's address, so that another node replaying it reaches this one.
+/// Serialization of persistent payloads to <see cref="StoredRow"/> and back, with Akka's serializers. Akka promises
+/// serializers the system's transport information, as remoting does: callers of Serialize run it inside
+/// <see cref="Akka.Serialization.Serialization.WithTransport{TState,T}"/> (once per batch of events), so that an actor
+/// reference is written with this node's address and another node replaying it reaches this one.
 /// </summary>
 internal static class Payloads
 {
@@ -23,10 +23,12 @@ internal static class Payloads
         return (manifest, serializer.Identifier, serializer.ToBinary(payload));
     }
 
-    /// <summary>Deserializes one row, with the system's transport information set.</summary>
-    public static object Deserialize(Akka.Serialization.Serialization serialization, StoredRow row) =>
-        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, row),
-            static s => s.serialization.Deserialize(s.row.Payload, s.row.SerializerId, s.row.Manifest));
+    /// <summary>
+    /// Deserializes one row through the system's serialization, which sets the transport information itself (a
+    /// serializer's own FromBinary, called directly, would run without it).
+    /// </summary>
+    public static object Deserialize(Akka.Serialization.Serialization serialization, in StoredRow row) =>
+        serialization.Deserialize(row.Payload, row.SerializerId, row.Manifest);
 
     /// <summary>The store of the plugin's <c>connection-string</c>, with its <c>synchronous</c> setting; released in PostStop.</summary>
     public static SqliteEventStore Acquire(Config config) => SqliteEventStore.Acquire(
