@@ -9,16 +9,15 @@ namespace Chat.Tests;
 /// none today; a store must still keep one whole, as Akka's contract asks (an entity that persists whom to answer).
 /// </summary>
 /// <remarks>
-/// <see cref="StoredPath"/>, <see cref="WrittenWithTransport"/> and <see cref="ReadWithTransport"/> are filled in by
-/// <see cref="RefCarrierSerializer"/> when the payload is read back: what path was stored, and whether the store
-/// serialized and deserialized with the actor system's transport information, as Akka promises every serializer
-/// (remoting does the same; serializers of actor references rely on it).
+/// <see cref="StoredPath"/> and <see cref="WrittenWithTransport"/> are filled in by <see cref="RefCarrierSerializer"/>
+/// when the payload is read back: what path was stored, and whether the store serialized with the actor system's
+/// transport information, as Akka promises every serializer (remoting does the same; serializers of actor references
+/// rely on it). Reading sets it in Akka itself (Serialization.Deserialize).
 /// </remarks>
 public sealed record RefCarrier(string Label, IActorRef Ref)
 {
     public string? StoredPath { get; init; }
     public bool WrittenWithTransport { get; init; }
-    public bool ReadWithTransport { get; init; }
 }
 
 /// <summary>
@@ -44,7 +43,6 @@ public sealed class RefCarrierSerializer(ExtendedActorSystem system) : Serialize
         {
             StoredPath = parts[2],
             WrittenWithTransport = bool.Parse(parts[1]),
-            ReadWithTransport = HasTransport(),
         };
     }
 
