@@ -36,7 +36,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// <summary>Sent by the TCP edge when the node stops.</summary>
     public sealed class ShutDown : INoSerializationVerificationNeeded { public static readonly ShutDown Instance = new(); }
 
-    private readonly ClientConnection _connection;
+    private readonly IClientLink _connection;
     private readonly ChatSettings _settings;
     private readonly IActorRef _users;
     private readonly IActorRef _phones;
@@ -73,7 +73,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _preLoginSince = Environment.TickCount64;
     private int _failedLogins;
 
-    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+    public Session(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media)
     {
         _media = media;
@@ -145,7 +145,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+    public static Props Props(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media) =>
         Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock, media));
 
