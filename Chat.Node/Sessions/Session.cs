@@ -125,7 +125,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<RequestFailed>(f =>
         {
             if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
-            _log.Warning("request {0} failed: {1}", f.RequestId, f.Cause.Message);
+            // the user's id as an argument: JSON logs carry it as the line's "user" field
+            if (_phase == Phase.LoggedIn) _log.Warning("request {0} of {1} failed: {2}", f.RequestId, _user, f.Cause.Message);
+            else _log.Warning("request {0} failed: {1}", f.RequestId, f.Cause.Message);
             _connection.Write(new Error(f.RequestId, ErrorCode.Unavailable, "the server did not answer in time; retry"));
         });
         Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
