@@ -177,10 +177,11 @@ public sealed class ChatNode : IAsyncDisposable
         var persistence = PersistenceBackend.From(config, s);
         config = persistence.Config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         var shards = config.GetInt("akka.cluster.sharding.number-of-shards", 100);
-        // JSON logs: Akka's events go through the node's JSON logger instead of its text logger; the standard-output
-        // logger that serves the moments before the loggers start is silenced, so that no text line slips out
+        // JSON logs: Akka's events go through the node's JSON logger instead of its text logger, and what Akka writes
+        // before its loggers start and after they stop goes through a JSON minimal logger, so that no text line slips out
         if (s.LogFormat == Logs.LogFormat.Json)
-            config = ConfigurationFactory.ParseString($"akka.loggers = [\"{Logs.JsonLogger.TypeName}\"]\nakka.stdout-loglevel = OFF").WithFallback(config);
+            config = ConfigurationFactory.ParseString($"akka.loggers = [\"{Logs.JsonLogger.TypeName}\"]\n" +
+                                                      $"akka.stdout-logger-class = \"{Logs.JsonStandardOutLogger.TypeName}\"").WithFallback(config);
 
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {

@@ -18,6 +18,12 @@ public sealed class JsonLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
 
     private string? _node;
 
+    /// <summary>
+    /// The address the last started JSON logger learned, for <see cref="JsonStandardOutLogger"/>, which has no actor
+    /// system of its own to ask. A process runs one node (JSON logs are the node program's), so this is its address.
+    /// </summary>
+    internal static volatile string? LastNodeAddress;
+
     public JsonLogger()
     {
         Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
@@ -39,7 +45,7 @@ public sealed class JsonLogger : ReceiveActor, IRequiresMessageQueue<ILoggerMess
         try
         {
             var address = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
-            if (address?.Host is not null) _node = address.ToString();
+            if (address?.Host is not null) LastNodeAddress = _node = address.ToString();
         }
         catch (Exception)
         {
