@@ -221,9 +221,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     private void OnRead(Read r)
     {
-        if (!UserId.IsValid(r.With) && !GroupId.IsValid(r.With))
+        if (ReadProblem(r.With, r.UpTo) is { } problem)
         {
-            _connection.Write(new Error(r.RequestId, ErrorCode.UnknownUser, $"no user or group '{Truncate(r.With)}'"));
+            _connection.Write(new Error(r.RequestId, problem.Code, problem.Reason));
             return;
         }
         var requestId = r.RequestId;
