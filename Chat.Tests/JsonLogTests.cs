@@ -3,6 +3,7 @@ using System.Text.Json;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.TestKit.Xunit2;
+using Chat.Node.Hosting;
 using Chat.Node.Logs;
 using Chat.Protocol;
 
@@ -110,5 +111,29 @@ public sealed class JsonLoggerSpecs() : TestKit(ConfigurationFactory.ParseString
         Assert.Equal(User, line.GetProperty("user").GetString());
         Assert.Equal(Group, line.GetProperty("group").GetString());
         Assert.Equal($"request of {User} to {Group} failed", line.GetProperty("message").GetString());
+    }
+}
+
+/// <summary>Where the log format comes from: the flag, else <c>CHAT_LOG_FORMAT</c>, else <c>chat.log-format</c> (text by default).</summary>
+public sealed class LogFormatSettingTests
+{
+    private static LogFormat FormatOf(NodeOptions options) => Chat.Node.ChatSettings.From(ChatNode.LoadConfig(options)).LogFormat;
+
+    [Fact]
+    public void Text_by_default_json_from_the_configuration_and_the_flag_over_the_configuration()
+    {
+        Assert.Equal(LogFormat.Text, FormatOf(new NodeOptions()));
+        Assert.Equal(LogFormat.Json, FormatOf(new NodeOptions { ExtraHocon = "chat.log-format = json" }));
+        Assert.Equal(LogFormat.Json, FormatOf(new NodeOptions { LogFormat = "JSON" }));
+        Assert.Equal(LogFormat.Text, FormatOf(new NodeOptions { LogFormat = "text", ExtraHocon = "chat.log-format = json" }));
+    }
+
+    [Fact]
+    public void A_format_other_than_text_or_json_is_refused_with_where_it_came_from()
+    {
+        Assert.Contains("--log-format must be text or json, not 'xml'",
+            Assert.Throws<ArgumentException>(() => FormatOf(new NodeOptions { LogFormat = "xml" })).Message);
+        Assert.Contains("chat.log-format must be text or json, not 'yaml'",
+            Assert.Throws<ArgumentException>(() => FormatOf(new NodeOptions { ExtraHocon = "chat.log-format = yaml" })).Message);
     }
 }
