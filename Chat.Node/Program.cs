@@ -5,12 +5,13 @@ namespace Chat.Node;
 public static class Program
 {
     private const string Usage = """
-        usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]...
+        usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]... [--admin-port PORT]
                          [--cluster-host ADDR] [--cluster-port PORT] [--seeds HOST:PORT,...] [--roles R,...]
           --host ADDR          address to accept clients on (default 127.0.0.1; env CHAT_HOST)
           --port PORT          client port, 0 picks a free one (default 7400; env CHAT_PORT)
           --data DIR           data directory: SQLite database and media (default ./data; env CHAT_DATA)
           --config FILE        HOCON file layered over hocon/ (repeatable; later files win)
+          --admin-port PORT    admin endpoint (health, metrics, chat admin), 0 picks a free one (default off; env CHAT_ADMIN_PORT)
         cluster (docs/operations.md, "Running a cluster"):
           --cluster-host ADDR  address the other nodes reach this node at (default 127.0.0.1; env CHAT_CLUSTER_HOST)
           --cluster-port PORT  cluster port, 0 picks a free one (default 0; env CHAT_CLUSTER_PORT)
@@ -69,6 +70,7 @@ public static class Program
             Console.WriteLine("stopped before start-up finished");
             return 0;
         }
+        if (node.AdminEndpoint is { } admin) Console.WriteLine($"admin on {admin.Address}:{admin.Port}");
         Console.WriteLine($"listening on {node.Endpoint.Address}:{node.Endpoint.Port}");
         Console.Out.Flush();
         var signalled = Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -105,6 +107,11 @@ public static class Program
                     options = options with { Port = port };
                     break;
                 case "--data": options = options with { DataDirectory = Value() }; break;
+                case "--admin-port":
+                    var ap = Value();
+                    if (!int.TryParse(ap, out var adminPort) || adminPort is < 0 or > 65535) throw new ArgumentException($"--admin-port must be 0-65535, not '{ap}'");
+                    options = options with { AdminPort = adminPort };
+                    break;
                 case "--config": configs.Add(Path.GetFullPath(Value())); break;
                 case "--cluster-host": options = options with { ClusterHost = Value() }; break;
                 case "--cluster-port":

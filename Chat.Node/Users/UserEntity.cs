@@ -53,7 +53,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     protected override void PreStart()
     {
         if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
+        Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.User);
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        Admin.ChatMetrics.EntityStopped(Admin.ChatMetrics.EntityType.User);
+        base.PostStop();
     }
 
     public override string PersistenceId { get; }
@@ -98,6 +105,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
             case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
@@ -133,6 +141,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _state.Apply(expired);
         RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
+
+    /// <summary>What <c>chat admin user</c> shows: the profile and the inbox's position, never message text.</summary>
+    private UserDescription Describe(UserId id) => _state.Profile is { } p
+        ? new UserDescription(id, true, p.Name, p.Phone, _sessions.Values.Order(StringComparer.Ordinal).ToList(), _state.InboxCount,
+            _state.LastSeq, _state.AckedSeq, _state.Groups.Count, _state.ClosedAt != 0)
+        : new UserDescription(id, false, "", "", [], 0, 0, 0, 0, false);
 
     private void OnCreate(CreateUser cmd)
     {
@@ -325,8 +339,11 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private (IUserEvent, Action<IUserEvent>)? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
     {
         var upTo = pending.Max(p => p.Command.UpTo);
+        var ackedBefore = _state.AckedSeq;
         var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
         if (decision.Event is not { } acked) return null;
+        // counted before the ack is applied: until then the newest entries are still held decoded (no decoding to count)
+        CountDelivered(ackedBefore, acked.UpTo);
         _state.Apply(acked);
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
@@ -337,6 +354,15 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             ScheduleRetry();
             CountEventForSnapshot();
         });
+    }
+
+    /// <summary>Messages in (<paramref name="after"/>, <paramref name="upTo"/>] are delivered: acknowledged for the first time.</summary>
+    private void CountDelivered(long after, long upTo)
+    {
+        var now = Now;
+        for (var seq = Math.Max(after + 1, _state.FirstSeq); seq <= upTo; seq++)
+            if (_state.EntryAt(seq) is InboxMessage m && m.From != _state.Profile?.Id)
+                Admin.ChatMetrics.MessageDelivered(Math.Max(0, now - m.SentAt) / 1000.0);
     }
 
     private void OnRead(MarkRead cmd)
