@@ -7,13 +7,16 @@ public sealed class NodeProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private NodeProcess(Process process, int port)
+    private NodeProcess(Process process, int port, int? adminPort)
     {
         _process = process;
         Port = port;
+        AdminPort = adminPort;
     }
 
     public int Port { get; }
+    /// <summary>The admin endpoint's port, from the node's "admin on" line; null when it runs without one.</summary>
+    public int? AdminPort { get; }
     public int Pid => _process.Id;
 
     /// <summary>Starts the node and waits for its "listening on" line.</summary>
@@ -25,9 +28,15 @@ public sealed class NodeProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var process = Launch(dataDirectory, port, extraArgs, environment, output, openFilesLimit);
-        var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), output);
+        string? admin = null;
+        var line = await ReadUntilAsync(process, l =>
+        {
+            if (l.StartsWith("admin on ", StringComparison.Ordinal)) admin = l;
+            return l.StartsWith("listening on ", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(60), output);
         _ = DrainAsync(process, output);
-        return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]));
+        return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]),
+            admin is null ? null : int.Parse(admin[(admin.LastIndexOf(':') + 1)..]));
     }
 
     /// <summary>Starts the node process without waiting for anything; read its standard output with <see cref="ReadUntilAsync"/>.</summary>
