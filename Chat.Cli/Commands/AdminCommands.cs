@@ -71,8 +71,14 @@ internal abstract class AdminCommand<TSettings>(IAnsiConsole console) : AsyncCom
         using var admin = new AdminClient(settings.Node, AdminClient.ReadToken(settings.TokenFile, settings.Data), Timeout);
         var body = await CallAsync(admin, settings, cancellationToken);
         using var doc = JsonDocument.Parse(body);
-        if (settings.Json) Out.WriteLine(JsonSerializer.Serialize(doc.RootElement));
-        else Show(doc.RootElement);
+        if (settings.Json)
+        {
+            Out.WriteLine(body.Trim()); // the node's answer as sent: one line
+            return 0;
+        }
+        // redirected output is not a terminal of 80 columns: cluster addresses fit on one line
+        if (!Console.Profile.Capabilities.Ansi) Console.Profile.Width = Math.Max(Console.Profile.Width, 160);
+        Show(doc.RootElement);
         return 0;
     }
 
