@@ -131,6 +131,8 @@ public sealed record VerificationSettings
     public required int MaxAttempts { get; init; }
     /// <summary>Codes one phone may be sent in any hour.</summary>
     public required int MaxCodesPerHour { get; init; }
+    /// <summary>A phone's directory entry with no code pending leaves memory after this long without requests.</summary>
+    public required TimeSpan IdleTimeout { get; init; }
 
     /// <summary>Reads <c>chat.verification</c>; like <see cref="ChatSettings.From"/>, every setting must be present.</summary>
     public static VerificationSettings From(Config config)
@@ -150,9 +152,11 @@ public sealed record VerificationSettings
             CodeLifetime = c.Time("code-lifetime"),
             MaxAttempts = c.Int("max-attempts"),
             MaxCodesPerHour = c.Int("max-codes-per-hour"),
+            IdleTimeout = c.Time("idle-timeout"),
         };
         if (settings.CodeLifetime <= TimeSpan.Zero) throw new ArgumentException("chat.verification.code-lifetime must be positive");
         if (settings.MaxAttempts < 1) throw new ArgumentException("chat.verification.max-attempts must be at least 1");
+        if (settings.IdleTimeout <= TimeSpan.Zero) throw new ArgumentException("chat.verification.idle-timeout must be positive");
         if (settings.MaxCodesPerHour < 1) throw new ArgumentException("chat.verification.max-codes-per-hour must be at least 1");
         if (settings.Sender.Length == 0) throw new ArgumentException("chat.verification.sender must be log or a type name");
         return settings;
