@@ -339,11 +339,8 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     private (IUserEvent, Action<IUserEvent>)? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
     {
         var upTo = pending.Max(p => p.Command.UpTo);
-        var ackedBefore = _state.AckedSeq;
         var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
         if (decision.Event is not { } acked) return null;
-        // counted before the ack is applied: until then the newest entries are still held decoded (no decoding to count)
-        CountDelivered(ackedBefore, acked.UpTo);
         _state.Apply(acked);
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
@@ -354,15 +351,6 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             ScheduleRetry();
             CountEventForSnapshot();
         });
-    }
-
-    /// <summary>Messages in (<paramref name="after"/>, <paramref name="upTo"/>] are delivered: acknowledged for the first time.</summary>
-    private void CountDelivered(long after, long upTo)
-    {
-        var now = Now;
-        for (var seq = Math.Max(after + 1, _state.FirstSeq); seq <= upTo; seq++)
-            if (_state.EntryAt(seq) is InboxMessage m && m.From != _state.Profile?.Id)
-                Admin.ChatMetrics.MessageDelivered(Math.Max(0, now - m.SentAt) / 1000.0);
     }
 
     private void OnRead(MarkRead cmd)
