@@ -8,6 +8,8 @@ public sealed record ChatSettings
     public required string Host { get; init; }
     public required int Port { get; init; }
     public required string DataDirectory { get; init; }
+    /// <summary>Text or JSON lines for the log and the node's own lines.</summary>
+    public required Logs.LogFormat LogFormat { get; init; }
     public required int MaxFrameBytes { get; init; }
     /// <summary>The largest frame read before the connection has logged in.</summary>
     public required int MaxFrameBytesBeforeLogin { get; init; }
@@ -66,6 +68,7 @@ public sealed record ChatSettings
             Host = c.String("host"),
             Port = c.Int("port"),
             DataDirectory = c.String("data-directory"),
+            LogFormat = Logs.LogFormats.Parse(c.String("log-format"), "chat.log-format"),
             MaxFrameBytes = (int)c.Bytes("limits.max-frame-bytes"),
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             RegistrationsPerAddress = c.Int("limits.registrations-per-address"),

@@ -178,6 +178,21 @@ public sealed class CodecTests
     }
 
     [Fact]
+    public void An_integer_too_large_for_its_field_is_a_bad_frame_that_says_so()
+    {
+        // Lookup [7, [2^32, "+14155550100"]]: a RequestId one past the uint32 range
+        byte[] lookup = [0x92, 0x07, 0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0xac, .."+14155550100"u8];
+        // Download [69, [1, "m", 0, 2^31]]: a Length one past the int32 range
+        byte[] download = [0x92, 0x45, 0x94, 0x01, 0xa1, (byte)'m', 0x00, 0xce, 0x80, 0, 0, 0];
+        foreach (var payload in new[] { lookup, download })
+        {
+            var e = Assert.Throws<FrameViolationException>(() => FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
+            Assert.Equal(ErrorCode.BadFrame, e.Code);
+            Assert.Contains("an integer is out of its field's range", e.Message);
+        }
+    }
+
+    [Fact]
     public void Readers_ignore_fields_added_by_a_newer_version()
     {
         // Ping with an extra trailing field: [17, [5, "future"]]

@@ -19,7 +19,7 @@ public sealed class NodeProcess : IAsyncDisposable
     public int? AdminPort { get; }
     public int Pid => _process.Id;
 
-    /// <summary>Starts the node and waits for its "listening on" line.</summary>
+    /// <summary>Starts the node and waits for its "listening on" line (with <c>--log-format json</c>, its <c>listening</c> event).</summary>
     /// <param name="extraArgs">Further command-line flags (e.g. <c>--seeds</c>, <c>--config</c>).</param>
     /// <param name="environment">Environment variables set for the node (e.g. <c>CHAT_POSTGRES</c>).</param>
     /// <param name="output">Receives every line the node prints (standard output and error).</param>
@@ -28,15 +28,30 @@ public sealed class NodeProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var process = Launch(dataDirectory, port, extraArgs, environment, output, openFilesLimit);
-        string? admin = null;
+        int? admin = null;
         var line = await ReadUntilAsync(process, l =>
         {
-            if (l.StartsWith("admin on ", StringComparison.Ordinal)) admin = l;
-            return l.StartsWith("listening on ", StringComparison.Ordinal);
+            if (l.StartsWith("admin on ", StringComparison.Ordinal)) admin = int.Parse(l[(l.LastIndexOf(':') + 1)..]);
+            else if (Event(l, "admin") is { } adminPort) admin = adminPort;
+            return l.StartsWith("listening on ", StringComparison.Ordinal) || Event(l, "listening") is not null;
         }, TimeSpan.FromSeconds(60), output);
         _ = DrainAsync(process, output);
-        return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]),
-            admin is null ? null : int.Parse(admin[(admin.LastIndexOf(':') + 1)..]));
+        return new NodeProcess(process, Event(line, "listening") ?? int.Parse(line[(line.LastIndexOf(':') + 1)..]), admin);
+    }
+
+    /// <summary>The port of a JSON line of the event <paramref name="name"/> (<c>listening</c>, <c>admin</c>); null for any other line.</summary>
+    private static int? Event(string line, string name)
+    {
+        if (!line.StartsWith('{')) return null;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            return json.RootElement.TryGetProperty("event", out var e) && e.GetString() == name ? json.RootElement.GetProperty("port").GetInt32() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Starts the node process without waiting for anything; read its standard output with <see cref="ReadUntilAsync"/>.</summary>
