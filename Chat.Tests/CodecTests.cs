@@ -23,6 +23,8 @@ public sealed class CodecTests
         new LoggedIn(9, "uabcdefghijklmnop", "Ann", "+14155550100", 42),
         new Lookup(10, "+14155550101"),
         new LookupResult(10, "+14155550101", "uqrstuvwxyz234567", "Bob"),
+        new WhoIs(26, ["uqrstuvwxyz234567", "uabcdefghijklmnop"]),
+        new Profiles(26, [new UserProfile("uqrstuvwxyz234567", "Bob", "+14155550101")]),
         new Send(11, "c-1", "uqrstuvwxyz234567", "héllo 👋"),
         new Send(11, "c-1", "uqrstuvwxyz234567", "a caption", Photo),
         new Accepted(11, "c-1", "mabcdefghijklmnop", 1_764_000_000_000),

@@ -127,6 +127,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         {
             // registering is progress towards a login: reading the code from the phone may take a while
             if (r.Frame is Registered or CodeSent) _preLoginSince = Environment.TickCount64;
+            if (r.Frame is LookupResult found) RememberLookup(found);
             _connection.Write(r.Frame);
         });
         Receive<RequestFailed>(f =>
@@ -209,6 +210,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case Sync s: OnSync(s); return;
             case Read r: OnRead(r); return;
             case Lookup l: OnLookup(l); return;
+            case WhoIs w: OnWhoIs(w); return;
             case CreateGroup c: OnCreateGroup(c); return;
             case AddMembers a: OnChangeGroup(a.RequestId, a.GroupId, GroupNoticeKind.Added, a.Members, null); return;
             case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;

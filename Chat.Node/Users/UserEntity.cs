@@ -108,6 +108,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
+            case FindContacts cmd:
+                Sender.Tell(new ContactsFound(Contacts.SendersAmong(_state, cmd.Ids), _state.Groups.Keys.ToList()));
+                break;
+            case ShowProfile cmd: Sender.Tell(Contacts.Show(_state, cmd)); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;
