@@ -277,6 +277,7 @@ public sealed class ChatNode : IAsyncDisposable
             if (settings.Verification.Mode == VerificationMode.Auto)
                 report.Write("verification: chat.verification.mode = auto hands every code back to the client, so anyone can take " +
                              "any phone number; for tests only");
+            SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
         }

@@ -11,6 +11,8 @@ namespace Chat.Node.Sessions;
 // while an earlier media send has its media checked (so that order is kept).
 public sealed partial class Session
 {
+    private SendRates? _sendRates;
+
     private void Submit(Frame send)
     {
         if (!_checkingMedia)
@@ -106,6 +108,13 @@ public sealed partial class Session
                 _settings.Media.MaxThumbnailBytes, _sendDeadlines.Count, _settings.MaxInFlight, _sendDeadlines.ContainsKey(requestId)) is var (code, problem))
         {
             _connection.Write(new Error(requestId, code, problem));
+            return false;
+        }
+        var rates = _sendRates ??= SendRates.Get(Context.System);
+        if (!rates.TryTake(_user.Value, out var wait))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.RateLimited,
+                $"more than {rates.PerMinute} messages a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
             return false;
         }
         var now = Environment.TickCount64;

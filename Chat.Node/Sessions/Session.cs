@@ -240,7 +240,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (!quotas.TryTake("lookup " + _user.Value, quotas.LookupsPerUserPerMinute, TimeSpan.FromMinutes(1), out var wait))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.RateLimited,
-                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s"));
+                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
             return;
         }
         var requestId = l.RequestId;
