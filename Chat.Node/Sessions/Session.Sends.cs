@@ -12,6 +12,19 @@ namespace Chat.Node.Sessions;
 public sealed partial class Session
 {
     private SendRates? _sendRates;
+    /// <summary>Recipients this session has told the user's entity about (<see cref="WroteTo"/>): told once, not per message.</summary>
+    private readonly HashSet<UserId> _wroteTo = [];
+
+    /// <summary>
+    /// The user's one-to-one message to <paramref name="to"/> was accepted: their entity records that the user wrote to
+    /// them, so that messages from them no longer count against the user's quota for strangers.
+    /// </summary>
+    private void NoteWroteTo(UserId to)
+    {
+        if (to == _user) return;
+        if (_wroteTo.Count >= 4096) _wroteTo.Clear(); // a bound; telling again is harmless (the entity records once)
+        if (_wroteTo.Add(to)) _users.Tell(new WroteTo(_user, to));
+    }
 
     private void Submit(Frame send)
     {

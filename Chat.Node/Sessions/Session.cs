@@ -95,8 +95,10 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Closed>(_ => Context.Stop(Self));
         Receive<TextAccepted>(a =>
         {
-            if (_sendDeadlines.Remove(a.RequestId))
-                _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
+            if (!_sendDeadlines.Remove(a.RequestId, out var send)) return;
+            // told before the client hears Accepted: whatever it does next, the entity knows the user wrote to them
+            if (send.Command is DeliverText text) NoteWroteTo(text.UserId);
+            _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
         });
         Receive<Rejected>(r =>
         {

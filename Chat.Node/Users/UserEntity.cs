@@ -24,6 +24,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     }
 
     private readonly ChatSettings _settings;
+    private readonly StrangerQuota _strangerQuota;
     private readonly TimeProvider _clock;
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -46,6 +47,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
         _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
+        _strangerQuota = new StrangerQuota(settings.StrangerInboxMessages, settings.StrangerInboxBytes);
         _clock = clock;
         if (users is not null) _users = users;
     }
@@ -88,6 +90,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         switch (message)
         {
             case DeliverText cmd: OnDeliver(cmd); break;
+            case WroteTo cmd: OnWroteTo(cmd); break;
             case Acknowledge cmd: OnAck(cmd); break;
             case FetchEntries cmd: OnFetch(cmd); break;
             case StoreReceipts cmd: OnStoreReceipts(cmd); break;
@@ -256,6 +259,17 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
 
     private void OnDeliver(DeliverText cmd) => _texts.Add(cmd, Sender);
 
+    /// <summary>
+    /// The user wrote to someone new: recorded at once (a message from them decided next sees it) and persisted.
+    /// Nobody waits for it: a write lost in a crash leaves them a stranger until the user writes to them again.
+    /// </summary>
+    private void OnWroteTo(WroteTo cmd)
+    {
+        if (!_state.IsOpen || _state.DecideContact(cmd.To).Event is not { } added) return;
+        _state.Apply(added);
+        PersistInOrder(added, _ => CountEventForSnapshot());
+    }
+
     private (IUserEvent, Action<IUserEvent>)? DecideTexts(List<(DeliverText Command, IActorRef ReplyTo)> pending)
     {
         var now = Now;
@@ -264,7 +278,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         var repeats = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing);
+            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing, _strangerQuota);
             if (decision.Error is { } code) sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
             else if (existing is not null) repeats.Add((sender, cmd.RequestId, existing));
             else
