@@ -23,6 +23,17 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         public static readonly RetryReceipts Instance = new();
     }
 
+    /// <summary>A closed account asks its groups (again) to take its leave.</summary>
+    private sealed class LeaveGroupsTick : INoSerializationVerificationNeeded
+    {
+        public static readonly LeaveGroupsTick Instance = new();
+    }
+
+    /// <summary>Leaves asked of groups by a closed account, by request id, until each group answers.</summary>
+    private readonly Dictionary<uint, GroupId> _leaving = [];
+    private uint _nextLeave;
+    private IActorRef? _groupRegion;
+
     private readonly ChatSettings _settings;
     private readonly StrangerQuota _strangerQuota;
     private readonly TimeProvider _clock;
@@ -80,6 +91,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case RecoveryCompleted:
                 _durableSeq = _state.LastSeq;
                 if (_state.Outbox.Count > 0) SendOutbox();
+                if (_state.ClosedAt != 0 && _state.Groups.Count > 0) LeaveGroups(); // closed before every group took its leave
                 SetIdleTimeout();
                 break;
         }
@@ -102,6 +114,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 break;
             case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
             case CloseAccount cmd: OnClose(cmd); break;
+            case LeaveGroupsTick: LeaveGroups(); break;
+            case Done d: OnLeft(d.RequestId); break;
+            case Rejected r when r.Code is ErrorCode.NotMember or ErrorCode.UnknownGroup: OnLeft(r.RequestId); break;
+            case Rejected: break; // a leave the group could not take now: the next round asks again
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
@@ -172,7 +188,47 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             _sessions.Clear();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
+            LeaveGroups();
             SetIdleTimeout();
+        });
+    }
+
+    /// <summary>
+    /// A closed account leaves every group it is in, as its owner would with LeaveGroup: it receives no group messages,
+    /// and the other members see it leave. Asked again every fan-out retry interval until each group has answered, and
+    /// again after a restart for the groups still listed (<see cref="GroupsLeft"/> removes them).
+    /// </summary>
+    private void LeaveGroups()
+    {
+        _leaving.Clear();
+        if (_state.ClosedAt == 0 || _state.Groups.Count == 0)
+        {
+            Timers.Cancel("leave-groups");
+            SetIdleTimeout();
+            return;
+        }
+        _groupRegion ??= ClusterSharding.Get(Context.System).ShardRegion(GroupEntity.RegionName);
+        var me = _state.Profile!.Id;
+        foreach (var group in _state.Groups.Keys)
+        {
+            var requestId = ++_nextLeave;
+            _leaving[requestId] = group;
+            _groupRegion.Tell(new ChangeGroup(group, me, GroupNoticeKind.Left, [], null, requestId), Self);
+        }
+        if (!Timers.IsTimerActive("leave-groups"))
+            Timers.StartPeriodicTimer("leave-groups", LeaveGroupsTick.Instance, _settings.GroupFanoutRetryInterval);
+        SetIdleTimeout();
+    }
+
+    private void OnLeft(uint requestId)
+    {
+        if (!_leaving.Remove(requestId, out var group) || !_state.Groups.ContainsKey(group)) return;
+        var left = new GroupsLeft(new[] { group });
+        _state.Apply(left);
+        PersistInOrder(left, _ =>
+        {
+            CountEventForSnapshot();
+            if (_state.Groups.Count == 0) LeaveGroups(); // all done: stops the timer
         });
     }
 
@@ -216,7 +272,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
     private void SetIdleTimeout()
     {
-        if (_sessions.Count > 0 || _state.Outbox.Count > 0) Context.SetReceiveTimeout(null);
+        if (_sessions.Count > 0 || _state.Outbox.Count > 0 || _leaving.Count > 0) Context.SetReceiveTimeout(null);
         else Context.SetReceiveTimeout(_state.Exists ? _settings.EntityIdleTimeout : TimeSpan.FromSeconds(10));
     }
 

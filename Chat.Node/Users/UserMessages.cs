@@ -151,6 +151,13 @@ public sealed record AccountClosed([property: Key(0)] UserId MovedTo, [property:
 [MessagePackObject, Manifest("u13")]
 public sealed record ContactsAdded([property: Key(0)] IReadOnlyList<UserId> Users) : IUserEvent;
 
+/// <summary>
+/// A closed account is out of these groups: each group took its leave (or had no such member). Removes them from
+/// the account's group list, so that the leaves are not asked again.
+/// </summary>
+[MessagePackObject, Manifest("u14")]
+public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups) : IUserEvent;
+
 // ---------- commands and replies ----------
 
 /// <summary>

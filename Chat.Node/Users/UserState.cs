@@ -315,6 +315,9 @@ public sealed class UserState
                 _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
                 CountIfFromStranger(s.Entry);
                 break;
+            case GroupsLeft l:
+                foreach (var group in l.Groups) _groups.Remove(group);
+                break;
             case ContactsAdded c:
                 foreach (var user in c.Users) _contacts.Add(user);
                 // what they sent before no longer counts as from a stranger
