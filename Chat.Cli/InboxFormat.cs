@@ -18,7 +18,7 @@ internal static class InboxFormat
     /// One JSON object per line. A receipt gives one line per message id it covers; a receipt set one line per
     /// item and message id, each exactly as a receipt's (plus <c>group</c> when the item names one).
     /// </summary>
-    public static IEnumerable<string> JsonLines(Frame entry)
+    public static IEnumerable<string> JsonLines(Frame entry, IReadOnlyDictionary<string, UserProfile>? names = null)
     {
         switch (entry)
         {
@@ -29,6 +29,8 @@ internal static class InboxFormat
                     w.WriteString("id", m.MessageId);
                     w.WriteNumber("seq", m.Seq);
                     w.WriteString("from", m.From);
+                    if (names is not null && names.TryGetValue(m.From, out var sender)) w.WriteString("fromName", sender.Name);
+                    else w.WriteNull("fromName");
                     w.WriteString("text", m.Text);
                     w.WriteNumber("sentAt", m.SentAt);
                     if (m.Group is not null)
@@ -89,19 +91,20 @@ internal static class InboxFormat
     });
 
     /// <summary>
-    /// Spectre markup lines: time, sender, text (group messages with the group and their place in it);
-    /// receipts as ✓ delivered / ✓✓ read with the message id; group changes as a sentence.
+    /// Spectre markup lines: time, sender (<c>Alice (+14155550101):</c> when <paramref name="names"/> knows them, else the
+    /// user id), text (group messages with the group and their place in it); receipts as ✓ delivered / ✓✓ read with the
+    /// message id; group changes as a sentence.
     /// </summary>
-    public static IEnumerable<string> HumanLines(Frame entry)
+    public static IEnumerable<string> HumanLines(Frame entry, IReadOnlyDictionary<string, UserProfile>? names = null)
     {
         switch (entry)
         {
             case Message { Group: null } m:
-                yield return $"[grey]{Time(m.SentAt)}[/] [bold]{m.From.EscapeMarkup()}[/]  {MediaLabel(m)}{m.Text.EscapeMarkup()}";
+                yield return $"[grey]{Time(m.SentAt)}[/] [bold]{Sender(m.From, names)}[/]: {MediaLabel(m)}{m.Text.EscapeMarkup()}";
                 break;
             case Message m:
                 yield return $"[grey]{Time(m.SentAt)}[/] [cyan][[group {m.Group.EscapeMarkup()} #{m.GroupSeq}]][/] " +
-                             $"[bold]{m.From.EscapeMarkup()}[/]  {MediaLabel(m)}{m.Text.EscapeMarkup()}";
+                             $"[bold]{Sender(m.From, names)}[/]: {MediaLabel(m)}{m.Text.EscapeMarkup()}";
                 break;
             case Receipt r:
                 foreach (var id in r.MessageIds)
@@ -117,6 +120,12 @@ internal static class InboxFormat
                 break;
         }
     }
+
+    /// <summary>"Alice (+14155550101)" when the sender's profile is known, else their user id; as markup.</summary>
+    private static string Sender(string userId, IReadOnlyDictionary<string, UserProfile>? names) =>
+        names is not null && names.TryGetValue(userId, out var p)
+            ? $"{p.Name.EscapeMarkup()} ({p.Phone.EscapeMarkup()})"
+            : userId.EscapeMarkup();
 
     /// <summary>"[image/png 1.2 MiB m…] " before the caption, so a person can download it.</summary>
     private static string MediaLabel(Message m) => m.Media is { } media

@@ -7,7 +7,7 @@ namespace Chat.Node;
 /// standard error (generation, how long threads were being suspended, how long the collection took, the whole pause).
 /// A tail of tens of milliseconds that recurs every few seconds at a steady load is usually this.
 /// With <c>CHAT_GC_TRACE=alloc</c> it also samples allocations (one sample per ~100 KB allocated) and prints the
-/// types allocated most, every 10 s: where the bytes that fill generation 0 come from.
+/// types allocated most in each 10 s: where the bytes that fill generation 0 come from.
 /// </summary>
 internal sealed class GcPauseLog : EventListener
 {
@@ -56,6 +56,9 @@ internal sealed class GcPauseLog : EventListener
             Console.Error.WriteLine($"alloc: {_sampledTotal / 1048576.0:0.0} MB sampled; the most allocated types:");
             foreach (var (name, bytes) in _sampled.OrderByDescending(p => p.Value).Take(70))
                 Console.Error.WriteLine($"alloc: {100.0 * bytes / _sampledTotal,5:0.0}% {name}");
+            // each report covers its own 10 s, so a steady load is not mixed with the start-up's allocations
+            _sampled.Clear();
+            _sampledTotal = 0;
         }
     }
 

@@ -1,4 +1,5 @@
 using Chat.Node.Hosting;
+using Chat.Node.Logs;
 
 namespace Chat.Node;
 
@@ -7,10 +8,13 @@ public static class Program
     private const string Usage = """
         usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]...
                          [--cluster-host ADDR] [--cluster-port PORT] [--seeds HOST:PORT,...] [--roles R,...]
+                         [--log-format text|json]
           --host ADDR          address to accept clients on (default 127.0.0.1; env CHAT_HOST)
           --port PORT          client port, 0 picks a free one (default 7400; env CHAT_PORT)
           --data DIR           data directory: SQLite database and media (default ./data; env CHAT_DATA)
           --config FILE        HOCON file layered over hocon/ (repeatable; later files win)
+          --log-format FORMAT  text (default) or json: one JSON object per line, Akka's log events and the node's own
+                               lines alike (env CHAT_LOG_FORMAT; docs/operations.md, "Logs")
         cluster (docs/operations.md, "Running a cluster"):
           --cluster-host ADDR  address the other nodes reach this node at (default 127.0.0.1; env CHAT_CLUSTER_HOST)
           --cluster-port PORT  cluster port, 0 picks a free one (default 0; env CHAT_CLUSTER_PORT)
@@ -40,6 +44,8 @@ public static class Program
             Console.WriteLine(Usage);
             return 0;
         }
+        var console = new OperatorConsole(LogFormatOf(options));
+        options = options with { Report = console.Report };
         // signals are taken before start: a node still waiting for its seed nodes stops cleanly too
         // (cancelled off the signal's thread: cancelling runs the start-up's continuations, which may end Main while the
         // handler still runs; the source is never disposed for the same reason)
@@ -60,16 +66,18 @@ public static class Program
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or FileNotFoundException or ArgumentException or StartupException)
         {
-            Console.Error.WriteLine($"cannot start: {e.Message}");
+            console.Fail(new OperatorLine("cannot-start", $"cannot start: {e.Message}", [new("reason", e.Message)]));
             return 1;
         }
         catch (OperationCanceledException)
         {
             // by our handler or by the host's own console lifetime, whichever saw the signal first
-            Console.WriteLine("stopped before start-up finished");
+            console.Say(new OperatorLine("stopped-before-start", "stopped before start-up finished"));
             return 0;
         }
-        Console.WriteLine($"listening on {node.Endpoint.Address}:{node.Endpoint.Port}");
+        console.NodeAddress = Akka.Cluster.Cluster.Get(node.System).SelfAddress.ToString();
+        console.Say(new OperatorLine("listening", $"listening on {node.Endpoint.Address}:{node.Endpoint.Port}",
+            [new("host", node.Endpoint.Address.ToString()), new("port", node.Endpoint.Port)]));
         Console.Out.Flush();
         var signalled = Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => { }, TaskScheduler.Default);
         // the actor system also ends when the cluster downs this node (the split-brain resolver keeps the other side);
@@ -79,13 +87,14 @@ public static class Program
         if (await Task.WhenAny(signalled, node.System.WhenTerminated) != signalled && !Volatile.Read(ref stopRequested) &&
             Akka.Actor.CoordinatedShutdown.Get(node.System).ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason)
         {
-            Console.Error.WriteLine("the node was removed from the cluster (downed by the split-brain resolver or an operator); exiting");
+            console.Fail(new OperatorLine("removed-from-cluster",
+                "the node was removed from the cluster (downed by the split-brain resolver or an operator); exiting"));
             await node.DisposeAsync();
             return 3;
         }
-        Console.WriteLine("stopping");
+        console.Say(new OperatorLine("stopping", "stopping"));
         await node.DisposeAsync();
-        Console.WriteLine("stopped");
+        console.Say(new OperatorLine("stopped", "stopped"));
         return 0;
     }
 
@@ -115,11 +124,34 @@ public static class Program
                     break;
                 case "--seeds": options = options with { Seeds = List(Value()) }; break;
                 case "--roles": options = options with { Roles = List(Value()) }; break;
+                case "--log-format":
+                    var format = Value();
+                    LogFormats.Parse(format, "--log-format");
+                    options = options with { LogFormat = format };
+                    break;
                 case "-h" or "--help": return null!;
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
         static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return options with { ConfigFiles = configs, Report = line => Console.WriteLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm:ss}Z {line}") };
+        return options with { ConfigFiles = configs };
+    }
+
+    /// <summary>
+    /// The log format the node will use (flag, else environment, else configuration), known before start so that a
+    /// failure to start is written in it too; a configuration that cannot be read is reported in text unless the flag
+    /// or the environment said otherwise.
+    /// </summary>
+    private static LogFormat LogFormatOf(NodeOptions options)
+    {
+        try
+        {
+            return ChatSettings.From(ChatNode.LoadConfig(options)).LogFormat;
+        }
+        catch (Exception)
+        {
+            var named = options.LogFormat ?? Environment.GetEnvironmentVariable("CHAT_LOG_FORMAT");
+            return named?.Trim().ToLowerInvariant() == "json" ? LogFormat.Json : LogFormat.Text;
+        }
     }
 }

@@ -8,6 +8,8 @@ public sealed record ChatSettings
     public required string Host { get; init; }
     public required int Port { get; init; }
     public required string DataDirectory { get; init; }
+    /// <summary>Text or JSON lines for the log and the node's own lines.</summary>
+    public required Logs.LogFormat LogFormat { get; init; }
     public required int MaxFrameBytes { get; init; }
     /// <summary>The largest frame read before the connection has logged in.</summary>
     public required int MaxFrameBytesBeforeLogin { get; init; }
@@ -70,6 +72,7 @@ public sealed record ChatSettings
             Host = c.String("host"),
             Port = c.Int("port"),
             DataDirectory = c.String("data-directory"),
+            LogFormat = Logs.LogFormats.Parse(c.String("log-format"), "chat.log-format"),
             MaxFrameBytes = (int)c.Bytes("limits.max-frame-bytes"),
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             RegistrationsPerAddress = c.Int("limits.registrations-per-address"),
@@ -140,6 +143,8 @@ public sealed record VerificationSettings
     public required int MaxAttempts { get; init; }
     /// <summary>Codes one phone may be sent in any hour.</summary>
     public required int MaxCodesPerHour { get; init; }
+    /// <summary>A phone's directory entry with no code pending leaves memory after this long without requests.</summary>
+    public required TimeSpan IdleTimeout { get; init; }
 
     /// <summary>Reads <c>chat.verification</c>; like <see cref="ChatSettings.From"/>, every setting must be present.</summary>
     public static VerificationSettings From(Config config)
@@ -159,9 +164,11 @@ public sealed record VerificationSettings
             CodeLifetime = c.Time("code-lifetime"),
             MaxAttempts = c.Int("max-attempts"),
             MaxCodesPerHour = c.Int("max-codes-per-hour"),
+            IdleTimeout = c.Time("idle-timeout"),
         };
         if (settings.CodeLifetime <= TimeSpan.Zero) throw new ArgumentException("chat.verification.code-lifetime must be positive");
         if (settings.MaxAttempts < 1) throw new ArgumentException("chat.verification.max-attempts must be at least 1");
+        if (settings.IdleTimeout <= TimeSpan.Zero) throw new ArgumentException("chat.verification.idle-timeout must be positive");
         if (settings.MaxCodesPerHour < 1) throw new ArgumentException("chat.verification.max-codes-per-hour must be at least 1");
         if (settings.Sender.Length == 0) throw new ArgumentException("chat.verification.sender must be log or a type name");
         return settings;

@@ -223,6 +223,7 @@ public sealed partial class ChatClient
         _token = token;
         UserId = answer.UserId;
         _loggedIn = answer;
+        RememberContact(new UserProfile(answer.UserId, answer.Name, answer.Phone));
         lock (_sendGate)
         {
             // In the order they were first sent, so that each recipient still receives them in that order; the

@@ -5,7 +5,7 @@ namespace Chat.Protocol;
 
 // The client's state, its public view (Welcome, LastSeq, Entries, CloseReason), requests and their answers (one
 // request id each, answered in OnFrameAsync), Lookup, Ping and disposal. Each other concern has its own file:
-// ChatClient.Failover (connecting, login, reconnecting), .Registration, .Sends, .Inbox, .Groups, .Media, and
+// ChatClient.Failover (connecting, login, reconnecting), .Registration, .Sends, .Inbox, .Groups, .Media, .Contacts, and
 // .Connection (the framed socket); the options are in ChatClientOptions.cs.
 
 /// <summary>An error answer from the server.</summary>
@@ -98,7 +98,11 @@ public sealed partial class ChatClient : IAsyncDisposable
 
     /// <summary>Finds the user registered with a phone number.</summary>
     public async Task<LookupResult> LookupAsync(string phone, CancellationToken cancellationToken = default)
-        => (LookupResult)await RequestAsync(id => new Lookup(id, phone), cancellationToken).ConfigureAwait(false);
+    {
+        var found = (LookupResult)await RequestAsync(id => new Lookup(id, phone), cancellationToken).ConfigureAwait(false);
+        RememberContact(new UserProfile(found.UserId, found.Name, found.Phone));
+        return found;
+    }
 
     /// <summary>Measures a round trip to the server.</summary>
     public async Task<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
@@ -183,6 +187,7 @@ public sealed partial class ChatClient : IAsyncDisposable
             case GroupList gl: Complete(gl.RequestId, gl); return;
             case LoggedIn l: Complete(l.RequestId, l); return;
             case LookupResult lr: Complete(lr.RequestId, lr); return;
+            case Profiles p: Complete(p.RequestId, p); return;
             case Ok ok: Complete(ok.RequestId, ok); return;
             case UploadStatus us: Complete(us.RequestId, us); return;
             case UploadComplete uc: Complete(uc.RequestId, uc); return;

@@ -76,7 +76,8 @@ public static class FrameCodec
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
         {
-            throw new FrameViolationException(ErrorCode.BadFrame, "undecodable frame: " + e.Message);
+            throw new FrameViolationException(ErrorCode.BadFrame,
+                "undecodable frame: " + (Inner(e) is OverflowException ? "the opcode is out of range" : e.Message));
         }
         if (!Opcodes.IsKnown(opcode))
             throw new FrameViolationException(ErrorCode.UnknownOpcode, $"unknown opcode {opcode}");
@@ -87,7 +88,10 @@ public static class FrameCodec
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or InvalidOperationException)
         {
-            throw new FrameViolationException(ErrorCode.BadFrame, $"undecodable frame (opcode {opcode}): {Inner(e).Message}");
+            // an integer too large for its field (a RequestId of 2^32, a Download.Length of 2^31) surfaces as .NET's
+            // overflow: the client is told which rule it broke instead
+            var reason = Inner(e) is OverflowException ? "an integer is out of its field's range" : Inner(e).Message;
+            throw new FrameViolationException(ErrorCode.BadFrame, $"undecodable frame (opcode {opcode}): {reason}");
         }
         if (frame is null)
             throw new FrameViolationException(ErrorCode.BadFrame, "null frame");

@@ -58,6 +58,8 @@ namespace Chat.Protocol;
 [Union(Opcodes.UploadComplete, typeof(UploadComplete))]
 [Union(Opcodes.Download, typeof(Download))]
 [Union(Opcodes.MediaChunk, typeof(MediaChunk))]
+[Union(Opcodes.WhoIs, typeof(WhoIs))]
+[Union(Opcodes.Profiles, typeof(Profiles))]
 public abstract record Frame
 {
     /// <summary>The stable opcode of this frame type (from the union above).</summary>
@@ -99,6 +101,8 @@ public static class Opcodes
     public const int ReceiptSet = 21;
     public const int CodeSent = 22;
     public const int Verify = 23;
+    public const int WhoIs = 24;
+    public const int Profiles = 25;
     public const int CreateGroup = 32;
     public const int GroupCreated = 33;
     public const int AddMembers = 34;
@@ -557,3 +561,24 @@ public sealed record SetGroupImage(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string GroupId,
     [property: Key(2)] MediaRef? Image) : Frame, IRequest;
+
+/// <summary>
+/// Asks for the names and phones of users by id (at most <see cref="MaxUsers"/>). Answered by <see cref="Profiles"/>, which
+/// holds only the users the asker may know: those who share a conversation with the asker (either side sent the other a
+/// message that is still kept), a group, or whose phone the asker looked up on this connection. Any other id, known to the
+/// server or not, is left out, so the answer never tells whether an account exists.
+/// </summary>
+[MessagePackObject]
+public sealed record WhoIs([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<string> UserIds) : Frame, IRequest
+{
+    /// <summary>The most ids one request may name.</summary>
+    public const int MaxUsers = 100;
+}
+
+/// <summary>The answer to <see cref="WhoIs"/>: the users the asker may know, in no particular order.</summary>
+[MessagePackObject]
+public sealed record Profiles([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<UserProfile> Users) : Frame;
+
+/// <summary>One user in <see cref="Profiles"/>: id, display name and phone (E.164).</summary>
+[MessagePackObject]
+public sealed record UserProfile([property: Key(0)] string UserId, [property: Key(1)] string Name, [property: Key(2)] string Phone);

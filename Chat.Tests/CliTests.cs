@@ -54,6 +54,7 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal("Hi Bob!", message.GetProperty("text").GetString());
         Assert.Equal(1, message.GetProperty("seq").GetInt64());
         Assert.True(message.GetProperty("sentAt").GetInt64() > 0);
+        Assert.Equal("Alice", message.GetProperty("fromName").GetString());
 
         Assert.Equal(0, (await Chat("read", "--profile", "bob", "--with", alicePhone)).Code);
 
@@ -68,6 +69,20 @@ public sealed class CliTests : IAsyncLifetime
         var again = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "1", "--json");
         Assert.Equal(1, again.Code);
         Assert.Equal("", again.Out.Trim());
+    }
+
+    [Fact]
+    public async Task Listen_names_the_sender_with_their_phone()
+    {
+        var alicePhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "alice", "--name", "Alice", "--phone", alicePhone)).Code);
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", Phones.Next())).Code);
+        var bobId = JsonDocument.Parse(File.ReadAllText(Path.Combine(_home, "bob.json"))).RootElement.GetProperty("userId").GetString()!;
+        Assert.Equal(0, (await Chat("send", "--profile", "alice", "--to", bobId, "Hi Bob!")).Code);
+
+        var listen = await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20");
+        Assert.Equal(0, listen.Code);
+        Assert.EndsWith($" Alice ({alicePhone}): Hi Bob!", listen.Out.Trim());
     }
 
     [Fact]

@@ -99,7 +99,7 @@ public sealed class ClusterStartTests
             // between two nodes every message crosses real remoting and is serialized; serialize-messages would also
             // push Akka's own node-local messages (distributed data's) through a serializer they do not support
             ExtraHocon = TestNode.TestHocon + "\nakka.actor.serialize-messages = off\n" + PostgresServer.Hocon(database),
-            Report = reports.Enqueue,
+            Report = line => reports.Enqueue(line.Text),
         });
         var dataA = TestNode.NewDataDirectory();
         var dataB = TestNode.NewDataDirectory();

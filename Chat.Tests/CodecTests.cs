@@ -23,6 +23,8 @@ public sealed class CodecTests
         new LoggedIn(9, "uabcdefghijklmnop", "Ann", "+14155550100", 42),
         new Lookup(10, "+14155550101"),
         new LookupResult(10, "+14155550101", "uqrstuvwxyz234567", "Bob"),
+        new WhoIs(26, ["uqrstuvwxyz234567", "uabcdefghijklmnop"]),
+        new Profiles(26, [new UserProfile("uqrstuvwxyz234567", "Bob", "+14155550101")]),
         new Send(11, "c-1", "uqrstuvwxyz234567", "héllo 👋"),
         new Send(11, "c-1", "uqrstuvwxyz234567", "a caption", Photo),
         new Accepted(11, "c-1", "mabcdefghijklmnop", 1_764_000_000_000),
@@ -176,6 +178,21 @@ public sealed class CodecTests
     {
         var e = Assert.Throws<FrameViolationException>(() => FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
         Assert.Equal(code, e.Code);
+    }
+
+    [Fact]
+    public void An_integer_too_large_for_its_field_is_a_bad_frame_that_says_so()
+    {
+        // Lookup [7, [2^32, "+14155550100"]]: a RequestId one past the uint32 range
+        byte[] lookup = [0x92, 0x07, 0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0, 0xac, .."+14155550100"u8];
+        // Download [69, [1, "m", 0, 2^31]]: a Length one past the int32 range
+        byte[] download = [0x92, 0x45, 0x94, 0x01, 0xa1, (byte)'m', 0x00, 0xce, 0x80, 0, 0, 0];
+        foreach (var payload in new[] { lookup, download })
+        {
+            var e = Assert.Throws<FrameViolationException>(() => FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
+            Assert.Equal(ErrorCode.BadFrame, e.Code);
+            Assert.Contains("an integer is out of its field's range", e.Message);
+        }
     }
 
     [Fact]

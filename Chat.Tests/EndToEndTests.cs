@@ -119,6 +119,32 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_read_up_to_a_negative_position_is_refused_and_marks_nothing()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await alice.Client.SyncAsync(0);
+        await bob.Client.SyncAsync(0);
+        await alice.Client.SendAsync(bob.Id, "hi");
+        var message = await bob.Client.NextAsync<Message>();
+
+        var refused = await Assert.ThrowsAsync<ChatException>(() => bob.Client.ReadAsync(alice.Id, -1));
+        Assert.Equal(ErrorCode.InvalidArgument, refused.Code);
+        Assert.Contains("upTo", refused.Message);
+
+        // the connection stays open, and the read that follows is the first Alice hears of
+        await bob.Client.ReadAsync(alice.Id, message.Seq);
+        var receipts = new List<ReceiptStatus>();
+        while (!receipts.Contains(ReceiptStatus.Read))
+            switch (await alice.Client.NextAsync())
+            {
+                case Receipt r: receipts.Add(r.Status); break;
+                case ReceiptSet set: receipts.AddRange(set.Items.Select(i => i.Status)); break;
+            }
+        Assert.Single(receipts, ReceiptStatus.Read);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_clear_errors_and_the_connection_stays_open()
     {
         await using var alice = await _node.NewUserAsync("Alice");

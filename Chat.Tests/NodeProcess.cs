@@ -16,7 +16,7 @@ public sealed class NodeProcess : IAsyncDisposable
     public int Port { get; }
     public int Pid => _process.Id;
 
-    /// <summary>Starts the node and waits for its "listening on" line.</summary>
+    /// <summary>Starts the node and waits for its "listening on" line (with <c>--log-format json</c>, its <c>listening</c> event).</summary>
     /// <param name="extraArgs">Further command-line flags (e.g. <c>--seeds</c>, <c>--config</c>).</param>
     /// <param name="environment">Environment variables set for the node (e.g. <c>CHAT_POSTGRES</c>).</param>
     /// <param name="output">Receives every line the node prints (standard output and error).</param>
@@ -25,9 +25,25 @@ public sealed class NodeProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var process = Launch(dataDirectory, port, extraArgs, environment, output, openFilesLimit);
-        var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal), TimeSpan.FromSeconds(60), output);
+        var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal) || ListeningEvent(l) is not null,
+            TimeSpan.FromSeconds(60), output);
         _ = DrainAsync(process, output);
-        return new NodeProcess(process, int.Parse(line[(line.LastIndexOf(':') + 1)..]));
+        return new NodeProcess(process, ListeningEvent(line) ?? int.Parse(line[(line.LastIndexOf(':') + 1)..]));
+    }
+
+    /// <summary>The client port of a JSON <c>listening</c> line; null for any other line.</summary>
+    private static int? ListeningEvent(string line)
+    {
+        if (!line.StartsWith('{')) return null;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            return json.RootElement.TryGetProperty("event", out var e) && e.GetString() == "listening" ? json.RootElement.GetProperty("port").GetInt32() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Starts the node process without waiting for anything; read its standard output with <see cref="ReadUntilAsync"/>.</summary>

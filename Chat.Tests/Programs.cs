@@ -11,8 +11,8 @@ internal static class Programs
 
     public static bool IsRoot => OperatingSystem.IsLinux() && GetEffectiveUserId() == 0;
 
-    /// <summary>Runs a program to its end; throws with its output when it fails or takes longer than <paramref name="timeout"/>.</summary>
-    public static async Task RunAsync(string program, IReadOnlyList<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Runs a program to its end and returns its standard output; throws with its output when it fails or takes longer than <paramref name="timeout"/>.</summary>
+    public static async Task<string> RunAsync(string program, IReadOnlyList<string> args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(program)
         {
@@ -39,5 +39,6 @@ internal static class Programs
         }
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {process.ExitCode}:\n{await stdout}\n{await stderr}");
+        return await stdout;
     }
 }

@@ -30,6 +30,10 @@ public sealed class ProtocolDocTests
             new Registered(2, "urw2kc2cdlsob5khb", "urw2kc2cdlsob5khb.DDl4usz5WQQBHgLSOAR9cxnoPbHci3qNF3GF85ZxP9M") },
         { "00000049 92059303d93d757277326b633263646c736f62356b68622e44446c3475737a355751514248674c534f41523963786e6f506248636933714e4633474638355a7850394da570686f6e65",
             new Login(3, "urw2kc2cdlsob5khb.DDl4usz5WQQBHgLSOAR9cxnoPbHci3qNF3GF85ZxP9M", "phone") },
+        { "00000029 9218920492b1757277326b633263646c736f62356b6862b17561616161616161616161616161616161",
+            new WhoIs(4, ["urw2kc2cdlsob5khb", "uaaaaaaaaaaaaaaaa"]) },
+        { "0000002b 921992049193b1757277326b633263646c736f62356b6862a5416c696365ac2b3134313535353530313031",
+            new Profiles(4, [new UserProfile("urw2kc2cdlsob5khb", "Alice", "+14155550101")]) },
     };
 
     [Theory]

@@ -20,6 +20,19 @@ public sealed class SessionRulesTests
         new(MediaIds.NewMediaId(), Thumbnail: thumbnailBytes == 0 ? null : new byte[thumbnailBytes]);
 
     [Fact]
+    public void A_read_names_a_user_or_a_group_and_a_position_that_is_not_negative()
+    {
+        var user = "u" + new string('a', 16);
+        var group = "g" + new string('a', 16);
+        Assert.Null(SessionRules.ReadProblem(user, 5));
+        Assert.Null(SessionRules.ReadProblem(group, 0)); // 0 marks nothing, as a Sync after 0 skips nothing
+        Assert.Equal(ErrorCode.InvalidArgument, SessionRules.ReadProblem(user, -1)?.Code);
+        Assert.Equal(ErrorCode.InvalidArgument, SessionRules.ReadProblem(group, long.MinValue)?.Code);
+        Assert.Equal(ErrorCode.UnknownUser, SessionRules.ReadProblem("nobody", -1)?.Code); // the conversation is checked first
+        Assert.Equal(ErrorCode.UnknownUser, SessionRules.ReadProblem(null, 1)?.Code);
+    }
+
+    [Fact]
     public void A_plain_send_passes()
     {
         Assert.Null(Send());

@@ -57,7 +57,7 @@ public sealed class TestNode : IAsyncDisposable
             DataDirectory = dataDirectory,
             ExtraHocon = TestHocon + "\n" + (extraHocon ?? ""),
             Clock = clock ?? TimeProvider.System,
-            Report = report,
+            Report = report is null ? null : line => report(line.Text),
         });
         return new TestNode(node, dataDirectory, owns);
     }

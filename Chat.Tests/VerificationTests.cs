@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
@@ -147,6 +148,58 @@ public sealed class VerificationTests
     }
 
     [Fact]
+    public async Task The_codes_an_hour_limit_holds_after_a_restart()
+    {
+        var codes = new CodeLog();
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var data = TestNode.NewDataDirectory();
+        var hocon = Required + "\nchat.verification.max-codes-per-hour = 2";
+        var phone = Phones.Next();
+        try
+        {
+            await using (var node = await TestNode.StartAsync(data, hocon, clock: clock, report: codes.Write))
+            {
+                await using var client = await node.ConnectAsync();
+                Assert.IsType<CodeSent>(await client.RequestCodeAsync("Ann", phone));
+                Assert.IsType<CodeSent>(await client.RequestCodeAsync("Ann", phone));
+            }
+            await using (var node = await TestNode.StartAsync(data, hocon, clock: clock, report: codes.Write))
+            {
+                await using var client = await node.ConnectAsync();
+                Assert.Equal(ErrorCode.TooManyCodes, await Fails(() => client.RequestCodeAsync("Ann", phone)));
+                clock.Advance(TimeSpan.FromMinutes(61));
+                Assert.IsType<CodeSent>(await client.RequestCodeAsync("Ann", phone));
+            }
+        }
+        finally
+        {
+            TestNode.TryDelete(data);
+        }
+    }
+
+    [Fact]
+    public async Task A_verified_numbers_directory_entry_leaves_memory_when_idle_and_still_resolves()
+    {
+        var codes = new CodeLog();
+        await using var node = await TestNode.StartAsync(extraHocon: Required + "\nchat.verification.idle-timeout = 1s", report: codes.Write);
+        var ann = await VerifiedUserAsync(node, codes, "Ann");
+        await using var _ = ann.Client;
+        // sharding names the entry by its phone, escaped
+        var selection = node.Node.System.ActorSelection($"/system/sharding/phone/*/{Uri.EscapeDataString(ann.Phone)}");
+        async Task<bool> Running() => (await selection.Ask<ActorIdentity>(new Identify(1), TimeSpan.FromSeconds(5))).Subject is not null;
+        Assert.True(await Running());
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await Running())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the directory entry of a verified number stayed in memory");
+            await Task.Delay(200);
+        }
+        var bob = await VerifiedUserAsync(node, codes, "Bob");
+        await using var __ = bob.Client;
+        Assert.Equal(ann.Id, (await bob.Client.LookupAsync(ann.Phone)).UserId);
+    }
+
+    [Fact]
     public async Task An_expired_code_is_refused()
     {
         var codes = new CodeLog();
@@ -275,7 +328,11 @@ public sealed class PhoneCodesTests
         Assert.Equal(ErrorCode.WrongCode, codes.Check("111111", T0.AddMinutes(31), Settings).Error); // only the newest counts
         Assert.Equal(ErrorCode.TooManyCodes, codes.Issue("333333", T0.AddMinutes(59), Settings).Error);
         Assert.Null(codes.Issue("333333", T0.AddMinutes(61), Settings).Error);
-        Assert.False(codes.CanForget(T0.AddMinutes(61)));
-        Assert.True(codes.CanForget(T0.AddMinutes(91)));
+        Assert.False(codes.CanForget(T0.AddMinutes(31))); // a code that can still be entered lives in memory only
+        Assert.True(codes.CanForget(T0.AddMinutes(41)));
+        // the sends as stored and replayed: they count, and those older than an hour are dropped
+        var replayed = PhoneCodes.None.SentAt(T0, T0.AddMinutes(30)).SentAt(T0.AddMinutes(30), T0.AddMinutes(30));
+        Assert.Equal(ErrorCode.TooManyCodes, replayed.Issue("444444", T0.AddMinutes(59), Settings).Error);
+        Assert.Empty(PhoneCodes.None.SentAt(T0, T0.AddMinutes(61)).Sent);
     }
 }

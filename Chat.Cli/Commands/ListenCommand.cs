@@ -20,7 +20,8 @@ internal sealed class ListenSettings : ProfileSettings
 
     [CommandOption("--json")]
     [Description("One JSON object per line: " +
-                 "{\"type\":\"message\",\"id\",\"seq\",\"from\",\"text\",\"sentAt\"} (sentAt in Unix ms; group messages add \"group\",\"groupSeq\"), " +
+                 "{\"type\":\"message\",\"id\",\"seq\",\"from\",\"fromName\",\"text\",\"sentAt\"} (fromName: the sender's display name, null when " +
+                 "the server does not tell it; sentAt in Unix ms; group messages add \"group\",\"groupSeq\"), " +
                  "{\"type\":\"receipt\",\"id\",\"status\":\"delivered\"|\"read\",\"by\",\"seq\"}, one line per message id (plus \"group\" if known), or " +
                  "{\"type\":\"notice\",\"group\",\"groupSeq\",\"kind\":\"created\"|\"added\"|\"removed\"|\"left\"|\"renamed\"|\"promoted\"|\"demoted\"," +
                  "\"actor\",\"members\":[...],\"name\",\"seq\",\"at\"}")]
@@ -102,12 +103,12 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
             var savedSeq = profile.LastSeq;
             bool Done() => received >= settings.Count;
 
-            void Drain()
+            async Task DrainAsync()
             {
                 var seq = savedSeq;
                 while (!Done() && client.Entries.TryRead(out var entry))
                 {
-                    Print(entry, settings.Json);
+                    Print(entry, settings.Json, await NamesAsync(client, entry));
                     var entrySeq = ChatClient.SeqOf(entry);
                     if (entrySeq > seq)
                     {
@@ -124,7 +125,7 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
 
             while (true)
             {
-                Drain();
+                await DrainAsync();
                 if (Done()) break;
                 try
                 {
@@ -132,7 +133,7 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
                 }
                 catch (OperationCanceledException)
                 {
-                    Drain(); // entries that arrived before the connection closed or the time ran out
+                    await DrainAsync(); // entries that arrived before the connection closed or the time ran out
                     break;
                 }
             }
@@ -147,11 +148,29 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
         }
     }
 
-    private void Print(Frame entry, bool json)
+    private void Print(Frame entry, bool json, IReadOnlyDictionary<string, UserProfile> names)
     {
         if (json)
-            foreach (var line in InboxFormat.JsonLines(entry)) Out.WriteLine(line);
+            foreach (var line in InboxFormat.JsonLines(entry, names)) Out.WriteLine(line);
         else
-            foreach (var line in InboxFormat.HumanLines(entry)) Say(line);
+            foreach (var line in InboxFormat.HumanLines(entry, names)) Say(line);
+    }
+
+    /// <summary>
+    /// The sender's profile, from the client's contact cache or asked once. Names are a courtesy: when the server cannot
+    /// answer (reconnecting, too slow), the entry is printed with the user id rather than held back.
+    /// </summary>
+    private static async Task<IReadOnlyDictionary<string, UserProfile>> NamesAsync(ChatClient client, Frame entry)
+    {
+        if (entry is not Message m) return client.Contacts;
+        try
+        {
+            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            return await client.ResolveAsync([m.From], quick.Token);
+        }
+        catch (Exception e) when (e is ChatException or IOException or TimeoutException or OperationCanceledException)
+        {
+            return client.Contacts;
+        }
     }
 }

@@ -10,8 +10,9 @@ public sealed record PendingCode(string Code, DateTimeOffset ExpiresAt, int Wron
 
 /// <summary>
 /// The verification codes of one phone number: the pending code (only the newest is valid) and when codes were sent
-/// in the past hour. Pure: each rule returns the next state and the answer. Kept in memory only, never stored: a code
-/// is short-lived, and a node restart voids it (the user asks for a new one).
+/// in the past hour. Pure: each rule returns the next state and the answer. The pending code is kept in memory only,
+/// never stored: a code is short-lived, and a node restart voids it (the user asks for a new one). When codes were sent
+/// is stored (<see cref="PhoneCodeSent"/>) and replayed through <see cref="SentAt"/>.
 /// </summary>
 public sealed record PhoneCodes(PendingCode? Pending, ImmutableList<DateTimeOffset> Sent)
 {
@@ -55,7 +56,10 @@ public sealed record PhoneCodes(PendingCode? Pending, ImmutableList<DateTimeOffs
             $"wrong code; {left} attempt{(left == 1 ? "" : "s")} left");
     }
 
-    /// <summary>True when nothing here matters any more: no live code, and no code sent within the hour (the limit's window).</summary>
-    public bool CanForget(DateTimeOffset now) =>
-        (Pending is null || Pending.ExpiresAt <= now) && Sent.All(at => at <= now - TimeSpan.FromHours(1));
+    /// <summary>A code was sent at <paramref name="at"/> (replayed from the journal); sends older than an hour are dropped.</summary>
+    public PhoneCodes SentAt(DateTimeOffset at, DateTimeOffset now) =>
+        at <= now - TimeSpan.FromHours(1) ? this : this with { Sent = Sent.Add(at) };
+
+    /// <summary>True when nothing here is held only in memory: no code that could still be entered.</summary>
+    public bool CanForget(DateTimeOffset now) => Pending is null || Pending.ExpiresAt <= now;
 }

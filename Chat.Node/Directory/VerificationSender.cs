@@ -18,7 +18,7 @@ public sealed class LogVerificationSender(OperatorReport report) : IVerification
 {
     public Task SendAsync(string phone, string code, CancellationToken cancellationToken)
     {
-        report.Write($"verification code for {phone}: {code}");
+        report.Write("verification-code", $"verification code for {phone}: {code}", [new("phone", phone), new("code", code)]);
         return Task.CompletedTask;
     }
 }

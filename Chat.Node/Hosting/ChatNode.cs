@@ -40,14 +40,14 @@ public sealed record NodeOptions
     /// <summary>HOCON text layered over everything but the flags (tests use it).</summary>
     public string? ExtraHocon { get; init; }
     public TimeProvider Clock { get; init; } = TimeProvider.System;
-    /// <summary>Receives one line per periodic job that changed something (retention sweeps, expired uploads); the node's program prints them.</summary>
-    public Action<string>? Report { get; init; }
+    /// <summary>Receives the node's operator lines (retention sweeps, expired uploads, verification codes of the log sender, cluster
+    /// start-up); the node's program prints them.</summary>
+    public Action<OperatorLine>? Report { get; init; }
+    /// <summary><c>text</c> or <c>json</c> (--log-format); null: <c>CHAT_LOG_FORMAT</c>, else <c>chat.log-format</c>.</summary>
+    public string? LogFormat { get; init; }
     /// <summary>Where hocon/*.conf live; defaults to the folder next to the executable.</summary>
     public string? HoconDirectory { get; init; }
 }
-
-/// <summary>Where operator-facing lines go (see <see cref="NodeOptions.Report"/>).</summary>
-public sealed record OperatorReport(Action<string> Write);
 
 public sealed class UserRegion;
 public sealed class PhoneRegion;
@@ -103,6 +103,9 @@ public sealed class ChatNode : IAsyncDisposable
         if (host is not null) overrides.Add($"chat.host = {Quote(host)}");
         if (port is not null) overrides.Add($"chat.port = {ParsePort(port, "CHAT_PORT")}");
         if (data is not null) overrides.Add($"chat.data-directory = {Quote(data)}");
+        var logFormat = options.LogFormat ?? Environment.GetEnvironmentVariable("CHAT_LOG_FORMAT");
+        if (logFormat is { Length: > 0 })
+            overrides.Add($"chat.log-format = {Logs.LogFormats.Parse(logFormat, options.LogFormat is null ? "CHAT_LOG_FORMAT" : "--log-format").ToString().ToLowerInvariant()}");
         overrides.AddRange(ClusterOverrides(options));
         if (overrides.Count > 0) config = ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(config);
         RefuseUnsharedStore(config);
@@ -174,6 +177,11 @@ public sealed class ChatNode : IAsyncDisposable
         var persistence = PersistenceBackend.From(config, s);
         config = persistence.Config.WithFallback(Akka.Persistence.Sql.SqlPersistence.DefaultConfiguration);
         var shards = config.GetInt("akka.cluster.sharding.number-of-shards", 100);
+        // JSON logs: Akka's events go through the node's JSON logger instead of its text logger, and what Akka writes
+        // before its loggers start and after they stop goes through a JSON minimal logger, so that no text line slips out
+        if (s.LogFormat == Logs.LogFormat.Json)
+            config = ConfigurationFactory.ParseString($"akka.loggers = [\"{Logs.JsonLogger.TypeName}\"]\n" +
+                                                      $"akka.stdout-logger-class = \"{Logs.JsonStandardOutLogger.TypeName}\"").WithFallback(config);
 
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -265,6 +273,7 @@ public sealed class ChatNode : IAsyncDisposable
 
         public async Task StartAsync(CancellationToken cancellationToken)
         {
+            report.NodeAddress = Cluster.Get(system).SelfAddress.ToString();
             await JoinAsync(cancellationToken).ConfigureAwait(false);
             var users = await registry.GetAsync<UserRegion>(cancellationToken).ConfigureAwait(false);
             var phones = await registry.GetAsync<PhoneRegion>(cancellationToken).ConfigureAwait(false);
@@ -275,8 +284,9 @@ public sealed class ChatNode : IAsyncDisposable
             Retention = Singleton("retention", RetentionSweeper.Props(settings, users, groups, media, journal, clock, report));
             MediaJanitor = Singleton("media-janitor", Chat.Node.Media.MediaJanitor.Props(media, settings.Media, clock, report));
             if (settings.Verification.Mode == VerificationMode.Auto)
-                report.Write("verification: chat.verification.mode = auto hands every code back to the client, so anyone can take " +
-                             "any phone number; for tests only");
+                report.Write(new OperatorLine("verification-auto",
+                    "verification: chat.verification.mode = auto hands every code back to the client, so anyone can take any phone number; for tests only")
+                    { Level = "warning" });
             SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
@@ -304,10 +314,15 @@ public sealed class ChatNode : IAsyncDisposable
                 var tick = Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
                 if (await Task.WhenAny(up.Task, tick).ConfigureAwait(false) == up.Task) break;
                 cancellationToken.ThrowIfCancellationRequested();
-                report.Write($"cluster: not joined after {waited.Elapsed.TotalSeconds:0} s; still trying seed nodes {string.Join(", ", seeds)} " +
-                             $"(this node is {cluster.SelfAddress}, status {cluster.SelfMember.Status})");
+                report.Write(new OperatorLine("cluster-not-joined",
+                    $"cluster: not joined after {waited.Elapsed.TotalSeconds:0} s; still trying seed nodes {string.Join(", ", seeds)} " +
+                    $"(this node is {cluster.SelfAddress}, status {cluster.SelfMember.Status})",
+                    [new("seconds", Math.Round(waited.Elapsed.TotalSeconds)), new("seeds", string.Join(",", seeds)), new("status", cluster.SelfMember.Status.ToString())])
+                    { Level = "warning" });
             }
-            if (seeds.Count > 0) report.Write($"cluster: joined as {cluster.SelfAddress} in {waited.Elapsed.TotalSeconds:0.0} s");
+            if (seeds.Count > 0)
+                report.Write("cluster-joined", $"cluster: joined as {cluster.SelfAddress} in {waited.Elapsed.TotalSeconds:0.0} s",
+                    [new("seconds", Math.Round(waited.Elapsed.TotalSeconds, 1))]);
         }
 
         /// <summary>
@@ -334,7 +349,9 @@ public sealed class ChatNode : IAsyncDisposable
                 if (waited.Elapsed - reported >= TimeSpan.FromSeconds(10))
                 {
                     reported = waited.Elapsed;
-                    report.Write($"cluster: sharding of {region.Path.Name} not ready after {waited.Elapsed.TotalSeconds:0} s; still waiting for its coordinator");
+                    report.Write(new OperatorLine("sharding-not-ready",
+                        $"cluster: sharding of {region.Path.Name} not ready after {waited.Elapsed.TotalSeconds:0} s; still waiting for its coordinator",
+                        [new("region", region.Path.Name), new("seconds", Math.Round(waited.Elapsed.TotalSeconds))]) { Level = "warning" });
                 }
                 await Task.Delay(100, cancellationToken).ConfigureAwait(false);
             }

@@ -35,9 +35,11 @@ public sealed class MediaJanitor : ReceiveActor, IWithTimers
         {
             var swept = await SweepOnce();
             if (swept.Uploads > 0)
-                _report.Write($"media: removed {swept.Uploads} unfinished uploads ({swept.Bytes} bytes) started more than {_settings.UploadExpiry} ago");
+                _report.Write("media-uploads-expired", $"media: removed {swept.Uploads} unfinished uploads ({swept.Bytes} bytes) started more than {_settings.UploadExpiry} ago",
+                    [new("uploads", swept.Uploads), new("bytes", swept.Bytes)]);
             if (swept.Leftovers > 0)
-                _report.Write($"media: removed {swept.Leftovers} temporary files ({swept.LeftoverBytes} bytes) left by interrupted writes");
+                _report.Write("media-leftovers-removed", $"media: removed {swept.Leftovers} temporary files ({swept.LeftoverBytes} bytes) left by interrupted writes",
+                    [new("files", swept.Leftovers), new("bytes", swept.LeftoverBytes)]);
             if (!Sender.IsNobody()) Sender.Tell(swept);
         });
     }

@@ -2,8 +2,13 @@ using Microsoft.Data.Sqlite;
 
 namespace Chat.Node.Persistence;
 
-/// <summary>One stored event or snapshot, serialized.</summary>
-public readonly record struct StoredRow(string PersistenceId, long SequenceNr, string Manifest, int SerializerId, byte[] Payload, long Created);
+/// <summary>
+/// One stored event or snapshot, serialized. <see cref="Manifest"/> is the serializer's; <see cref="WriterId"/> (the
+/// writing incarnation's id) and <see cref="EventManifest"/> (an event adapter's manifest) belong to events only, and
+/// are empty when undefined. <see cref="Created"/> is in ticks (UTC).
+/// </summary>
+public readonly record struct StoredRow(string PersistenceId, long SequenceNr, string Manifest, int SerializerId, byte[] Payload, long Created,
+    string WriterId = "", string EventManifest = "");
 
 /// <summary>
 /// The embedded event store: events and snapshots in one SQLite file, written by one thread that commits
@@ -101,6 +106,7 @@ public sealed class SqliteEventStore : IDisposable
         _pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={mode}; PRAGMA secure_delete=ON;";
         using (var connection = OpenConnection(write: true))
         {
+            // the tables as the first version created them; Migrate adds the later columns, to new and old files alike
             Run(connection, """
                 CREATE TABLE IF NOT EXISTS events (
                     ordering INTEGER PRIMARY KEY,
@@ -123,11 +129,46 @@ public sealed class SqliteEventStore : IDisposable
                     payload BLOB NOT NULL,
                     PRIMARY KEY (persistence_id, sequence_nr));
                 """);
+            Migrate(connection);
         }
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "sqlite-writer" };
         _writer.Start();
         _checkpointer = new Thread(CheckpointLoop) { IsBackground = true, Name = "sqlite-checkpointer" };
         _checkpointer.Start();
+    }
+
+    /// <summary>
+    /// Brings a file written by an older version up to today's schema, in place, in one transaction. Each step adds
+    /// what is missing and leaves existing rows as they are, so a file opens whichever version wrote it:
+    /// <list type="bullet">
+    /// <item><c>events.writer_id</c> and <c>events.event_manifest</c>: rows written before them hold NULL, read as
+    /// "undefined" (<see cref="string.Empty"/>), which is what those rows were written with (the chat's events have no
+    /// adapter manifest) or could not tell (the writer).</item>
+    /// </list>
+    /// Adding a column with no default rewrites no row, so this takes no longer on a large file than on an empty one.
+    /// </summary>
+    private static void Migrate(SqliteConnection connection)
+    {
+        Run(connection, "BEGIN IMMEDIATE");
+        try
+        {
+            var columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            using (var list = connection.CreateCommand())
+            {
+                list.CommandText = "SELECT name FROM pragma_table_info('events')";
+                using var reader = list.ExecuteReader();
+                while (reader.Read()) columns.Add(reader.GetString(0));
+            }
+            // no declared type: a writer id that is a GUID is stored as its 16 bytes, any other as text (EncodeWriterId)
+            if (!columns.Contains("writer_id")) Run(connection, "ALTER TABLE events ADD COLUMN writer_id");
+            if (!columns.Contains("event_manifest")) Run(connection, "ALTER TABLE events ADD COLUMN event_manifest TEXT");
+            Run(connection, "COMMIT");
+        }
+        catch
+        {
+            Run(connection, "ROLLBACK");
+            throw;
+        }
     }
 
     /// <summary>A pooled connection; the writer's also gets the durability and secure-delete settings.</summary>
@@ -251,8 +292,10 @@ public sealed class SqliteEventStore : IDisposable
 
         public WriterStatements(SqliteConnection connection)
         {
-            (InsertEvent, EventParameters) = PrepareRowInsert(connection,
-                "INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)");
+            (InsertEvent, EventParameters) = PrepareRowInsert(connection, """
+                INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest)
+                VALUES ($p, $s, $m, $z, $b, $c, $w, $e)
+                """, ("$w", SqliteType.Blob), ("$e", SqliteType.Text));
             (SaveSnapshot, SnapshotParameters) = PrepareRowInsert(connection,
                 "INSERT OR REPLACE INTO snapshots (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES ($p, $s, $m, $z, $b, $c)");
             Begin = Prepare(connection, "BEGIN");
@@ -355,8 +398,12 @@ public sealed class SqliteEventStore : IDisposable
         }
     }
 
-    /// <summary>A prepared statement whose parameters $p $s $m $z $b $c take a <see cref="StoredRow"/> (see <see cref="Bind"/>).</summary>
-    private static (SqliteCommand Command, SqliteParameter[] Parameters) PrepareRowInsert(SqliteConnection connection, string sql)
+    /// <summary>
+    /// A prepared statement whose parameters $p $s $m $z $b $c take a <see cref="StoredRow"/> (see <see cref="Bind"/>),
+    /// and the events' $w $e its writer id and event manifest.
+    /// </summary>
+    private static (SqliteCommand Command, SqliteParameter[] Parameters) PrepareRowInsert(SqliteConnection connection, string sql,
+        params (string Name, SqliteType Type)[] more)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -365,6 +412,7 @@ public sealed class SqliteEventStore : IDisposable
         [
             Add("$p", SqliteType.Text), Add("$s", SqliteType.Integer), Add("$m", SqliteType.Text),
             Add("$z", SqliteType.Integer), Add("$b", SqliteType.Blob), Add("$c", SqliteType.Integer),
+            .. more.Select(m => Add(m.Name, m.Type)),
         ];
         command.Prepare();
         return (command, parameters);
@@ -408,8 +456,34 @@ public sealed class SqliteEventStore : IDisposable
         p[3].Value = row.SerializerId;
         p[4].Value = row.Payload;
         p[5].Value = row.Created;
+        if (p.Length > 6)
+        {
+            p[6].Value = EncodeWriterId(row.WriterId);
+            p[7].Value = row.EventManifest.Length == 0 ? DBNull.Value : row.EventManifest;
+        }
         command.ExecuteNonQuery();
     }
+
+    /// <summary>
+    /// Akka's writer ids are GUIDs in their usual text form: stored as their 16 bytes (a third of the text, on every
+    /// row), any other text as it is, an undefined one as NULL. <see cref="DecodeWriterId"/> gives the same text back.
+    /// </summary>
+    internal static object EncodeWriterId(string writerId)
+    {
+        if (writerId.Length == 0) return DBNull.Value;
+        Span<char> text = stackalloc char[36];
+        return Guid.TryParseExact(writerId, "D", out var guid) && guid.TryFormat(text, out var written, "D") && written == 36
+               && text.SequenceEqual(writerId)
+            ? guid.ToByteArray()
+            : writerId;
+    }
+
+    internal static string DecodeWriterId(object value) => value switch
+    {
+        byte[] { Length: 16 } bytes => new Guid(bytes).ToString("D"),
+        string text => text,
+        _ => "",
+    };
 
     // ---------- reads ----------
 
@@ -426,7 +500,7 @@ public sealed class SqliteEventStore : IDisposable
         {
             _connection = store.OpenConnection();
             Events = Prepare("""
-                SELECT sequence_nr, manifest, serializer_id, payload, created FROM events
+                SELECT sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest FROM events
                 WHERE persistence_id = $p AND sequence_nr BETWEEN $from AND $to ORDER BY sequence_nr LIMIT $max
                 """, ("$p", SqliteType.Text), ("$from", SqliteType.Integer), ("$to", SqliteType.Integer), ("$max", SqliteType.Integer));
             Highest = Prepare("""
@@ -501,7 +575,12 @@ public sealed class SqliteEventStore : IDisposable
         {
             var rows = new List<StoredRow>();
             using var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader();
-            while (reader.Read()) rows.Add(ReadRow(persistenceId, reader));
+            while (reader.Read())
+                rows.Add(ReadRow(persistenceId, reader) with
+                {
+                    WriterId = DecodeWriterId(reader.GetValue(5)),
+                    EventManifest = reader.IsDBNull(6) ? "" : reader.GetString(6),
+                });
             return rows;
         });
     }

@@ -8,7 +8,12 @@ using Akka.Serialization;
 
 namespace Chat.Node.Persistence;
 
-/// <summary>Serialization of persistent payloads to <see cref="StoredRow"/> and back, with Akka's serializers.</summary>
+/// <summary>
+/// Serialization of persistent payloads to <see cref="StoredRow"/> and back, with Akka's serializers. Akka promises
+/// serializers the system's transport information, as remoting does: callers of Serialize run it inside
+/// <see cref="Akka.Serialization.Serialization.WithTransport{TState,T}"/> (once per batch of events), so that an actor
+/// reference is written with this node's address and another node replaying it reaches this one.
+/// </summary>
 internal static class Payloads
 {
     public static (string Manifest, int SerializerId, byte[] Bytes) Serialize(Akka.Serialization.Serialization serialization, object payload)
@@ -18,6 +23,10 @@ internal static class Payloads
         return (manifest, serializer.Identifier, serializer.ToBinary(payload));
     }
 
+    /// <summary>
+    /// Deserializes one row through the system's serialization, which sets the transport information itself (a
+    /// serializer's own FromBinary, called directly, would run without it).
+    /// </summary>
     public static object Deserialize(Akka.Serialization.Serialization serialization, in StoredRow row) =>
         serialization.Deserialize(row.Payload, row.SerializerId, row.Manifest);
 
@@ -29,7 +38,8 @@ internal static class Payloads
 
 /// <summary>
 /// The journal on the embedded SQLite file (<see cref="SqliteEventStore"/>): group-committed prepared inserts,
-/// physical deletes. Configured as <c>akka.persistence.journal.chat-sqlite</c>.
+/// physical deletes. Configured as <c>akka.persistence.journal.chat-sqlite</c>. Each event is replayed as it was
+/// written: payload, writer id, event adapter manifest, and timestamp (the time it was stored, or its own if it had one).
 /// </summary>
 public sealed class SqliteJournal : AsyncWriteJournal
 {
@@ -48,8 +58,23 @@ public sealed class SqliteJournal : AsyncWriteJournal
     {
         var writes = messages.ToList();
         var results = new Exception?[writes.Count];
+        var rows = ToRows(_serialization, writes, results, DateTime.UtcNow.Ticks);
+        if (rows.Count > 0) await _store.AppendAsync(rows).ConfigureAwait(false);
+        return results.All(r => r is null) ? null! : results.ToImmutableList();
+    }
+
+    /// <summary>
+    /// The rows for <paramref name="writes"/>; a write whose payload cannot be serialized gets its exception in
+    /// <paramref name="results"/> and no rows. An event's timestamp is its own when it has one (Akka 1.5's journal base
+    /// class clears it before a write, so today that is <paramref name="now"/>, the time it is stored).
+    /// </summary>
+    internal static List<StoredRow> ToRows(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now) =>
+        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, writes, results, now),
+            static s => ToRowsWithTransport(s.serialization, s.writes, s.results, s.now));
+
+    private static List<StoredRow> ToRowsWithTransport(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now)
+    {
         var rows = new List<StoredRow>();
-        var created = DateTime.UtcNow.Ticks;
         for (var i = 0; i < writes.Count; i++)
         {
             var start = rows.Count;
@@ -57,8 +82,9 @@ public sealed class SqliteJournal : AsyncWriteJournal
             {
                 foreach (var p in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
                 {
-                    var (manifest, serializerId, bytes) = Payloads.Serialize(_serialization, p.Payload);
-                    rows.Add(new StoredRow(p.PersistenceId, p.SequenceNr, manifest, serializerId, bytes, created));
+                    var (manifest, serializerId, bytes) = Payloads.Serialize(serialization, p.Payload);
+                    rows.Add(new StoredRow(p.PersistenceId, p.SequenceNr, manifest, serializerId, bytes, p.Timestamp != 0 ? p.Timestamp : now,
+                        p.WriterGuid ?? "", p.Manifest ?? ""));
                 }
             }
             catch (Exception e)
@@ -68,8 +94,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
                 rows.RemoveRange(start, rows.Count - start);
             }
         }
-        if (rows.Count > 0) await _store.AppendAsync(rows).ConfigureAwait(false);
-        return results.All(r => r is null) ? null! : results.ToImmutableList();
+        return rows;
     }
 
     protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
@@ -83,8 +108,8 @@ public sealed class SqliteJournal : AsyncWriteJournal
     {
         var rows = await Task.Run(() => _store.ReadEvents(persistenceId, fromSequenceNr, toSequenceNr, max)).ConfigureAwait(false);
         foreach (var row in rows)
-            recoveryCallback(new Persistent(Payloads.Deserialize(_serialization, row), row.SequenceNr, persistenceId, row.Manifest,
-                false, ActorRefs.NoSender, null, row.Created));
+            recoveryCallback(new Persistent(Payloads.Deserialize(_serialization, row), row.SequenceNr, persistenceId,
+                row.EventManifest, false, ActorRefs.NoSender, row.WriterId, row.Created));
     }
 }
 
@@ -113,7 +138,8 @@ public sealed class SqliteSnapshotStore : SnapshotStore
 
     protected override Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
     {
-        var (manifest, serializerId, bytes) = Payloads.Serialize(_serialization, snapshot);
+        var (manifest, serializerId, bytes) = Akka.Serialization.Serialization.WithTransport(_serialization.System, (_serialization, snapshot),
+            static s => Payloads.Serialize(s._serialization, s.snapshot));
         return _store.SaveSnapshotAsync(new StoredRow(metadata.PersistenceId, metadata.SequenceNr, manifest, serializerId, bytes, metadata.Timestamp.Ticks));
     }
 

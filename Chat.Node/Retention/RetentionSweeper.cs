@@ -39,6 +39,13 @@ public sealed record RetentionReport(
         $"retention sweep (cutoff {Cutoff:u}): {Entries} entries removed from {Compacted} of {Entities} users and groups, " +
         $"{Media} media files ({MediaBytes} bytes) removed, {Failures} failures, database reclaimed: {(Reclaimed ? "yes" : "no")}, " +
         $"took {Took.TotalSeconds:0.0} s";
+
+    /// <summary>The report as the node prints it: <see cref="ToString"/> for people, its figures as fields for JSON logs.</summary>
+    public OperatorLine ToOperatorLine() => new("retention-sweep", ToString(),
+    [
+        new("cutoff", Cutoff), new("entries", Entries), new("compacted", Compacted), new("entities", Entities), new("media", Media),
+        new("mediaBytes", MediaBytes), new("failures", Failures), new("reclaimed", Reclaimed), new("took", Took),
+    ]);
 }
 
 /// <summary>
@@ -93,7 +100,7 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
             _running = false;
             _last = f.Report;
             _log.Info("{0}", f.Report);
-            _report.Write(f.Report.ToString());
+            _report.Write(f.Report.ToOperatorLine());
             foreach (var asker in _waiting) asker.Tell(f.Report);
             _waiting.Clear();
         });

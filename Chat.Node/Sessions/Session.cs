@@ -36,7 +36,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// <summary>Sent by the TCP edge when the node stops.</summary>
     public sealed class ShutDown : INoSerializationVerificationNeeded { public static readonly ShutDown Instance = new(); }
 
-    private readonly ClientConnection _connection;
+    private readonly IClientLink _connection;
     private readonly ChatSettings _settings;
     private readonly IActorRef _users;
     private readonly IActorRef _phones;
@@ -73,7 +73,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     private long _preLoginSince = Environment.TickCount64;
     private int _failedLogins;
 
-    public Session(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+    public Session(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media)
     {
         _media = media;
@@ -122,12 +122,15 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         {
             // registering is progress towards a login: reading the code from the phone may take a while
             if (r.Frame is Registered or CodeSent) _preLoginSince = Environment.TickCount64;
+            if (r.Frame is LookupResult found) RememberLookup(found);
             _connection.Write(r.Frame);
         });
         Receive<RequestFailed>(f =>
         {
             if (_phase == Phase.LoggingIn) _phase = Phase.Greeted;
-            _log.Warning("request {0} failed: {1}", f.RequestId, f.Cause.Message);
+            // the user's id as an argument: JSON logs carry it as the line's "user" field
+            if (_phase == Phase.LoggedIn) _log.Warning("request {0} of {1} failed: {2}", f.RequestId, _user, f.Cause.Message);
+            else _log.Warning("request {0} failed: {1}", f.RequestId, f.Cause.Message);
             _connection.Write(new Error(f.RequestId, ErrorCode.Unavailable, "the server did not answer in time; retry"));
         });
         Receive<SessionReplaced>(_ => Fail(ErrorCode.Replaced, "logged in again on the same device"));
@@ -147,7 +150,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClientConnection connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
+    public static Props Props(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media) =>
         Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock, media));
 
@@ -197,6 +200,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case Sync s: OnSync(s); return;
             case Read r: OnRead(r); return;
             case Lookup l: OnLookup(l); return;
+            case WhoIs w: OnWhoIs(w); return;
             case CreateGroup c: OnCreateGroup(c); return;
             case AddMembers a: OnChangeGroup(a.RequestId, a.GroupId, GroupNoticeKind.Added, a.Members, null); return;
             case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;
@@ -221,9 +225,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     private void OnRead(Read r)
     {
-        if (!UserId.IsValid(r.With) && !GroupId.IsValid(r.With))
+        if (ReadProblem(r.With, r.UpTo) is { } problem)
         {
-            _connection.Write(new Error(r.RequestId, ErrorCode.UnknownUser, $"no user or group '{Truncate(r.With)}'"));
+            _connection.Write(new Error(r.RequestId, problem.Code, problem.Reason));
             return;
         }
         var requestId = r.RequestId;

@@ -56,6 +56,15 @@ public static partial class SessionRules
             ? (ErrorCode.InvalidArgument, "device must be 1 to 64 characters")
             : null;
 
+    /// <summary>
+    /// What is wrong with a <see cref="Read"/> (null: nothing): the conversation is shaped like a user or a group id, and
+    /// UpTo is an inbox position, never negative (0 marks nothing, like a position before the first entry).
+    /// </summary>
+    public static (ErrorCode Code, string Reason)? ReadProblem(string? with, long upTo) =>
+        !UserId.IsValid(with) && !GroupId.IsValid(with) ? (ErrorCode.UnknownUser, $"no user or group '{Truncate(with)}'")
+        : upTo < 0 ? (ErrorCode.InvalidArgument, $"read needs upTo >= 0 (an inbox sequence number), not {upTo}")
+        : null;
+
     /// <summary>What is wrong with a new group's name (null: nothing).</summary>
     public static (ErrorCode Code, string Reason)? GroupNameProblem(string? name, int nameMaxChars) =>
         string.IsNullOrWhiteSpace(name) || name.Trim().Length > nameMaxChars

@@ -30,7 +30,7 @@ public static class ConnectionSignals
 /// on this hardware the raw socket path measured several times the frame rate for small frames
 /// (see docs/operations.md, "TCP edge").
 /// </remarks>
-public sealed class ClientConnection
+public sealed class ClientConnection : Sessions.IClientLink
 {
     private const int MaxUnprocessedInbound = 512;
 

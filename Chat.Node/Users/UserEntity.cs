@@ -119,6 +119,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case Rejected r when r.Code is ErrorCode.NotMember or ErrorCode.UnknownGroup: OnLeft(r.RequestId); break;
             case Rejected: break; // a leave the group could not take now: the next round asks again
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
+            case FindContacts cmd:
+                Sender.Tell(new ContactsFound(Contacts.SendersAmong(_state, cmd.Ids), _state.Groups.Keys.ToList()));
+                break;
+            case ShowProfile cmd: Sender.Tell(Contacts.Show(_state, cmd)); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;

@@ -164,21 +164,41 @@ public sealed class UserState
     {
         upTo = Math.Min(upTo, LastSeq);
         if (upTo <= AckedSeq) return Decision<Acknowledged>.Nothing;
-        var bySender = new Dictionary<UserId, List<string>>();
-        foreach (var entry in Range(AckedSeq, upTo, int.MaxValue))
+        // every entry of a busy user is acknowledged, most of them alone and many of them receipts that owe no receipt:
+        // the entries are read in place, and lists are made only for senders actually owed one
+        UserId onlySender = default;
+        List<string>? onlyIds = null; // the ids for onlySender, while only one sender is owed
+        Dictionary<UserId, List<string>>? bySender = null;
+        for (var seq = Math.Max(AckedSeq + 1, FirstSeq); seq <= upTo; seq++)
         {
-            if (entry is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
+            if (_inbox.Get(seq) is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
+            if (bySender is null && (onlyIds is null || onlySender == m.From))
+            {
+                onlySender = m.From;
+                (onlyIds ??= new List<string>(1)).Add(m.MessageId);
+                continue;
+            }
+            bySender ??= new() { [onlySender] = onlyIds! };
             if (!bySender.TryGetValue(m.From, out var ids)) bySender[m.From] = ids = [];
             ids.Add(m.MessageId);
         }
-        var batches = new List<ReceiptBatch>(bySender.Count);
-        foreach (var (sender, ids) in bySender)
+        if (onlyIds is null) return new(new Acknowledged(upTo, []));
+        var batches = new List<ReceiptBatch>(bySender?.Count ?? 1);
+        if (bySender is null) AddBatches(onlySender, onlyIds);
+        else foreach (var (sender, ids) in bySender) AddBatches(sender, ids);
+        return new(new Acknowledged(upTo, batches));
+
+        void AddBatches(UserId sender, List<string> ids)
         {
             var next = NextBatchTo(sender);
+            if (ids.Count <= MaxIdsPerReceipt)
+            {
+                batches.Add(new ReceiptBatch(sender, next, ReceiptStatus.Delivered, ids, now));
+                return;
+            }
             foreach (var chunk in ids.Chunk(MaxIdsPerReceipt))
                 batches.Add(new ReceiptBatch(sender, next++, ReceiptStatus.Delivered, chunk, now));
         }
-        return new(new Acknowledged(upTo, batches));
     }
 
     /// <summary>Read receipts for messages from <paramref name="with"/> up to <paramref name="upTo"/> not yet marked read.</summary>

@@ -1,0 +1,168 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Chat.Node;
+using Chat.Node.Sessions;
+using Chat.Node.Tcp;
+using Chat.Node.Users;
+using Chat.Protocol;
+using Error = Chat.Protocol.Error;
+
+namespace Chat.Tests;
+
+/// <summary>
+/// The session actor without sockets: frames go in as the connection would hand them over, what the session writes is
+/// recorded by a stand-in connection, and probes stand for the user, phone and group regions.
+/// </summary>
+public sealed class SessionSpecs : TestKit
+{
+    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+        akka.loglevel = WARNING
+        akka.test.single-expect-default = 10s
+        akka.actor.provider = cluster
+        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0 }
+        """).WithFallback(TestNode.DefaultConfig());
+
+    /// <summary>A connection that records what the session writes; while <see cref="Full"/>, inbox entries are refused.</summary>
+    private sealed class RecordingLink : IClientLink
+    {
+        private readonly BlockingCollection<Frame> _written = new();
+        public volatile bool Full;
+        public int Closes, Aborts, MaxFrameBytes;
+        public IPEndPoint? RemoteEndPoint { get; } = new(IPAddress.Loopback, 40000);
+        public void Write(Frame frame) => _written.Add(frame);
+        public bool TryWriteEntry(Frame frame)
+        {
+            if (Full) return false;
+            _written.Add(frame);
+            return true;
+        }
+        public bool NotifyWhenRoom() => !Full;
+        public void Processed() { }
+        public void AllowFramesUpTo(int bytes) => MaxFrameBytes = bytes;
+        public void Close() => Interlocked.Increment(ref Closes);
+        public void Abort() => Interlocked.Increment(ref Aborts);
+
+        public Frame Next()
+        {
+            Assert.True(_written.TryTake(out var frame, TimeSpan.FromSeconds(10)), "the session wrote nothing");
+            return frame!;
+        }
+
+        public T Next<T>() where T : Frame => Assert.IsType<T>(Next());
+
+        /// <summary>Nothing is written within <paramref name="ms"/>.</summary>
+        public void Nothing(int ms = 300) => Assert.False(_written.TryTake(out var frame, ms), $"unexpected {frame}");
+    }
+
+    private readonly ChatSettings _settings = TestNode.DefaultSettings();
+    private readonly RecordingLink _link = new();
+    private readonly TestProbe _users;
+    private readonly IActorRef _session;
+    private readonly UserId _ann = UserId.New();
+    private readonly UserId _bob = UserId.New();
+
+    public SessionSpecs() : base(Hocon)
+    {
+        _users = CreateTestProbe();
+        _session = Sys.ActorOf(Session.Props(_link, _settings, _users.Ref, CreateTestProbe().Ref, CreateTestProbe().Ref,
+            TimeProvider.System, new Chat.Node.Media.FileMediaStore(Path.Combine(Path.GetTempPath(), "chat-spec-media"))));
+    }
+
+    private void In(Frame frame) => _session.Tell(new ConnectionSignals.Inbound(frame));
+
+    private InboxMessage Entry(long seq) => new(seq, $"m{seq}", _bob, $"text {seq}", 1_764_000_000_000 + seq, $"c{seq}");
+
+    private void LogIn(long lastSeq = 0)
+    {
+        In(new Hello(ChatClient.ProtocolVersion, "spec"));
+        _link.Next<Welcome>();
+        var (token, _) = Tokens.New(_ann);
+        In(new Login(1, token, "phone"));
+        var authenticate = _users.ExpectMsg<Authenticate>();
+        Assert.Equal((_ann, "phone", _session), (authenticate.UserId, authenticate.Device, authenticate.Session));
+        _users.Reply(new Authenticated(authenticate.RequestId, _ann, "Ann", "+14155550100", lastSeq));
+        Assert.Equal(lastSeq, _link.Next<LoggedIn>().LastSeq);
+    }
+
+    /// <summary>Logs in and syncs from 0, the inbox holding <paramref name="entries"/> entries.</summary>
+    private void LogInAndSync(int entries)
+    {
+        LogIn(entries);
+        In(new Sync(0));
+        Assert.Equal(0, _users.ExpectMsg<FetchEntries>().After);
+        _users.Reply(new Entries(Enumerable.Range(1, entries).Select(i => (InboxEntry)Entry(i)).ToList(), entries, 0));
+        for (var i = 1; i <= entries; i++) Assert.Equal(i, _link.Next<Message>().Seq);
+        Assert.Equal(entries, _link.Next<SyncComplete>().LastSeq);
+    }
+
+    [Fact]
+    public void A_request_before_Hello_is_refused_with_WrongState_and_the_connection_is_closed()
+    {
+        In(new Sync(0));
+        Assert.Equal(ErrorCode.WrongState, _link.Next<Error>().Code);
+        AwaitCondition(() => Volatile.Read(ref _link.Closes) == 1);
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void Login_is_checked_by_the_users_entity_and_raises_the_frame_limit()
+    {
+        LogIn(lastSeq: 7);
+        Assert.Equal(_settings.MaxFrameBytes, _link.MaxFrameBytes);
+    }
+
+    [Fact]
+    public void Entries_go_out_in_order_and_a_push_after_a_gap_makes_the_session_fetch_the_gap()
+    {
+        LogInAndSync(2);
+        _session.Tell(new Pushed(Entry(4))); // entry 3 was never pushed (the entity moved, or the push was lost)
+        _link.Nothing();
+        Assert.Equal(2, _users.ExpectMsg<FetchEntries>().After);
+        _users.Reply(new Entries([Entry(3), Entry(4)], 4, 2));
+        Assert.Equal(3, _link.Next<Message>().Seq);
+        Assert.Equal(4, _link.Next<Message>().Seq);
+        _session.Tell(new Pushed(Entry(5)));
+        Assert.Equal(5, _link.Next<Message>().Seq);
+    }
+
+    [Fact]
+    public void A_client_that_stops_reading_gets_nothing_until_it_has_room_then_the_stream_resumes_where_it_stopped()
+    {
+        LogInAndSync(1);
+        _link.Full = true;
+        _session.Tell(new Pushed(Entry(2)));
+        _session.Tell(new Pushed(Entry(3)));
+        _link.Nothing();
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no fetch while the client has no room
+        _link.Full = false;
+        _session.Tell(ConnectionSignals.Drained.Instance);
+        Assert.Equal(1, _users.ExpectMsg<FetchEntries>().After);
+        _users.Reply(new Entries([Entry(2), Entry(3)], 3, 1));
+        Assert.Equal(2, _link.Next<Message>().Seq);
+        Assert.Equal(3, _link.Next<Message>().Seq);
+    }
+
+    [Fact]
+    public void An_ack_is_capped_at_what_this_connection_was_sent()
+    {
+        LogInAndSync(2);
+        In(new Ack(100)); // a client cannot acknowledge entries it was never sent
+        Assert.Equal(2, _users.ExpectMsg<Acknowledge>().UpTo);
+    }
+
+    [Fact]
+    public void A_send_goes_to_the_recipients_inbox_and_its_acceptance_comes_back_as_Accepted()
+    {
+        LogIn();
+        In(new Send(7, "c1", _bob.Value, "hi"));
+        var deliver = _users.ExpectMsg<DeliverText>();
+        Assert.Equal((_bob, _ann, "c1", "hi", 7u), (deliver.UserId, deliver.From, deliver.ClientMessageId, deliver.Text, deliver.RequestId));
+        _users.Reply(new TextAccepted(7, "c1", "m1", 123));
+        var accepted = _link.Next<Accepted>();
+        Assert.Equal((7u, "c1", "m1"), (accepted.RequestId, accepted.ClientMessageId, accepted.MessageId));
+    }
+}

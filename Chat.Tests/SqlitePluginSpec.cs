@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.TestKit.Xunit2;
+using Chat.Node.Persistence;
+
+namespace Chat.Tests;
+
+/// <summary>
+/// An actor system whose journal and snapshot store are the embedded SQLite ones, configured as a node configures them
+/// (<c>hocon/sqlite.conf</c>), on a database file of its own. Remoting is on (loopback, port 0) so that actor
+/// references carry a real node address, as they do in the cluster.
+/// </summary>
+public abstract class SqlitePluginSpec : TestKit
+{
+    protected readonly string Data;
+
+    protected SqlitePluginSpec() : this(TestNode.NewDataDirectory()) { }
+
+    private SqlitePluginSpec(string data) : base(SystemConfig(data), "contract") => Data = data;
+
+    /// <summary>The configuration of a system on <paramref name="data"/>'s database (another system may share it).</summary>
+    protected static Config SystemConfig(string data)
+    {
+        Directory.CreateDirectory(data);
+        var connection = SqliteStore.ConnectionString(data).Replace("\\", "\\\\").Replace("\"", "\\\"");
+        return ConfigurationFactory.ParseString($$"""
+            akka.loglevel = WARNING
+            akka.test.single-expect-default = 15s
+            akka.actor.provider = remote
+            akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+            akka.actor.serializers {
+              chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
+              ref-carrier = "Chat.Tests.RefCarrierSerializer, Chat.Tests"
+            }
+            akka.actor.serialization-bindings {
+              "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat
+              "Chat.Tests.RefCarrier, Chat.Tests" = ref-carrier
+            }
+            akka.persistence.journal.chat-sqlite {
+              connection-string = "{{connection}}"
+              synchronous = NORMAL
+              event-adapters { versioned = "Chat.Tests.VersionedNoteAdapter, Chat.Tests" }
+              event-adapter-bindings {
+                "Chat.Tests.VersionedNote, Chat.Tests" = versioned
+                "Chat.Tests.StoredNote, Chat.Tests" = versioned
+              }
+            }
+            akka.persistence.snapshot-store.chat-sqlite {
+              connection-string = "{{connection}}"
+              synchronous = NORMAL
+            }
+            """).WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "sqlite.conf"))));
+    }
+
+    protected IActorRef Journal => Persistence.Instance.Apply(Sys).JournalFor(null);
+
+    protected IActorRef SnapshotStore => Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing); // stops the plugins, which close the database
+        if (disposing) TestNode.TryDelete(Data);
+    }
+}
