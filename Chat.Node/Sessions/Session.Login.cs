@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Chat.Node.Admin;
 using Chat.Node.Directory;
 using Chat.Node.Users;
 using Chat.Protocol;
@@ -150,6 +151,12 @@ public sealed partial class Session
         if (_phase != Phase.LoggingIn) return;
         _phase = Phase.LoggedIn;
         _user = a.UserId;
+        if (!_countedAsLoggedIn)
+        {
+            _countedAsLoggedIn = true;
+            ChatMetrics.SessionStarted();
+            SessionCount.Get(Context.System).Started();
+        }
         _connection.AllowFramesUpTo(_settings.MaxFrameBytes);
         _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
         Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);

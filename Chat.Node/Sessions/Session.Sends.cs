@@ -131,7 +131,8 @@ public sealed partial class Session
             return false;
         }
         var now = Environment.TickCount64;
-        _sendDeadlines[requestId] = new SendInFlight(now + (long)_settings.RequestTimeout.TotalMilliseconds, now + ResendAfterMs, null, null);
+        _sendDeadlines[requestId] = new SendInFlight(now + (long)_settings.RequestTimeout.TotalMilliseconds, now + ResendAfterMs, null, null,
+            System.Diagnostics.Stopwatch.GetTimestamp());
         TickFast(true);
         return true;
     }

@@ -66,7 +66,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     protected override void PreStart()
     {
         if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
+        Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.User);
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        Admin.ChatMetrics.EntityStopped(Admin.ChatMetrics.EntityType.User);
+        base.PostStop();
     }
 
     public override string PersistenceId { get; }
@@ -113,6 +120,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
             case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case LeaveGroupsTick: LeaveGroups(); break;
             case Done d: OnLeft(d.RequestId); break;
@@ -156,6 +164,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _state.Apply(expired);
         RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
+
+    /// <summary>What <c>chat admin user</c> shows: the profile and the inbox's position, never message text.</summary>
+    private UserDescription Describe(UserId id) => _state.Profile is { } p
+        ? new UserDescription(id, true, p.Name, p.Phone, _sessions.Values.Order(StringComparer.Ordinal).ToList(), _state.InboxCount,
+            _state.LastSeq, _state.AckedSeq, _state.Groups.Count, _state.ClosedAt != 0)
+        : new UserDescription(id, false, "", "", [], 0, 0, 0, 0, false);
 
     private void OnCreate(CreateUser cmd)
     {

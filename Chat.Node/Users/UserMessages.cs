@@ -314,6 +314,32 @@ public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand
 [MessagePackObject, Manifest("uc23")]
 public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
 
+/// <summary>
+/// For <c>chat admin user</c>: what an operator may see of a user (profile, devices online, inbox position), never
+/// message text. Answered with <see cref="UserDescription"/>.
+/// </summary>
+[MessagePackObject, Manifest("ua1")]
+public sealed record DescribeUser([property: Key(0)] UserId UserId) : IUserCommand;
+
+/// <param name="Exists">False: no user has this id (the other fields are empty).</param>
+/// <param name="Devices">Devices with a session attached now, anywhere in the cluster.</param>
+/// <param name="InboxLength">Entries kept in the inbox (retention removes older ones).</param>
+/// <param name="LastSeq">The newest inbox entry's sequence number.</param>
+/// <param name="AckedSeq">The highest sequence number any of the user's devices acknowledged.</param>
+/// <param name="Closed">The account was closed (its phone was verified on another account).</param>
+[MessagePackObject, Manifest("ua2")]
+public sealed record UserDescription(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] bool Exists,
+    [property: Key(2)] string Name,
+    [property: Key(3)] string Phone,
+    [property: Key(4)] IReadOnlyList<string> Devices,
+    [property: Key(5)] int InboxLength,
+    [property: Key(6)] long LastSeq,
+    [property: Key(7)] long AckedSeq,
+    [property: Key(8)] int Groups,
+    [property: Key(9)] bool Closed) : IChatMessage;
+
 /// <summary>May this user see the stored media? Yes when a message or notice in their inbox names it.</summary>
 [MessagePackObject, Manifest("uc29")]
 public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Key(1)] string MediaId) : IUserCommand;

@@ -172,6 +172,9 @@ public sealed class UserState
         for (var seq = Math.Max(AckedSeq + 1, FirstSeq); seq <= upTo; seq++)
         {
             if (_inbox.Get(seq) is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
+            // the first acknowledgement of a message is its delivery: counted here, where each entry is read anyway
+            // (a second pass would decode entries again), as the decision is taken
+            Admin.ChatMetrics.MessageDelivered(Math.Max(0, now - m.SentAt) / 1000.0);
             if (bySender is null && (onlyIds is null || onlySender == m.From))
             {
                 onlySender = m.From;
