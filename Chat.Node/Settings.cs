@@ -17,6 +17,12 @@ public sealed record ChatSettings
     public required int RegistrationsPerAddress { get; init; }
     /// <summary>Lookup requests per user per minute (0: no limit).</summary>
     public required int LookupsPerUser { get; init; }
+    /// <summary>Send and SendGroup requests per user per minute, and the largest burst (0: no limit).</summary>
+    public required int SendsPerUser { get; init; }
+    /// <summary>Messages from strangers (people the recipient never wrote to) waiting unacknowledged in one inbox (0: no limit).</summary>
+    public required int StrangerInboxMessages { get; init; }
+    /// <summary>Bytes of text and thumbnails of those messages (0: no limit).</summary>
+    public required long StrangerInboxBytes { get; init; }
     public required int MaxTextBytes { get; init; }
     public required int MaxInFlight { get; init; }
     public required int SyncBatch { get; init; }
@@ -73,6 +79,9 @@ public sealed record ChatSettings
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             RegistrationsPerAddress = c.Int("limits.registrations-per-address"),
             LookupsPerUser = c.Int("limits.lookups-per-user"),
+            SendsPerUser = c.Int("limits.sends-per-user"),
+            StrangerInboxMessages = c.Int("limits.stranger-inbox-messages"),
+            StrangerInboxBytes = c.Bytes("limits.stranger-inbox-bytes"),
             MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
             MaxInFlight = c.Int("limits.max-in-flight"),
             SyncBatch = c.Int("limits.sync-batch"),
@@ -101,6 +110,9 @@ public sealed record ChatSettings
             Verification = VerificationSettings.From(config),
             Admin = AdminSettings.From(config),
         };
+        if (settings.SendsPerUser < 0) throw new ArgumentException("chat.limits.sends-per-user must be 0 (no limit) or positive");
+        if (settings.StrangerInboxMessages < 0 || settings.StrangerInboxBytes < 0)
+            throw new ArgumentException("chat.limits.stranger-inbox-messages and stranger-inbox-bytes must be 0 (no limit) or positive");
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");

@@ -307,6 +307,7 @@ public sealed class ChatNode : IAsyncDisposable
                 report.Write(new OperatorLine("verification-auto",
                     "verification: chat.verification.mode = auto hands every code back to the client, so anyone can take any phone number; for tests only")
                     { Level = "warning" });
+            SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
             var edge = Edge;

@@ -40,7 +40,8 @@ public sealed partial class Session
         if (!quotas.TryTake("register " + _connection.RemoteEndPoint?.Address, quotas.RegistrationsPerAddressPerHour, TimeSpan.FromHours(1), out var wait))
         {
             _connection.Write(new Error(r.RequestId, ErrorCode.RateLimited,
-                $"more than {quotas.RegistrationsPerAddressPerHour} registrations from this address in an hour; retry in {Math.Ceiling(wait.TotalMinutes):0} min"));
+                $"more than {quotas.RegistrationsPerAddressPerHour} registrations from this address in an hour; retry in {Math.Ceiling(wait.TotalMinutes):0} min",
+                RetryAfterMs(wait)));
             return;
         }
         if (_settings.Verification.Mode != VerificationMode.Off)

@@ -99,11 +99,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Closed>(_ => Context.Stop(Self));
         Receive<TextAccepted>(a =>
         {
-            if (_sendDeadlines.Remove(a.RequestId, out var answered))
-            {
-                _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
-                ChatMetrics.MessageAccepted(Stopwatch.GetElapsedTime(answered.Started).TotalSeconds);
-            }
+            if (!_sendDeadlines.Remove(a.RequestId, out var answered)) return;
+            // told before the client hears Accepted: whatever it does next, the entity knows the user wrote to them
+            if (answered.Command is DeliverText text) NoteWroteTo(text.UserId);
+            _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
+            ChatMetrics.MessageAccepted(Stopwatch.GetElapsedTime(answered.Started).TotalSeconds);
         });
         Receive<Rejected>(r =>
         {
@@ -256,7 +256,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (!quotas.TryTake("lookup " + _user.Value, quotas.LookupsPerUserPerMinute, TimeSpan.FromMinutes(1), out var wait))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.RateLimited,
-                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s"));
+                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
             return;
         }
         var requestId = l.RequestId;

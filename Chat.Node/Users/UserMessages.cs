@@ -144,7 +144,28 @@ public sealed record InboxExpired([property: Key(0)] long UpTo, [property: Key(1
 [MessagePackObject, Manifest("u12")]
 public sealed record AccountClosed([property: Key(0)] UserId MovedTo, [property: Key(1)] long At) : IUserEvent;
 
+/// <summary>
+/// This user wrote to <see cref="Users"/> (a one-to-one message of theirs was accepted): messages from them are no
+/// longer from a stranger (<see cref="UserState.DecideDeliver"/>'s quota).
+/// </summary>
+[MessagePackObject, Manifest("u13")]
+public sealed record ContactsAdded([property: Key(0)] IReadOnlyList<UserId> Users) : IUserEvent;
+
+/// <summary>
+/// A closed account is out of these groups: each group took its leave (or had no such member). Removes them from
+/// the account's group list, so that the leaves are not asked again.
+/// </summary>
+[MessagePackObject, Manifest("u14")]
+public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups) : IUserEvent;
+
 // ---------- commands and replies ----------
+
+/// <summary>
+/// Told by a session once a one-to-one message of <see cref="UserId"/> to <see cref="To"/> is accepted: the user has
+/// written to them. Not answered; a lost one is told again with the next message to them from another session.
+/// </summary>
+[MessagePackObject, Manifest("uc31")]
+public sealed record WroteTo([property: Key(0)] UserId UserId, [property: Key(1)] UserId To) : IUserCommand;
 
 /// <summary>Closes the account because its phone moved to another (sent by the phone directory). Answered with <see cref="AccountClosedConfirmed"/>; idempotent.</summary>
 [MessagePackObject, Manifest("uc26")]
@@ -338,4 +359,5 @@ public sealed record UserSnapshot(
     [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom,
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
-    [property: Key(10)] long ClosedAt = 0) : IChatMessage;
+    [property: Key(10)] long ClosedAt = 0,
+    [property: Key(11)] IReadOnlyList<string>? Contacts = null) : IChatMessage;
