@@ -125,3 +125,21 @@ public static class EntryExtensions
         }
     }
 }
+
+/// <summary>
+/// One node shared by the tests of a class (an xUnit class fixture): each test makes its own users, so tests do not see
+/// each other, and the class starts one node instead of one per test.
+/// </summary>
+public class SharedNode : IAsyncLifetime
+{
+    protected virtual string? ExtraHocon => null;
+    public TestNode Node { get; private set; } = null!;
+    public async Task InitializeAsync() => Node = await TestNode.StartAsync(extraHocon: ExtraHocon);
+    public async Task DisposeAsync() => await Node.DisposeAsync();
+}
+
+/// <summary>The media tests' node: images limited to 2 MiB so that the limit can be reached cheaply.</summary>
+public sealed class SharedMediaNode : SharedNode
+{
+    protected override string? ExtraHocon => "chat.media.max-image-bytes = 2 MiB";
+}
