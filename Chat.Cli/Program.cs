@@ -132,8 +132,42 @@ public static class Program
                 .WithExample("group", "list", "--profile", "alice", "--json");
         });
 
-        // Further command groups are branches whose commands reuse ProfileSettings (--profile) and ChatCommand<T>,
-        // as "group" does: config.AddBranch<ProfileSettings>("admin", admin => ...);
+        config.AddBranch<AdminSettings>("admin", admin =>
+        {
+            admin.SetDescription("Observe and steer a cluster through a node's admin endpoint (the node runs with --admin-port)");
+            admin.AddCommand<AdminStatusCommand>("status")
+                .WithDescription("Members, their roles, status and reachability, the leader; this node's uptime and version")
+                .WithExample("admin", "status", "--node", "127.0.0.1:7401", "--data", "data");
+            admin.AddCommand<AdminShardsCommand>("shards")
+                .WithDescription("Per shard region (user, group, phone): shards and running entities on each node")
+                .WithExample("admin", "shards", "--node", "127.0.0.1:7401", "--token-file", "admin.token", "--json");
+            admin.AddCommand<AdminSessionsCommand>("sessions")
+                .WithDescription("Connected clients and logged-in sessions on each node")
+                .WithExample("admin", "sessions", "--node", "127.0.0.1:7401", "--data", "data");
+            admin.AddCommand<AdminUserCommand>("user")
+                .WithDescription("A user's id, name, phone, devices online, inbox length and last sequence number (never message text)")
+                .WithExample("admin", "user", "+4915112345678", "--node", "127.0.0.1:7401", "--data", "data");
+            admin.AddBranch<AdminSettings>("retention", retention =>
+            {
+                retention.SetDescription("The retention sweep: its last report, or a sweep now");
+                retention.AddCommand<AdminRetentionReportCommand>("report")
+                    .WithDescription("The last sweep's report")
+                    .WithExample("admin", "retention", "report", "--node", "127.0.0.1:7401", "--data", "data");
+                retention.AddCommand<AdminRetentionRunCommand>("run")
+                    .WithDescription("Sweep now and print the report")
+                    .WithExample("admin", "retention", "run", "--node", "127.0.0.1:7401", "--data", "data");
+            });
+            admin.AddBranch<AdminSettings>("node", node =>
+            {
+                node.SetDescription("Make a member leave the cluster, or mark it down");
+                node.AddCommand<AdminNodeLeaveCommand>("leave")
+                    .WithDescription("The member hands its shards and singletons to the others, then stops")
+                    .WithExample("admin", "node", "leave", "127.0.0.1:4053", "--node", "127.0.0.1:7401", "--data", "data");
+                node.AddCommand<AdminNodeDownCommand>("down")
+                    .WithDescription("Mark a member down (one that crashed or is cut off; its shards restart on the others)")
+                    .WithExample("admin", "node", "down", "akka.tcp://chat@10.0.0.7:4053", "--node", "127.0.0.1:7401", "--data", "data");
+            });
+        });
     }
 
     private static IAnsiConsole CreateConsole(TextWriter writer, bool terminal) => AnsiConsole.Create(new AnsiConsoleSettings

@@ -6,13 +6,14 @@ namespace Chat.Node;
 public static class Program
 {
     private const string Usage = """
-        usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]...
+        usage: chat-node [--host ADDR] [--port PORT] [--data DIR] [--config FILE]... [--admin-port PORT]
                          [--cluster-host ADDR] [--cluster-port PORT] [--seeds HOST:PORT,...] [--roles R,...]
                          [--log-format text|json]
           --host ADDR          address to accept clients on (default 127.0.0.1; env CHAT_HOST)
           --port PORT          client port, 0 picks a free one (default 7400; env CHAT_PORT)
           --data DIR           data directory: SQLite database and media (default ./data; env CHAT_DATA)
           --config FILE        HOCON file layered over hocon/ (repeatable; later files win)
+          --admin-port PORT    admin endpoint (health, metrics, chat admin), 0 picks a free one (default off; env CHAT_ADMIN_PORT)
           --log-format FORMAT  text (default) or json: one JSON object per line, Akka's log events and the node's own
                                lines alike (env CHAT_LOG_FORMAT; docs/operations.md, "Logs")
         cluster (docs/operations.md, "Running a cluster"):
@@ -76,6 +77,9 @@ public static class Program
             return 0;
         }
         console.NodeAddress = Akka.Cluster.Cluster.Get(node.System).SelfAddress.ToString();
+        if (node.AdminEndpoint is { } admin)
+            console.Say(new OperatorLine("admin", $"admin on {admin.Address}:{admin.Port}",
+                [new("host", admin.Address.ToString()), new("port", admin.Port)]));
         console.Say(new OperatorLine("listening", $"listening on {node.Endpoint.Address}:{node.Endpoint.Port}",
             [new("host", node.Endpoint.Address.ToString()), new("port", node.Endpoint.Port)]));
         Console.Out.Flush();
@@ -114,6 +118,11 @@ public static class Program
                     options = options with { Port = port };
                     break;
                 case "--data": options = options with { DataDirectory = Value() }; break;
+                case "--admin-port":
+                    var ap = Value();
+                    if (!int.TryParse(ap, out var adminPort) || adminPort is < 0 or > 65535) throw new ArgumentException($"--admin-port must be 0-65535, not '{ap}'");
+                    options = options with { AdminPort = adminPort };
+                    break;
                 case "--config": configs.Add(Path.GetFullPath(Value())); break;
                 case "--cluster-host": options = options with { ClusterHost = Value() }; break;
                 case "--cluster-port":

@@ -17,6 +17,12 @@ public sealed record ChatSettings
     public required int RegistrationsPerAddress { get; init; }
     /// <summary>Lookup requests per user per minute (0: no limit).</summary>
     public required int LookupsPerUser { get; init; }
+    /// <summary>Send and SendGroup requests per user per minute, and the largest burst (0: no limit).</summary>
+    public required int SendsPerUser { get; init; }
+    /// <summary>Messages from strangers (people the recipient never wrote to) waiting unacknowledged in one inbox (0: no limit).</summary>
+    public required int StrangerInboxMessages { get; init; }
+    /// <summary>Bytes of text and thumbnails of those messages (0: no limit).</summary>
+    public required long StrangerInboxBytes { get; init; }
     public required int MaxTextBytes { get; init; }
     public required int MaxInFlight { get; init; }
     public required int SyncBatch { get; init; }
@@ -50,6 +56,8 @@ public sealed record ChatSettings
     public required TimeSpan RetentionSweepInterval { get; init; }
     /// <summary>Entities swept at once (each is woken, trims itself and passivates again).</summary>
     public required int RetentionParallelism { get; init; }
+    /// <summary>The admin endpoint (<c>chat.admin</c>).</summary>
+    public required AdminSettings Admin { get; init; }
 
     /// <summary>Where media lives: the filesystem store's root.</summary>
     public string MediaDirectory => Path.Combine(DataDirectory, "media");
@@ -71,6 +79,9 @@ public sealed record ChatSettings
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             RegistrationsPerAddress = c.Int("limits.registrations-per-address"),
             LookupsPerUser = c.Int("limits.lookups-per-user"),
+            SendsPerUser = c.Int("limits.sends-per-user"),
+            StrangerInboxMessages = c.Int("limits.stranger-inbox-messages"),
+            StrangerInboxBytes = c.Bytes("limits.stranger-inbox-bytes"),
             MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
             MaxInFlight = c.Int("limits.max-in-flight"),
             SyncBatch = c.Int("limits.sync-batch"),
@@ -97,7 +108,11 @@ public sealed record ChatSettings
             RetentionSweepInterval = c.Time("retention.sweep-interval"),
             RetentionParallelism = c.Int("retention.parallelism"),
             Verification = VerificationSettings.From(config),
+            Admin = AdminSettings.From(config),
         };
+        if (settings.SendsPerUser < 0) throw new ArgumentException("chat.limits.sends-per-user must be 0 (no limit) or positive");
+        if (settings.StrangerInboxMessages < 0 || settings.StrangerInboxBytes < 0)
+            throw new ArgumentException("chat.limits.stranger-inbox-messages and stranger-inbox-bytes must be 0 (no limit) or positive");
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
@@ -159,6 +174,34 @@ public sealed record VerificationSettings
         if (settings.IdleTimeout <= TimeSpan.Zero) throw new ArgumentException("chat.verification.idle-timeout must be positive");
         if (settings.MaxCodesPerHour < 1) throw new ArgumentException("chat.verification.max-codes-per-hour must be at least 1");
         if (settings.Sender.Length == 0) throw new ArgumentException("chat.verification.sender must be log or a type name");
+        return settings;
+    }
+}
+
+/// <summary>The <c>chat.admin { }</c> section: the HTTP endpoint for health checks, metrics and <c>chat admin</c>.</summary>
+public sealed record AdminSettings
+{
+    /// <summary>The port; null when the endpoint is off, 0 for any free port.</summary>
+    public required int? Port { get; init; }
+    public required string Host { get; init; }
+    /// <summary>The bearer token; empty: generated into (then read from) <c>admin.token</c> in the data directory.</summary>
+    public required string Token { get; init; }
+
+    /// <summary>Reads <c>chat.admin</c>; like <see cref="ChatSettings.From"/>, every setting must be present.</summary>
+    public static AdminSettings From(Config config)
+    {
+        var c = new Required(config, "chat.admin");
+        var port = c.String("port").Trim();
+        var settings = new AdminSettings
+        {
+            Port = port.Equals("off", StringComparison.OrdinalIgnoreCase) ? null
+                : int.TryParse(port, out var p) && p is >= 0 and <= 65535 ? p
+                : throw new ArgumentException($"chat.admin.port must be off or a port number 0-65535, not '{port}'"),
+            Host = c.String("host").Trim(),
+            Token = c.String("token").Trim(),
+        };
+        if (settings.Host.Length == 0) throw new ArgumentException("chat.admin.host must be an address, e.g. 127.0.0.1");
+        if (settings.Token.Length is > 0 and < 16) throw new ArgumentException("chat.admin.token must be at least 16 characters (or empty to generate one)");
         return settings;
     }
 }

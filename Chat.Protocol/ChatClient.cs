@@ -9,10 +9,17 @@ namespace Chat.Protocol;
 // .Connection (the framed socket); the options are in ChatClientOptions.cs.
 
 /// <summary>An error answer from the server.</summary>
-public sealed class ChatException(ErrorCode code, string message) : Exception(message)
+public sealed class ChatException(ErrorCode code, string message, TimeSpan? retryAfter = null) : Exception(message)
 {
     /// <summary>The server's error code.</summary>
     public ErrorCode Code { get; } = code;
+
+    /// <summary>How long to wait before the same request may succeed, when the server said (a rate limit); otherwise null.</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>The exception for an <see cref="Error"/> frame.</summary>
+    public static ChatException From(Error error) =>
+        new(error.Code, error.Message, error.RetryAfterMs > 0 ? TimeSpan.FromMilliseconds(error.RetryAfterMs) : null);
 }
 
 /// <summary>
@@ -138,7 +145,7 @@ public sealed partial class ChatClient : IAsyncDisposable
         try
         {
             var answer = await task.WaitAsync(_options.RequestTimeout, ct).ConfigureAwait(false);
-            if (answer is Error error) throw new ChatException(error.Code, error.Message);
+            if (answer is Error error) throw ChatException.From(error);
             return answer;
         }
         finally
@@ -206,7 +213,7 @@ public sealed partial class ChatClient : IAsyncDisposable
                     if (_sends.TryRemove(pending.ClientMessageId, out _))
                     {
                         _inFlight.Release();
-                        pending.Done.TrySetException(new ChatException(error.Code, error.Message));
+                        pending.Done.TrySetException(ChatException.From(error));
                     }
                     return;
                 }

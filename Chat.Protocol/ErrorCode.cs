@@ -85,6 +85,12 @@ public enum ErrorCode
     TooManyAttempts = 128,
     /// <summary>The phone was sent as many codes as allowed in the past hour; the message says when the next one may be asked for.</summary>
     TooManyCodes = 129,
+    /// <summary>
+    /// The recipient has never written to the sender, and the messages from people they never wrote to that wait in
+    /// their inbox, not yet received by any of their devices, are at the server's limit. Nothing is stored; sending
+    /// again later (same client message id) succeeds once the recipient has received what waits, or has written to the sender.
+    /// </summary>
+    StrangerQuota = 130,
 }
 
 /// <summary>Helpers over <see cref="ErrorCode"/>.</summary>

@@ -323,12 +323,15 @@ public sealed record Pong([property: Key(0)] long Nonce) : Frame;
 
 /// <summary>
 /// A request failed, or the connection is about to be closed (<see cref="RequestId"/> 0 and a fatal code).
+/// <see cref="RetryAfterMs"/> is how long to wait before the same request may succeed, when the server knows
+/// (a quota over time: <see cref="ErrorCode.RateLimited"/> for the send rate, registrations and lookups); 0 when it does not say.
 /// </summary>
 [MessagePackObject]
 public sealed record Error(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] ErrorCode Code,
-    [property: Key(2)] string Message) : Frame;
+    [property: Key(2)] string Message,
+    [property: Key(3)] long RetryAfterMs = 0) : Frame;
 
 /// <summary>A request without a result of its own succeeded.</summary>
 [MessagePackObject]

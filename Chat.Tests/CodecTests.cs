@@ -38,6 +38,7 @@ public sealed class CodecTests
         new Ping(long.MaxValue),
         new Pong(-1),
         new Error(12, ErrorCode.PhoneTaken, "taken"),
+        new Error(13, ErrorCode.RateLimited, "slow down", 20_000),
         new Ok(12),
         new ReceiptSet(7, [new ReceiptItem(ReceiptStatus.Delivered, "uqrstuvwxyz234567", ["m1"], "gabcdefghijklmnop"),
             new ReceiptItem(ReceiptStatus.Read, "uabcdefghijklmnop", ["m2", "m3"])], 1_764_000_000_002),

@@ -2,12 +2,9 @@ using Chat.Protocol;
 
 namespace Chat.Tests;
 
-public sealed class EndToEndTests : IAsyncLifetime
+public sealed class EndToEndTests(SharedNode shared) : IClassFixture<SharedNode>
 {
-    private TestNode _node = null!;
-
-    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    private readonly TestNode _node = shared.Node;
 
     [Fact]
     public async Task Message_is_delivered_then_receipted_delivered_and_read()

@@ -5,11 +5,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Chat.Tests;
 
-public sealed class GroupTests : IAsyncLifetime
+public sealed class GroupTests(SharedNode shared) : IClassFixture<SharedNode>
 {
-    private TestNode _node = null!;
-    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    private readonly TestNode _node = shared.Node;
 
     private static async Task<List<Frame>> TakeAsync(ChatClient c, int count, Func<Frame, bool>? where = null)
     {

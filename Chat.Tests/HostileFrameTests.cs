@@ -6,11 +6,9 @@ using MessagePack;
 namespace Chat.Tests;
 
 /// <summary>Bad bytes on one connection get an Error frame and a close of that connection only.</summary>
-public sealed class HostileFrameTests : IAsyncLifetime
+public sealed class HostileFrameTests(SharedNode shared) : IClassFixture<SharedNode>
 {
-    private TestNode _node = null!;
-    public async Task InitializeAsync() => _node = await TestNode.StartAsync();
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    private readonly TestNode _node = shared.Node;
 
     private async Task<NetworkStream> RawAsync(bool hello)
     {

@@ -6,12 +6,9 @@ using Chat.Protocol;
 namespace Chat.Tests;
 
 /// <summary>Uploads, downloads and media messages over TCP against a real node.</summary>
-public sealed class MediaTests : IAsyncLifetime
+public sealed class MediaTests(SharedMediaNode shared) : IClassFixture<SharedMediaNode>
 {
-    private TestNode _node = null!;
-
-    public async Task InitializeAsync() => _node = await TestNode.StartAsync(extraHocon: "chat.media.max-image-bytes = 2 MiB");
-    public async Task DisposeAsync() => await _node.DisposeAsync();
+    private readonly TestNode _node = shared.Node;
 
     /// <summary>Random bytes that start like a file of the given type.</summary>
     public static byte[] FakeFile(string contentType, int size, int seed = 1)
@@ -146,7 +143,7 @@ public sealed class MediaTests : IAsyncLifetime
         using var copy = new MemoryStream();
         await again.DownloadAsync(done.MediaId, copy);
         Assert.Equal(hash, SHA256.HashData(copy.ToArray()));
-        Assert.Empty(StoredFiles("uploads"));
+        Assert.DoesNotContain(StoredFiles("uploads"), f => Path.GetFileName(f).StartsWith(started.UploadId)); // the staging copy is gone
 
         // another user cannot see or continue someone's upload
         await using var mallory = await _node.NewUserAsync("Mallory");
@@ -162,6 +159,9 @@ public sealed class MediaTests : IAsyncLifetime
         await using var bob = await _node.NewUserAsync("Bob");
         await bob.Client.SyncAsync(0);
         var png = FakeFile("image/png", 50_000);
+        // the node is shared by this class's tests: what counts is what this test leaves behind
+        var objectsBefore = StoredFiles("objects").ToHashSet();
+        var uploadsBefore = StoredFiles("uploads").ToHashSet();
 
         // declared size over the limit (2 MiB for images here): the limit is in the message
         var tooLarge = await Assert.ThrowsAsync<ChatException>(() =>
@@ -208,10 +208,11 @@ public sealed class MediaTests : IAsyncLifetime
         Assert.Equal(ErrorCode.UnknownMedia, download.Code);
 
         // nothing but the one good upload is stored (its bytes and its metadata)
-        Assert.Equal(2, StoredFiles("objects").Count);
-        Assert.All(StoredFiles("objects"), f => Assert.StartsWith(stored.MediaId, Path.GetFileName(f)));
+        var objects = StoredFiles("objects").Except(objectsBefore).ToList();
+        Assert.Equal(2, objects.Count);
+        Assert.All(objects, f => Assert.StartsWith(stored.MediaId, Path.GetFileName(f)));
         // only the deliberately unfinished upload is left in the staging area (its bytes and its declaration)
-        Assert.All(StoredFiles("uploads"), f => Assert.StartsWith(upload.UploadId, Path.GetFileName(f)));
+        Assert.All(StoredFiles("uploads").Except(uploadsBefore), f => Assert.StartsWith(upload.UploadId, Path.GetFileName(f)));
 
         // the connection still works for chat
         await alice.Client.SendAsync(bob.Id, "still here");

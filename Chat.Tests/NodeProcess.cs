@@ -7,13 +7,16 @@ public sealed class NodeProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private NodeProcess(Process process, int port)
+    private NodeProcess(Process process, int port, int? adminPort)
     {
         _process = process;
         Port = port;
+        AdminPort = adminPort;
     }
 
     public int Port { get; }
+    /// <summary>The admin endpoint's port, from the node's "admin on" line; null when it runs without one.</summary>
+    public int? AdminPort { get; }
     public int Pid => _process.Id;
 
     /// <summary>Starts the node and waits for its "listening on" line (with <c>--log-format json</c>, its <c>listening</c> event).</summary>
@@ -25,20 +28,25 @@ public sealed class NodeProcess : IAsyncDisposable
         IReadOnlyDictionary<string, string>? environment = null, Action<string>? output = null, int? openFilesLimit = null)
     {
         var process = Launch(dataDirectory, port, extraArgs, environment, output, openFilesLimit);
-        var line = await ReadUntilAsync(process, l => l.StartsWith("listening on ", StringComparison.Ordinal) || ListeningEvent(l) is not null,
-            TimeSpan.FromSeconds(60), output);
+        int? admin = null;
+        var line = await ReadUntilAsync(process, l =>
+        {
+            if (l.StartsWith("admin on ", StringComparison.Ordinal)) admin = int.Parse(l[(l.LastIndexOf(':') + 1)..]);
+            else if (Event(l, "admin") is { } adminPort) admin = adminPort;
+            return l.StartsWith("listening on ", StringComparison.Ordinal) || Event(l, "listening") is not null;
+        }, TimeSpan.FromSeconds(60), output);
         _ = DrainAsync(process, output);
-        return new NodeProcess(process, ListeningEvent(line) ?? int.Parse(line[(line.LastIndexOf(':') + 1)..]));
+        return new NodeProcess(process, Event(line, "listening") ?? int.Parse(line[(line.LastIndexOf(':') + 1)..]), admin);
     }
 
-    /// <summary>The client port of a JSON <c>listening</c> line; null for any other line.</summary>
-    private static int? ListeningEvent(string line)
+    /// <summary>The port of a JSON line of the event <paramref name="name"/> (<c>listening</c>, <c>admin</c>); null for any other line.</summary>
+    private static int? Event(string line, string name)
     {
         if (!line.StartsWith('{')) return null;
         try
         {
             using var json = System.Text.Json.JsonDocument.Parse(line);
-            return json.RootElement.TryGetProperty("event", out var e) && e.GetString() == "listening" ? json.RootElement.GetProperty("port").GetInt32() : null;
+            return json.RootElement.TryGetProperty("event", out var e) && e.GetString() == name ? json.RootElement.GetProperty("port").GetInt32() : null;
         }
         catch (System.Text.Json.JsonException)
         {
@@ -77,7 +85,8 @@ public sealed class NodeProcess : IAsyncDisposable
     private static readonly Lazy<string> TestConfig = new(() =>
     {
         var path = Path.Combine(Path.GetTempPath(), $"chat-test-node-{Environment.ProcessId}.conf");
-        File.WriteAllText(path, "chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.lookups-per-user = 0\n");
+        File.WriteAllText(path, "chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.lookups-per-user = 0\n" +
+            "chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n");
         return path;
     });
 

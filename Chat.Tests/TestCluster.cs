@@ -66,15 +66,23 @@ public sealed class TestCluster : IAsyncDisposable
             environment["CHAT_SEEDS"] = seeds;
             environment["CHAT_CLUSTER_HOST"] = "127.0.0.1";
             environment["CHAT_CLUSTER_PORT"] = _clusterPorts[index].ToString();
+            environment["CHAT_ADMIN_PORT"] = "0";
         }
         else
         {
-            args.AddRange(["--seeds", seeds, "--cluster-host", "127.0.0.1", "--cluster-port", _clusterPorts[index].ToString()]);
+            args.AddRange(["--seeds", seeds, "--cluster-host", "127.0.0.1", "--cluster-port", _clusterPorts[index].ToString(), "--admin-port", "0"]);
         }
         var name = $"node{index}";
         _nodes[index] = await NodeProcess.StartAsync(_data[index], _clientPorts[index], args, environment, line => Log($"{name}: {line}"));
         Log($"{name}: started (pid {_nodes[index]!.Pid})");
     }
+
+    /// <summary>The admin endpoint of node <paramref name="index"/>, HOST:PORT (every node has one, on a free port).</summary>
+    public string Admin(int index) =>
+        $"127.0.0.1:{(_nodes[index] ?? throw new InvalidOperationException($"node {index} is not running")).AdminPort}";
+
+    /// <summary>The data directory of node <paramref name="index"/> (its admin.token is there).</summary>
+    public string DataDirectory(int index) => _data[index];
 
     /// <summary>The cluster port of node <paramref name="index"/> (all nodes share one host: the lowest port is the lowest address).</summary>
     public int ClusterPort(int index) => _clusterPorts[index];

@@ -17,6 +17,9 @@ public sealed class TestNode : IAsyncDisposable
         chat.verification.mode = auto
         chat.limits.registrations-per-address = 0
         chat.limits.lookups-per-user = 0
+        chat.limits.sends-per-user = 0
+        chat.limits.stranger-inbox-messages = 0
+        chat.limits.stranger-inbox-bytes = 0
         """;
 
     private TestNode(ChatNode node, string dataDirectory, bool ownsDirectory)
@@ -121,4 +124,22 @@ public static class EntryExtensions
             if (frame is T t) return t;
         }
     }
+}
+
+/// <summary>
+/// One node shared by the tests of a class (an xUnit class fixture): each test makes its own users, so tests do not see
+/// each other, and the class starts one node instead of one per test.
+/// </summary>
+public class SharedNode : IAsyncLifetime
+{
+    protected virtual string? ExtraHocon => null;
+    public TestNode Node { get; private set; } = null!;
+    public async Task InitializeAsync() => Node = await TestNode.StartAsync(extraHocon: ExtraHocon);
+    public async Task DisposeAsync() => await Node.DisposeAsync();
+}
+
+/// <summary>The media tests' node: images limited to 2 MiB so that the limit can be reached cheaply.</summary>
+public sealed class SharedMediaNode : SharedNode
+{
+    protected override string? ExtraHocon => "chat.media.max-image-bytes = 2 MiB";
 }

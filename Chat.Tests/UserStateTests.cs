@@ -261,4 +261,117 @@ public sealed class UserStateTests
 
     private static void DeliverAt(UserState state, UserId from, string cmid, long at) =>
         state.Apply(state.DecideDeliver(new DeliverText(Ann, from, cmid, cmid, 1), "m-" + cmid, at, out _).Event!);
+
+    // ---------- the quota for strangers ----------
+
+    private static readonly UserId Dan = new("udddddddddddddddd");
+
+    private static Decision<MessageStored> Offer(UserState state, UserId from, string cmid, StrangerQuota quota, string text = "hi", MediaRef? media = null)
+    {
+        var d = state.DecideDeliver(new DeliverText(Ann, from, cmid, text, 1, media), "m-" + cmid, 2000, out _, quota);
+        if (d.Event is not null) state.Apply(d.Event);
+        return d;
+    }
+
+    [Fact]
+    public void Strangers_fill_the_message_quota_then_are_refused_and_nothing_is_stored_while_contacts_and_oneself_still_get_through()
+    {
+        var state = Registered(Ann);
+        state.Apply(state.DecideContact(Dan).Event!); // Ann has written to Dan
+        var quota = new StrangerQuota(Messages: 3, Bytes: 0);
+        Assert.NotNull(Offer(state, Bob, "b1", quota).Event);
+        Assert.NotNull(Offer(state, Bob, "b2", quota).Event);
+        Assert.NotNull(Offer(state, Cat, "c1", quota).Event); // the quota is the inbox's, over every stranger
+        var refused = Offer(state, Cat, "c2", quota);
+        Assert.Equal(ErrorCode.StrangerQuota, refused.Error);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Bob, "b3", quota).Error);
+        Assert.Equal(3, state.LastSeq); // nothing stored for the refused ones
+        Assert.Equal((3, 6L), state.FromStrangers);
+
+        // a contact, and the user writing to themself, are not strangers
+        Assert.NotNull(Offer(state, Dan, "d1", quota).Event);
+        Assert.NotNull(Offer(state, Ann, "a1", quota).Event);
+        // a message already stored is answered again, quota or not
+        state.DecideDeliver(new DeliverText(Ann, Bob, "b1", "hi", 1), "m-x", 2000, out var again, quota);
+        Assert.Equal("m-b1", again?.MessageId);
+        Assert.Equal(5, state.LastSeq);
+    }
+
+    [Fact]
+    public void What_the_recipient_acknowledges_frees_the_quota()
+    {
+        var state = Registered(Ann);
+        var quota = new StrangerQuota(Messages: 2, Bytes: 0);
+        Offer(state, Bob, "b1", quota);
+        Offer(state, Bob, "b2", quota);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Bob, "b3", quota).Error);
+        state.Apply(state.DecideAck(1, 3000).Event!);
+        Assert.Equal((1, 2L), state.FromStrangers);
+        Assert.NotNull(Offer(state, Bob, "b3", quota).Event);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Bob, "b4", quota).Error);
+    }
+
+    [Fact]
+    public void The_byte_quota_counts_text_and_thumbnails()
+    {
+        var state = Registered(Ann);
+        var quota = new StrangerQuota(Messages: 0, Bytes: 100);
+        Assert.NotNull(Offer(state, Bob, "b1", quota, new string('x', 60)).Event);
+        // 30 bytes of caption and 20 of thumbnail: 110 in all, over 100
+        var media = new MediaRef("Mabc", "image/png", 1000, new byte[20]);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Bob, "b2", quota, new string('y', 30), media).Error);
+        Assert.NotNull(Offer(state, Bob, "b3", quota, new string('y', 30)).Event);
+        Assert.Equal((2, 90L), state.FromStrangers);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Cat, "c1", quota, "é" + new string('z', 9)).Error); // 11 UTF-8 bytes
+    }
+
+    [Fact]
+    public void Writing_to_a_stranger_makes_them_a_contact_and_what_they_sent_stops_counting()
+    {
+        var state = Registered(Ann);
+        var quota = new StrangerQuota(Messages: 2, Bytes: 0);
+        Offer(state, Bob, "b1", quota);
+        Offer(state, Cat, "c1", quota);
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Bob, "b2", quota).Error);
+        var contact = state.DecideContact(Bob).Event!;
+        state.Apply(contact);
+        Assert.Null(state.DecideContact(Bob).Event); // recorded once
+        Assert.Equal((1, 2L), state.FromStrangers); // Cat's alone
+        Assert.NotNull(Offer(state, Bob, "b2", quota).Event);
+        Assert.NotNull(Offer(state, Dan, "d1", quota).Event); // Bob's no longer take a stranger's room
+        Assert.Equal(ErrorCode.StrangerQuota, Offer(state, Dan, "d2", quota).Error);
+    }
+
+    [Fact]
+    public void The_quota_and_the_contacts_are_the_same_after_a_snapshot_and_after_replaying_the_events()
+    {
+        var state = Registered(Ann);
+        var events = new List<IUserEvent> { state.Profile! };
+        var quota = new StrangerQuota(Messages: 3, Bytes: 0);
+        void Keep(IUserEvent? e) { if (e is not null) events.Add(e); }
+        Keep(Offer(state, Bob, "b1", quota).Event);
+        Keep(Offer(state, Cat, "c1", quota).Event);
+        Keep(Offer(state, Dan, "d1", quota).Event);
+        var contact = state.DecideContact(Dan).Event!;
+        state.Apply(contact);
+        Keep(contact);
+        Keep(Offer(state, Bob, "b2", quota).Event);
+        var ack = state.DecideAck(1, 3000).Event!;
+        state.Apply(ack);
+        Keep(ack);
+
+        var replayed = new UserState();
+        foreach (var e in events) replayed.Apply(e);
+        var restored = UserState.FromSnapshot(state.ToSnapshot());
+        foreach (var s in new[] { state, replayed, restored })
+        {
+            Assert.Equal((2, 4L), s.FromStrangers); // Cat's c1 and Bob's b2; b1 acknowledged, Dan a contact
+            Assert.True(s.HasWrittenTo(Dan));
+            Assert.False(s.HasWrittenTo(Bob));
+            Assert.NotNull(s.DecideDeliver(new DeliverText(Ann, Cat, "c2", "hi", 1), "m", 4000, out _, quota).Event);
+            s.Apply(s.DecideDeliver(new DeliverText(Ann, Cat, "c2", "hi", 1), "m", 4000, out _, quota).Event!);
+            Assert.Equal(ErrorCode.StrangerQuota, s.DecideDeliver(new DeliverText(Ann, Bob, "b3", "hi", 1), "m", 4000, out _, quota).Error);
+            Assert.NotNull(s.DecideDeliver(new DeliverText(Ann, Dan, "d2", "hi", 1), "m", 4000, out _, quota).Event);
+        }
+    }
 }

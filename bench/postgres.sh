@@ -54,8 +54,10 @@ for i in $(seq 1 "$size"); do cluster_ports+=("$(free_port)"); client_ports+=("$
 seeds=$(printf '127.0.0.1:%s,' "${cluster_ports[@]}"); seeds=${seeds%,}
 servers=$(printf '127.0.0.1:%s,' "${client_ports[@]}"); servers=${servers%,}
 work=$(mktemp -d)
-# the bench registers thousands of users from one address, without phones (verification in its test mode)
+# the bench registers thousands of users from one address, without phones (verification in its test mode); its users
+# send as fast as the nodes take them, to users who never wrote back (no send rate, no stranger quota)
 printf 'chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.max-connections-per-address = 0\n' >"$work/bench.conf"
+printf 'chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n' >>"$work/bench.conf"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

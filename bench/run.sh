@@ -23,6 +23,8 @@ echo 'chat.limits.max-connections-per-address = 0' >"$conf"
 echo 'chat.verification.mode = auto' >>"$conf"
 # bench clients register thousands of users from one address
 echo 'chat.limits.registrations-per-address = 0' >>"$conf"
+# bench users send as fast as the node takes them, to users who never wrote back: no send rate, no stranger quota
+printf 'chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n' >>"$conf"
 ulimit -n 65536 2>/dev/null || true
 
 start_node() {

@@ -119,7 +119,14 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     protected override void PreStart()
     {
         _users = Akka.Cluster.Sharding.ClusterSharding.Get(Context.System).ShardRegion(UserEntity.RegionName);
+        Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.Phone);
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        Admin.ChatMetrics.EntityStopped(Admin.ChatMetrics.EntityType.Phone);
+        base.PostStop();
     }
 
     public override string PersistenceId { get; }

@@ -61,7 +61,14 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     protected override void PreStart()
     {
         if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(UserEntity.RegionName);
+        Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.Group);
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        Admin.ChatMetrics.EntityStopped(Admin.ChatMetrics.EntityType.Group);
+        base.PostStop();
     }
 
     protected override void OnRecover(object message)

@@ -117,7 +117,7 @@ public sealed class GroupState
                 return removed.Count == 0 ? Decision<GroupEntryAppended>.Nothing : new(new GroupEntryAppended(Change(removed)));
             }
             case GroupNoticeKind.Left:
-                return new(new GroupEntryAppended(Change([cmd.Actor])));
+                return new(new GroupEntryAppended(Change(new[] { cmd.Actor }))); // an array: Akka's message check (serialize-messages) cannot rebuild a one-element collection literal
             case GroupNoticeKind.ImageChanged:
                 return new(new GroupEntryAppended(new GroupChange(seq, cmd.Kind, cmd.Actor, [], Name, now, cmd.Image)));
             case GroupNoticeKind.Renamed:

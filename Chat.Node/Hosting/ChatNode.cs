@@ -33,6 +33,8 @@ public sealed record NodeOptions
     public string? ClusterHost { get; init; }
     /// <summary>The cluster port; 0 picks a free one.</summary>
     public int? ClusterPort { get; init; }
+    /// <summary>The admin endpoint's port (chat.admin.port); 0 picks a free one.</summary>
+    public int? AdminPort { get; init; }
     /// <summary>Cluster roles of this node.</summary>
     public IReadOnlyList<string>? Roles { get; init; }
     /// <summary>HOCON files layered over hocon/, later files win.</summary>
@@ -75,6 +77,8 @@ public sealed class ChatNode : IAsyncDisposable
     public IActorRef Retention => _edge.Retention;
     public IMediaStore Media => _host.Services.GetRequiredService<IMediaStore>();
     public IHost Host => _host;
+    /// <summary>Where the admin endpoint listens; null when it is off (chat.admin.port = off).</summary>
+    public IPEndPoint? AdminEndpoint => _host.Services.GetRequiredService<Admin.AdminEndpoint>().Endpoint;
 
     /// <summary>Layers the configuration: flags over extra HOCON over --config files over hocon/.</summary>
     public static Config LoadConfig(NodeOptions options)
@@ -103,6 +107,8 @@ public sealed class ChatNode : IAsyncDisposable
         if (host is not null) overrides.Add($"chat.host = {Quote(host)}");
         if (port is not null) overrides.Add($"chat.port = {ParsePort(port, "CHAT_PORT")}");
         if (data is not null) overrides.Add($"chat.data-directory = {Quote(data)}");
+        var adminPort = options.AdminPort?.ToString() ?? Environment.GetEnvironmentVariable("CHAT_ADMIN_PORT");
+        if (adminPort is not null) overrides.Add($"chat.admin.port = {ParsePort(adminPort, "CHAT_ADMIN_PORT")}");
         var logFormat = options.LogFormat ?? Environment.GetEnvironmentVariable("CHAT_LOG_FORMAT");
         if (logFormat is { Length: > 0 })
             overrides.Add($"chat.log-format = {Logs.LogFormats.Parse(logFormat, options.LogFormat is null ? "CHAT_LOG_FORMAT" : "--log-format").ToString().ToLowerInvariant()}");
@@ -228,6 +234,9 @@ public sealed class ChatNode : IAsyncDisposable
                     new ShardOptions { ShouldPassivateIdleEntities = false, RememberEntities = false, StateStoreMode = StateStoreMode.DData });
         });
         builder.Services.AddSingleton<EdgeService>();
+        // the admin endpoint starts before the edge joins the cluster: its health checks answer while the node waits
+        builder.Services.AddSingleton<Admin.AdminEndpoint>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Admin.AdminEndpoint>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EdgeService>());
         return builder.Build();
     }
@@ -236,7 +245,18 @@ public sealed class ChatNode : IAsyncDisposable
     public static async Task<ChatNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
     {
         var host = BuildHost(options, out var settings);
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // what did start (the actor system, the admin endpoint's port) stops with the failed start
+            try { await host.StopAsync(CancellationToken.None).ConfigureAwait(false); }
+            catch (Exception) { /* the start's own failure is the one to report */ }
+            host.Dispose();
+            throw;
+        }
         return new ChatNode(host, host.Services.GetRequiredService<EdgeService>(), settings);
     }
 
@@ -287,8 +307,11 @@ public sealed class ChatNode : IAsyncDisposable
                 report.Write(new OperatorLine("verification-auto",
                     "verification: chat.verification.mode = auto hands every code back to the client, so anyone can take any phone number; for tests only")
                     { Level = "warning" });
+            SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
+            var edge = Edge;
+            system.ActorOf(Admin.NodeProbe.Props($"{Endpoint.Address}:{Endpoint.Port}", () => edge.OpenConnections), Admin.NodeProbe.Name);
         }
 
         public async Task StopAsync(CancellationToken cancellationToken)

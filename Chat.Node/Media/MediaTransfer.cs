@@ -135,6 +135,7 @@ public sealed class MediaTransfer : ReceiveActor
             }
         }
         var received = await _store.AppendAsync(upload.UploadId, c.Offset, c.Data);
+        Admin.ChatMetrics.MediaBytesReceived(c.Data.Length);
         if (received < upload.Size) return Status(c.RequestId, upload, received);
         return await Complete(c.RequestId, upload);
     }
@@ -166,6 +167,7 @@ public sealed class MediaTransfer : ReceiveActor
             filled += n;
         }
         if (filled < length) Array.Resize(ref data, filled);
+        Admin.ChatMetrics.MediaBytesSent(filled);
         return new MediaChunk(d.RequestId, media.MediaId, d.Offset, data, media.Size, media.ContentType, media.Sha256);
     }
 

@@ -8,4 +8,7 @@ public interface IJournalMaintenance
 
     /// <summary>Makes deleted rows unrecoverable from the database's files (SQLite: checkpoint and truncate the WAL). False when it could not finish.</summary>
     Task<bool> ReclaimAsync(CancellationToken ct = default);
+
+    /// <summary>A cheap check that the journal takes writes now (for /health/ready); false or an exception when not.</summary>
+    Task<bool> WritableAsync(CancellationToken ct = default);
 }

@@ -78,6 +78,15 @@ public static class PostgresStore
             return ids.Distinct().ToList();
         }
 
+        /// <summary>The database answers and is not a read-only standby.</summary>
+        public async Task<bool> WritableAsync(CancellationToken ct = default)
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand("SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'", connection);
+            return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) is true;
+        }
+
         public async Task<bool> ReclaimAsync(CancellationToken ct = default)
         {
             await using var connection = new NpgsqlConnection(connectionString);

@@ -42,6 +42,12 @@ public sealed class SqliteEventStore : IDisposable
         }
     }
 
+    /// <summary>The open store for a database file, if any (the readiness check uses it).</summary>
+    internal static SqliteEventStore? Find(string connectionString)
+    {
+        lock (Open) return Open.GetValueOrDefault(connectionString);
+    }
+
     public void Release()
     {
         lock (Open)
@@ -365,7 +371,9 @@ public sealed class SqliteEventStore : IDisposable
                     batch.Add(work);
                     rows += work is AppendEvents a ? a.Rows.Count : 1;
                 }
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 CommitBatch(connection, statements, batch);
+                Admin.ChatMetrics.JournalCommitted(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, rows);
                 Interlocked.Increment(ref _commits);
             }
             taken.Clear();

@@ -106,6 +106,25 @@ public static class SqliteStore
             return ids.Distinct().ToList();
         }
 
+        /// <summary>
+        /// The embedded store's writer commits an empty transaction (it is alive, and the file takes a write lock); with
+        /// Akka.Persistence.Sql on the file (sqlite-sql), or before the store is opened, a write lock is taken and released.
+        /// </summary>
+        public async Task<bool> WritableAsync(CancellationToken ct = default)
+        {
+            if (SqliteEventStore.Find(ConnectionString(dataDirectory)) is { } store)
+            {
+                await store.ExecuteAsync(_ => { }).WaitAsync(ct).ConfigureAwait(false);
+                return true;
+            }
+            await using var connection = new SqliteConnection(ConnectionString(dataDirectory));
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+
         public async Task<bool> ReclaimAsync(CancellationToken ct = default)
         {
             await using var connection = new SqliteConnection(ConnectionString(dataDirectory));

@@ -203,6 +203,8 @@ public sealed class RetentionSweeper : ReceiveActor, IWithTimers
             mediaBytes += item.Size;
         }
 
+        Admin.ChatMetrics.RetentionRemovedEntries(entries);
+        Admin.ChatMetrics.RetentionRemovedMedia(media);
         var reclaimed = await _journal.ReclaimAsync().ConfigureAwait(false);
         return new RetentionReport(now, cutoff, entities, entries, compacted, media, mediaBytes, failures, reclaimed, clock.Elapsed);
     }

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Chat.Node.Admin;
 using Chat.Node.Directory;
 using Chat.Node.Users;
 using Chat.Protocol;
@@ -39,7 +40,8 @@ public sealed partial class Session
         if (!quotas.TryTake("register " + _connection.RemoteEndPoint?.Address, quotas.RegistrationsPerAddressPerHour, TimeSpan.FromHours(1), out var wait))
         {
             _connection.Write(new Error(r.RequestId, ErrorCode.RateLimited,
-                $"more than {quotas.RegistrationsPerAddressPerHour} registrations from this address in an hour; retry in {Math.Ceiling(wait.TotalMinutes):0} min"));
+                $"more than {quotas.RegistrationsPerAddressPerHour} registrations from this address in an hour; retry in {Math.Ceiling(wait.TotalMinutes):0} min",
+                RetryAfterMs(wait)));
             return;
         }
         if (_settings.Verification.Mode != VerificationMode.Off)
@@ -149,6 +151,12 @@ public sealed partial class Session
         if (_phase != Phase.LoggingIn) return;
         _phase = Phase.LoggedIn;
         _user = a.UserId;
+        if (!_countedAsLoggedIn)
+        {
+            _countedAsLoggedIn = true;
+            ChatMetrics.SessionStarted();
+            SessionCount.Get(Context.System).Started();
+        }
         _connection.AllowFramesUpTo(_settings.MaxFrameBytes);
         _connection.Write(new LoggedIn(a.RequestId, a.UserId.Value, a.Name, a.Phone, a.LastSeq));
         Timers.StartPeriodicTimer("attach", KeepAttachedTick.Instance, _settings.KeepAttachedInterval);

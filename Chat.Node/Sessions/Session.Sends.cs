@@ -11,6 +11,21 @@ namespace Chat.Node.Sessions;
 // while an earlier media send has its media checked (so that order is kept).
 public sealed partial class Session
 {
+    private SendRates? _sendRates;
+    /// <summary>Recipients this session has told the user's entity about (<see cref="WroteTo"/>): told once, not per message.</summary>
+    private readonly HashSet<UserId> _wroteTo = [];
+
+    /// <summary>
+    /// The user's one-to-one message to <paramref name="to"/> was accepted: their entity records that the user wrote to
+    /// them, so that messages from them no longer count against the user's quota for strangers.
+    /// </summary>
+    private void NoteWroteTo(UserId to)
+    {
+        if (to == _user) return;
+        if (_wroteTo.Count >= 4096) _wroteTo.Clear(); // a bound; telling again is harmless (the entity records once)
+        if (_wroteTo.Add(to)) _users.Tell(new WroteTo(_user, to));
+    }
+
     private void Submit(Frame send)
     {
         if (!_checkingMedia)
@@ -108,8 +123,16 @@ public sealed partial class Session
             _connection.Write(new Error(requestId, code, problem));
             return false;
         }
+        var rates = _sendRates ??= SendRates.Get(Context.System);
+        if (!rates.TryTake(_user.Value, out var wait))
+        {
+            _connection.Write(new Error(requestId, ErrorCode.RateLimited,
+                $"more than {rates.PerMinute} messages a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
+            return false;
+        }
         var now = Environment.TickCount64;
-        _sendDeadlines[requestId] = new SendInFlight(now + (long)_settings.RequestTimeout.TotalMilliseconds, now + ResendAfterMs, null, null);
+        _sendDeadlines[requestId] = new SendInFlight(now + (long)_settings.RequestTimeout.TotalMilliseconds, now + ResendAfterMs, null, null,
+            System.Diagnostics.Stopwatch.GetTimestamp());
         TickFast(true);
         return true;
     }

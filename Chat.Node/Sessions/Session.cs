@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
+using System.Diagnostics;
+using Chat.Node.Admin;
 using Chat.Node.Directory;
 using Chat.Node.Groups;
 using Chat.Node.Media;
@@ -59,7 +61,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once. A node alone
     /// never repeats (its own shards lose nothing), so a node that is merely slow is not handed every send twice.
     /// </summary>
-    private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command);
+    private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command, long Started);
     private Phase _phase = Phase.AwaitingHello;
     private Flow _flow = Flow.Off;
     private bool _initialSyncDone;
@@ -72,6 +74,8 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// <summary>When the connection last made progress towards a login (connected, or registered a user).</summary>
     private long _preLoginSince = Environment.TickCount64;
     private int _failedLogins;
+    /// <summary>Counted in <see cref="SessionCount"/> and chat.sessions (from the login until the session stops, closing or not).</summary>
+    private bool _countedAsLoggedIn;
 
     public Session(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media)
@@ -95,8 +99,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         Receive<Closed>(_ => Context.Stop(Self));
         Receive<TextAccepted>(a =>
         {
-            if (_sendDeadlines.Remove(a.RequestId))
-                _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
+            if (!_sendDeadlines.Remove(a.RequestId, out var answered)) return;
+            // told before the client hears Accepted: whatever it does next, the entity knows the user wrote to them
+            if (answered.Command is DeliverText text) NoteWroteTo(text.UserId);
+            _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
+            ChatMetrics.MessageAccepted(Stopwatch.GetElapsedTime(answered.Started).TotalSeconds);
         });
         Receive<Rejected>(r =>
         {
@@ -159,6 +166,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        if (_countedAsLoggedIn)
+        {
+            ChatMetrics.SessionEnded();
+            SessionCount.Get(Context.System).Ended();
+        }
         if (_phase == Phase.LoggedIn) _users.Tell(new Detach(_user, Self));
         _connection.Abort();
     }
@@ -244,7 +256,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         if (!quotas.TryTake("lookup " + _user.Value, quotas.LookupsPerUserPerMinute, TimeSpan.FromMinutes(1), out var wait))
         {
             _connection.Write(new Error(l.RequestId, ErrorCode.RateLimited,
-                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s"));
+                $"more than {quotas.LookupsPerUserPerMinute} lookups in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
             return;
         }
         var requestId = l.RequestId;

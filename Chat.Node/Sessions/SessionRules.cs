@@ -104,6 +104,9 @@ public static partial class SessionRules
         return null;
     }
 
+    /// <summary>An <see cref="Error.RetryAfterMs"/> for a wait: whole milliseconds, rounded up, at least 1 (0 would mean "not stated").</summary>
+    public static long RetryAfterMs(TimeSpan wait) => Math.Max(1, (long)Math.Ceiling(wait.TotalMilliseconds));
+
     /// <summary>An id quoted in an error, cut to 40 characters.</summary>
     public static string Truncate(string? s) => s is null ? "" : s.Length <= 40 ? s : s[..40] + "…";
 }

@@ -88,6 +88,7 @@ public sealed class ClientConnection : Sessions.IClientLink
     /// <summary>Queues an answer or notice; accepted while the connection is open and its client keeps reading.</summary>
     public void Write(Frame frame)
     {
+        if (frame is Error error) Admin.ChatMetrics.FrameRejected(error.Code);
         if (Queued(frame)) _outgoing.Writer.TryWrite(frame);
     }
 

@@ -48,6 +48,9 @@ public sealed class TcpEdge
     /// <summary>Connections open now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 
+    /// <summary>The client port is open and connections are being taken (false before start and once stopping).</summary>
+    public bool Accepting => _listener is not null && !_stopping.IsCancellationRequested && !_acceptLoop.IsCompleted;
+
     /// <summary>Connections accepted since start.</summary>
     public long AcceptedConnections => Interlocked.Read(ref _accepted);
 
@@ -148,9 +151,11 @@ public sealed class TcpEdge
         }
         var n = Interlocked.Increment(ref _accepted);
         Interlocked.Increment(ref _open);
+        Admin.ChatMetrics.ConnectionOpened();
         _ = connection.Completion.ContinueWith(_ =>
         {
             Interlocked.Decrement(ref _open);
+            Admin.ChatMetrics.ConnectionClosed();
             if (address is not null) ReleaseAddressSlot(address);
         }, TaskScheduler.Default);
         var session = _system.ActorOf(_sessionProps(connection), "s-" + n);

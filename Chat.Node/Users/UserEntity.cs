@@ -23,7 +23,19 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         public static readonly RetryReceipts Instance = new();
     }
 
+    /// <summary>A closed account asks its groups (again) to take its leave.</summary>
+    private sealed class LeaveGroupsTick : INoSerializationVerificationNeeded
+    {
+        public static readonly LeaveGroupsTick Instance = new();
+    }
+
+    /// <summary>Leaves asked of groups by a closed account, by request id, until each group answers.</summary>
+    private readonly Dictionary<uint, GroupId> _leaving = [];
+    private uint _nextLeave;
+    private IActorRef? _groupRegion;
+
     private readonly ChatSettings _settings;
+    private readonly StrangerQuota _strangerQuota;
     private readonly TimeProvider _clock;
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -46,6 +58,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
         _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
+        _strangerQuota = new StrangerQuota(settings.StrangerInboxMessages, settings.StrangerInboxBytes);
         _clock = clock;
         if (users is not null) _users = users;
     }
@@ -53,7 +66,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     protected override void PreStart()
     {
         if (_users.IsNobody()) _users = ClusterSharding.Get(Context.System).ShardRegion(RegionName);
+        Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.User);
         base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        Admin.ChatMetrics.EntityStopped(Admin.ChatMetrics.EntityType.User);
+        base.PostStop();
     }
 
     public override string PersistenceId { get; }
@@ -78,6 +98,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case RecoveryCompleted:
                 _durableSeq = _state.LastSeq;
                 if (_state.Outbox.Count > 0) SendOutbox();
+                if (_state.ClosedAt != 0 && _state.Groups.Count > 0) LeaveGroups(); // closed before every group took its leave
                 SetIdleTimeout();
                 break;
         }
@@ -88,6 +109,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         switch (message)
         {
             case DeliverText cmd: OnDeliver(cmd); break;
+            case WroteTo cmd: OnWroteTo(cmd); break;
             case Acknowledge cmd: OnAck(cmd); break;
             case FetchEntries cmd: OnFetch(cmd); break;
             case StoreReceipts cmd: OnStoreReceipts(cmd); break;
@@ -98,7 +120,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
             case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
+            case LeaveGroupsTick: LeaveGroups(); break;
+            case Done d: OnLeft(d.RequestId); break;
+            case Rejected r when r.Code is ErrorCode.NotMember or ErrorCode.UnknownGroup: OnLeft(r.RequestId); break;
+            case Rejected: break; // a leave the group could not take now: the next round asks again
             case MaySeeMedia cmd: Sender.Tell(new MediaAccess(cmd.MediaId, _state.MaySee(cmd.MediaId))); break;
             case FindContacts cmd:
                 Sender.Tell(new ContactsFound(Contacts.SendersAmong(_state, cmd.Ids), _state.Groups.Keys.ToList()));
@@ -138,6 +165,12 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
     }
 
+    /// <summary>What <c>chat admin user</c> shows: the profile and the inbox's position, never message text.</summary>
+    private UserDescription Describe(UserId id) => _state.Profile is { } p
+        ? new UserDescription(id, true, p.Name, p.Phone, _sessions.Values.Order(StringComparer.Ordinal).ToList(), _state.InboxCount,
+            _state.LastSeq, _state.AckedSeq, _state.Groups.Count, _state.ClosedAt != 0)
+        : new UserDescription(id, false, "", "", [], 0, 0, 0, 0, false);
+
     private void OnCreate(CreateUser cmd)
     {
         var decision = _state.DecideCreate(cmd, Now);
@@ -173,7 +206,47 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             _sessions.Clear();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
+            LeaveGroups();
             SetIdleTimeout();
+        });
+    }
+
+    /// <summary>
+    /// A closed account leaves every group it is in, as its owner would with LeaveGroup: it receives no group messages,
+    /// and the other members see it leave. Asked again every fan-out retry interval until each group has answered, and
+    /// again after a restart for the groups still listed (<see cref="GroupsLeft"/> removes them).
+    /// </summary>
+    private void LeaveGroups()
+    {
+        _leaving.Clear();
+        if (_state.ClosedAt == 0 || _state.Groups.Count == 0)
+        {
+            Timers.Cancel("leave-groups");
+            SetIdleTimeout();
+            return;
+        }
+        _groupRegion ??= ClusterSharding.Get(Context.System).ShardRegion(GroupEntity.RegionName);
+        var me = _state.Profile!.Id;
+        foreach (var group in _state.Groups.Keys)
+        {
+            var requestId = ++_nextLeave;
+            _leaving[requestId] = group;
+            _groupRegion.Tell(new ChangeGroup(group, me, GroupNoticeKind.Left, [], null, requestId), Self);
+        }
+        if (!Timers.IsTimerActive("leave-groups"))
+            Timers.StartPeriodicTimer("leave-groups", LeaveGroupsTick.Instance, _settings.GroupFanoutRetryInterval);
+        SetIdleTimeout();
+    }
+
+    private void OnLeft(uint requestId)
+    {
+        if (!_leaving.Remove(requestId, out var group) || !_state.Groups.ContainsKey(group)) return;
+        var left = new GroupsLeft(new[] { group });
+        _state.Apply(left);
+        PersistInOrder(left, _ =>
+        {
+            CountEventForSnapshot();
+            if (_state.Groups.Count == 0) LeaveGroups(); // all done: stops the timer
         });
     }
 
@@ -217,7 +290,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
     private void SetIdleTimeout()
     {
-        if (_sessions.Count > 0 || _state.Outbox.Count > 0) Context.SetReceiveTimeout(null);
+        if (_sessions.Count > 0 || _state.Outbox.Count > 0 || _leaving.Count > 0) Context.SetReceiveTimeout(null);
         else Context.SetReceiveTimeout(_state.Exists ? _settings.EntityIdleTimeout : TimeSpan.FromSeconds(10));
     }
 
@@ -260,6 +333,17 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
 
     private void OnDeliver(DeliverText cmd) => _texts.Add(cmd, Sender);
 
+    /// <summary>
+    /// The user wrote to someone new: recorded at once (a message from them decided next sees it) and persisted.
+    /// Nobody waits for it: a write lost in a crash leaves them a stranger until the user writes to them again.
+    /// </summary>
+    private void OnWroteTo(WroteTo cmd)
+    {
+        if (!_state.IsOpen || _state.DecideContact(cmd.To).Event is not { } added) return;
+        _state.Apply(added);
+        PersistInOrder(added, _ => CountEventForSnapshot());
+    }
+
     private (IUserEvent, Action<IUserEvent>)? DecideTexts(List<(DeliverText Command, IActorRef ReplyTo)> pending)
     {
         var now = Now;
@@ -268,7 +352,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         var repeats = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing);
+            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing, _strangerQuota);
             if (decision.Error is { } code) sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
             else if (existing is not null) repeats.Add((sender, cmd.RequestId, existing));
             else

@@ -144,7 +144,28 @@ public sealed record InboxExpired([property: Key(0)] long UpTo, [property: Key(1
 [MessagePackObject, Manifest("u12")]
 public sealed record AccountClosed([property: Key(0)] UserId MovedTo, [property: Key(1)] long At) : IUserEvent;
 
+/// <summary>
+/// This user wrote to <see cref="Users"/> (a one-to-one message of theirs was accepted): messages from them are no
+/// longer from a stranger (<see cref="UserState.DecideDeliver"/>'s quota).
+/// </summary>
+[MessagePackObject, Manifest("u13")]
+public sealed record ContactsAdded([property: Key(0)] IReadOnlyList<UserId> Users) : IUserEvent;
+
+/// <summary>
+/// A closed account is out of these groups: each group took its leave (or had no such member). Removes them from
+/// the account's group list, so that the leaves are not asked again.
+/// </summary>
+[MessagePackObject, Manifest("u14")]
+public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups) : IUserEvent;
+
 // ---------- commands and replies ----------
+
+/// <summary>
+/// Told by a session once a one-to-one message of <see cref="UserId"/> to <see cref="To"/> is accepted: the user has
+/// written to them. Not answered; a lost one is told again with the next message to them from another session.
+/// </summary>
+[MessagePackObject, Manifest("uc31")]
+public sealed record WroteTo([property: Key(0)] UserId UserId, [property: Key(1)] UserId To) : IUserCommand;
 
 /// <summary>Closes the account because its phone moved to another (sent by the phone directory). Answered with <see cref="AccountClosedConfirmed"/>; idempotent.</summary>
 [MessagePackObject, Manifest("uc26")]
@@ -293,6 +314,32 @@ public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand
 [MessagePackObject, Manifest("uc23")]
 public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
 
+/// <summary>
+/// For <c>chat admin user</c>: what an operator may see of a user (profile, devices online, inbox position), never
+/// message text. Answered with <see cref="UserDescription"/>.
+/// </summary>
+[MessagePackObject, Manifest("ua1")]
+public sealed record DescribeUser([property: Key(0)] UserId UserId) : IUserCommand;
+
+/// <param name="Exists">False: no user has this id (the other fields are empty).</param>
+/// <param name="Devices">Devices with a session attached now, anywhere in the cluster.</param>
+/// <param name="InboxLength">Entries kept in the inbox (retention removes older ones).</param>
+/// <param name="LastSeq">The newest inbox entry's sequence number.</param>
+/// <param name="AckedSeq">The highest sequence number any of the user's devices acknowledged.</param>
+/// <param name="Closed">The account was closed (its phone was verified on another account).</param>
+[MessagePackObject, Manifest("ua2")]
+public sealed record UserDescription(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] bool Exists,
+    [property: Key(2)] string Name,
+    [property: Key(3)] string Phone,
+    [property: Key(4)] IReadOnlyList<string> Devices,
+    [property: Key(5)] int InboxLength,
+    [property: Key(6)] long LastSeq,
+    [property: Key(7)] long AckedSeq,
+    [property: Key(8)] int Groups,
+    [property: Key(9)] bool Closed) : IChatMessage;
+
 /// <summary>May this user see the stored media? Yes when a message or notice in their inbox names it.</summary>
 [MessagePackObject, Manifest("uc29")]
 public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Key(1)] string MediaId) : IUserCommand;
@@ -312,4 +359,5 @@ public sealed record UserSnapshot(
     [property: Key(7)] IReadOnlyDictionary<string, long> LastBatchFrom,
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
-    [property: Key(10)] long ClosedAt = 0) : IChatMessage;
+    [property: Key(10)] long ClosedAt = 0,
+    [property: Key(11)] IReadOnlyList<string>? Contacts = null) : IChatMessage;

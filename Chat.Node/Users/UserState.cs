@@ -12,6 +12,15 @@ public readonly record struct Decision<TEvent>(TEvent? Event, ErrorCode? Error =
 }
 
 /// <summary>
+/// How much an inbox takes from strangers (senders its owner never wrote to): messages and bytes of text and
+/// thumbnails waiting unacknowledged (<c>chat.limits.stranger-inbox-messages</c>, <c>stranger-inbox-bytes</c>; 0: no limit).
+/// </summary>
+public readonly record struct StrangerQuota(int Messages, long Bytes)
+{
+    public static StrangerQuota None => new(0, 0);
+}
+
+/// <summary>
 /// A user's profile and inbox. Decisions (<c>Decide*</c>) are pure: they read the state and return the event
 /// to persist or an error. <see cref="Apply"/> folds an event into the state. The collections are mutable
 /// on purpose: the inbox takes tens of thousands of entries a second and persistent collections
@@ -33,6 +42,14 @@ public sealed class UserState
     private readonly List<ReceiptBatch> _outbox = [];
     private readonly Dictionary<UserId, long> _lastBatchTo = [];
     private readonly Dictionary<UserId, long> _lastBatchFrom = [];
+    /// <summary>Users this user has written to (one accepted one-to-one message): their messages are not from a stranger.</summary>
+    private readonly HashSet<UserId> _contacts = [];
+    /// <summary>
+    /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
+    /// counts. Derived from the inbox, the acknowledgements and the contacts (rebuilt from a snapshot, not stored).
+    /// </summary>
+    private readonly Queue<(long Seq, UserId From, int Bytes)> _fromStrangers = new();
+    private long _strangerBytes;
 
     public UserRegistered? Profile { get; private set; }
     public bool Exists => Profile is not null;
@@ -49,6 +66,18 @@ public sealed class UserState
     public IReadOnlyDictionary<GroupId, string> Groups => _groups;
     public long GroupCursor(GroupId group) => _groupCursor.GetValueOrDefault(group);
     public int InboxCount => _inbox.Count;
+    /// <summary>Messages from strangers waiting unacknowledged, and their bytes (text and thumbnails).</summary>
+    public (int Messages, long Bytes) FromStrangers => (_fromStrangers.Count, _strangerBytes);
+
+    /// <summary>Whether this user has written to <paramref name="user"/>.</summary>
+    public bool HasWrittenTo(UserId user) => _contacts.Contains(user);
+
+    /// <summary>A sender is a stranger when this user never wrote to them (oneself is not).</summary>
+    public bool IsStranger(UserId sender) => sender != Profile?.Id && !_contacts.Contains(sender);
+
+    /// <summary>What a message costs in the stranger quota's bytes: its text and thumbnail.</summary>
+    public static int QuotaBytes(string? text, MediaRef? media) =>
+        System.Text.Encoding.UTF8.GetByteCount(text ?? "") + (media?.Thumbnail?.Length ?? 0);
 
     /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
     public const int MaxIdsPerReceipt = 1_000;
@@ -84,6 +113,12 @@ public sealed class UserState
             : Decision<UserRegistered>.Fail(ErrorCode.InvalidArgument, "user already exists");
     }
 
+    /// <summary>This user wrote to <paramref name="to"/> (a message was accepted): recorded once per user.</summary>
+    public Decision<ContactsAdded> DecideContact(UserId to) =>
+        Profile is null || to == Profile.Id || _contacts.Contains(to)
+            ? Decision<ContactsAdded>.Nothing
+            : new(new ContactsAdded(new[] { to })); // an array, not a collection literal: with serialize-messages on, Akka checks the journal's own messages with a JSON serializer that cannot build the literal's hidden type
+
     /// <summary>Closes the account once (its phone was verified by another account); nothing to do for an unknown or closed one.</summary>
     public Decision<AccountClosed> DecideClose(CloseAccount cmd, long now) =>
         IsOpen ? new(new AccountClosed(cmd.MovedTo, now)) : Decision<AccountClosed>.Nothing;
@@ -97,9 +132,12 @@ public sealed class UserState
 
     /// <summary>
     /// A text for this user. Returns the stored entry when (from, clientMessageId) was seen before,
-    /// so a resend is answered identically and stored once.
+    /// so a resend is answered identically and stored once. A message from a stranger (a sender this user never
+    /// wrote to) that would take the unacknowledged messages from strangers past <paramref name="quota"/> is refused
+    /// with <see cref="ErrorCode.StrangerQuota"/>.
     /// </summary>
-    public Decision<MessageStored> DecideDeliver(DeliverText cmd, string newMessageId, long now, out InboxMessage? existing)
+    public Decision<MessageStored> DecideDeliver(DeliverText cmd, string newMessageId, long now, out InboxMessage? existing,
+        StrangerQuota quota = default)
     {
         existing = null;
         if (Profile is null) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
@@ -110,6 +148,14 @@ public sealed class UserState
             return Decision<MessageStored>.Nothing;
         }
         if (ClosedAt != 0) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}: the account was closed");
+        if ((quota.Messages > 0 || quota.Bytes > 0) && IsStranger(cmd.From))
+        {
+            var bytes = QuotaBytes(cmd.Text, cmd.Media);
+            if ((quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes))
+                return Decision<MessageStored>.Fail(ErrorCode.StrangerQuota,
+                    "the recipient has not written to you, and messages from people they have not written to already fill " +
+                    "their inbox's quota for such messages; nothing was stored. Try again later (the quota frees as their devices receive what waits)");
+        }
         return new(new MessageStored(new InboxMessage(LastSeq + 1, newMessageId, cmd.From, cmd.Text, now, cmd.ClientMessageId, Media: cmd.Media)));
     }
 
@@ -126,6 +172,9 @@ public sealed class UserState
         for (var seq = Math.Max(AckedSeq + 1, FirstSeq); seq <= upTo; seq++)
         {
             if (_inbox.Get(seq) is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
+            // the first acknowledgement of a message is its delivery: counted here, where each entry is read anyway
+            // (a second pass would decode entries again), as the decision is taken
+            Admin.ChatMetrics.MessageDelivered(Math.Max(0, now - m.SentAt) / 1000.0);
             if (bySender is null && (onlyIds is null || onlySender == m.From))
             {
                 onlySender = m.From;
@@ -287,6 +336,15 @@ public sealed class UserState
             case MessageStored s:
                 Append(s.Entry);
                 _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
+                CountIfFromStranger(s.Entry);
+                break;
+            case GroupsLeft l:
+                foreach (var group in l.Groups) _groups.Remove(group);
+                break;
+            case ContactsAdded c:
+                foreach (var user in c.Users) _contacts.Add(user);
+                // what they sent before no longer counts as from a stranger
+                if (_fromStrangers.Any(p => c.Users.Contains(p.From))) RecountStrangers();
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -295,6 +353,7 @@ public sealed class UserState
             case Acknowledged a:
                 AckedSeq = Math.Max(AckedSeq, a.UpTo);
                 _inbox.Acknowledged(AckedSeq);
+                ForgetStrangersUpTo(AckedSeq);
                 foreach (var batch in a.Batches) AddToOutbox(batch);
                 break;
             case ReadMarked r:
@@ -312,6 +371,7 @@ public sealed class UserState
                 break;
             case InboxExpired x:
                 _inbox.RemoveUpTo(x.UpTo);
+                ForgetStrangersUpTo(x.UpTo);
                 foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
@@ -328,6 +388,32 @@ public sealed class UserState
                 break;
         }
         return this;
+    }
+
+    private void CountIfFromStranger(InboxMessage m)
+    {
+        if (m.Group is not null || m.Seq <= AckedSeq || !IsStranger(m.From)) return;
+        var bytes = QuotaBytes(m.Text, m.Media);
+        _fromStrangers.Enqueue((m.Seq, m.From, bytes));
+        _strangerBytes += bytes;
+    }
+
+    private void ForgetStrangersUpTo(long seq)
+    {
+        while (_fromStrangers.TryPeek(out var oldest) && oldest.Seq <= seq)
+            _strangerBytes -= _fromStrangers.Dequeue().Bytes;
+    }
+
+    private void RecountStrangers()
+    {
+        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From)).ToList();
+        _fromStrangers.Clear();
+        _strangerBytes = 0;
+        foreach (var p in keep)
+        {
+            _fromStrangers.Enqueue(p);
+            _strangerBytes += p.Bytes;
+        }
     }
 
     private void TrackGroup(InboxGroupNotice n)
@@ -373,7 +459,8 @@ public sealed class UserState
         _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value),
         _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
         _groups.ToDictionary(p => p.Key.Value, p => p.Value),
-        ClosedAt);
+        ClosedAt,
+        _contacts.Select(c => c.Value).ToArray());
 
     public static UserState FromSnapshot(UserSnapshot s)
     {
@@ -382,8 +469,13 @@ public sealed class UserState
         foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
         state._inbox.Acknowledged(s.AckedSeq);
         state.LastSeq = s.LastSeq;
+        foreach (var c in s.Contacts ?? []) state._contacts.Add(new UserId(c));
         foreach (var entry in s.Inbox)
-            if (entry is InboxMessage { Group: null } m) state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
+            if (entry is InboxMessage { Group: null } m)
+            {
+                state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
+                state.CountIfFromStranger(m);
+            }
         foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
