@@ -46,6 +46,10 @@ public static class Program
     {
         var console = CreateConsole(stdout ?? Console.Out, terminal: stdout is null && !Console.IsOutputRedirected);
         var stderr = Console.Error;
+        // `chat` alone in a terminal opens the chat when the default profile exists (help otherwise, as before)
+        if (args.Length == 0 && stdout is null && !Console.IsInputRedirected && !Console.IsOutputRedirected
+            && ProfileStore.FromEnvironment().Exists("default"))
+            args = ["open"];
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -81,6 +85,10 @@ public static class Program
             .WithDescription("Mark every message from a user, or in a group, read, up to the newest inbox entry")
             .WithExample("read", "--profile", "bob", "--with", "+4915112345678")
             .WithExample("read", "--profile", "bob", "--with", "gabcdefghijklmnop");
+        config.AddCommand<OpenCommand>("open")
+            .WithDescription("Chat full-screen in the terminal: conversations, names, ticks, groups (? lists the keys). " +
+                             "Plain `chat` opens the default profile when there is one")
+            .WithExample("open", "--profile", "alice");
         config.AddCommand<WhoamiCommand>("whoami")
             .WithDescription("Show the profile's user id, name, phone and server (or a cluster's servers)");
         config.AddCommand<Bench.BenchCommand>("bench")
