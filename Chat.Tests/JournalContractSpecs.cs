@@ -40,26 +40,6 @@ public sealed class JournalContractSpecs : SqlitePluginSpec
         Assert.All(answers, a => Assert.IsType<WriteMessageSuccess>(a));
     }
 
-    private (List<IPersistentRepresentation> Events, long Highest) Replay(string pid, long from = 0, long to = long.MaxValue, long max = long.MaxValue)
-    {
-        var probe = CreateTestProbe();
-        Journal.Tell(new ReplayMessages(from, to, max, pid, probe.Ref));
-        var events = new List<IPersistentRepresentation>();
-        while (true)
-        {
-            switch (probe.ExpectMsg<object>())
-            {
-                case ReplayedMessage r:
-                    events.Add(r.Persistent);
-                    break;
-                case RecoverySuccess s:
-                    return (events, s.HighestSequenceNr);
-                case var other:
-                    throw new Xunit.Sdk.XunitException($"replay answered {other}");
-            }
-        }
-    }
-
     [Theory]
     [InlineData(1, long.MaxValue, long.MaxValue, new long[] { 1, 2, 3, 4, 5 })]
     [InlineData(3, long.MaxValue, long.MaxValue, new long[] { 3, 4, 5 })]

@@ -28,25 +28,6 @@ public sealed class LegacyDatabaseSpecs : SqlitePluginSpec
         command.ExecuteNonQuery();
     }
 
-    private (List<IPersistentRepresentation> Events, long Highest) Replay(string pid)
-    {
-        Journal.Tell(new ReplayMessages(0, long.MaxValue, long.MaxValue, pid, TestActor));
-        var events = new List<IPersistentRepresentation>();
-        while (true)
-        {
-            switch (ExpectMsg<object>())
-            {
-                case ReplayedMessage r:
-                    events.Add(r.Persistent);
-                    break;
-                case RecoverySuccess s:
-                    return (events, s.HighestSequenceNr);
-                case var other:
-                    throw new Xunit.Sdk.XunitException($"replay answered {other}");
-            }
-        }
-    }
-
     [Fact]
     public void Events_and_snapshots_written_before_replay_as_they_were_written()
     {

@@ -62,4 +62,25 @@ public abstract class SqlitePluginSpec : TestKit
         base.Dispose(disposing); // stops the plugins, which close the database
         if (disposing) TestNode.TryDelete(Data);
     }
+
+    /// <summary>Replays an entity's events through the journal: the events and the highest sequence number it reports.</summary>
+    protected (List<IPersistentRepresentation> Events, long Highest) Replay(string pid, long from = 0, long to = long.MaxValue, long max = long.MaxValue)
+    {
+        var probe = CreateTestProbe();
+        Journal.Tell(new ReplayMessages(from, to, max, pid, probe.Ref));
+        var events = new List<IPersistentRepresentation>();
+        while (true)
+        {
+            switch (probe.ExpectMsg<object>())
+            {
+                case ReplayedMessage r:
+                    events.Add(r.Persistent);
+                    break;
+                case RecoverySuccess s:
+                    return (events, s.HighestSequenceNr);
+                case var other:
+                    throw new Xunit.Sdk.XunitException($"replay answered {other}");
+            }
+        }
+    }
 }
