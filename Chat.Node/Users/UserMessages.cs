@@ -158,6 +158,13 @@ public sealed record ContactsAdded([property: Key(0)] IReadOnlyList<UserId> User
 [MessagePackObject, Manifest("u14")]
 public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups) : IUserEvent;
 
+/// <summary>
+/// Entries of a snapshot that held the whole inbox, written to the journal once so that they can be read from there
+/// like every other entry (the state holds them already: applying it changes nothing else).
+/// </summary>
+[MessagePackObject, Manifest("u15")]
+public sealed record EntriesCarried([property: Key(0)] IReadOnlyList<InboxEntry> Entries) : IUserEvent;
+
 // ---------- commands and replies ----------
 
 /// <summary>
@@ -347,6 +354,23 @@ public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Ke
 [MessagePackObject, Manifest("uc30")]
 public sealed record MediaAccess([property: Key(0)] string MediaId, [property: Key(1)] bool Allowed) : IChatMessage;
 
+/// <summary>
+/// A user's state. <see cref="TailOnly"/> (written since inboxes are paged from the journal): <see cref="Inbox"/> holds
+/// only the newest entries, the older ones from <see cref="FirstSeq"/> are in the journal where <see cref="Index"/>
+/// (sequence, journal sequence number, time; three numbers a point) says. Otherwise <see cref="Inbox"/> is the whole inbox.
+/// </summary>
+/// <summary>For tests and operators: how much of the inbox the entity holds in memory. Answered with <see cref="InboxProbeReply"/>.</summary>
+[MessagePackObject, Manifest("ua3")]
+public sealed record InboxProbe([property: Key(0)] UserId UserId) : IUserCommand;
+
+/// <param name="Held">Entries held in memory (tail, page read, entries still to carry).</param>
+/// <param name="Kept">Entries kept (in memory or in the journal only).</param>
+/// <param name="DedupKeys">Client message ids recognised for a resend.</param>
+/// <param name="IndexPoints">Points of the index into the journal.</param>
+[MessagePackObject, Manifest("ua4")]
+public sealed record InboxProbeReply([property: Key(0)] int Held, [property: Key(1)] long Kept, [property: Key(2)] int DedupKeys,
+    [property: Key(3)] int IndexPoints) : IChatMessage;
+
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(
     [property: Key(0)] UserRegistered? Profile,
@@ -360,4 +384,15 @@ public sealed record UserSnapshot(
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
     [property: Key(10)] long ClosedAt = 0,
-    [property: Key(11)] IReadOnlyList<string>? Contacts = null) : IChatMessage;
+    [property: Key(11)] IReadOnlyList<string>? Contacts = null,
+    [property: Key(12)] bool TailOnly = false,
+    [property: Key(13)] long FirstSeq = 0,
+    [property: Key(14)] IReadOnlyList<long>? Index = null,
+    [property: Key(15)] IReadOnlyList<long>? DedupKeys = null,
+    [property: Key(16)] IReadOnlyList<long>? DedupSeqs = null,
+    [property: Key(17)] IReadOnlyList<StrangerMessage>? Strangers = null,
+    [property: Key(18)] IReadOnlyList<string>? Media = null) : IChatMessage;
+
+/// <summary>A one-to-one message from a stranger waiting unacknowledged: what the stranger quota counts.</summary>
+[MessagePackObject]
+public sealed record StrangerMessage([property: Key(0)] long Seq, [property: Key(1)] UserId From, [property: Key(2)] int Bytes);
