@@ -358,6 +358,8 @@ public sealed record MediaAccess([property: Key(0)] string MediaId, [property: K
 /// A user's state. <see cref="TailOnly"/> (written since inboxes are paged from the journal): <see cref="Inbox"/> holds
 /// only the newest entries, the older ones from <see cref="FirstSeq"/> are in the journal where <see cref="Index"/>
 /// (sequence, journal sequence number, time; three numbers a point) says. Otherwise <see cref="Inbox"/> is the whole inbox.
+/// <see cref="Strangers"/>: the one-to-one messages from strangers waiting unacknowledged (what the stranger quota
+/// counts), three numbers each: sequence, index of the sender in <see cref="StrangerSenders"/>, bytes.
 /// </summary>
 /// <summary>For tests and operators: how much of the inbox the entity holds in memory. Answered with <see cref="InboxProbeReply"/>.</summary>
 [MessagePackObject, Manifest("ua3")]
@@ -390,9 +392,6 @@ public sealed record UserSnapshot(
     [property: Key(14)] IReadOnlyList<long>? Index = null,
     [property: Key(15)] IReadOnlyList<long>? DedupKeys = null,
     [property: Key(16)] IReadOnlyList<long>? DedupSeqs = null,
-    [property: Key(17)] IReadOnlyList<StrangerMessage>? Strangers = null,
-    [property: Key(18)] IReadOnlyList<string>? Media = null) : IChatMessage;
-
-/// <summary>A one-to-one message from a stranger waiting unacknowledged: what the stranger quota counts.</summary>
-[MessagePackObject]
-public sealed record StrangerMessage([property: Key(0)] long Seq, [property: Key(1)] UserId From, [property: Key(2)] int Bytes);
+    [property: Key(17)] IReadOnlyList<long>? Strangers = null,
+    [property: Key(18)] IReadOnlyList<string>? Media = null,
+    [property: Key(19)] IReadOnlyList<string>? StrangerSenders = null) : IChatMessage;

@@ -61,7 +61,7 @@ public sealed class UserState
     private readonly HashSet<UserId> _contacts = [];
     /// <summary>
     /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
-    /// counts. Derived from the inbox, the acknowledgements and the contacts (rebuilt from a snapshot, not stored).
+    /// counts. Derived from the inbox, the acknowledgements and the contacts; kept in snapshots (which hold only the tail).
     /// </summary>
     private readonly Queue<(long Seq, UserId From, int Bytes)> _fromStrangers = new();
     private long _strangerBytes;
@@ -626,6 +626,20 @@ public sealed class UserState
         var seqs = new long[_sent.Count];
         var i = 0;
         foreach (var (k, v) in _sent) (keys[i], seqs[i++]) = (k, v);
+        var senders = new List<string>();
+        var senderIndex = new Dictionary<UserId, int>();
+        var strangers = new long[_fromStrangers.Count * 3];
+        i = 0;
+        foreach (var (seq, from, bytes) in _fromStrangers)
+        {
+            if (!senderIndex.TryGetValue(from, out var index))
+            {
+                senderIndex[from] = index = senders.Count;
+                senders.Add(from.Value);
+            }
+            (strangers[i], strangers[i + 1], strangers[i + 2]) = (seq, index, bytes);
+            i += 3;
+        }
         var tail = new List<InboxEntry>(_inbox.Count);
         for (var seq = TailFrom; seq <= LastSeq; seq++) tail.Add(_inbox.Get(seq)!);
         return new(
@@ -643,8 +657,9 @@ public sealed class UserState
             Index: _index.ToFlat(),
             DedupKeys: keys,
             DedupSeqs: seqs,
-            Strangers: _fromStrangers.Select(p => new StrangerMessage(p.Seq, p.From, p.Bytes)).ToArray(),
-            Media: _media.ToArray());
+            Strangers: strangers,
+            Media: _media.ToArray(),
+            StrangerSenders: senders);
     }
 
     /// <param name="tail">Newest entries held in memory. A snapshot written before tails (<see cref="UserSnapshot.TailOnly"/>
@@ -665,10 +680,13 @@ public sealed class UserState
             var keys = s.DedupKeys ?? [];
             var seqs = s.DedupSeqs ?? [];
             for (var i = 0; i < keys.Count && i < seqs.Count; i++) state._sent[keys[i]] = seqs[i];
-            foreach (var p in s.Strangers ?? [])
+            var strangers = s.Strangers ?? [];
+            var senders = s.StrangerSenders ?? [];
+            for (var i = 0; i + 2 < strangers.Count; i += 3)
             {
-                state._fromStrangers.Enqueue((p.Seq, p.From, p.Bytes));
-                state._strangerBytes += p.Bytes;
+                var bytes = (int)strangers[i + 2];
+                state._fromStrangers.Enqueue((strangers[i], new UserId(senders[(int)strangers[i + 1]]), bytes));
+                state._strangerBytes += bytes;
             }
             foreach (var m in s.Media ?? []) state._media.Add(m);
         }
