@@ -692,8 +692,9 @@ public sealed class UserState
         }
         else
         {
-            // the whole inbox: everything is derived from it, and what the tail does not hold is carried to the journal
-            if (held.Count < s.Inbox.Count) state._carry = s.Inbox.Take(s.Inbox.Count - held.Count).ToList();
+            // the whole inbox: everything is derived from it, and all of it is carried to the journal (the events that
+            // held its entries were deleted when it was written, the tail's included)
+            state._carry = s.Inbox.ToList();
             foreach (var entry in s.Inbox)
             {
                 if (entry is InboxMessage { Group: null } m)
