@@ -174,8 +174,11 @@ public sealed class UserEntitySpecs : TestKit
         Assert.Equal(texts, FetchAll(ann));
         ann.Tell(new DeliverText(Ann, Bob, "c3", "t3", 7), TestActor); // a resend is still recognised
         Assert.Equal("m3", ExpectMsg<TextAccepted>().MessageId);
-        ann.Tell(new DeliverText(Ann, Bob, "c21", "t21", 8), TestActor); // and the inbox goes on after them
-        Assert.Equal(8u, ExpectMsg<TextAccepted>().RequestId);
+        for (var i = 21; i <= 26; i++) // the inbox goes on after them, and a snapshot of the new kind is taken
+        {
+            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+            Assert.Equal((uint)i, ExpectMsg<TextAccepted>().RequestId);
+        }
         Watch(ann);
         Sys.Stop(ann);
         ExpectTerminated(ann);
@@ -183,10 +186,10 @@ public sealed class UserEntitySpecs : TestKit
         // restarted: the old entries come from the journal now (the tail holds only the newest four)
         var again = StartSmall();
         var all = FetchAll(again);
-        Assert.Equal(Enumerable.Range(1, 21).Select(i => $"t{i}"), all.Cast<InboxMessage>().Select(m => m.Text));
-        again.Tell(new Acknowledge(Ann, 21), TestActor);
+        Assert.Equal(Enumerable.Range(1, 26).Select(i => $"t{i}"), all.Cast<InboxMessage>().Select(m => m.Text));
+        again.Tell(new Acknowledge(Ann, 26), TestActor);
         var covered = new List<string>();
-        while (covered.Count < 21) covered.AddRange(users.ExpectMsg<StoreReceipts>().Batch.MessageIds);
+        while (covered.Count < 26) covered.AddRange(users.ExpectMsg<StoreReceipts>().Batch.MessageIds);
         Assert.Equal(all.Cast<InboxMessage>().Select(m => m.MessageId), covered);
         again.Tell(new InboxProbe(Ann), TestActor);
         Assert.True(ExpectMsg<InboxProbeReply>().Held <= 4 + 5);
