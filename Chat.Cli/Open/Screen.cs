@@ -182,10 +182,15 @@ internal static partial class Screen
         var room = Math.Max(10, width - headWidth - 3);
         var text = Body(line, mediaNumber).ReplaceLineEndings(" ") + (line.Failed is { } failed ? "  not sent: " + failed : "");
         var rows = new List<string>();
-        for (var start = 0; start < text.Length || rows.Count == 0; start += room)
+        for (var start = 0; start < text.Length || rows.Count == 0;)
         {
-            var part = text.Substring(start, Math.Min(room, text.Length - start));
+            var take = Math.Min(room, text.Length - start);
+            // break after a word when one ends in the row; a word longer than the row is cut
+            if (start + take < text.Length && text.LastIndexOf(' ', start + take, take) is var space and > 0 && space > start)
+                take = space - start + 1;
+            var part = text.Substring(start, take).TrimEnd();
             rows.Add(rows.Count == 0 ? head + part : new string(' ', headWidth) + part);
+            start += take;
         }
         rows[^1] += ticks;
         return rows;
