@@ -531,11 +531,19 @@ public sealed class UserState
         if (first is not null) _index.Add(first.Seq, last!.Seq, seqNr, TimeOf(first));
     }
 
+    /// <summary>
+    /// One instance of each stranger's id while their messages wait: every message arrives with its own copy of the
+    /// sender's id string, and a queue of thousands of them would hold thousands of copies (measured: most of the
+    /// objects of a node holding 10 million waiting messages from strangers).
+    /// </summary>
+    private readonly Dictionary<UserId, UserId> _strangerIds = [];
+
     private void CountIfFromStranger(InboxMessage m)
     {
         if (m.Group is not null || m.Seq <= AckedSeq || !IsStranger(m.From)) return;
         var bytes = QuotaBytes(m.Text, m.Media);
-        _fromStrangers.Enqueue((m.Seq, m.From, bytes));
+        if (!_strangerIds.TryGetValue(m.From, out var from)) _strangerIds[m.From] = from = m.From;
+        _fromStrangers.Enqueue((m.Seq, from, bytes));
         _strangerBytes += bytes;
     }
 
@@ -543,6 +551,7 @@ public sealed class UserState
     {
         while (_fromStrangers.TryPeek(out var oldest) && oldest.Seq <= seq)
             _strangerBytes -= _fromStrangers.Dequeue().Bytes;
+        if (_fromStrangers.Count == 0) _strangerIds.Clear();
     }
 
     private void RecountStrangers()
@@ -685,7 +694,9 @@ public sealed class UserState
             for (var i = 0; i + 2 < strangers.Count; i += 3)
             {
                 var bytes = (int)strangers[i + 2];
-                state._fromStrangers.Enqueue((strangers[i], new UserId(senders[(int)strangers[i + 1]]), bytes));
+                var sender = new UserId(senders[(int)strangers[i + 1]]);
+                if (!state._strangerIds.TryGetValue(sender, out var from)) state._strangerIds[sender] = from = sender;
+                state._fromStrangers.Enqueue((strangers[i], from, bytes));
                 state._strangerBytes += bytes;
             }
             foreach (var m in s.Media ?? []) state._media.Add(m);
