@@ -254,4 +254,45 @@ public sealed class PresenceTests : IAsyncLifetime
             TestNode.TryDelete(dir);
         }
     }
+
+    [Fact]
+    public async Task A_group_where_many_type_at_once_relays_a_bounded_number_of_typing_signals()
+    {
+        await using var node = await TestNode.StartAsync(extraHocon: """
+            chat.presence.group-typing-interval = 2s
+            chat.presence.max-group-typists = 2
+            """);
+        var users = new List<User>();
+        for (var i = 0; i < 5; i++) users.Add(await node.NewUserAsync($"Member{i}"));
+        try
+        {
+            var bob = users[0];
+            var group = await bob.Client.CreateGroupAsync("busy", users.Skip(1).Select(u => u.Id).ToList());
+            foreach (var member in users)
+            {
+                await member.Client.SyncAsync(0);
+                await member.Client.NextAsync<GroupNotice>();
+            }
+            await bob.Client.SubscribeAsync(typing: true, presence: []);
+
+            // four members type at once: the first is relayed at once, the next ones wait for the interval and at most
+            // two of them are named then
+            foreach (var typist in users.Skip(1)) Assert.True(await typist.Client.TypingAsync(group));
+            var seen = new List<UserTyping>();
+            while (seen.Count < 3) seen.Add(await NextSignalAsync<UserTyping>(bob.Client, 20));
+            // a group message travels the same way after them: whatever the group relayed before it has arrived
+            await users[1].Client.SendGroupAsync(group, "marker");
+            Assert.Equal("marker", (await bob.Client.NextOfAsync<Message>()).Text);
+            seen.AddRange(SignalsSoFar(bob.Client).OfType<UserTyping>());
+
+            Assert.Equal(3, seen.Count);
+            Assert.Equal(users[1].Id, seen[0].From);
+            Assert.Equal(3, seen.Select(t => t.From).Distinct().Count());
+            Assert.All(seen, t => Assert.Equal(group, t.Group));
+        }
+        finally
+        {
+            foreach (var user in users) await user.DisposeAsync();
+        }
+    }
 }
