@@ -295,4 +295,26 @@ public sealed class PresenceTests : IAsyncLifetime
             foreach (var user in users) await user.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Typing_to_many_conversations_at_once_is_bounded_by_the_send_rate()
+    {
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.sends-per-user = 3");
+        await using var alice = await node.NewUserAsync("Alice");
+        var others = new List<User>();
+        for (var i = 0; i < 3; i++) others.Add(await node.NewUserAsync($"Other{i}"));
+        try
+        {
+            await alice.Client.SendAsync(others[0].Id, "one message: two tokens left");
+            Assert.True(await alice.Client.TypingAsync(others[0].Id));
+            Assert.True(await alice.Client.TypingAsync(others[1].Id));
+            Assert.False(await alice.Client.TypingAsync(others[2].Id)); // RateLimited: each conversation's interval is fresh
+            var send = await Assert.ThrowsAsync<ChatException>(() => alice.Client.SendAsync(others[2].Id, "and no more messages"));
+            Assert.Equal(ErrorCode.RateLimited, send.Code);
+        }
+        finally
+        {
+            foreach (var user in others) await user.DisposeAsync();
+        }
+    }
 }

@@ -86,6 +86,15 @@ public sealed partial class Session
                 $"typing is relayed at most once per {interval.TotalSeconds:0.###} s per conversation", RetryAfterMs(wait)));
             return;
         }
+        // typing to many conversations (each with its own interval) is bounded by the user's send rate: one Typing
+        // relayed costs what a message costs the server to route
+        var rates = SendRates.Get(Context.System);
+        if (!rates.TryTake(_user.Value, out wait))
+        {
+            _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited,
+                $"more than {rates.PerMinute} messages and typing signals a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
+            return;
+        }
         if (toUser) AskAndReply(_users, new RelayTyping(new UserId(t.To), _user, t.RequestId), t.RequestId);
         else AskAndReply(_groups, new RelayGroupTyping(new GroupId(t.To), _user, t.RequestId), t.RequestId);
     }
