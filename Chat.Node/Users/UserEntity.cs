@@ -119,7 +119,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case ListMyGroups cmd:
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
-            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case UserExists cmd:
+                Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count,
+                    cmd.Adder is not { } adder || _state.AdmitsAddBy(adder, cmd.Group, _strangerQuota)));
+                break;
             case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case LeaveGroupsTick: LeaveGroups(); break;
@@ -492,8 +495,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideGroupEntry(cmd);
-            if (decision.Error == ErrorCode.Unavailable) continue; // after a gap: the group resends in order
+            var decision = _state.DecideGroupEntry(cmd, _strangerQuota);
+            // after a gap, or a post from a stranger's group beyond the stranger quota: it waits in the group's log, and
+            // the group resends in order (with its back-off) until the quota has room
+            if (decision.Error is ErrorCode.Unavailable or ErrorCode.StrangerQuota) continue;
             if (decision.Error is not null || decision.Event is null)
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending
