@@ -496,9 +496,15 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         foreach (var (cmd, sender) in pending)
         {
             var decision = _state.DecideGroupEntry(cmd, _strangerQuota);
-            // after a gap, or a post from a stranger's group beyond the stranger quota: it waits in the group's log, and
-            // the group resends in order (with its back-off) until the quota has room
-            if (decision.Error is ErrorCode.Unavailable or ErrorCode.StrangerQuota) continue;
+            if (decision.Error == ErrorCode.Unavailable) continue; // after a gap: the group resends in order
+            if (decision.Error == ErrorCode.StrangerQuota)
+            {
+                // a post from a stranger's group beyond the stranger quota waits in the group's log: the group is told, so
+                // that it retries with one entry at a time instead of a window, until the quota has room
+                var (group, member, upTo) = (cmd.GroupId, cmd.UserId, _state.GroupCursor(cmd.GroupId));
+                AfterDurable(() => sender.Tell(new GroupEntriesStored(group, member, upTo, Held: true)));
+                continue;
+            }
             if (decision.Error is not null || decision.Event is null)
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending
