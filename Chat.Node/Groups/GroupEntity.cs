@@ -36,6 +36,8 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
     private readonly Dictionary<UserId, long> _storedUpTo = [];
     private readonly Dictionary<UserId, long> _progressAtLastTick = [];
     private readonly Dictionary<UserId, (int Ticks, int Wait)> _backoff = [];
+    /// <summary>Members whose inbox refused the next entry for their stranger quota: retried one entry at a time.</summary>
+    private readonly HashSet<UserId> _held = [];
 
     /// <summary>Entries resent to one member per retry: enough to close a gap, small enough not to flood a busy inbox.</summary>
     private const int ResendWindow = 256;
@@ -220,6 +222,8 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
     private void OnStored(GroupEntriesStored cmd)
     {
         if (cmd.UpTo > _storedUpTo.GetValueOrDefault(cmd.Member)) _storedUpTo[cmd.Member] = cmd.UpTo;
+        if (cmd.Held) _held.Add(cmd.Member);
+        else _held.Remove(cmd.Member);
     }
 
     private void ScheduleFanoutCheck() =>
@@ -251,7 +255,8 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
                 continue;
             }
             _backoff[member] = (0, Math.Min(wait * 2, 8));
-            Resend(member, ResendWindow);
+            // a member held back by their stranger quota is asked whether the next entry fits, not sent a window of them
+            Resend(member, _held.Contains(member) ? 1 : ResendWindow);
         }
         if (everywhere > _fanoutUpTo)
         {

@@ -91,8 +91,7 @@ public sealed partial class Session
         var rates = SendRates.Get(Context.System);
         if (!rates.TryTake(_user.Value, out wait))
         {
-            _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited,
-                $"more than {rates.PerMinute} messages and typing signals a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
+            _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited, "typing counts as a send: " + rates.Refusal(wait), RetryAfterMs(wait)));
             return;
         }
         if (toUser) AskAndReply(_users, new RelayTyping(new UserId(t.To), _user, t.RequestId), t.RequestId);

@@ -119,7 +119,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case ListMyGroups cmd:
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
-            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case UserExists cmd:
+                Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count,
+                    cmd.Adder is not { } adder || _state.AdmitsAddBy(adder, cmd.Group, _strangerQuota)));
+                break;
             case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case LeaveGroupsTick: LeaveGroups(); break;
@@ -496,8 +499,16 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideGroupEntry(cmd);
+            var decision = _state.DecideGroupEntry(cmd, _strangerQuota);
             if (decision.Error == ErrorCode.Unavailable) continue; // after a gap: the group resends in order
+            if (decision.Error == ErrorCode.StrangerQuota)
+            {
+                // a post from a stranger's group beyond the stranger quota waits in the group's log: the group is told, so
+                // that it retries with one entry at a time instead of a window, until the quota has room
+                var (group, member, upTo) = (cmd.GroupId, cmd.UserId, _state.GroupCursor(cmd.GroupId));
+                AfterDurable(() => sender.Tell(new GroupEntriesStored(group, member, upTo, Held: true)));
+                continue;
+            }
             if (decision.Error is not null || decision.Event is null)
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending
