@@ -60,6 +60,8 @@ public sealed record ChatSettings
     public required int RetentionParallelism { get; init; }
     /// <summary>The admin endpoint (<c>chat.admin</c>).</summary>
     public required AdminSettings Admin { get; init; }
+    /// <summary>Typing and presence (<c>chat.presence</c>).</summary>
+    public required Presence.PresenceSettings Presence { get; init; }
 
     /// <summary>Where media lives: the filesystem store's root.</summary>
     public string MediaDirectory => Path.Combine(DataDirectory, "media");
@@ -112,6 +114,7 @@ public sealed record ChatSettings
             RetentionParallelism = c.Int("retention.parallelism"),
             Verification = VerificationSettings.From(config),
             Admin = AdminSettings.From(config),
+            Presence = Chat.Node.Presence.PresenceSettings.From(config),
         };
         if (settings.WhoIsPerUser < 0) throw new ArgumentException("chat.limits.whois-per-user must be 0 (no limit) or positive");
         if (settings.SendsPerUser < 0) throw new ArgumentException("chat.limits.sends-per-user must be 0 (no limit) or positive");

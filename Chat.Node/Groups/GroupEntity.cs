@@ -14,7 +14,7 @@ namespace Chat.Node.Groups;
 /// which everyone has everything is journaled, so after a crash only the entries after it are resent,
 /// and user entities drop what they already have.
 /// </summary>
-public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
+public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     public const string RegionName = "group";
 
@@ -116,6 +116,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             case CreateGroupCommand cmd: OnCreate(cmd); break;
             case ChangeGroup cmd: OnChange(cmd); break;
             case GetGroup cmd: OnGet(cmd); break;
+            case Presence.RelayGroupTyping cmd: OnTyping(cmd); break;
+            case TypingTick: RelayTypists(); break;
             case FanoutTick: OnFanoutTick(); break;
             case ReceiveTimeout:
                 if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(StopWhenDurable.Instance));

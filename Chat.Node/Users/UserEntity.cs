@@ -16,7 +16,7 @@ namespace Chat.Node.Users;
 /// share one journal write; <see cref="_durableSeq"/> marks how far the inbox is on disk, and nothing
 /// beyond it is ever shown to a client. If a write fails the actor stops and recovers from the journal.
 /// </remarks>
-public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
+public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     private sealed class RetryReceipts : INoSerializationVerificationNeeded
     {
@@ -139,6 +139,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case Detach cmd: DetachSession(cmd.Session); break;
             case Terminated t: DetachSession(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
+            case Chat.Node.Presence.IPresenceCommand or PresenceTick: OnPresenceCommand(message); break;
             case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
             case StopWhenDurable: StopOnceDurable(); break;
@@ -207,6 +208,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Context.Unwatch(session);
             }
             _sessions.Clear();
+            OnlineMayHaveChanged();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
             LeaveGroups();
@@ -269,7 +271,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             {
                 session.Tell(new SessionReplaced(device));
                 Context.Unwatch(session);
-                _sessions.Remove(session);
+                _sessions.Remove(session); // the new session is attached below: still online
                 break;
             }
         Attach(cmd.Session, cmd.Device);
@@ -282,12 +284,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         if (!_state.IsOpen) return;
         if (_sessions.TryAdd(session, device)) Context.Watch(session);
         SetIdleTimeout();
+        OnlineMayHaveChanged();
     }
 
     private void DetachSession(IActorRef session)
     {
         if (_sessions.Remove(session)) Context.Unwatch(session);
         SetIdleTimeout();
+        OnlineMayHaveChanged();
     }
 
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>

@@ -372,4 +372,6 @@ public sealed record UserSnapshot(
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
     [property: Key(10)] long ClosedAt = 0,
-    [property: Key(11)] IReadOnlyList<string>? Contacts = null) : IChatMessage;
+    [property: Key(11)] IReadOnlyList<string>? Contacts = null,
+    [property: Key(12)] long LastSeen = 0,
+    [property: Key(13)] bool HideLastSeen = false) : IChatMessage;

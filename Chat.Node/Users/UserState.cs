@@ -61,6 +61,10 @@ public sealed class UserState
     public bool Exists => Profile is not null;
     /// <summary>When the account was closed because its phone moved to another account (Unix ms); 0 while open.</summary>
     public long ClosedAt { get; private set; }
+    /// <summary>When the user's first session attached or last one went away, as last stored (Unix ms; 0: never).</summary>
+    public long LastSeen { get; private set; }
+    /// <summary>The user hides their last seen from followers.</summary>
+    public bool HideLastSeen { get; private set; }
     /// <summary>The account exists and is not closed: it logs in and receives.</summary>
     public bool IsOpen => Profile is not null && ClosedAt == 0;
     /// <summary>Sequence of the newest inbox entry (0 when empty).</summary>
@@ -358,6 +362,12 @@ public sealed class UserState
             case AccountClosed c:
                 ClosedAt = c.At;
                 break;
+            case LastSeenSet l:
+                LastSeen = Math.Max(LastSeen, l.At);
+                break;
+            case PrivacySet p:
+                HideLastSeen = p.HideLastSeen;
+                break;
             case MessageStored s:
                 Append(s.Entry);
                 _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
@@ -525,11 +535,16 @@ public sealed class UserState
         _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
         _groups.ToDictionary(p => p.Key.Value, p => p.Value),
         ClosedAt,
-        _contacts.Select(c => c.Value).ToArray());
+        _contacts.Select(c => c.Value).ToArray(),
+        LastSeen,
+        HideLastSeen);
 
     public static UserState FromSnapshot(UserSnapshot s)
     {
-        var state = new UserState { Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt };
+        var state = new UserState
+        {
+            Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt, LastSeen = s.LastSeen, HideLastSeen = s.HideLastSeen,
+        };
         state._inbox.Reset(s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1);
         foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
         state._inbox.Acknowledged(s.AckedSeq);
