@@ -86,6 +86,7 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
                 _dirty = true;
             }
             if (acked > 0) _client.Ack(acked);
+            if (ShowPresence()) _dirty = true;
             while (_updates.TryDequeue(out var update))
             {
                 update();
@@ -152,7 +153,32 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
             _pane = _pane == Pane.Help ? Pane.Conversation : Pane.Help;
             return;
         }
-        if (!char.IsControl(key.KeyChar)) _input.Append(key.KeyChar);
+        if (char.IsControl(key.KeyChar)) return;
+        _input.Append(key.KeyChar);
+        // the client sends at most one Typing per few seconds per conversation, however fast the keys come
+        if (_input[0] != '/' && _view.Open is { Member: true } open) Background(_client.TypingAsync(open.Key, _ct), _ => { });
+    }
+
+    private string? _subscribedTo;
+
+    /// <summary>
+    /// Follows the open conversation's other side (typing always; presence for a person), and puts what they are doing in
+    /// the header. True when the header changed.
+    /// </summary>
+    private bool ShowPresence()
+    {
+        while (_client.Signals.TryRead(out _)) { } // the client keeps the latest state; the header is drawn from it
+        var open = _view.Open;
+        if (open is not null && open.Key != _subscribedTo)
+        {
+            _subscribedTo = open.Key;
+            Background(_client.SubscribeAsync(typing: true, open.IsGroup ? [] : [open.Key], _ct), _ => { });
+        }
+        var text = open is null ? null : PresenceText.Describe(open.IsGroup, _client.TypingIn(open.Key),
+            open.IsGroup ? null : _client.PresenceOf.GetValueOrDefault(open.Key), NameOf, DateTimeOffset.Now);
+        if (text == _view.OpenPresence) return false;
+        _view.OpenPresence = text;
+        return true;
     }
 
     private void Select(long readUpTo)

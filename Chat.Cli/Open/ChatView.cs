@@ -74,6 +74,8 @@ internal sealed class ChatView(string me)
     public string Me { get; } = me;
     /// <summary>The conversation on screen, if any.</summary>
     public Conversation? Open { get; private set; }
+    /// <summary>What the header says about the open conversation's other side ("typing…", "online", "last seen …"), if anything.</summary>
+    public string? OpenPresence { get; set; }
 
     /// <summary>Conversations, the most recently active first.</summary>
     public IReadOnlyList<Conversation> Conversations =>

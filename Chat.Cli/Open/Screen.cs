@@ -74,6 +74,7 @@ internal static partial class Screen
 
         var rows = new List<string>(height);
         var title = view.Open is { } open ? Title(open, name) : "no conversation open: Up/Down, or /new +PHONE";
+        if (view.Open is not null && view.OpenPresence is { } presence) title += " · " + presence;
         rows.Add(Inverse + Fit($" {name(view.Me)} │ {title}", width) + Reset);
         for (var i = 0; i < bodyHeight; i++)
         {

@@ -162,7 +162,7 @@ public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups
 /// Entries of a snapshot that held the whole inbox, written to the journal once so that they can be read from there
 /// like every other entry (the state holds them already: applying it changes nothing else).
 /// </summary>
-[MessagePackObject, Manifest("u15")]
+[MessagePackObject, Manifest("u17")]
 public sealed record EntriesCarried([property: Key(0)] IReadOnlyList<InboxEntry> Entries) : IUserEvent;
 
 // ---------- commands and replies ----------
@@ -315,11 +315,23 @@ public sealed record ListMyGroups([property: Key(0)] UserId UserId, [property: K
 [MessagePackObject, Manifest("uc21")]
 public sealed record MyGroups([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : IChatMessage;
 
+/// <summary>
+/// Whether the user exists, and, when <see cref="Adder"/> is set, whether it may add this user to a group
+/// (<see cref="Group"/>, or a new one when null): see <see cref="UserState.AdmitsAddBy"/>.
+/// </summary>
 [MessagePackObject, Manifest("uc22")]
-public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand;
+public sealed record UserExists(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] UserId? Adder = null,
+    [property: Key(2)] GroupId? Group = null) : IUserCommand;
 
+/// <summary><see cref="Admits"/>: false when the adder is a stranger to this user and the user's stranger quota is full.</summary>
 [MessagePackObject, Manifest("uc23")]
-public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
+public sealed record UserExistsReply(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] bool Exists,
+    [property: Key(2)] int Groups = 0,
+    [property: Key(3)] bool Admits = true) : IChatMessage;
 
 /// <summary>
 /// For <c>chat admin user</c>: what an operator may see of a user (profile, devices online, inbox position), never
@@ -359,7 +371,9 @@ public sealed record MediaAccess([property: Key(0)] string MediaId, [property: K
 /// only the newest entries, the older ones from <see cref="FirstSeq"/> are in the journal where <see cref="Index"/>
 /// (sequence, journal sequence number, time; three numbers a point) says. Otherwise <see cref="Inbox"/> is the whole inbox.
 /// <see cref="Strangers"/>: the one-to-one messages from strangers waiting unacknowledged (what the stranger quota
-/// counts), three numbers each: sequence, index of the sender in <see cref="StrangerSenders"/>, bytes.
+/// counts), four numbers each: sequence, index of the sender in <see cref="StrangerSenders"/>, bytes, index of the group
+/// in <see cref="StrangerGroups"/> (-1: one-to-one). <see cref="JoinedGroups"/>, <see cref="JoinedAdders"/>,
+/// <see cref="JoinedSeqs"/>: the groups a stranger added the user to (the adder, the notice's sequence).
 /// </summary>
 /// <summary>For tests and operators: how much of the inbox the entity holds in memory. Answered with <see cref="InboxProbeReply"/>.</summary>
 [MessagePackObject, Manifest("ua3")]
@@ -387,11 +401,17 @@ public sealed record UserSnapshot(
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
     [property: Key(10)] long ClosedAt = 0,
     [property: Key(11)] IReadOnlyList<string>? Contacts = null,
-    [property: Key(12)] bool TailOnly = false,
-    [property: Key(13)] long FirstSeq = 0,
-    [property: Key(14)] IReadOnlyList<long>? Index = null,
-    [property: Key(15)] IReadOnlyList<long>? DedupKeys = null,
-    [property: Key(16)] IReadOnlyList<long>? DedupSeqs = null,
-    [property: Key(17)] IReadOnlyList<long>? Strangers = null,
-    [property: Key(18)] IReadOnlyList<string>? Media = null,
-    [property: Key(19)] IReadOnlyList<string>? StrangerSenders = null) : IChatMessage;
+    [property: Key(12)] long LastSeen = 0,
+    [property: Key(13)] bool HideLastSeen = false,
+    [property: Key(14)] bool TailOnly = false,
+    [property: Key(15)] long FirstSeq = 0,
+    [property: Key(16)] IReadOnlyList<long>? Index = null,
+    [property: Key(17)] IReadOnlyList<long>? DedupKeys = null,
+    [property: Key(18)] IReadOnlyList<long>? DedupSeqs = null,
+    [property: Key(19)] IReadOnlyList<long>? Strangers = null,
+    [property: Key(20)] IReadOnlyList<string>? Media = null,
+    [property: Key(21)] IReadOnlyList<string>? StrangerSenders = null,
+    [property: Key(22)] IReadOnlyList<string>? StrangerGroups = null,
+    [property: Key(23)] IReadOnlyList<string>? JoinedGroups = null,
+    [property: Key(24)] IReadOnlyList<string>? JoinedAdders = null,
+    [property: Key(25)] IReadOnlyList<long>? JoinedSeqs = null) : IChatMessage;

@@ -63,13 +63,23 @@ public sealed class UserState
     /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
     /// counts. Derived from the inbox, the acknowledgements and the contacts; kept in snapshots (which hold only the tail).
     /// </summary>
-    private readonly Queue<(long Seq, UserId From, int Bytes)> _fromStrangers = new();
+    private readonly Queue<(long Seq, UserId From, int Bytes, GroupId? Group)> _fromStrangers = new();
     private long _strangerBytes;
+    /// <summary>
+    /// Groups this user was added to by a stranger and has not posted in since: group → the adder and the inbox sequence
+    /// of the notice. Their notice, and posts in them by strangers, count in the stranger quota as one-to-one messages
+    /// do. Derived from the inbox like the count itself (a group whose notice retention removed is no longer counted).
+    /// </summary>
+    private readonly Dictionary<GroupId, (UserId Adder, long Seq)> _joinedByStranger = [];
 
     public UserRegistered? Profile { get; private set; }
     public bool Exists => Profile is not null;
     /// <summary>When the account was closed because its phone moved to another account (Unix ms); 0 while open.</summary>
     public long ClosedAt { get; private set; }
+    /// <summary>When the user's first session attached or last one went away, as last stored (Unix ms; 0: never).</summary>
+    public long LastSeen { get; private set; }
+    /// <summary>The user hides their last seen from followers.</summary>
+    public bool HideLastSeen { get; private set; }
     /// <summary>The account exists and is not closed: it logs in and receives.</summary>
     public bool IsOpen => Profile is not null && ClosedAt == 0;
     /// <summary>Sequence of the newest inbox entry (0 when empty).</summary>
@@ -100,6 +110,18 @@ public sealed class UserState
 
     /// <summary>A sender is a stranger when this user never wrote to them (oneself is not).</summary>
     public bool IsStranger(UserId sender) => sender != Profile?.Id && !_contacts.Contains(sender);
+
+    /// <summary>Whether the stranger quota already holds all it may: a stranger's message, or group add, is refused.</summary>
+    private bool StrangerQuotaFull(StrangerQuota quota, long bytes) =>
+        (quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes);
+
+    /// <summary>
+    /// Whether <paramref name="adder"/> may add this user to <paramref name="group"/> (null: a group being created): a
+    /// contact may, and so may anyone while the stranger quota has room (the add notice takes a place in it), or when
+    /// this user is already a member.
+    /// </summary>
+    public bool AdmitsAddBy(UserId adder, GroupId? group, StrangerQuota quota) =>
+        !IsStranger(adder) || (group is { } g && _groups.ContainsKey(g)) || !StrangerQuotaFull(quota, 0);
 
     /// <summary>What a message costs in the stranger quota's bytes: its text and thumbnail.</summary>
     public static int QuotaBytes(string? text, MediaRef? media) =>
@@ -235,8 +257,7 @@ public sealed class UserState
         if (ClosedAt != 0) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}: the account was closed");
         if ((quota.Messages > 0 || quota.Bytes > 0) && IsStranger(cmd.From))
         {
-            var bytes = QuotaBytes(cmd.Text, cmd.Media);
-            if ((quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes))
+            if (StrangerQuotaFull(quota, QuotaBytes(cmd.Text, cmd.Media)))
                 return Decision<MessageStored>.Fail(ErrorCode.StrangerQuota,
                     "the recipient has not written to you, and messages from people they have not written to already fill " +
                     "their inbox's quota for such messages; nothing was stored. Try again later (the quota frees as their devices receive what waits)");
@@ -336,7 +357,12 @@ public sealed class UserState
     /// one already stored is a duplicate (resent after a crash); one after a gap waits for the missing one,
     /// unless it is the notice that adds this user (where their part of the log starts).
     /// </summary>
-    public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd)
+    /// <remarks>
+    /// A post by a stranger in a group a stranger added this user to, beyond <paramref name="quota"/>, is refused with
+    /// <see cref="ErrorCode.StrangerQuota"/>: it stays in the group's log until the quota has room. Notices are never refused
+    /// (membership is the group's to decide; adds are checked before, see <see cref="AdmitsAddBy"/>).
+    /// </remarks>
+    public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd, StrangerQuota quota = default)
     {
         if (Profile is null || ClosedAt != 0) return Decision<GroupEntryStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
         var cursor = _groupCursor.GetValueOrDefault(cmd.GroupId);
@@ -345,6 +371,9 @@ public sealed class UserState
         var joins = cmd.Entry is GroupChange { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } c && c.Members.Contains(Profile.Id);
         if (seq != cursor + 1 && !joins)
             return Decision<GroupEntryStored>.Fail(ErrorCode.Unavailable, $"group entry {seq} before {cursor + 1}");
+        if (cmd.Entry is GroupPost post && _joinedByStranger.ContainsKey(cmd.GroupId) && IsStranger(post.From)
+            && StrangerQuotaFull(quota, QuotaBytes(post.Text, post.Media)))
+            return Decision<GroupEntryStored>.Fail(ErrorCode.StrangerQuota, "the stranger quota is full: the post waits in the group");
         InboxEntry entry = cmd.Entry switch
         {
             GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq, p.Media),
@@ -441,6 +470,12 @@ public sealed class UserState
             case AccountClosed c:
                 ClosedAt = c.At;
                 break;
+            case LastSeenSet l:
+                LastSeen = Math.Max(LastSeen, l.At);
+                break;
+            case PrivacySet p:
+                HideLastSeen = p.HideLastSeen;
+                break;
             case MessageStored s:
                 Append(s.Entry);
                 _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
@@ -451,8 +486,10 @@ public sealed class UserState
                 break;
             case ContactsAdded c:
                 foreach (var user in c.Users) _contacts.Add(user);
+                foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
+                    if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
                 // what they sent before no longer counts as from a stranger
-                if (_fromStrangers.Any(p => c.Users.Contains(p.From))) RecountStrangers();
+                if (_fromStrangers.Any(p => c.Users.Contains(p.From) || (p.Group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -474,6 +511,7 @@ public sealed class UserState
                 Append(g.Entry);
                 _groupCursor[g.Group] = g.GroupSeq;
                 if (g.Entry is InboxGroupNotice n) TrackGroup(n);
+                TrackJoinByStranger(g.Entry);
                 break;
             case MessagesBatchStored batch:
                 foreach (var m in batch.Messages) Apply(m);
@@ -484,6 +522,8 @@ public sealed class UserState
                 _index.RemoveBefore(FirstSeq);
                 DropPage();
                 ForgetStrangersUpTo(x.UpTo);
+                foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
+                    if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
                 foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
@@ -540,11 +580,46 @@ public sealed class UserState
 
     private void CountIfFromStranger(InboxMessage m)
     {
-        if (m.Group is not null || m.Seq <= AckedSeq || !IsStranger(m.From)) return;
+        if (m.Seq <= AckedSeq || !IsStranger(m.From)) return;
+        if (m.Group is { } group && !_joinedByStranger.ContainsKey(group)) return;
         var bytes = QuotaBytes(m.Text, m.Media);
         if (!_strangerIds.TryGetValue(m.From, out var from)) _strangerIds[m.From] = from = m.From;
-        _fromStrangers.Enqueue((m.Seq, from, bytes));
+        _fromStrangers.Enqueue((m.Seq, from, bytes, m.Group));
         _strangerBytes += bytes;
+    }
+
+    /// <summary>
+    /// Follows the groups a stranger added this user to (see <see cref="_joinedByStranger"/>) and counts their notice and
+    /// posts: the add notice counts as a message of the group's name; this user's own post there ends it.
+    /// </summary>
+    private void TrackJoinByStranger(InboxEntry entry)
+    {
+        var me = Profile!.Id;
+        switch (entry)
+        {
+            case InboxGroupNotice { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } n when n.Members.Contains(me):
+                if (!IsStranger(n.Actor))
+                {
+                    _joinedByStranger.Remove(n.Group);
+                    return;
+                }
+                _joinedByStranger[n.Group] = (n.Actor, n.Seq);
+                if (n.Seq <= AckedSeq) return;
+                var bytes = QuotaBytes(n.Name, null);
+                _fromStrangers.Enqueue((n.Seq, n.Actor, bytes, n.Group));
+                _strangerBytes += bytes;
+                return;
+            case InboxGroupNotice { Kind: GroupNoticeKind.Removed or GroupNoticeKind.Left } n when n.Members.Contains(me):
+                _joinedByStranger.Remove(n.Group);
+                return;
+            case InboxMessage { Group: { } group } m when m.From == me:
+                // taking part in the group accepts it: what waits from it stops counting
+                if (_joinedByStranger.Remove(group) && _fromStrangers.Any(p => p.Group == group)) RecountStrangers();
+                return;
+            case InboxMessage m:
+                CountIfFromStranger(m);
+                return;
+        }
     }
 
     private void ForgetStrangersUpTo(long seq)
@@ -556,7 +631,7 @@ public sealed class UserState
 
     private void RecountStrangers()
     {
-        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From)).ToList();
+        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From) && (p.Group is not { } g || _joinedByStranger.ContainsKey(g))).ToList();
         _fromStrangers.Clear();
         _strangerBytes = 0;
         foreach (var p in keep)
@@ -637,17 +712,25 @@ public sealed class UserState
         foreach (var (k, v) in _sent) (keys[i], seqs[i++]) = (k, v);
         var senders = new List<string>();
         var senderIndex = new Dictionary<UserId, int>();
-        var strangers = new long[_fromStrangers.Count * 3];
+        var groups = new List<string>();
+        var groupIndex = new Dictionary<GroupId, int>();
+        var strangers = new long[_fromStrangers.Count * 4];
         i = 0;
-        foreach (var (seq, from, bytes) in _fromStrangers)
+        foreach (var (seq, from, bytes, group) in _fromStrangers)
         {
             if (!senderIndex.TryGetValue(from, out var index))
             {
                 senderIndex[from] = index = senders.Count;
                 senders.Add(from.Value);
             }
-            (strangers[i], strangers[i + 1], strangers[i + 2]) = (seq, index, bytes);
-            i += 3;
+            var inGroup = -1;
+            if (group is { } g && !groupIndex.TryGetValue(g, out inGroup))
+            {
+                groupIndex[g] = inGroup = groups.Count;
+                groups.Add(g.Value);
+            }
+            (strangers[i], strangers[i + 1], strangers[i + 2], strangers[i + 3]) = (seq, index, bytes, inGroup);
+            i += 4;
         }
         var tail = new List<InboxEntry>(_inbox.Count);
         for (var seq = TailFrom; seq <= LastSeq; seq++) tail.Add(_inbox.Get(seq)!);
@@ -661,6 +744,8 @@ public sealed class UserState
             _groups.ToDictionary(p => p.Key.Value, p => p.Value),
             ClosedAt,
             _contacts.Select(c => c.Value).ToArray(),
+            LastSeen,
+            HideLastSeen,
             TailOnly: true,
             FirstSeq: FirstSeq,
             Index: _index.ToFlat(),
@@ -668,14 +753,21 @@ public sealed class UserState
             DedupSeqs: seqs,
             Strangers: strangers,
             Media: _media.ToArray(),
-            StrangerSenders: senders);
+            StrangerSenders: senders,
+            StrangerGroups: groups,
+            JoinedGroups: _joinedByStranger.Keys.Select(g => g.Value).ToArray(),
+            JoinedAdders: _joinedByStranger.Values.Select(v => v.Adder.Value).ToArray(),
+            JoinedSeqs: _joinedByStranger.Values.Select(v => v.Seq).ToArray());
     }
 
     /// <param name="tail">Newest entries held in memory. A snapshot written before tails (<see cref="UserSnapshot.TailOnly"/>
     /// false) holds the whole inbox: what is older than the tail is owed to the journal (<see cref="CarryOwed"/>).</param>
     public static UserState FromSnapshot(UserSnapshot s, int tail = int.MaxValue)
     {
-        var state = new UserState(tail) { Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt };
+        var state = new UserState(tail)
+        {
+            Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt, LastSeen = s.LastSeen, HideLastSeen = s.HideLastSeen,
+        };
         state.LastSeq = s.LastSeq;
         state.FirstSeq = s.TailOnly ? s.FirstSeq : s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1;
         var held = s.Inbox.Count > tail ? s.Inbox.Skip(s.Inbox.Count - tail).ToList() : s.Inbox;
@@ -691,14 +783,19 @@ public sealed class UserState
             for (var i = 0; i < keys.Count && i < seqs.Count; i++) state._sent[keys[i]] = seqs[i];
             var strangers = s.Strangers ?? [];
             var senders = s.StrangerSenders ?? [];
-            for (var i = 0; i + 2 < strangers.Count; i += 3)
+            var groups = s.StrangerGroups ?? [];
+            for (var i = 0; i + 3 < strangers.Count; i += 4)
             {
                 var bytes = (int)strangers[i + 2];
                 var sender = new UserId(senders[(int)strangers[i + 1]]);
                 if (!state._strangerIds.TryGetValue(sender, out var from)) state._strangerIds[sender] = from = sender;
-                state._fromStrangers.Enqueue((strangers[i], from, bytes));
+                GroupId? group = strangers[i + 3] >= 0 ? new GroupId(groups[(int)strangers[i + 3]]) : null;
+                state._fromStrangers.Enqueue((strangers[i], from, bytes, group));
                 state._strangerBytes += bytes;
             }
+            var joined = s.JoinedGroups ?? [];
+            for (var i = 0; i < joined.Count && i < (s.JoinedAdders?.Count ?? 0) && i < (s.JoinedSeqs?.Count ?? 0); i++)
+                state._joinedByStranger[new GroupId(joined[i])] = (new UserId(s.JoinedAdders![i]), s.JoinedSeqs![i]);
             foreach (var m in s.Media ?? []) state._media.Add(m);
         }
         else
@@ -713,6 +810,7 @@ public sealed class UserState
                     state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
                     state.CountIfFromStranger(m);
                 }
+                else if (s.Profile is not null) state.TrackJoinByStranger(entry);
                 var media = entry switch { InboxMessage m2 => m2.Media, InboxGroupNotice n => n.Image, _ => null };
                 if (media is not null) state._media.Add(media.MediaId);
             }
