@@ -20,6 +20,10 @@ internal static class MediaFiles
 
     public static string? ContentTypeOf(string path) => ByExtension.GetValueOrDefault(Path.GetExtension(path));
 
+    /// <summary>The usual file extension of a content type (".jpg" for image/jpeg), or "" for one not known.</summary>
+    public static string ExtensionOf(string contentType) =>
+        ByExtension.FirstOrDefault(e => string.Equals(e.Value, contentType, StringComparison.OrdinalIgnoreCase)).Key ?? "";
+
     /// <summary>
     /// Runs a transfer with a progress bar when the console is a terminal; otherwise silently (scripts get only the
     /// result line on standard output).

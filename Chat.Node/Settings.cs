@@ -17,6 +17,8 @@ public sealed record ChatSettings
     public required int RegistrationsPerAddress { get; init; }
     /// <summary>Lookup requests per user per minute (0: no limit).</summary>
     public required int LookupsPerUser { get; init; }
+    /// <summary>WhoIs requests per user per minute (0: no limit).</summary>
+    public required int WhoIsPerUser { get; init; }
     /// <summary>Send and SendGroup requests per user per minute, and the largest burst (0: no limit).</summary>
     public required int SendsPerUser { get; init; }
     /// <summary>Messages from strangers (people the recipient never wrote to) waiting unacknowledged in one inbox (0: no limit).</summary>
@@ -58,6 +60,8 @@ public sealed record ChatSettings
     public required int RetentionParallelism { get; init; }
     /// <summary>The admin endpoint (<c>chat.admin</c>).</summary>
     public required AdminSettings Admin { get; init; }
+    /// <summary>Typing and presence (<c>chat.presence</c>).</summary>
+    public required Presence.PresenceSettings Presence { get; init; }
 
     /// <summary>Where media lives: the filesystem store's root.</summary>
     public string MediaDirectory => Path.Combine(DataDirectory, "media");
@@ -79,6 +83,7 @@ public sealed record ChatSettings
             MaxFrameBytesBeforeLogin = (int)c.Bytes("limits.max-frame-bytes-before-login"),
             RegistrationsPerAddress = c.Int("limits.registrations-per-address"),
             LookupsPerUser = c.Int("limits.lookups-per-user"),
+            WhoIsPerUser = c.Int("limits.whois-per-user"),
             SendsPerUser = c.Int("limits.sends-per-user"),
             StrangerInboxMessages = c.Int("limits.stranger-inbox-messages"),
             StrangerInboxBytes = c.Bytes("limits.stranger-inbox-bytes"),
@@ -109,7 +114,9 @@ public sealed record ChatSettings
             RetentionParallelism = c.Int("retention.parallelism"),
             Verification = VerificationSettings.From(config),
             Admin = AdminSettings.From(config),
+            Presence = Chat.Node.Presence.PresenceSettings.From(config),
         };
+        if (settings.WhoIsPerUser < 0) throw new ArgumentException("chat.limits.whois-per-user must be 0 (no limit) or positive");
         if (settings.SendsPerUser < 0) throw new ArgumentException("chat.limits.sends-per-user must be 0 (no limit) or positive");
         if (settings.StrangerInboxMessages < 0 || settings.StrangerInboxBytes < 0)
             throw new ArgumentException("chat.limits.stranger-inbox-messages and stranger-inbox-bytes must be 0 (no limit) or positive");

@@ -238,6 +238,7 @@ public sealed partial class ChatClient
             _syncDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Enqueue(new Sync(LastSeq));
         }
+        ResubscribeOn(connection);
         return answer;
     }
 

@@ -163,9 +163,13 @@ public sealed partial class ChatClient : IAsyncDisposable
                 var seq = SeqOf(frame);
                 if (seq <= LastSeq) return; // already seen (a resumed sync can overlap)
                 Interlocked.Exchange(ref _lastSeq, seq);
+                if (frame is Message m) StopTypingOf(m);
                 await _entries.Writer.WriteAsync(frame).ConfigureAwait(false);
                 return;
             }
+            case Presence or UserTyping:
+                OnSignal(frame);
+                return;
             case Accepted accepted:
                 if (_sends.TryRemove(accepted.ClientMessageId, out var send))
                 {
@@ -241,5 +245,6 @@ public sealed partial class ChatClient : IAsyncDisposable
         foreach (var pending in _sends.Values)
             pending.Done.TrySetException(new ObjectDisposedException(nameof(ChatClient)));
         _entries.Writer.TryComplete();
+        _signals.Writer.TryComplete();
     }
 }

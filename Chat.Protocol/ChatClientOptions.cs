@@ -31,4 +31,9 @@ public sealed class ChatClientOptions
     /// such a client makes.
     /// </summary>
     public bool CoalesceAcks { get; set; } = true;
+    /// <summary>
+    /// <see cref="ChatClient.TypingAsync"/> tells the server at most once per this per conversation. The server's own bound
+    /// (<c>chat.presence.typing-interval</c>, 3 s by default) still applies; a shorter value here only earns RateLimited answers.
+    /// </summary>
+    public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(3);
 }

@@ -60,6 +60,11 @@ namespace Chat.Protocol;
 [Union(Opcodes.MediaChunk, typeof(MediaChunk))]
 [Union(Opcodes.WhoIs, typeof(WhoIs))]
 [Union(Opcodes.Profiles, typeof(Profiles))]
+[Union(Opcodes.Subscribe, typeof(Subscribe))]
+[Union(Opcodes.Presence, typeof(Presence))]
+[Union(Opcodes.Typing, typeof(Typing))]
+[Union(Opcodes.UserTyping, typeof(UserTyping))]
+[Union(Opcodes.SetPrivacy, typeof(SetPrivacy))]
 public abstract record Frame
 {
     /// <summary>The stable opcode of this frame type (from the union above).</summary>
@@ -124,6 +129,11 @@ public static class Opcodes
     public const int UploadComplete = 68;
     public const int Download = 69;
     public const int MediaChunk = 70;
+    public const int Subscribe = 80;
+    public const int Presence = 81;
+    public const int Typing = 82;
+    public const int UserTyping = 83;
+    public const int SetPrivacy = 84;
 #pragma warning restore CS1591
 
     // The [Union] attributes on Frame are the one table of which type has which opcode; what follows is read from them.

@@ -97,10 +97,124 @@ public sealed class ChatViewTests
         string Name(string id) => id == Bob ? "Bob" : id == Carol ? "Carol" : "Alice";
 
         var text = System.Text.RegularExpressions.Regex.Replace(
-            string.Join("\n", Screen.Draw(view, Name, "typing", "connected", null, false, 100, 20)), @"\e\[[0-9;]*m", "");
+            string.Join("\n", Screen.Draw(view, Name, "typing", "connected", null, Pane.Conversation, 100, 20)), @"\e\[[0-9;]*m", "");
         Assert.Contains("Carol (1)", text);
         Assert.Contains("Bob: Hi!", text);
         Assert.Contains("you: hello Bob ✓✓", text);
         Assert.Contains("> typing", text);
+    }
+
+    private static string Name(string id) => id switch { Bob => "Bob", Carol => "Carol", _ => "Alice" };
+
+    /// <summary>The screen as text without its colours.</summary>
+    private static string Shown(ChatView view, Pane pane = Pane.Conversation, Func<string, string?>? phone = null) =>
+        System.Text.RegularExpressions.Regex.Replace(
+            string.Join("\n", Screen.Draw(view, Name, "", "connected", null, pane, 120, 20, phone)), @"\e\[[0-9;]*m", "");
+
+    [Fact]
+    public void An_image_being_sent_shows_its_upload_progress_then_its_ticks_and_a_failed_one_says_why()
+    {
+        var view = new ChatView(Me);
+        var bob = view.Get(Bob, isGroup: false, 0);
+        view.Select(bob);
+        var line = view.AddOutgoingMedia(bob, "image/png", 300 * 1024, "the beach", 1000);
+        Assert.Contains("you: [image/png 300.0 KiB #1] the beach  uploading ░░░░░░░░░░ 0% …", Shown(view));
+        line.Transfer = new TransferProgress(123 * 1024, 300 * 1024);
+        Assert.Contains("uploading ████░░░░░░ 41% …", Shown(view));
+
+        ChatView.Uploaded(line, new MediaRef("m1", "image/png", 300 * 1024));
+        view.Accepted(bob, line, "x1");
+        var shown = Shown(view);
+        Assert.Contains("you: [image/png 300.0 KiB #1] the beach ✓", shown);
+        Assert.DoesNotContain("uploading", shown);
+        view.Apply(new Receipt(1, ReceiptStatus.Delivered, Bob, ["x1"], 2000));
+        Assert.Contains("the beach ✓✓", Shown(view));
+        Assert.Contains("    you: [image/png 300.0 KiB] the …│", Shown(view)); // the conversation list's preview
+
+        var big = view.AddOutgoingMedia(bob, "video/mp4", 80L << 20, "", 3000);
+        ChatView.SendFailed(big, "too large: video/mp4 may be at most 67108864 bytes (64 MiB)");
+        shown = Shown(view);
+        Assert.Contains("you: [video/mp4 80.0 MiB #2]  not sent: too large: video/mp4 may be", shown);
+        Assert.Contains("✗", shown);
+        Assert.DoesNotContain("uploading", shown);
+    }
+
+    [Fact]
+    public void Received_images_and_videos_are_numbered_media_lines_and_save_takes_the_newest_or_the_one_named()
+    {
+        var view = new ChatView(Me);
+        view.Apply(new Message(1, "m1", Bob, "sunset", 1000, Media: new MediaRef("mA", "image/jpeg", 1536)));
+        view.Apply(new Message(2, "m2", Bob, "and this", 2000));
+        view.Apply(new Message(3, "m3", Bob, "", 3000, Media: new MediaRef("mB", "video/mp4", 3L << 20)));
+        var bob = view.Find(Bob)!;
+        view.Select(bob);
+        var shown = Shown(view);
+        Assert.Contains("Bob: [image/jpeg 1.5 KiB #1] sunset", shown);
+        Assert.Contains("Bob: and this", shown);
+        Assert.Contains("Bob: [video/mp4 3.0 MiB #2]", shown);
+
+        Assert.Equal("mB", ChatView.MediaToSave(bob, null)!.Media!.MediaId);
+        Assert.Equal("mA", ChatView.MediaToSave(bob, 1)!.Media!.MediaId);
+        Assert.Null(ChatView.MediaToSave(bob, 3));
+        Assert.Null(ChatView.MediaToSave(bob, 0));
+
+        var video = ChatView.MediaToSave(bob, 2)!;
+        video.Transfer = new TransferProgress(3L << 19, 3L << 20);
+        Assert.Contains("Bob: [video/mp4 3.0 MiB #2]  saving █████░░░░░ 50%", Shown(view));
+        video.Transfer = null;
+        video.SavedTo = "/home/bob/mB.mp4";
+        Assert.Contains("Bob: [video/mp4 3.0 MiB #2]  saved → /home/bob/mB.mp4", Shown(view));
+
+        // an image of mine still uploading has no media id yet: /save does not take it
+        view.AddOutgoingMedia(bob, "image/png", 10, "", 4000);
+        Assert.Equal("mB", ChatView.MediaToSave(bob, null)!.Media!.MediaId);
+        Assert.Null(ChatView.MediaToSave(bob, 3));
+    }
+
+    [Fact]
+    public void A_groups_member_list_shows_names_phones_and_admins_and_follows_its_notices()
+    {
+        var view = new ChatView(Me);
+        view.Apply(new GroupNotice(1, Group, 1, GroupNoticeKind.Created, Bob, [Bob, Me], "hikers", 1000));
+        var group = view.Find(Group)!;
+        view.Select(group);
+        string? Phone(string id) => id switch { Bob => "+14155550102", Carol => "+14155550103", _ => "+14155550101" };
+
+        var shown = Shown(view, Pane.Members, Phone);
+        Assert.Contains("members of # hikers: 2", shown);
+        Assert.Matches(@"Bob\s+\+14155550102\s+admin", shown);
+        Assert.Matches(@"Alice \(you\)\s+\+14155550101\s*│?$", shown.Split('\n').First(l => l.Contains("Alice (you)")));
+
+        view.Apply(new GroupNotice(2, Group, 2, GroupNoticeKind.Added, Bob, [Carol], "hikers", 2000));
+        view.Apply(new GroupNotice(3, Group, 3, GroupNoticeKind.Promoted, Bob, [Me], "hikers", 3000));
+        shown = Shown(view, Pane.Members, Phone);
+        Assert.Contains("members of # hikers: 3", shown);
+        Assert.Matches(@"Alice \(you\)\s+\+14155550101\s+admin", shown);
+        Assert.Matches(@"Carol\s+\+14155550103\s*$", shown.Split('\n').First(l => l.Contains("Carol  ")));
+
+        // a group info older than the notices already applied changes nothing; a newer one replaces the list
+        ChatView.SetMembers(group, new GroupInfo(0, Group, "hikers", [Bob, Me], [Bob], 1));
+        Assert.Equal([Bob, Me, Carol], group.Members);
+        view.Apply(new GroupNotice(4, Group, 4, GroupNoticeKind.Removed, Bob, [Carol], "hikers", 4000));
+        view.Apply(new GroupNotice(5, Group, 5, GroupNoticeKind.Demoted, Bob, [Me], "hikers", 5000));
+        Assert.Equal([Bob, Me], group.Members);
+        Assert.Equal([Bob], group.Admins);
+        ChatView.SetMembers(group, new GroupInfo(0, Group, "hikers", [Bob, Me, Carol], [Carol], 9));
+        Assert.Equal([Bob, Me, Carol], group.Members);
+        Assert.Equal([Carol], group.Admins);
+    }
+
+    [Fact]
+    public void A_member_list_not_yet_known_says_it_is_being_asked_for()
+    {
+        var view = new ChatView(Me);
+        // joined later: this user never saw the "created" notice, so the list comes from the server
+        view.Apply(new GroupNotice(1, Group, 7, GroupNoticeKind.Added, Bob, [Me], "hikers", 1000));
+        var group = view.Find(Group)!;
+        view.Select(group);
+        Assert.Null(group.Members);
+        Assert.Contains("members of # hikers: asking the server…", Shown(view, Pane.Members));
+        ChatView.SetMembers(group, new GroupInfo(0, Group, "hikers", [Bob, Carol, Me], [Bob], 7));
+        Assert.Contains("members of # hikers: 3", Shown(view, Pane.Members));
     }
 }

@@ -175,16 +175,45 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Equal(1, b.Accepted);
     }
 
+    [Fact]
+    public async Task Listen_with_typing_prints_who_types_beside_the_messages()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        var bobPhone = Phones.Next();
+        Assert.Equal(0, (await Chat("register", "--server", _node.Server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+        var bob = await alice.Client.LookupAsync(bobPhone);
+        await alice.Client.SendAsync(bob.UserId, "hi");
+
+        var output = new LineSignal("\"typing\"", "\"hi\"");
+        var listen = global::Chat.Cli.Program.Run(["listen", "--profile", "bob", "--count", "2", "--timeout", "60", "--json", "--typing"], output);
+        await output.SeenOther.WaitAsync(TimeSpan.FromSeconds(30)); // listening, and subscribed before the first entry is printed
+        Assert.True(await alice.Client.TypingAsync(bob.UserId));
+        await output.Seen.WaitAsync(TimeSpan.FromSeconds(30));
+        await alice.Client.SendAsync(bob.UserId, "there?");
+        Assert.Equal(0, await listen.WaitAsync(TimeSpan.FromSeconds(60)));
+
+        var lines = output.ToString().Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["message", "typing", "message"], lines.Select(l => l.GetProperty("type").GetString()));
+        Assert.Equal(alice.Id, lines[1].GetProperty("from").GetString());
+        Assert.Equal("Alice", lines[1].GetProperty("fromName").GetString());
+        Assert.Equal(JsonValueKind.Null, lines[1].GetProperty("group").ValueKind);
+        Assert.Equal(6000, lines[1].GetProperty("forMs").GetInt32());
+    }
+
     /// <summary>Output that tells when a line containing some text has been written.</summary>
-    private sealed class LineSignal(string text) : StringWriter
+    private sealed class LineSignal(string text, string? other = null) : StringWriter
     {
         private readonly TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _seenOther = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Task Seen => _seen.Task;
+        /// <summary>A line containing the second text was written.</summary>
+        public Task SeenOther => _seenOther.Task;
 
         public override void WriteLine(string? value)
         {
             base.WriteLine(value);
             if (value?.Contains(text) == true) _seen.TrySetResult();
+            if (other is not null && value?.Contains(other) == true) _seenOther.TrySetResult();
         }
     }
 

@@ -65,6 +65,12 @@ public sealed class CodecTests
         new UploadComplete(26, "xabcdefghijklmnop", "mabcdefghijklmnopqrstuvwxyz", "video/mp4", 40 << 20),
         new Download(27, "mabcdefghijklmnopqrstuvwxyz", 256 * 1024, 256 * 1024),
         new MediaChunk(27, "mabcdefghijklmnopqrstuvwxyz", 256 * 1024, [9, 8, 7], 40 << 20, "video/mp4", Hash),
+        new Subscribe(28, true, ["uqrstuvwxyz234567", "uabcdefghijklmnop"]),
+        new Presence("uqrstuvwxyz234567", false, 1_764_000_000_003),
+        new Presence("uqrstuvwxyz234567", true, 0),
+        new Typing(29, "gabcdefghijklmnop"),
+        new UserTyping("uqrstuvwxyz234567", "gabcdefghijklmnop", 6000),
+        new SetPrivacy(30, true),
     ];
 
     public static TheoryData<Frame> EveryFrame()

@@ -68,6 +68,26 @@ public sealed class ConfigDefaultsTests
     }
 
     [Fact]
+    public void Of_several_config_files_the_later_one_wins_as_the_usage_says()
+    {
+        var first = Path.GetTempFileName();
+        var second = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(first, "chat.limits.sends-per-user = 7\nchat.limits.lookups-per-user = 9");
+            File.WriteAllText(second, "chat.limits.sends-per-user = 4");
+            var settings = Chat.Node.ChatSettings.From(ChatNode.LoadConfig(new NodeOptions { ConfigFiles = [first, second] }));
+            Assert.Equal(4, settings.SendsPerUser);
+            Assert.Equal(9, settings.LookupsPerUser); // what only the first sets still counts
+        }
+        finally
+        {
+            File.Delete(first);
+            File.Delete(second);
+        }
+    }
+
+    [Fact]
     public void Node_conf_alone_gives_the_documented_defaults()
     {
         var settings = TestNode.DefaultSettings();

@@ -85,7 +85,7 @@ public sealed class NodeProcess : IAsyncDisposable
     private static readonly Lazy<string> TestConfig = new(() =>
     {
         var path = Path.Combine(Path.GetTempPath(), $"chat-test-node-{Environment.ProcessId}.conf");
-        File.WriteAllText(path, "chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.lookups-per-user = 0\n" +
+        File.WriteAllText(path, "chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.lookups-per-user = 0\nchat.limits.whois-per-user = 0\n" +
             "chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n");
         return path;
     });

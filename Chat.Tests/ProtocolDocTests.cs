@@ -34,6 +34,16 @@ public sealed class ProtocolDocTests
             new WhoIs(4, ["urw2kc2cdlsob5khb", "uaaaaaaaaaaaaaaaa"]) },
         { "0000002b 921992049193b1757277326b633263646c736f62356b6862a5416c696365ac2b3134313535353530313031",
             new Profiles(4, [new UserProfile("urw2kc2cdlsob5khb", "Alice", "+14155550101")]) },
+        { "00000018 92509305c391b1757277326b633263646c736f62356b6862", new Subscribe(5, true, ["urw2kc2cdlsob5khb"]) },
+        { "00000017 925193b1757277326b633263646c736f62356b6862c300", new Presence("urw2kc2cdlsob5khb", true, 0) },
+        { "0000001f 925193b1757277326b633263646c736f62356b6862c2cf000001a21f983c37", new Presence("urw2kc2cdlsob5khb", false, 1795826400311) },
+        { "00000016 92529210b17567696567756d647a636d6d7579736e6b", new Typing(16, "ugiegumdzcmmuysnk") },
+        { "00000019 925393b1757277326b633263646c736f62356b6862c0cd1770", new UserTyping("urw2kc2cdlsob5khb", null, 6000) },
+        { "0000002a 925393b1757277326b633263646c736f62356b6862b1676b71336d357276647034797837633261cd1770",
+            new UserTyping("urw2kc2cdlsob5khb", "gkq3m5rvdp4yx7c2a", 6000) },
+        { "00000005 92549212c3", new SetPrivacy(18, true) },
+        { "00000041 921394116bd937747970696e672069732072656c61796564206174206d6f7374206f6e636520706572203320732070657220636f6e766572736174696f6ecd0960",
+            new Error(17, ErrorCode.RateLimited, "typing is relayed at most once per 3 s per conversation", 2400) },
     };
 
     [Theory]

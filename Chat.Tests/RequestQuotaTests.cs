@@ -10,6 +10,7 @@ public sealed class RequestQuotaTests : IAsyncLifetime
     public async Task InitializeAsync() => _node = await TestNode.StartAsync(extraHocon: """
         chat.limits.registrations-per-address = 3
         chat.limits.lookups-per-user = 5
+        chat.limits.whois-per-user = 4
         """);
 
     public async Task DisposeAsync() => await _node.DisposeAsync();
@@ -45,6 +46,24 @@ public sealed class RequestQuotaTests : IAsyncLifetime
         await using var annAgain = await _node.ConnectAsync();
         await annAgain.LoginAsync(_annToken!);
         Assert.Equal(ErrorCode.RateLimited, (await Assert.ThrowsAsync<ChatException>(() => annAgain.LookupAsync(owner))).Code);
+    }
+
+    [Fact]
+    public async Task WhoIs_requests_are_limited_per_user_across_connections_and_not_for_others()
+    {
+        await using var ann = await NewLoggedInUser("Ann", Phones.Next());
+        var annId = ann.UserId!;
+        for (var i = 0; i < 4; i++) Assert.Equal("Ann", Assert.Single(await ann.WhoIsAsync([annId])).Name);
+        var refused = await Assert.ThrowsAsync<ChatException>(() => ann.WhoIsAsync([annId]));
+        Assert.Equal(ErrorCode.RateLimited, refused.Code);
+        Assert.Contains("WhoIs requests in a minute", refused.Message);
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));
+        // the user's second connection shares the quota; another user has a quota of their own
+        await using var annAgain = await _node.ConnectAsync();
+        await annAgain.LoginAsync(_annToken!);
+        Assert.Equal(ErrorCode.RateLimited, (await Assert.ThrowsAsync<ChatException>(() => annAgain.WhoIsAsync([annId]))).Code);
+        await using var bob = await NewLoggedInUser("Bob", Phones.Next());
+        Assert.Single(await bob.WhoIsAsync([annId, bob.UserId!]));
     }
 
     private string? _annToken;

@@ -16,6 +16,7 @@ public sealed class TestCluster : IAsyncDisposable
     private readonly string[] _data;
     private readonly string _connectionString;
     private readonly ITestOutputHelper? _log;
+    private string? _configFile;
 
     private TestCluster(int size, string connectionString, ITestOutputHelper? log)
     {
@@ -29,10 +30,18 @@ public sealed class TestCluster : IAsyncDisposable
 
     public int Size => _nodes.Length;
 
-    /// <summary>Starts every node at once and returns when all accept clients (which they do once they are cluster members).</summary>
-    public static async Task<TestCluster> StartAsync(int size, string connectionString, ITestOutputHelper? log = null)
+    /// <summary>
+    /// Starts every node at once and returns when all accept clients (which they do once they are cluster members);
+    /// <paramref name="hocon"/>, when given, is layered over every node's test settings.
+    /// </summary>
+    public static async Task<TestCluster> StartAsync(int size, string connectionString, ITestOutputHelper? log = null, string? hocon = null)
     {
         var cluster = new TestCluster(size, connectionString, log);
+        if (hocon is not null)
+        {
+            cluster._configFile = Path.Combine(cluster._data[0] + ".conf");
+            File.WriteAllText(cluster._configFile, hocon);
+        }
         await Task.WhenAll(Enumerable.Range(0, size).Select(cluster.StartNodeAsync));
         return cluster;
     }
@@ -61,6 +70,7 @@ public sealed class TestCluster : IAsyncDisposable
         var args = new List<string>();
         // e.g. a file with akka.loglevel = INFO, to see the cluster's decisions in the test output
         if (Environment.GetEnvironmentVariable("CHAT_TEST_NODE_CONFIG") is { Length: > 0 } extra) args.AddRange(["--config", extra]);
+        if (_configFile is not null) args.AddRange(["--config", _configFile]);
         if (index == Size - 1)
         {
             environment["CHAT_SEEDS"] = seeds;
@@ -130,6 +140,7 @@ public sealed class TestCluster : IAsyncDisposable
         foreach (var node in _nodes)
             if (node is not null) await node.DisposeAsync();
         foreach (var d in _data) TestNode.TryDelete(d);
+        if (_configFile is not null) File.Delete(_configFile);
     }
 
     /// <summary>A loopback port nobody listens on right now.</summary>

@@ -17,6 +17,7 @@ public sealed class TestNode : IAsyncDisposable
         chat.verification.mode = auto
         chat.limits.registrations-per-address = 0
         chat.limits.lookups-per-user = 0
+        chat.limits.whois-per-user = 0
         chat.limits.sends-per-user = 0
         chat.limits.stranger-inbox-messages = 0
         chat.limits.stranger-inbox-bytes = 0

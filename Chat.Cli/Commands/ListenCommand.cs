@@ -27,6 +27,11 @@ internal sealed class ListenSettings : ProfileSettings
                  "\"actor\",\"members\":[...],\"name\",\"seq\",\"at\"}")]
     public bool Json { get; set; }
 
+    [CommandOption("--typing")]
+    [Description("Also print who is typing to you or in your groups, as it happens (never stored: only while listening; not counted by --count): " +
+                 "\"Alice (+14155550101) is typing…\", or with --json {\"type\":\"typing\",\"from\",\"fromName\",\"group\",\"forMs\"}")]
+    public bool Typing { get; set; }
+
     public override ValidationResult Validate()
     {
         var result = base.Validate();
@@ -99,6 +104,12 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
             var sync = client.SyncAsync(profile.LastSeq, stop.Token);
             _ = sync.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
 
+            if (settings.Typing)
+            {
+                await client.SubscribeAsync(typing: true, presence: [], stopping); // renewed by the client after a reconnect
+                _ = PrintTypingAsync(client, settings.Json, stopping);
+            }
+
             var received = 0;
             var savedSeq = profile.LastSeq;
             bool Done() => received >= settings.Count;
@@ -148,12 +159,39 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
         }
     }
 
+    private readonly Lock _output = new();
+
     private void Print(Frame entry, bool json, IReadOnlyDictionary<string, UserProfile> names)
     {
-        if (json)
-            foreach (var line in InboxFormat.JsonLines(entry, names)) Out.WriteLine(line);
-        else
-            foreach (var line in InboxFormat.HumanLines(entry, names)) Say(line);
+        lock (_output)
+        {
+            if (json)
+                foreach (var line in InboxFormat.JsonLines(entry, names)) Out.WriteLine(line);
+            else
+                foreach (var line in InboxFormat.HumanLines(entry, names)) Say(line);
+        }
+    }
+
+    /// <summary>Prints typing signals as they come, beside the entries; ends with listening.</summary>
+    private async Task PrintTypingAsync(ChatClient client, bool json, CancellationToken stopping)
+    {
+        try
+        {
+            await foreach (var signal in client.Signals.ReadAllAsync(stopping))
+            {
+                if (signal is not UserTyping t) continue;
+                var names = await NamesAsync(client, new Message(0, "", t.From, "", 0));
+                lock (_output)
+                {
+                    if (json) Out.WriteLine(TypingFormat.Json(t, names));
+                    else Say(TypingFormat.Line(t, names));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // listening is over
+        }
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ internal sealed class OpenSettings : ProfileSettings;
 /// owns the <see cref="ChatView"/>: it reads keys, applies inbox entries and runs what finished requests queued, then
 /// redraws when something changed. Requests run in the background and never block typing.
 /// </summary>
-internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) : ChatCommand<OpenSettings>(console, profiles)
+internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore profiles) : ChatCommand<OpenSettings>(console, profiles)
 {
     /// <summary>Its own device, so that listen, send or read in the same profile do not replace it.</summary>
     private const string OpenDevice = "cli-open";
@@ -23,10 +23,11 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
     private ChatClient _client = null!;
     private ChatView _view = null!;
     private string _myName = "";
+    private string _myPhone = "";
     private readonly StringBuilder _input = new();
     private string _status = "connecting";
     private string? _notice;
-    private bool _help;
+    private Pane _pane;
     private bool _quit;
     private bool _dirty = true;
     private CancellationToken _ct;
@@ -44,6 +45,7 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
             _client = client;
             _view = new ChatView(loggedIn.UserId);
             _myName = loggedIn.Name;
+            _myPhone = profile.Phone;
             _status = "connected";
             // the whole retained inbox: a chat window shows the history, not only what listen has not printed yet
             Background(client.SyncAsync(0, _ct), _ => { });
@@ -79,11 +81,12 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
                 var (changed, readNow) = _view.Apply(entry);
                 if (readNow && changed is not null) MarkRead(changed.Key, changed.LastIncomingSeq);
                 acked = Math.Max(acked, ChatClient.SeqOf(entry));
-                if (entry is Message m) LearnName(m.From);
-                if (entry is GroupNotice n) foreach (var member in n.Members.Append(n.Actor)) LearnName(member);
+                if (entry is Message m) LearnNames([m.From]);
+                if (entry is GroupNotice n) LearnNames(n.Members.Append(n.Actor));
                 _dirty = true;
             }
             if (acked > 0) _client.Ack(acked);
+            if (ShowPresence()) _dirty = true;
             while (_updates.TryDequeue(out var update))
             {
                 update();
@@ -97,7 +100,7 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
             if (_dirty)
             {
                 _dirty = false;
-                var rows = Screen.Draw(_view, NameOf, _input.ToString(), _status, _notice, _help, width, height);
+                var rows = Screen.Draw(_view, NameOf, _input.ToString(), _status, _notice, _pane, width, height, PhoneOf);
                 stdout.Write(Screen.Frame(rows, 2 + _input.Length));
                 stdout.Flush();
             }
@@ -115,13 +118,16 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
     private string NameOf(string userId) =>
         userId == _view.Me ? _myName : _client.NameOf(userId) ?? userId;
 
+    private string? PhoneOf(string userId) =>
+        userId == _view.Me ? _myPhone : _client.Contacts.TryGetValue(userId, out var p) ? p.Phone : null;
+
     private readonly HashSet<string> _asked = [];
 
-    /// <summary>Asks the server once for the name of a user seen in an entry; the screen shows the id until it is known.</summary>
-    private void LearnName(string userId)
+    /// <summary>Asks the server once for the names of users seen in an entry or a member list; the screen shows the id until it is known.</summary>
+    private void LearnNames(IEnumerable<string> userIds)
     {
-        if (userId == _view.Me || _client.NameOf(userId) is not null || !_asked.Add(userId)) return;
-        Background(_client.ResolveAsync([userId], _ct), _ => { });
+        var missing = userIds.Where(id => id != _view.Me && _client.NameOf(id) is null && _asked.Add(id)).ToList();
+        if (missing.Count > 0) Background(_client.ResolveAsync(missing, _ct), _ => { });
     }
 
     private void OnKey(ConsoleKeyInfo key)
@@ -130,7 +136,7 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
         if (key.Key == ConsoleKey.C && key.Modifiers.HasFlag(ConsoleModifiers.Control)) { _quit = true; return; }
         switch (key.Key)
         {
-            case ConsoleKey.Escape: _help = false; return;
+            case ConsoleKey.Escape: _pane = Pane.Conversation; return;
             case ConsoleKey.UpArrow: Select(_view.Move(-1)); return;
             case ConsoleKey.DownArrow: Select(_view.Move(+1)); return;
             case ConsoleKey.Backspace:
@@ -144,15 +150,40 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
         }
         if (key.KeyChar == '?' && _input.Length == 0)
         {
-            _help = !_help;
+            _pane = _pane == Pane.Help ? Pane.Conversation : Pane.Help;
             return;
         }
-        if (!char.IsControl(key.KeyChar)) _input.Append(key.KeyChar);
+        if (char.IsControl(key.KeyChar)) return;
+        _input.Append(key.KeyChar);
+        // the client sends at most one Typing per few seconds per conversation, however fast the keys come
+        if (_input[0] != '/' && _view.Open is { Member: true } open) Background(_client.TypingAsync(open.Key, _ct), _ => { });
+    }
+
+    private string? _subscribedTo;
+
+    /// <summary>
+    /// Follows the open conversation's other side (typing always; presence for a person), and puts what they are doing in
+    /// the header. True when the header changed.
+    /// </summary>
+    private bool ShowPresence()
+    {
+        while (_client.Signals.TryRead(out _)) { } // the client keeps the latest state; the header is drawn from it
+        var open = _view.Open;
+        if (open is not null && open.Key != _subscribedTo)
+        {
+            _subscribedTo = open.Key;
+            Background(_client.SubscribeAsync(typing: true, open.IsGroup ? [] : [open.Key], _ct), _ => { });
+        }
+        var text = open is null ? null : PresenceText.Describe(open.IsGroup, _client.TypingIn(open.Key),
+            open.IsGroup ? null : _client.PresenceOf.GetValueOrDefault(open.Key), NameOf, DateTimeOffset.Now);
+        if (text == _view.OpenPresence) return false;
+        _view.OpenPresence = text;
+        return true;
     }
 
     private void Select(long readUpTo)
     {
-        _help = false;
+        _pane = Pane.Conversation;
         if (readUpTo > 0 && _view.Open is { } open) MarkRead(open.Key, readUpTo);
     }
 
@@ -190,7 +221,24 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
                 _quit = true;
                 return;
             case "/help":
-                _help = true;
+                _pane = Pane.Help;
+                return;
+            case "/file":
+                SendFile(line["/file".Length..]);
+                return;
+            case "/save":
+                Save(line["/save".Length..]);
+                return;
+            case "/members" when _view.Open is { IsGroup: true } group:
+                _pane = Pane.Members;
+                Background(_client.GetGroupInfoAsync(group.Key, _ct), info =>
+                {
+                    ChatView.SetMembers(group, info);
+                    LearnNames(info.Members);
+                });
+                return;
+            case "/members":
+                _notice = "/members lists the members of a group: open a group first";
                 return;
             case "/new" when words.Length == 2:
                 Background(_client.LookupAsync(words[1], _ct), found =>
@@ -238,11 +286,14 @@ internal sealed class OpenCommand(IAnsiConsole console, ProfileStore profiles) :
     }
 
     /// <summary>Runs a request in the background; its result (or its error, as a notice) is applied by the loop.</summary>
-    private void Background<T>(Task<T> task, Action<T> done) => _ = task.ContinueWith(t =>
+    private void Background<T>(Task<T> task, Action<T> done) => Background(task, done, error => _notice = error);
+
+    /// <summary>Runs a request in the background; the loop applies its result, or hands its error as words to <paramref name="failed"/>.</summary>
+    private void Background<T>(Task<T> task, Action<T> done, Action<string> failed) => _ = task.ContinueWith(t =>
     {
         if (t.IsCompletedSuccessfully) _updates.Enqueue(() => done(t.Result));
         else if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException and not TaskCanceledException)
-            _updates.Enqueue(() => _notice = e is ChatException chat ? $"{chat.Code}: {chat.Message}" : e.Message);
+            _updates.Enqueue(() => failed(e is ChatException chat ? $"{chat.Code}: {chat.Message}" : e.Message));
     }, TaskScheduler.Default);
 
     /// <summary>

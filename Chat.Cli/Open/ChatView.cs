@@ -26,6 +26,14 @@ internal sealed class ChatLine(string from, string text, long at, bool mine)
     public bool IsNotice { get; init; }
     public string? MessageId { get; set; }
     public Tick Tick { get; set; }
+    /// <summary>The image or video of a media message; while this user's upload runs its id is still empty.</summary>
+    public MediaRef? Media { get; set; }
+    /// <summary>An upload (this user's media message) or a save under way: drawn as a progress bar.</summary>
+    public TransferProgress? Transfer { get; set; }
+    /// <summary>Where the media was saved last (a full path).</summary>
+    public string? SavedTo { get; set; }
+    /// <summary>Why this user's message could not be sent (it stays on screen, marked, instead of waiting forever).</summary>
+    public string? Failed { get; set; }
 }
 
 /// <summary>A conversation with a person (keyed by their user id) or a group (keyed by its group id).</summary>
@@ -42,6 +50,14 @@ internal sealed class Conversation(string key, bool isGroup)
     public long LastActivity { get; set; }
     /// <summary>Still a member (groups): false once this user left or was removed.</summary>
     public bool Member { get; set; } = true;
+    /// <summary>The group's members in the order they joined (null until known: from the "created" notice or a group info).</summary>
+    public List<string>? Members { get; set; }
+    public HashSet<string> Admins { get; } = [];
+    /// <summary>The group sequence the member list is up to date with: older notices do not change it again.</summary>
+    public long MembersSeq { get; set; }
+
+    /// <summary>The image and video lines, numbered from 1 in the order shown: what /save N counts.</summary>
+    public List<ChatLine> MediaLines => Lines.Where(l => l.Media is not null).ToList();
 }
 
 /// <summary>
@@ -58,6 +74,8 @@ internal sealed class ChatView(string me)
     public string Me { get; } = me;
     /// <summary>The conversation on screen, if any.</summary>
     public Conversation? Open { get; private set; }
+    /// <summary>What the header says about the open conversation's other side ("typing…", "online", "last seen …"), if anything.</summary>
+    public string? OpenPresence { get; set; }
 
     /// <summary>Conversations, the most recently active first.</summary>
     public IReadOnlyList<Conversation> Conversations =>
@@ -134,8 +152,7 @@ internal sealed class ChatView(string me)
                 // a one-to-one message from myself (sent from another device to myself) stays in my own conversation
                 if (mine && _mine.ContainsKey(m.MessageId)) return (null, false); // typed here and already accepted
                 var conversation = Get(m.Group ?? m.From, isGroup, m.SentAt);
-                var text = m.Media is { } media ? $"[{media.ContentType} {InboxFormat.Size(media.Size)}] {m.Text}" : m.Text;
-                var line = new ChatLine(m.From, text, m.SentAt, mine) { MessageId = m.MessageId, Tick = Tick.Sent };
+                var line = new ChatLine(m.From, m.Text, m.SentAt, mine) { MessageId = m.MessageId, Tick = Tick.Sent, Media = m.Media };
                 conversation.Lines.Add(line);
                 if (mine) _mine[m.MessageId] = line;
                 conversation.LastActivity = Math.Max(conversation.LastActivity, m.SentAt);
@@ -159,12 +176,90 @@ internal sealed class ChatView(string me)
                 var leaves = n.Kind is GroupNoticeKind.Left or GroupNoticeKind.Removed && (n.Members.Contains(Me) || (n.Kind == GroupNoticeKind.Left && n.Actor == Me));
                 if (leaves) conversation.Member = false;
                 if (n.Kind is GroupNoticeKind.Created or GroupNoticeKind.Added && n.Members.Contains(Me)) conversation.Member = true;
+                UpdateMembers(conversation, n);
                 conversation.Lines.Add(new ChatLine(n.Actor, NoticeText(n), n.At, n.Actor == Me) { IsNotice = true });
                 conversation.LastActivity = Math.Max(conversation.LastActivity, n.At);
                 return (conversation, false);
             }
         }
         return (null, false);
+    }
+
+    /// <summary>
+    /// An image or video this user is sending: shown at once with a progress bar, sent (with its ticks) once uploaded.
+    /// </summary>
+    public ChatLine AddOutgoingMedia(Conversation conversation, string contentType, long size, string caption, long now)
+    {
+        var line = AddOutgoing(conversation, caption, now);
+        line.Media = new MediaRef("", contentType, size);
+        line.Transfer = new TransferProgress(0, size);
+        return line;
+    }
+
+    /// <summary>The upload finished: the line now refers to the stored media, and waits for the server to accept the message.</summary>
+    public static void Uploaded(ChatLine line, MediaRef media)
+    {
+        line.Media = media;
+        line.Transfer = null;
+    }
+
+    /// <summary>This user's message could not be sent: it stays, marked with the reason.</summary>
+    public static void SendFailed(ChatLine line, string reason)
+    {
+        line.Transfer = null;
+        line.Failed = reason;
+    }
+
+    /// <summary>
+    /// The media line that /save means: number <paramref name="number"/> (from 1, as the screen shows it), or the newest
+    /// one that is stored on the server when no number is given. Null when there is none.
+    /// </summary>
+    public static ChatLine? MediaToSave(Conversation conversation, int? number)
+    {
+        var lines = conversation.MediaLines;
+        if (number is { } n) return n >= 1 && n <= lines.Count && lines[n - 1].Media!.MediaId.Length > 0 ? lines[n - 1] : null;
+        return lines.LastOrDefault(l => l.Media!.MediaId.Length > 0);
+    }
+
+    /// <summary>Takes a group's member list from the server, unless notices already brought a newer one.</summary>
+    public static void SetMembers(Conversation conversation, GroupInfo info)
+    {
+        if (conversation.Members is not null && info.LastGroupSeq < conversation.MembersSeq) return;
+        conversation.Members = [.. info.Members];
+        conversation.Admins.Clear();
+        conversation.Admins.UnionWith(info.Admins);
+        conversation.MembersSeq = info.LastGroupSeq;
+        conversation.GroupName ??= info.Name;
+    }
+
+    /// <summary>Keeps a known member list current as notices arrive; a "created" notice gives the whole list.</summary>
+    private static void UpdateMembers(Conversation c, GroupNotice n)
+    {
+        if (n.Kind == GroupNoticeKind.Created && c.Members is null)
+        {
+            c.Members = [.. n.Members];
+            c.Admins.Add(n.Actor); // the creator is the first admin
+            c.MembersSeq = n.GroupSeq;
+            return;
+        }
+        if (c.Members is not { } members || n.GroupSeq <= c.MembersSeq) return;
+        c.MembersSeq = n.GroupSeq;
+        switch (n.Kind)
+        {
+            case GroupNoticeKind.Added:
+                members.AddRange(n.Members.Where(m => !members.Contains(m)));
+                break;
+            case GroupNoticeKind.Removed or GroupNoticeKind.Left:
+                members.RemoveAll(n.Members.Contains);
+                c.Admins.ExceptWith(n.Members);
+                break;
+            case GroupNoticeKind.Promoted:
+                c.Admins.UnionWith(n.Members);
+                break;
+            case GroupNoticeKind.Demoted:
+                c.Admins.ExceptWith(n.Members);
+                break;
+        }
     }
 
     private void Mark(ReceiptStatus status, IReadOnlyList<string> messageIds)

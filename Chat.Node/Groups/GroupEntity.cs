@@ -14,7 +14,7 @@ namespace Chat.Node.Groups;
 /// which everyone has everything is journaled, so after a crash only the entries after it are resent,
 /// and user entities drop what they already have.
 /// </summary>
-public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
+public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     public const string RegionName = "group";
 
@@ -36,6 +36,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     private readonly Dictionary<UserId, long> _storedUpTo = [];
     private readonly Dictionary<UserId, long> _progressAtLastTick = [];
     private readonly Dictionary<UserId, (int Ticks, int Wait)> _backoff = [];
+    /// <summary>Members whose inbox refused the next entry for their stranger quota: retried one entry at a time.</summary>
+    private readonly HashSet<UserId> _held = [];
 
     /// <summary>Entries resent to one member per retry: enough to close a gap, small enough not to flood a busy inbox.</summary>
     private const int ResendWindow = 256;
@@ -114,6 +116,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
             case CreateGroupCommand cmd: OnCreate(cmd); break;
             case ChangeGroup cmd: OnChange(cmd); break;
             case GetGroup cmd: OnGet(cmd); break;
+            case Presence.RelayGroupTyping cmd: OnTyping(cmd); break;
+            case TypingTick: RelayTypists(); break;
             case FanoutTick: OnFanoutTick(); break;
             case ReceiveTimeout:
                 if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(StopWhenDurable.Instance));
@@ -218,6 +222,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
     private void OnStored(GroupEntriesStored cmd)
     {
         if (cmd.UpTo > _storedUpTo.GetValueOrDefault(cmd.Member)) _storedUpTo[cmd.Member] = cmd.UpTo;
+        if (cmd.Held) _held.Add(cmd.Member);
+        else _held.Remove(cmd.Member);
     }
 
     private void ScheduleFanoutCheck() =>
@@ -249,7 +255,8 @@ public sealed class GroupEntity : Chat.Node.Persistence.DurableOrderActor, IWith
                 continue;
             }
             _backoff[member] = (0, Math.Min(wait * 2, 8));
-            Resend(member, ResendWindow);
+            // a member held back by their stranger quota is asked whether the next entry fits, not sent a window of them
+            Resend(member, _held.Contains(member) ? 1 : ResendWindow);
         }
         if (everywhere > _fanoutUpTo)
         {

@@ -134,9 +134,13 @@ public sealed record DeliverGroupEntry(
     [property: Key(1)] GroupId GroupId,
     [property: Key(2)] GroupEntry Entry) : IUserCommand;
 
-/// <summary>Member's user entity → group: every entry for this member up to <see cref="UpTo"/> is stored.</summary>
+/// <summary>
+/// Member's user entity → group: every entry for this member up to <see cref="UpTo"/> is stored. <see cref="Held"/>: the
+/// next one was refused because the member's stranger quota is full; it waits in the group until there is room.
+/// </summary>
 [MessagePackObject, Manifest("gc8")]
 public sealed record GroupEntriesStored(
     [property: Key(0)] GroupId GroupId,
     [property: Key(1)] UserId Member,
-    [property: Key(2)] long UpTo) : IGroupCommand;
+    [property: Key(2)] long UpTo,
+    [property: Key(3)] bool Held = false) : IGroupCommand;

@@ -86,7 +86,7 @@ public sealed class ChatNode : IAsyncDisposable
         var dir = options.HoconDirectory ?? Path.Combine(AppContext.BaseDirectory, "hocon");
         var config = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(dir, "node.conf")));
         var persistence = new Required(config, "chat").String("persistence");
-        foreach (var file in options.ConfigFiles.Reverse())
+        foreach (var file in options.ConfigFiles) // each over those before it: the last one wins
         {
             if (!File.Exists(file)) throw new FileNotFoundException($"configuration file {file} not found", file);
             config = ConfigurationFactory.ParseString(File.ReadAllText(file)).WithFallback(config);

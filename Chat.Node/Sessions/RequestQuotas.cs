@@ -6,7 +6,8 @@ namespace Chat.Node.Sessions;
 /// <summary>
 /// Node-wide quotas on requests that cost others something, counted per key (a client address, a user) in fixed
 /// windows: registrations per address (each sends a verification code, an SMS in production) and lookups per user
-/// (phone numbers resolved to people: the harvesting path). One per actor system, shared by every session.
+/// (phone numbers resolved to people: the harvesting path) and WhoIs requests per user (each names up to 100 ids and
+/// wakes the entity of each: a cheap request that costs the cluster many recoveries). One per actor system, shared by every session.
 /// </summary>
 public sealed class RequestQuotas : IExtension
 {
@@ -24,6 +25,7 @@ public sealed class RequestQuotas : IExtension
     {
         RegistrationsPerAddressPerHour = settings.RegistrationsPerAddress;
         LookupsPerUserPerMinute = settings.LookupsPerUser;
+        WhoIsPerUserPerMinute = settings.WhoIsPerUser;
         _clock = clock;
     }
 
@@ -32,6 +34,9 @@ public sealed class RequestQuotas : IExtension
 
     /// <summary><c>chat.limits.lookups-per-user</c>: Lookup requests per user per minute (0: no limit).</summary>
     public int LookupsPerUserPerMinute { get; }
+
+    /// <summary><c>chat.limits.whois-per-user</c>: WhoIs requests per user per minute (0: no limit).</summary>
+    public int WhoIsPerUserPerMinute { get; }
 
     public static RequestQuotas Get(ActorSystem system) => system.WithExtension<RequestQuotas, Provider>();
 

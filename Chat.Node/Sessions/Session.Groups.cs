@@ -12,8 +12,13 @@ namespace Chat.Node.Sessions;
 // changing its members, admins and name, and setting its picture.
 public sealed partial class Session
 {
-    /// <summary>Members must name existing users: each is checked with its user entity before the group is asked.</summary>
-    private void WithExistingUsers(uint requestId, IReadOnlyList<string>? ids, int max, Func<List<UserId>, object> then, IActorRef target)
+    /// <summary>
+    /// Members must name existing users who admit this user's add: each is checked with its user entity before the group
+    /// is asked (<paramref name="group"/>: the group added to, null for one being created). A user who never wrote to this
+    /// one admits the add while their stranger quota has room (docs/operations.md, "Groups from strangers").
+    /// </summary>
+    private void WithExistingUsers(uint requestId, IReadOnlyList<string>? ids, int max, Func<List<UserId>, object> then, IActorRef target,
+        GroupId? group = null)
     {
         ids = (ids ?? []).Distinct().Where(id => id != _user.Value).ToList();
         if (ids.Count > max)
@@ -29,13 +34,19 @@ public sealed partial class Session
         }
         var users = ids.Distinct().Select(id => new UserId(id)).ToList();
         var timeout = _settings.RequestTimeout;
-        var checks = users.Select(u => _users.Ask<UserExistsReply>(new UserExists(u), timeout)).ToList();
+        var adder = _user;
+        var checks = users.Select(u => _users.Ask<UserExistsReply>(new UserExists(u, adder, group), timeout)).ToList();
         Task.WhenAll(checks).ContinueWith(t =>
         {
             if (t.IsFaulted || t.IsCanceled) return Task.FromResult<object>(new RequestFailed(requestId, t.Exception ?? new Exception("timeout")));
             var missing = t.Result.FirstOrDefault(r => !r.Exists);
             if (missing is not null)
                 return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.UnknownUser, $"no user '{missing.UserId}'")));
+            var refuses = t.Result.FirstOrDefault(r => !r.Admits);
+            if (refuses is not null)
+                return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.StrangerQuota,
+                    $"user '{refuses.UserId}' has not written to you, and what people they have not written to sent them already fills " +
+                    "the part of their inbox kept for such people; nobody was added. Try again later, or ask them to write to you first")));
             var full = t.Result.FirstOrDefault(r => r.Groups >= _settings.GroupsPerUser);
             if (full is not null)
                 return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.TooManyGroups,
@@ -74,7 +85,7 @@ public sealed partial class Session
         if (kind == GroupNoticeKind.Added)
         {
             WithExistingUsers(requestId, members, _settings.GroupMaxMembers,
-                users => new ChangeGroup(group, _user, kind, users, null, requestId), _groups);
+                users => new ChangeGroup(group, _user, kind, users, null, requestId), _groups, group);
             return;
         }
         if ((members ?? []).Any(m => !UserId.IsValid(m)))

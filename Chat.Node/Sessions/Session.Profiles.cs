@@ -25,6 +25,14 @@ public sealed partial class Session
             _connection.Write(new Error(w.RequestId, ErrorCode.InvalidArgument, $"at most {WhoIs.MaxUsers} user ids in one WhoIs"));
             return;
         }
+        var quotas = RequestQuotas.Get(Context.System);
+        if (!quotas.TryTake("whois " + _user.Value, quotas.WhoIsPerUserPerMinute, TimeSpan.FromMinutes(1), out var wait))
+        {
+            _connection.Write(new Error(w.RequestId, ErrorCode.RateLimited,
+                $"more than {quotas.WhoIsPerUserPerMinute} WhoIs requests in a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s",
+                SessionRules.RetryAfterMs(wait)));
+            return;
+        }
         // ids that are not user ids name nobody: they are left out like strangers
         var ids = w.UserIds.Where(UserId.IsValid).Distinct().Select(id => new UserId(id)).ToList();
         var (users, me, timeout, requestId) = (_users, _user, _settings.RequestTimeout, w.RequestId);

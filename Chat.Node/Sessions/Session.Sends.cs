@@ -127,7 +127,7 @@ public sealed partial class Session
         if (!rates.TryTake(_user.Value, out var wait))
         {
             _connection.Write(new Error(requestId, ErrorCode.RateLimited,
-                $"more than {rates.PerMinute} messages a minute; retry in {Math.Ceiling(wait.TotalSeconds):0} s", RetryAfterMs(wait)));
+                rates.Refusal(wait), RetryAfterMs(wait)));
             return false;
         }
         var now = Environment.TickCount64;

@@ -151,6 +151,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(a.Frame);
         });
         Receive<MediaChecked>(OnMediaChecked);
+        ReceivePresence();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -211,6 +212,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case Read r: OnRead(r); return;
             case Lookup l: OnLookup(l); return;
             case WhoIs w: OnWhoIs(w); return;
+            case Subscribe or Typing or SetPrivacy: OnPresenceFrame(frame); return;
             case CreateGroup c: OnCreateGroup(c); return;
             case AddMembers a: OnChangeGroup(a.RequestId, a.GroupId, GroupNoticeKind.Added, a.Members, null); return;
             case RemoveMembers r: OnChangeGroup(r.RequestId, r.GroupId, GroupNoticeKind.Removed, r.Members, null); return;

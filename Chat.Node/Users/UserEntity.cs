@@ -16,7 +16,7 @@ namespace Chat.Node.Users;
 /// share one journal write; <see cref="_durableSeq"/> marks how far the inbox is on disk, and nothing
 /// beyond it is ever shown to a client. If a write fails the actor stops and recovers from the journal.
 /// </remarks>
-public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
+public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithTimers
 {
     private sealed class RetryReceipts : INoSerializationVerificationNeeded
     {
@@ -119,7 +119,10 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case ListMyGroups cmd:
                 Sender.Tell(new MyGroups(cmd.RequestId, _state.Groups.Select(g => new GroupSummary(g.Key.Value, g.Value)).ToList()));
                 break;
-            case UserExists cmd: Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count)); break;
+            case UserExists cmd:
+                Sender.Tell(new UserExistsReply(cmd.UserId, _state.IsOpen, _state.Groups.Count,
+                    cmd.Adder is not { } adder || _state.AdmitsAddBy(adder, cmd.Group, _strangerQuota)));
+                break;
             case DescribeUser cmd: Sender.Tell(Describe(cmd.UserId)); break;
             case CloseAccount cmd: OnClose(cmd); break;
             case LeaveGroupsTick: LeaveGroups(); break;
@@ -136,6 +139,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             case Detach cmd: DetachSession(cmd.Session); break;
             case Terminated t: DetachSession(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
+            case Chat.Node.Presence.IPresenceCommand or PresenceTick: OnPresenceCommand(message); break;
             case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
             case StopWhenDurable: StopOnceDurable(); break;
@@ -204,6 +208,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
                 Context.Unwatch(session);
             }
             _sessions.Clear();
+            OnlineMayHaveChanged();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
             LeaveGroups();
@@ -266,7 +271,7 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
             {
                 session.Tell(new SessionReplaced(device));
                 Context.Unwatch(session);
-                _sessions.Remove(session);
+                _sessions.Remove(session); // the new session is attached below: still online
                 break;
             }
         Attach(cmd.Session, cmd.Device);
@@ -279,12 +284,14 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         if (!_state.IsOpen) return;
         if (_sessions.TryAdd(session, device)) Context.Watch(session);
         SetIdleTimeout();
+        OnlineMayHaveChanged();
     }
 
     private void DetachSession(IActorRef session)
     {
         if (_sessions.Remove(session)) Context.Unwatch(session);
         SetIdleTimeout();
+        OnlineMayHaveChanged();
     }
 
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
@@ -492,8 +499,16 @@ public sealed class UserEntity : Chat.Node.Persistence.DurableOrderActor, IWithT
         var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideGroupEntry(cmd);
+            var decision = _state.DecideGroupEntry(cmd, _strangerQuota);
             if (decision.Error == ErrorCode.Unavailable) continue; // after a gap: the group resends in order
+            if (decision.Error == ErrorCode.StrangerQuota)
+            {
+                // a post from a stranger's group beyond the stranger quota waits in the group's log: the group is told, so
+                // that it retries with one entry at a time instead of a window, until the quota has room
+                var (group, member, upTo) = (cmd.GroupId, cmd.UserId, _state.GroupCursor(cmd.GroupId));
+                AfterDurable(() => sender.Tell(new GroupEntriesStored(group, member, upTo, Held: true)));
+                continue;
+            }
             if (decision.Error is not null || decision.Event is null)
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending

@@ -308,11 +308,23 @@ public sealed record ListMyGroups([property: Key(0)] UserId UserId, [property: K
 [MessagePackObject, Manifest("uc21")]
 public sealed record MyGroups([property: Key(0)] uint RequestId, [property: Key(1)] IReadOnlyList<GroupSummary> Groups) : IChatMessage;
 
+/// <summary>
+/// Whether the user exists, and, when <see cref="Adder"/> is set, whether it may add this user to a group
+/// (<see cref="Group"/>, or a new one when null): see <see cref="UserState.AdmitsAddBy"/>.
+/// </summary>
 [MessagePackObject, Manifest("uc22")]
-public sealed record UserExists([property: Key(0)] UserId UserId) : IUserCommand;
+public sealed record UserExists(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] UserId? Adder = null,
+    [property: Key(2)] GroupId? Group = null) : IUserCommand;
 
+/// <summary><see cref="Admits"/>: false when the adder is a stranger to this user and the user's stranger quota is full.</summary>
 [MessagePackObject, Manifest("uc23")]
-public sealed record UserExistsReply([property: Key(0)] UserId UserId, [property: Key(1)] bool Exists, [property: Key(2)] int Groups = 0) : IChatMessage;
+public sealed record UserExistsReply(
+    [property: Key(0)] UserId UserId,
+    [property: Key(1)] bool Exists,
+    [property: Key(2)] int Groups = 0,
+    [property: Key(3)] bool Admits = true) : IChatMessage;
 
 /// <summary>
 /// For <c>chat admin user</c>: what an operator may see of a user (profile, devices online, inbox position), never
@@ -360,4 +372,6 @@ public sealed record UserSnapshot(
     [property: Key(8)] IReadOnlyDictionary<string, long>? GroupCursors = null,
     [property: Key(9)] IReadOnlyDictionary<string, string>? Groups = null,
     [property: Key(10)] long ClosedAt = 0,
-    [property: Key(11)] IReadOnlyList<string>? Contacts = null) : IChatMessage;
+    [property: Key(11)] IReadOnlyList<string>? Contacts = null,
+    [property: Key(12)] long LastSeen = 0,
+    [property: Key(13)] bool HideLastSeen = false) : IChatMessage;

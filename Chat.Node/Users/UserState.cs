@@ -48,13 +48,23 @@ public sealed class UserState
     /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
     /// counts. Derived from the inbox, the acknowledgements and the contacts (rebuilt from a snapshot, not stored).
     /// </summary>
-    private readonly Queue<(long Seq, UserId From, int Bytes)> _fromStrangers = new();
+    private readonly Queue<(long Seq, UserId From, int Bytes, GroupId? Group)> _fromStrangers = new();
     private long _strangerBytes;
+    /// <summary>
+    /// Groups this user was added to by a stranger and has not posted in since: group → the adder and the inbox sequence
+    /// of the notice. Their notice, and posts in them by strangers, count in the stranger quota as one-to-one messages
+    /// do. Derived from the inbox like the count itself (a group whose notice retention removed is no longer counted).
+    /// </summary>
+    private readonly Dictionary<GroupId, (UserId Adder, long Seq)> _joinedByStranger = [];
 
     public UserRegistered? Profile { get; private set; }
     public bool Exists => Profile is not null;
     /// <summary>When the account was closed because its phone moved to another account (Unix ms); 0 while open.</summary>
     public long ClosedAt { get; private set; }
+    /// <summary>When the user's first session attached or last one went away, as last stored (Unix ms; 0: never).</summary>
+    public long LastSeen { get; private set; }
+    /// <summary>The user hides their last seen from followers.</summary>
+    public bool HideLastSeen { get; private set; }
     /// <summary>The account exists and is not closed: it logs in and receives.</summary>
     public bool IsOpen => Profile is not null && ClosedAt == 0;
     /// <summary>Sequence of the newest inbox entry (0 when empty).</summary>
@@ -74,6 +84,18 @@ public sealed class UserState
 
     /// <summary>A sender is a stranger when this user never wrote to them (oneself is not).</summary>
     public bool IsStranger(UserId sender) => sender != Profile?.Id && !_contacts.Contains(sender);
+
+    /// <summary>Whether the stranger quota already holds all it may: a stranger's message, or group add, is refused.</summary>
+    private bool StrangerQuotaFull(StrangerQuota quota, long bytes) =>
+        (quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes);
+
+    /// <summary>
+    /// Whether <paramref name="adder"/> may add this user to <paramref name="group"/> (null: a group being created): a
+    /// contact may, and so may anyone while the stranger quota has room (the add notice takes a place in it), or when
+    /// this user is already a member.
+    /// </summary>
+    public bool AdmitsAddBy(UserId adder, GroupId? group, StrangerQuota quota) =>
+        !IsStranger(adder) || (group is { } g && _groups.ContainsKey(g)) || !StrangerQuotaFull(quota, 0);
 
     /// <summary>What a message costs in the stranger quota's bytes: its text and thumbnail.</summary>
     public static int QuotaBytes(string? text, MediaRef? media) =>
@@ -150,8 +172,7 @@ public sealed class UserState
         if (ClosedAt != 0) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}: the account was closed");
         if ((quota.Messages > 0 || quota.Bytes > 0) && IsStranger(cmd.From))
         {
-            var bytes = QuotaBytes(cmd.Text, cmd.Media);
-            if ((quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes))
+            if (StrangerQuotaFull(quota, QuotaBytes(cmd.Text, cmd.Media)))
                 return Decision<MessageStored>.Fail(ErrorCode.StrangerQuota,
                     "the recipient has not written to you, and messages from people they have not written to already fill " +
                     "their inbox's quota for such messages; nothing was stored. Try again later (the quota frees as their devices receive what waits)");
@@ -239,7 +260,12 @@ public sealed class UserState
     /// one already stored is a duplicate (resent after a crash); one after a gap waits for the missing one,
     /// unless it is the notice that adds this user (where their part of the log starts).
     /// </summary>
-    public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd)
+    /// <remarks>
+    /// A post by a stranger in a group a stranger added this user to, beyond <paramref name="quota"/>, is refused with
+    /// <see cref="ErrorCode.StrangerQuota"/>: it stays in the group's log until the quota has room. Notices are never refused
+    /// (membership is the group's to decide; adds are checked before, see <see cref="AdmitsAddBy"/>).
+    /// </remarks>
+    public Decision<GroupEntryStored> DecideGroupEntry(DeliverGroupEntry cmd, StrangerQuota quota = default)
     {
         if (Profile is null || ClosedAt != 0) return Decision<GroupEntryStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
         var cursor = _groupCursor.GetValueOrDefault(cmd.GroupId);
@@ -248,6 +274,9 @@ public sealed class UserState
         var joins = cmd.Entry is GroupChange { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } c && c.Members.Contains(Profile.Id);
         if (seq != cursor + 1 && !joins)
             return Decision<GroupEntryStored>.Fail(ErrorCode.Unavailable, $"group entry {seq} before {cursor + 1}");
+        if (cmd.Entry is GroupPost post && _joinedByStranger.ContainsKey(cmd.GroupId) && IsStranger(post.From)
+            && StrangerQuotaFull(quota, QuotaBytes(post.Text, post.Media)))
+            return Decision<GroupEntryStored>.Fail(ErrorCode.StrangerQuota, "the stranger quota is full: the post waits in the group");
         InboxEntry entry = cmd.Entry switch
         {
             GroupPost p => new InboxMessage(LastSeq + 1, p.MessageId, p.From, p.Text, p.SentAt, p.ClientMessageId, cmd.GroupId, p.GroupSeq, p.Media),
@@ -333,6 +362,12 @@ public sealed class UserState
             case AccountClosed c:
                 ClosedAt = c.At;
                 break;
+            case LastSeenSet l:
+                LastSeen = Math.Max(LastSeen, l.At);
+                break;
+            case PrivacySet p:
+                HideLastSeen = p.HideLastSeen;
+                break;
             case MessageStored s:
                 Append(s.Entry);
                 _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
@@ -343,8 +378,10 @@ public sealed class UserState
                 break;
             case ContactsAdded c:
                 foreach (var user in c.Users) _contacts.Add(user);
+                foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
+                    if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
                 // what they sent before no longer counts as from a stranger
-                if (_fromStrangers.Any(p => c.Users.Contains(p.From))) RecountStrangers();
+                if (_fromStrangers.Any(p => c.Users.Contains(p.From) || (p.Group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -365,6 +402,7 @@ public sealed class UserState
                 Append(g.Entry);
                 _groupCursor[g.Group] = g.GroupSeq;
                 if (g.Entry is InboxGroupNotice n) TrackGroup(n);
+                TrackJoinByStranger(g.Entry);
                 break;
             case MessagesBatchStored batch:
                 foreach (var m in batch.Messages) Apply(m);
@@ -372,6 +410,8 @@ public sealed class UserState
             case InboxExpired x:
                 _inbox.RemoveUpTo(x.UpTo);
                 ForgetStrangersUpTo(x.UpTo);
+                foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
+                    if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
                 foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
@@ -392,10 +432,45 @@ public sealed class UserState
 
     private void CountIfFromStranger(InboxMessage m)
     {
-        if (m.Group is not null || m.Seq <= AckedSeq || !IsStranger(m.From)) return;
+        if (m.Seq <= AckedSeq || !IsStranger(m.From)) return;
+        if (m.Group is { } group && !_joinedByStranger.ContainsKey(group)) return;
         var bytes = QuotaBytes(m.Text, m.Media);
-        _fromStrangers.Enqueue((m.Seq, m.From, bytes));
+        _fromStrangers.Enqueue((m.Seq, m.From, bytes, m.Group));
         _strangerBytes += bytes;
+    }
+
+    /// <summary>
+    /// Follows the groups a stranger added this user to (see <see cref="_joinedByStranger"/>) and counts their notice and
+    /// posts: the add notice counts as a message of the group's name; this user's own post there ends it.
+    /// </summary>
+    private void TrackJoinByStranger(InboxEntry entry)
+    {
+        var me = Profile!.Id;
+        switch (entry)
+        {
+            case InboxGroupNotice { Kind: GroupNoticeKind.Created or GroupNoticeKind.Added } n when n.Members.Contains(me):
+                if (!IsStranger(n.Actor))
+                {
+                    _joinedByStranger.Remove(n.Group);
+                    return;
+                }
+                _joinedByStranger[n.Group] = (n.Actor, n.Seq);
+                if (n.Seq <= AckedSeq) return;
+                var bytes = QuotaBytes(n.Name, null);
+                _fromStrangers.Enqueue((n.Seq, n.Actor, bytes, n.Group));
+                _strangerBytes += bytes;
+                return;
+            case InboxGroupNotice { Kind: GroupNoticeKind.Removed or GroupNoticeKind.Left } n when n.Members.Contains(me):
+                _joinedByStranger.Remove(n.Group);
+                return;
+            case InboxMessage { Group: { } group } m when m.From == me:
+                // taking part in the group accepts it: what waits from it stops counting
+                if (_joinedByStranger.Remove(group) && _fromStrangers.Any(p => p.Group == group)) RecountStrangers();
+                return;
+            case InboxMessage m:
+                CountIfFromStranger(m);
+                return;
+        }
     }
 
     private void ForgetStrangersUpTo(long seq)
@@ -406,7 +481,7 @@ public sealed class UserState
 
     private void RecountStrangers()
     {
-        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From)).ToList();
+        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From) && (p.Group is not { } g || _joinedByStranger.ContainsKey(g))).ToList();
         _fromStrangers.Clear();
         _strangerBytes = 0;
         foreach (var p in keep)
@@ -460,11 +535,16 @@ public sealed class UserState
         _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
         _groups.ToDictionary(p => p.Key.Value, p => p.Value),
         ClosedAt,
-        _contacts.Select(c => c.Value).ToArray());
+        _contacts.Select(c => c.Value).ToArray(),
+        LastSeen,
+        HideLastSeen);
 
     public static UserState FromSnapshot(UserSnapshot s)
     {
-        var state = new UserState { Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt };
+        var state = new UserState
+        {
+            Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt, LastSeen = s.LastSeen, HideLastSeen = s.HideLastSeen,
+        };
         state._inbox.Reset(s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1);
         foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
         state._inbox.Acknowledged(s.AckedSeq);
@@ -476,6 +556,7 @@ public sealed class UserState
                 state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
                 state.CountIfFromStranger(m);
             }
+            else if (s.Profile is not null) state.TrackJoinByStranger(entry);
         foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;

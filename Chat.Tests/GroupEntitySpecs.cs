@@ -1,0 +1,67 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using Chat.Node;
+using Chat.Node.Groups;
+using Chat.Node.Users;
+
+namespace Chat.Tests;
+
+/// <summary>The group entity actor on an in-memory journal, with a probe standing for the members' user entities.</summary>
+public sealed class GroupEntitySpecs : TestKit
+{
+    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
+        akka.loglevel = WARNING
+        akka.test.single-expect-default = 15s
+        akka.actor.serialize-messages = on
+        akka.actor.serializers.chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
+        akka.actor.serialization-bindings { "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat }
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        """);
+
+    private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
+    private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
+    private static readonly GroupId Deals = new("gaaaaaaaaaaaaaaaa");
+
+    public GroupEntitySpecs() : base(Hocon) { }
+
+    [Fact]
+    public void A_member_held_back_by_their_stranger_quota_is_retried_one_entry_at_a_time_then_gets_the_rest()
+    {
+        var users = CreateTestProbe();
+        var settings = TestNode.DefaultSettings() with { GroupFanoutRetryInterval = TimeSpan.FromMilliseconds(100) };
+        var group = Sys.ActorOf(GroupEntity.Props(Deals.Value, settings, TimeProvider.System, users.Ref));
+        group.Tell(new CreateGroupCommand(Deals, Ann, "Deals", [Bob], 1), TestActor);
+        ExpectMsg<GroupCreatedReply>();
+        for (var i = 1; i <= 5; i++)
+        {
+            group.Tell(new PostToGroup(Deals, Ann, $"c{i}", $"deal {i}", (uint)i + 1), TestActor);
+            ExpectMsg<TextAccepted>();
+        }
+        // Ann's inbox stores everything; Bob's the notice, then refuses the first post for his quota
+        group.Tell(new GroupEntriesStored(Deals, Ann, 6));
+        group.Tell(new GroupEntriesStored(Deals, Bob, 1, Held: true));
+
+        // the retries Bob's entity gets over a while: only the entry he lacks, never the window after it
+        var resent = new List<long>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (DateTime.UtcNow < until)
+        {
+            var entry = users.ReceiveOne(until - DateTime.UtcNow);
+            if (entry is DeliverGroupEntry d && d.UserId == Bob && d.Entry.GroupSeq > 1) resent.Add(d.Entry.GroupSeq);
+            if (entry is null) break;
+        }
+        Assert.NotEmpty(resent.Where(seq => seq == 2).Skip(1)); // retried more than once (the first delivery counted too)
+        Assert.All(resent.Skip(5), seq => Assert.Equal(2, seq)); // after the five first deliveries: one entry at a time
+
+        // there is room again: the entry is stored, and the next retry sends the rest
+        group.Tell(new GroupEntriesStored(Deals, Bob, 2));
+        var rest = new HashSet<long>();
+        users.FishForMessage<DeliverGroupEntry>(d =>
+        {
+            if (d.UserId == Bob) rest.Add(d.Entry.GroupSeq);
+            return rest.IsSupersetOf([3, 4, 5, 6]);
+        }, TimeSpan.FromSeconds(10));
+    }
+}
