@@ -10,21 +10,12 @@ namespace Chat.Tests;
 /// <summary>The group entity actor on an in-memory journal, with a probe standing for the members' user entities.</summary>
 public sealed class GroupEntitySpecs : TestKit
 {
-    private static readonly Config Hocon = ConfigurationFactory.ParseString("""
-        akka.loglevel = WARNING
-        akka.test.single-expect-default = 15s
-        akka.actor.serialize-messages = on
-        akka.actor.serializers.chat = "Chat.Node.Serialization.ChatSerializer, Chat.Node"
-        akka.actor.serialization-bindings { "Chat.Node.Serialization.IChatMessage, Chat.Node" = chat }
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        """);
 
     private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
     private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
     private static readonly GroupId Deals = new("gaaaaaaaaaaaaaaaa");
 
-    public GroupEntitySpecs() : base(Hocon) { }
+    public GroupEntitySpecs() : base(EntitySpecConfig.Hocon()) { }
 
     [Fact]
     public void A_member_held_back_by_their_stranger_quota_is_retried_one_entry_at_a_time_then_gets_the_rest()

@@ -47,6 +47,47 @@ public sealed class SqliteEventStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Under_continuous_writes_the_write_ahead_log_stays_near_its_limit()
+    {
+        // 40 writers append 2 KiB events back to back, 48 MiB in all, with a 1 MiB limit: the log must be restarted
+        // while writes never stop (a passive checkpoint alone never found it wholly copied, and it grew by all 48)
+        var data = TestNode.NewDataDirectory();
+        Directory.CreateDirectory(data);
+        var store = SqliteEventStore.Acquire(SqliteStore.ConnectionString(data), "NORMAL", walLimit: 1 << 20);
+        try
+        {
+            var wal = Path.Combine(data, "chat.db-wal");
+            var payload = new string('w', 2048);
+            long largest = 0;
+            using var writing = new CancellationTokenSource();
+            var watcher = Task.Run(async () =>
+            {
+                while (!writing.IsCancellationRequested)
+                {
+                    if (File.Exists(wal)) largest = Math.Max(largest, new FileInfo(wal).Length);
+                    await Task.Delay(5);
+                }
+            });
+            var writers = Enumerable.Range(0, 40).Select(async e =>
+            {
+                for (var seq = 1; seq <= 600; seq++) await store.AppendAsync([Row($"w{e}", seq, payload)]);
+            });
+            await Task.WhenAll(writers);
+            writing.Cancel();
+            await watcher;
+            Assert.True(largest < 16 << 20, $"the write-ahead log reached {largest / 1048576.0:0.0} MiB with a 1 MiB limit");
+            // and nothing written was lost on the way
+            foreach (var e in new[] { 0, 17, 39 })
+                Assert.Equal(600, store.ReadEvents($"w{e}", 1, long.MaxValue, long.MaxValue).Count());
+        }
+        finally
+        {
+            store.Release();
+            TestNode.TryDelete(data);
+        }
+    }
+
+    [Fact]
     public async Task Concurrent_writers_each_read_back_their_events_in_order()
     {
         // 200 entities each write 20 single-event batches, all at once

@@ -16,16 +16,7 @@ internal sealed partial class OpenCommand
             _notice = "/file needs the PATH of an image or video";
             return;
         }
-        if (_view.Open is not { } open)
-        {
-            _notice = "open a conversation first (Up/Down, or /new +PHONE)";
-            return;
-        }
-        if (open.IsGroup && !open.Member)
-        {
-            _notice = "you are no longer in this group";
-            return;
-        }
+        if (WritableConversation() is not { } open) return;
         var full = Path.GetFullPath(path);
         if (Directory.Exists(full))
         {

@@ -187,6 +187,22 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
         if (readUpTo > 0 && _view.Open is { } open) MarkRead(open.Key, readUpTo);
     }
 
+    /// <summary>The open conversation when one may write to it; otherwise null, with the reason on the status line.</summary>
+    private Conversation? WritableConversation()
+    {
+        if (_view.Open is not { } open)
+        {
+            _notice = "open a conversation first (Up/Down, or /new +PHONE)";
+            return null;
+        }
+        if (open.IsGroup && !open.Member)
+        {
+            _notice = "you are no longer in this group";
+            return null;
+        }
+        return open;
+    }
+
     private void MarkRead(string with, long upTo) => Background(_client.ReadAsync(with, upTo, _ct), _ => { });
 
     private void OnLine(string line)
@@ -197,16 +213,7 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
             OnCommand(line);
             return;
         }
-        if (_view.Open is not { } open)
-        {
-            _notice = "open a conversation first (Up/Down, or /new +PHONE)";
-            return;
-        }
-        if (open.IsGroup && !open.Member)
-        {
-            _notice = "you are no longer in this group";
-            return;
-        }
+        if (WritableConversation() is not { } open) return;
         var sent = _view.AddOutgoing(open, line, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         var sending = open.IsGroup ? _client.SendGroupAsync(open.Key, line, cancellationToken: _ct) : _client.SendAsync(open.Key, line, cancellationToken: _ct);
         Background(sending, accepted => _view.Accepted(open, sent, accepted.MessageId));

@@ -29,7 +29,9 @@ public sealed record PersistenceBackend(Config Config, Setup Setup, IJournalMain
 
     private static PersistenceBackend Sqlite(Config config, ChatSettings s)
     {
-        var synchronous = new Required(config, "chat.sqlite").String("synchronous");
+        var sqlite = new Required(config, "chat.sqlite");
+        var synchronous = sqlite.String("synchronous");
+        var walLimit = sqlite.Bytes("wal-limit");
         SqliteStore.Prepare(s.DataDirectory);
         var connectionString = Quote(SqliteStore.ConnectionString(s.DataDirectory));
         var synchronousValue = Quote(synchronous.Replace("\"", ""));
@@ -38,8 +40,10 @@ public sealed record PersistenceBackend(Config Config, Setup Setup, IJournalMain
             akka.persistence.snapshot-store.sql.connection-string = {connectionString}
             akka.persistence.journal.chat-sqlite.connection-string = {connectionString}
             akka.persistence.journal.chat-sqlite.synchronous = {synchronousValue}
+            akka.persistence.journal.chat-sqlite.wal-limit = {walLimit}
             akka.persistence.snapshot-store.chat-sqlite.connection-string = {connectionString}
             akka.persistence.snapshot-store.chat-sqlite.synchronous = {synchronousValue}
+            akka.persistence.snapshot-store.chat-sqlite.wal-limit = {walLimit}
             """).WithFallback(config);
         return new PersistenceBackend(config, SqliteStore.Setup(s.DataDirectory, synchronous), new SqliteStore.Maintenance(s.DataDirectory));
     }

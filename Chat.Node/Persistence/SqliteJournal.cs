@@ -30,10 +30,11 @@ internal static class Payloads
     public static object Deserialize(Akka.Serialization.Serialization serialization, in StoredRow row) =>
         serialization.Deserialize(row.Payload, row.SerializerId, row.Manifest);
 
-    /// <summary>The store of the plugin's <c>connection-string</c>, with its <c>synchronous</c> setting; released in PostStop.</summary>
+    /// <summary>The store of the plugin's <c>connection-string</c>, with its <c>synchronous</c> and <c>wal-limit</c> settings; released in PostStop.</summary>
     public static SqliteEventStore Acquire(Config config) => SqliteEventStore.Acquire(
         config.GetString("connection-string") ?? throw new ArgumentException("the SQLite journal and snapshot store need connection-string"),
-        config.GetString("synchronous", "NORMAL"));
+        config.GetString("synchronous", "NORMAL"),
+        config.GetByteSize("wal-limit") ?? SqliteEventStore.DefaultWalLimit);
 }
 
 /// <summary>
