@@ -44,6 +44,10 @@ public sealed record ChatSettings
     public required TimeSpan EntityIdleTimeout { get; init; }
     public required TimeSpan ReceiptRetryInterval { get; init; }
     public required int SnapshotEvery { get; init; }
+    /// <summary>Newest inbox entries a user entity holds in memory and writes in its snapshots; older ones are read from the journal.</summary>
+    public required int InboxTail { get; init; }
+    /// <summary>How long a (sender, client message id) is recognised, so that a resend is stored once.</summary>
+    public required TimeSpan DedupWindow { get; init; }
     public required int MaxConnections { get; init; }
     /// <summary>Open connections from one IP address; 0 for no cap.</summary>
     public required int MaxConnectionsPerAddress { get; init; }
@@ -105,6 +109,8 @@ public sealed record ChatSettings
             EntityIdleTimeout = c.Time("users.idle-timeout"),
             ReceiptRetryInterval = c.Time("users.receipt-retry-interval"),
             SnapshotEvery = c.Int("users.snapshot-every"),
+            InboxTail = c.Int("users.inbox-tail"),
+            DedupWindow = c.Time("users.dedup-window"),
             GroupMaxMembers = c.Int("groups.max-members"),
             GroupsPerUser = c.Int("groups.max-per-user"),
             GroupFanoutRetryInterval = c.Time("groups.fanout-retry-interval"),

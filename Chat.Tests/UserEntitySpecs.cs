@@ -138,6 +138,59 @@ public sealed class UserEntitySpecs : TestKit
         Assert.Equal(ids[2], ExpectMsg<TextAccepted>().MessageId);
     }
 
+    /// <summary>Every entry after <paramref name="after"/>, fetched a page at a time as a session does.</summary>
+    private List<InboxEntry> FetchAll(IActorRef user, long after = 0)
+    {
+        var all = new List<InboxEntry>();
+        while (true)
+        {
+            user.Tell(new FetchEntries(Ann, after, 100), TestActor);
+            var page = ExpectMsg<Entries>();
+            all.AddRange(page.Items);
+            if (page.Items.Count == 0 || page.Items[^1].Seq >= page.LastSeq) return all;
+            after = page.Items[^1].Seq;
+        }
+    }
+
+    [Fact]
+    public void A_snapshot_that_held_the_whole_inbox_still_loads_and_its_entries_outlive_the_tail_and_a_restart()
+    {
+        // snapshots written before inboxes were paged hold every entry, and the events that held them were deleted
+        var settings = _settings with { InboxTail = 4, SyncBatch = 5 };
+        var texts = Enumerable.Range(1, 20).Select(i => new InboxMessage(i, $"m{i}", Bob, $"t{i}", 1000 + i, $"c{i}")).ToList();
+        var legacy = new UserSnapshot(new UserRegistered(Ann, "Ann", "+14155550100", null, [1], 1), texts, 20, 0,
+            new Dictionary<string, long>(), [], new Dictionary<string, long>(), new Dictionary<string, long>());
+        Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null)
+            .Tell(new Akka.Persistence.SaveSnapshot(new Akka.Persistence.SnapshotMetadata("user-" + Ann.Value, 30, DateTime.UtcNow), legacy), TestActor);
+        ExpectMsg<Akka.Persistence.SaveSnapshotSuccess>();
+        var users = CreateTestProbe();
+        IActorRef StartSmall() => Sys.ActorOf(UserEntity.Props(Ann.Value, settings, TimeProvider.System, users.Ref));
+
+        var ann = StartSmall();
+        Assert.Equal(texts, FetchAll(ann));
+        ann.Tell(new DeliverText(Ann, Bob, "c3", "t3", 7), TestActor); // a resend is still recognised
+        Assert.Equal("m3", ExpectMsg<TextAccepted>().MessageId);
+        for (var i = 21; i <= 26; i++) // the inbox goes on after them, and a snapshot of the new kind is taken
+        {
+            ann.Tell(new DeliverText(Ann, Bob, $"c{i}", $"t{i}", (uint)i), TestActor);
+            Assert.Equal((uint)i, ExpectMsg<TextAccepted>().RequestId);
+        }
+        Watch(ann);
+        Sys.Stop(ann);
+        ExpectTerminated(ann);
+
+        // restarted: the old entries come from the journal now (the tail holds only the newest four)
+        var again = StartSmall();
+        var all = FetchAll(again);
+        Assert.Equal(Enumerable.Range(1, 26).Select(i => $"t{i}"), all.Cast<InboxMessage>().Select(m => m.Text));
+        again.Tell(new Acknowledge(Ann, 26), TestActor);
+        var covered = new List<string>();
+        while (covered.Count < 26) covered.AddRange(users.ExpectMsg<StoreReceipts>().Batch.MessageIds);
+        Assert.Equal(all.Cast<InboxMessage>().Select(m => m.MessageId), covered);
+        again.Tell(new InboxProbe(Ann), TestActor);
+        Assert.True(ExpectMsg<InboxProbeReply>().Held <= 4 + 5);
+    }
+
     [Fact]
     public void A_login_on_the_same_device_replaces_the_older_session()
     {

@@ -182,6 +182,39 @@ public sealed class UserStateTests
     }
 
     [Fact]
+    public void A_resend_within_the_dedup_window_is_recognised_through_a_snapshot_and_one_after_it_is_a_new_message()
+    {
+        var state = Registered(Ann);
+        var first = Deliver(state, Bob, "same", "hello"); // stored at 2000
+        state.ForgetDedupOlderThan(1000);
+        var restored = UserState.FromSnapshot(state.ToSnapshot(), tail: 1);
+        Deliver(restored, Cat, "other"); // the first message leaves the tail held in memory
+        Assert.Null(restored.EntryAt(first.Seq));
+        var again = restored.DecideDeliver(new DeliverText(Ann, Bob, "same", "hello", 1), "m-new", 9000, out _, out var repeatOf);
+        Assert.Null(again.Event); // recognised by its key alone; the entity answers it from the journal
+        Assert.Equal(first.Seq, repeatOf);
+
+        restored.ForgetDedupOlderThan(2001); // the window has passed
+        Assert.NotNull(restored.DecideDeliver(new DeliverText(Ann, Bob, "same", "hello", 1), "m-new", 9000, out _).Event);
+    }
+
+    [Fact]
+    public void A_snapshot_holds_the_tail_and_the_state_not_the_inbox()
+    {
+        var state = new UserState(tail: 8);
+        state.Apply(state.DecideCreate(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), 1000).Event!);
+        for (var i = 0; i < 500; i++)
+            state.Apply(state.DecideDeliver(new DeliverText(Ann, Bob, $"c{i}", new string('x', 1000), 1), $"m{i}", 2000, out _).Event!);
+        var snapshot = state.ToSnapshot();
+        Assert.Equal(8, snapshot.Inbox.Count);
+        Assert.Equal(1, snapshot.FirstSeq);
+        Assert.Equal(500, snapshot.LastSeq);
+        Assert.True(state.HeldEntries <= 8);
+        // the stranger quota's count survives without the entries
+        Assert.Equal(state.FromStrangers, UserState.FromSnapshot(snapshot, 8).FromStrangers);
+    }
+
+    [Fact]
     public void Range_returns_entries_in_order_within_bounds()
     {
         var state = Registered(Ann);

@@ -93,6 +93,14 @@ public abstract class DurableOrderActor : UntypedPersistentActor
         });
     }
 
+    /// <summary>
+    /// Events up to which a snapshot at <paramref name="snapshotSeqNr"/> lets the journal delete (at most that). An
+    /// entity whose events must outlive its snapshots (a user's inbox entries are read back from the journal) says less.
+    /// </summary>
+    protected virtual long EventsDeletableUpTo(long snapshotSeqNr) => snapshotSeqNr;
+
+    private long _deletedTo;
+    private long _compactDeleteTo = -1;
     private long _compactAt = -1;
     private bool _compactEventsGone, _compactSnapshotsGone;
     private Action<bool>? _compacted;
@@ -107,6 +115,7 @@ public abstract class DurableOrderActor : UntypedPersistentActor
         AfterDurable(() =>
         {
             _compactAt = LastSequenceNr;
+            _compactDeleteTo = -1;
             _compactEventsGone = _compactSnapshotsGone = false;
             _compacted = done;
             SaveSnapshot(TakeSnapshot());
@@ -122,7 +131,15 @@ public abstract class DurableOrderActor : UntypedPersistentActor
         switch (message)
         {
             case SaveSnapshotSuccess s:
-                DeleteMessages(s.Metadata.SequenceNr);
+                var to = Math.Min(s.Metadata.SequenceNr, EventsDeletableUpTo(s.Metadata.SequenceNr));
+                var compacting = _compacted is not null && s.Metadata.SequenceNr == _compactAt;
+                if (compacting) _compactDeleteTo = to;
+                if (to > _deletedTo || (compacting && to > 0))
+                {
+                    _deletedTo = Math.Max(_deletedTo, to);
+                    DeleteMessages(to);
+                }
+                else if (compacting) _compactEventsGone = true; // nothing more may go
                 DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
                 return true;
             case SaveSnapshotFailure f:
@@ -130,14 +147,14 @@ public abstract class DurableOrderActor : UntypedPersistentActor
                 if (f.Metadata.SequenceNr == _compactAt) FinishCompaction(false);
                 return true;
             case DeleteMessagesSuccess d:
-                if (_compacted is not null && d.ToSequenceNr >= _compactAt) { _compactEventsGone = true; FinishCompaction(true); }
+                if (_compacted is not null && _compactDeleteTo >= 0 && d.ToSequenceNr >= _compactDeleteTo) { _compactEventsGone = true; FinishCompaction(true); }
                 return true;
             case DeleteSnapshotsSuccess d:
                 if (_compacted is not null && d.Criteria.MaxSequenceNr >= _compactAt - 1) { _compactSnapshotsGone = true; FinishCompaction(true); }
                 return true;
             case DeleteMessagesFailure f:
                 log.Warning(f.Cause, "deleting old events of {0} failed", PersistenceId);
-                if (f.ToSequenceNr >= _compactAt) FinishCompaction(false);
+                if (_compactDeleteTo >= 0 && f.ToSequenceNr >= _compactDeleteTo) FinishCompaction(false);
                 return true;
             case DeleteSnapshotsFailure f:
                 log.Warning(f.Cause, "deleting old snapshots of {0} failed", PersistenceId);

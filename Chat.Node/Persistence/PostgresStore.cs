@@ -96,6 +96,16 @@ public static class PostgresStore
                 await using var exists = new NpgsqlCommand("SELECT to_regclass(@t) IS NOT NULL", connection);
                 exists.Parameters.AddWithValue("t", table);
                 if (await exists.ExecuteScalarAsync(ct).ConfigureAwait(false) is not true) continue;
+                if (table == "journal")
+                {
+                    // the plugin keeps the newest deleted row of an entity (marked deleted) to remember its highest sequence
+                    // number; a user entity deletes only up to the first event that holds a kept inbox entry, so that row
+                    // can hold removed messages. Rows that are not the entity's newest are not needed for that: they go.
+                    await using var purge = new NpgsqlCommand(
+                        "DELETE FROM journal j WHERE j.deleted AND j.sequence_number < " +
+                        "(SELECT max(k.sequence_number) FROM journal k WHERE k.persistence_id = j.persistence_id)", connection) { CommandTimeout = 0 };
+                    await purge.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
                 // plain VACUUM takes no lock that blocks reads or writes, so the nodes keep serving; VACUUM cannot run
                 // inside a transaction block, and Npgsql runs a lone command outside one; no timeout: a big table takes time
                 await using var vacuum = new NpgsqlCommand($"VACUUM {table}", connection) { CommandTimeout = 0 };

@@ -17,7 +17,12 @@ namespace Chat.Node.Users;
 /// </remarks>
 internal sealed class PackedInbox
 {
-    private const int ChunkSize = 64 * 1024;
+    /// <summary>
+    /// Largest chunk. The inbox holds a bounded tail, whose oldest chunk is freed only once every entry in it has left: a
+    /// chunk much larger than the tail would mostly hold nothing (measured: 64 KiB chunks held some 128 KiB per user for
+    /// a 38 KB tail).
+    /// </summary>
+    private const int ChunkSize = 8 * 1024;
     private const int FirstChunkSize = 512; // chunks double up to ChunkSize: a user with a few entries holds little
     /// <summary>At most this many newest entries are also kept as objects (for an offline user the tail would grow).</summary>
     private const int MaxDecoded = 64;

@@ -40,7 +40,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<IActorRef, string> _sessions = [];
-    private UserState _state = new();
+    private UserState _state;
     private long _durableSeq;
     private readonly WriteGatherer<DeliverText> _texts;
     private readonly WriteGatherer<StoreReceipts> _receipts;
@@ -58,6 +58,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
         _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
+        _state = new UserState(settings.InboxTail);
         _strangerQuota = new StrangerQuota(settings.StrangerInboxMessages, settings.StrangerInboxBytes);
         _clock = clock;
         if (users is not null) _users = users;
@@ -89,14 +90,16 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         switch (message)
         {
             case SnapshotOffer { Snapshot: UserSnapshot snapshot }:
-                _state = UserState.FromSnapshot(snapshot);
+                _state = UserState.FromSnapshot(snapshot, _settings.InboxTail);
                 break;
             case IUserEvent e:
                 _state.Apply(e);
+                _state.Indexed(e, LastSequenceNr);
                 CountEventForSnapshot();
                 break;
             case RecoveryCompleted:
                 _durableSeq = _state.LastSeq;
+                CarryOldEntries();
                 if (_state.Outbox.Count > 0) SendOutbox();
                 if (_state.ClosedAt != 0 && _state.Groups.Count > 0) LeaveGroups(); // closed before every group took its leave
                 SetIdleTimeout();
@@ -144,6 +147,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
             case StopWhenDurable: StopOnceDurable(); break;
             case ExpireUserEntries cmd: OnExpire(cmd); break;
+            case JournalPage page: OnPage(page); break;
+            case PumpAcks: PumpAck(); break;
+            case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count)); break;
             default:
                 if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
                 break;
@@ -151,27 +157,151 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     }
 
     /// <summary>
-    /// Retention: drops inbox entries (and receipts owed) older than the cutoff, from memory and from the journal:
-    /// a marker event, a snapshot of what remains, then every older event and snapshot is deleted.
+    /// Retention: drops inbox entries (and receipts owed) older than the cutoff, from memory and from the journal: a
+    /// marker event, a snapshot of what remains, then the events that hold only removed entries (and older snapshots)
+    /// are deleted. Where the first kept entry is in the journal is read from there, so that the events before it go
+    /// and it stays: the entries from the last index point older than the cutoff to the next point are read back.
     /// </summary>
     private void OnExpire(ExpireUserEntries cmd)
     {
         var replyTo = Sender;
-        var (upTo, receipts) = _state.Expiring(cmd.Cutoff);
-        if (!_state.Exists || (upTo == 0 && receipts == 0 && !RewriteOwed))
+        if (!_state.Exists || _state.CarryOwed.Count > 0)
+        {
+            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
+            return;
+        }
+        var from = Math.Max(_state.Index.LastOlderThan(cmd.Cutoff)?.Seq ?? _state.FirstSeq, _state.FirstSeq);
+        var to = Math.Min(_state.Index.After(from)?.Seq ?? _durableSeq, _durableSeq);
+        if (from > to)
+        {
+            Expire(cmd, replyTo, null);
+            return;
+        }
+        ReadJournal(from, to, int.MaxValue, page => Expire(cmd, replyTo, page));
+    }
+
+    private void Expire(ExpireUserEntries cmd, IActorRef replyTo, JournalPage? page)
+    {
+        if (page?.Failure is { } failure)
+        {
+            _log.Warning(failure, "retention could not read the inbox of {0} from the journal", PersistenceId);
+            replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
+            return;
+        }
+        var (upTo, receipts) = _state.Expiring(cmd.Cutoff, page?.From ?? 0, page?.Found.Select(f => f.Entry).ToList());
+        upTo = Math.Min(upTo, _durableSeq);
+        if (upTo == 0 && receipts == 0 && !RewriteOwed)
         {
             replyTo.Tell(new EntriesExpired(PersistenceId, 0, false));
             return;
         }
         var removed = (int)(upTo == 0 ? 0 : upTo - _state.FirstSeq + 1);
+        // the event holding the first kept entry stays, with every later one; what is before it may go
+        var keptFrom = Math.Max(upTo + 1, _state.FirstSeq);
+        var exact = page?.Found.FirstOrDefault(f => f.Entry.Seq == keptFrom).SeqNr ?? 0;
         var expired = new InboxExpired(upTo, cmd.Cutoff);
         _state.Apply(expired);
+        _keptAt = exact > 0 ? (keptFrom, exact) : (0, 0);
         RewriteAfter(expired, ok => replyTo.Tell(new EntriesExpired(PersistenceId, removed, ok)));
+    }
+
+    /// <summary>The journal sequence number of the event holding the first kept entry, when retention read it (else 0).</summary>
+    private (long Seq, long SeqNr) _keptAt;
+
+    /// <summary>
+    /// A snapshot lets the journal delete only the events before the first one that holds a kept inbox entry: the
+    /// older entries are read from there. With nothing kept, every event up to the snapshot may go.
+    /// </summary>
+    protected override long EventsDeletableUpTo(long snapshotSeqNr)
+    {
+        if (_state.CarryOwed.Count > 0) return 0;
+        if (_state.FirstSeq > _state.LastSeq) return snapshotSeqNr;
+        var first = _state.FirstSeq;
+        var lowest = _keptAt.Seq == first
+            ? Math.Min(_keptAt.SeqNr, _state.Index.LowestSeqNrAfter(first))
+            : _state.Index.LowestSeqNrFrom(first);
+        return lowest == long.MaxValue ? 0 : Math.Min(snapshotSeqNr, lowest - 1);
+    }
+
+    /// <summary>
+    /// A snapshot written before inboxes were paged held the whole inbox, and the events holding its entries are gone:
+    /// its entries are written to the journal once (in events of sync-batch entries), so that they can be read from
+    /// there like every other entry once the tail no longer holds them.
+    /// </summary>
+    private void CarryOldEntries()
+    {
+        if (_state.CarryOwed.Count == 0) return;
+        _log.Info("{0}: writing {1} inbox entries of an old snapshot to the journal", PersistenceId, _state.CarryOwed.Count);
+        foreach (var chunk in _state.CarryOwed.Chunk(Math.Max(1, _settings.SyncBatch)).ToList())
+            PersistInOrder(new EntriesCarried(chunk), e =>
+            {
+                _state.Indexed(e, LastSequenceNr);
+                _state.Apply(e);
+                CountEventForSnapshot();
+            });
+    }
+
+    // ---------- reading older entries from the journal ----------
+
+    private sealed class PumpAcks : INoSerializationVerificationNeeded
+    {
+        public static readonly PumpAcks Instance = new();
+    }
+
+    private int _nextRead;
+    private readonly Dictionary<int, Action<JournalPage>> _reads = [];
+    private IActorRef? _journal;
+
+    /// <summary>
+    /// Reads entries <paramref name="from"/>..<paramref name="to"/> back from the journal (from the index point before
+    /// <paramref name="from"/>) and runs <paramref name="then"/> with them on this actor.
+    /// </summary>
+    private void ReadJournal(long from, long to, int maxEvents, Action<JournalPage> then)
+    {
+        _journal ??= Akka.Persistence.Persistence.Instance.Apply(Context.System).JournalFor(JournalPluginId);
+        var tag = ++_nextRead;
+        _reads[tag] = then;
+        var point = _state.Index.Locate(from);
+        Context.ActorOf(JournalPageReader.Props(_journal, PersistenceId, point?.SeqNr ?? 1, from, to, maxEvents, tag));
+    }
+
+    private void OnPage(JournalPage page)
+    {
+        if (page.Tag is int tag && _reads.Remove(tag, out var then)) then(page);
+    }
+
+    /// <summary>
+    /// Reads a page of entries from <paramref name="from"/> (older than the tail) into the state for the decisions that
+    /// follow, then runs <paramref name="then"/>. The page ends at the last entry found without a gap, so a decision
+    /// reaching past it reads on; an entry the journal does not have (it should) is passed over, with a warning, so
+    /// that nothing waits for it for ever.
+    /// </summary>
+    private void LoadPage(long from, long upTo, Action then)
+    {
+        var to = Math.Min(Math.Min(upTo, _state.TailFrom - 1), from + Math.Max(1, _settings.SyncBatch) - 1);
+        if (to < from) { then(); return; }
+        ReadJournal(from, to, 4 * (int)(to - from + 1) + 4 * InboxIndex.Stride, page =>
+        {
+            if (page.Failure is { } failure)
+            {
+                // the journal did not answer: the entity restarts and reads it again when asked again
+                _log.Error(failure, "reading the inbox of {0} from the journal failed", PersistenceId);
+                throw new InvalidOperationException($"reading the inbox of {PersistenceId} from the journal failed", failure);
+            }
+            var end = page.ContiguousTo;
+            if (end < page.From)
+            {
+                _log.Warning("{0}: inbox entry {1} is not in the journal; passed over", PersistenceId, page.From);
+                end = page.From;
+            }
+            _state.SetPage(page.From, end, page.Found.Select(f => f.Entry).ToList());
+            then();
+        });
     }
 
     /// <summary>What <c>chat admin user</c> shows: the profile and the inbox's position, never message text.</summary>
     private UserDescription Describe(UserId id) => _state.Profile is { } p
-        ? new UserDescription(id, true, p.Name, p.Phone, _sessions.Values.Order(StringComparer.Ordinal).ToList(), _state.InboxCount,
+        ? new UserDescription(id, true, p.Name, p.Phone, _sessions.Values.Order(StringComparer.Ordinal).ToList(), (int)Math.Min(int.MaxValue, _state.InboxCount),
             _state.LastSeq, _state.AckedSeq, _state.Groups.Count, _state.ClosedAt != 0)
         : new UserDescription(id, false, "", "", [], 0, 0, 0, 0, false);
 
@@ -331,6 +461,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             _inFlight = true;
             entity.PersistInOrder(write, e =>
             {
+                entity._state.Indexed(e, entity.LastSequenceNr); // its entries can be read back from here
                 durable(e);
                 _inFlight = false;
                 Flush();
@@ -359,9 +490,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         var repeats = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
         foreach (var (cmd, sender) in pending)
         {
-            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing, _strangerQuota);
+            var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing, out var repeatOf, _strangerQuota);
             if (decision.Error is { } code) sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
             else if (existing is not null) repeats.Add((sender, cmd.RequestId, existing));
+            else if (repeatOf > 0) AfterDurable(() => AnswerOlderRepeat(cmd, sender, repeatOf));
             else
             {
                 _state.Apply(decision.Event!); // a repeat later in this batch finds it
@@ -390,6 +522,16 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         });
     }
 
+    /// <summary>A resend of a message no longer held in memory: answered as the first time, from the journal.</summary>
+    private void AnswerOlderRepeat(DeliverText cmd, IActorRef replyTo, long seq) =>
+        ReadJournal(seq, seq, 4 * InboxIndex.Stride + 64, page =>
+        {
+            if (page.Found.Count > 0 && page.Found[0].Entry is InboxMessage m && m.From == cmd.From && m.ClientMessageId == cmd.ClientMessageId)
+                replyTo.Tell(new TextAccepted(cmd.RequestId, m.ClientMessageId, m.MessageId, m.SentAt));
+            else
+                replyTo.Tell(new Rejected(cmd.RequestId, ErrorCode.Unavailable, "the first copy of this message could not be read; send it again"));
+        });
+
     private void Durable(InboxEntry entry)
     {
         _durableSeq = entry.Seq;
@@ -403,11 +545,24 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
 
     protected override int SnapshotEvery => _settings.SnapshotEvery;
 
-    protected override object TakeSnapshot() => _state.ToSnapshot();
+    protected override object TakeSnapshot()
+    {
+        _state.ForgetDedupOlderThan(Now - (long)_settings.DedupWindow.TotalMilliseconds);
+        return _state.ToSnapshot();
+    }
 
     private void OnFetch(FetchEntries cmd)
     {
         var max = Math.Clamp(cmd.Max, 1, 10_000);
+        var from = Math.Max(cmd.After + 1, _state.FirstSeq);
+        if (from <= _durableSeq && !_state.Known(from))
+        {
+            // before the tail: a page from the journal, then the answer (the session asks for the next page)
+            var replyTo = Sender;
+            LoadPage(from, Math.Min(_durableSeq, cmd.After + max), () =>
+                replyTo.Tell(new Entries(_state.Range(cmd.After, _durableSeq, max), _durableSeq, cmd.After)));
+            return;
+        }
         Sender.Tell(new Entries(_state.Range(cmd.After, _durableSeq, max), _durableSeq, cmd.After));
     }
 
@@ -415,29 +570,78 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     /// Acks are cumulative: those gathered while an ack is being written are decided as one (the highest), so a busy
     /// inbox costs one ack write, and one receipt batch per sender, per journal round trip.
     /// </summary>
-    private void OnAck(Acknowledge cmd) => _acks.Add(cmd, Sender);
+    private void OnAck(Acknowledge cmd)
+    {
+        _ackWanted = Math.Max(_ackWanted, cmd.UpTo);
+        PumpAck();
+    }
+
+    /// <summary>The highest acknowledgement asked for; decided as far as the entries it covers are in memory.</summary>
+    private long _ackWanted;
+    private bool _ackReading;
+
+    /// <summary>
+    /// Decides the acknowledgement asked for, reading the entries it covers from the journal first when they are older
+    /// than the tail (a page at a time: each page is decided and written, then the next is read).
+    /// </summary>
+    private void PumpAck()
+    {
+        if (_ackReading) return;
+        var target = Math.Min(_ackWanted, _durableSeq);
+        if (target <= _state.AckedSeq) return;
+        var from = Math.Max(_state.AckedSeq + 1, _state.FirstSeq);
+        if (from <= target && !_state.Known(from))
+        {
+            _ackReading = true;
+            LoadPage(from, target, () =>
+            {
+                _ackReading = false;
+                PumpAck();
+            });
+            return;
+        }
+        _acks.Add(new Acknowledge(_state.Profile?.Id ?? default, target), Self);
+    }
 
     private (IUserEvent, Action<IUserEvent>)? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
     {
         var upTo = pending.Max(p => p.Command.UpTo);
         var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
-        if (decision.Event is not { } acked) return null;
+        if (decision.Event is not { } acked)
+        {
+            Self.Tell(PumpAcks.Instance); // stopped before an entry not in memory: read it
+            return null;
+        }
         _state.Apply(acked);
         // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
         // After a restart the same range is scanned again and yields nothing again.
-        if (acked.Batches.Count == 0) return null;
+        if (acked.Batches.Count == 0)
+        {
+            if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) Self.Tell(PumpAcks.Instance);
+            return null;
+        }
         return (acked, _ =>
         {
             foreach (var batch in acked.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
             CountEventForSnapshot();
+            if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) PumpAck(); // the rest of it, once read
         });
     }
 
-    private void OnRead(MarkRead cmd)
+    private void OnRead(MarkRead cmd) => Read(cmd, Sender);
+
+    /// <summary>Marks a conversation read, reading its entries older than the tail from the journal a page at a time.</summary>
+    private void Read(MarkRead cmd, IActorRef replyTo)
     {
-        var replyTo = Sender;
-        var decision = _state.DecideRead(cmd.With, Math.Min(cmd.UpTo, _durableSeq), Now);
+        var upTo = Math.Min(cmd.UpTo, _durableSeq);
+        var from = Math.Max(_state.ReadUpTo(cmd.With) + 1, _state.FirstSeq);
+        if (from <= upTo && !_state.Known(from))
+        {
+            LoadPage(from, upTo, () => Read(cmd, replyTo));
+            return;
+        }
+        var decision = _state.DecideRead(cmd.With, upTo, Now);
         if (decision.Event is not { } read)
         {
             replyTo.Tell(new Done(cmd.RequestId));
@@ -447,9 +651,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         PersistInOrder(read, e =>
         {
             foreach (var batch in e.Batches ?? []) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
-            replyTo.Tell(new Done(cmd.RequestId));
             ScheduleRetry();
             CountEventForSnapshot();
+            if (e.UpTo < upTo) Read(cmd, replyTo); // the rest: further pages, or past the receipt size
+            else replyTo.Tell(new Done(cmd.RequestId));
         });
     }
 

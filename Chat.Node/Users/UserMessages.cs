@@ -158,6 +158,13 @@ public sealed record ContactsAdded([property: Key(0)] IReadOnlyList<UserId> User
 [MessagePackObject, Manifest("u14")]
 public sealed record GroupsLeft([property: Key(0)] IReadOnlyList<GroupId> Groups) : IUserEvent;
 
+/// <summary>
+/// Entries of a snapshot that held the whole inbox, written to the journal once so that they can be read from there
+/// like every other entry (the state holds them already: applying it changes nothing else).
+/// </summary>
+[MessagePackObject, Manifest("u17")]
+public sealed record EntriesCarried([property: Key(0)] IReadOnlyList<InboxEntry> Entries) : IUserEvent;
+
 // ---------- commands and replies ----------
 
 /// <summary>
@@ -359,6 +366,27 @@ public sealed record MaySeeMedia([property: Key(0)] UserId UserId, [property: Ke
 [MessagePackObject, Manifest("uc30")]
 public sealed record MediaAccess([property: Key(0)] string MediaId, [property: Key(1)] bool Allowed) : IChatMessage;
 
+/// <summary>
+/// A user's state. <see cref="TailOnly"/> (written since inboxes are paged from the journal): <see cref="Inbox"/> holds
+/// only the newest entries, the older ones from <see cref="FirstSeq"/> are in the journal where <see cref="Index"/>
+/// (sequence, journal sequence number, time; three numbers a point) says. Otherwise <see cref="Inbox"/> is the whole inbox.
+/// <see cref="Strangers"/>: the one-to-one messages from strangers waiting unacknowledged (what the stranger quota
+/// counts), four numbers each: sequence, index of the sender in <see cref="StrangerSenders"/>, bytes, index of the group
+/// in <see cref="StrangerGroups"/> (-1: one-to-one). <see cref="JoinedGroups"/>, <see cref="JoinedAdders"/>,
+/// <see cref="JoinedSeqs"/>: the groups a stranger added the user to (the adder, the notice's sequence).
+/// </summary>
+/// <summary>For tests and operators: how much of the inbox the entity holds in memory. Answered with <see cref="InboxProbeReply"/>.</summary>
+[MessagePackObject, Manifest("ua3")]
+public sealed record InboxProbe([property: Key(0)] UserId UserId) : IUserCommand;
+
+/// <param name="Held">Entries held in memory (tail, page read, entries still to carry).</param>
+/// <param name="Kept">Entries kept (in memory or in the journal only).</param>
+/// <param name="DedupKeys">Client message ids recognised for a resend.</param>
+/// <param name="IndexPoints">Points of the index into the journal.</param>
+[MessagePackObject, Manifest("ua4")]
+public sealed record InboxProbeReply([property: Key(0)] int Held, [property: Key(1)] long Kept, [property: Key(2)] int DedupKeys,
+    [property: Key(3)] int IndexPoints) : IChatMessage;
+
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(
     [property: Key(0)] UserRegistered? Profile,
@@ -374,4 +402,16 @@ public sealed record UserSnapshot(
     [property: Key(10)] long ClosedAt = 0,
     [property: Key(11)] IReadOnlyList<string>? Contacts = null,
     [property: Key(12)] long LastSeen = 0,
-    [property: Key(13)] bool HideLastSeen = false) : IChatMessage;
+    [property: Key(13)] bool HideLastSeen = false,
+    [property: Key(14)] bool TailOnly = false,
+    [property: Key(15)] long FirstSeq = 0,
+    [property: Key(16)] IReadOnlyList<long>? Index = null,
+    [property: Key(17)] IReadOnlyList<long>? DedupKeys = null,
+    [property: Key(18)] IReadOnlyList<long>? DedupSeqs = null,
+    [property: Key(19)] IReadOnlyList<long>? Strangers = null,
+    [property: Key(20)] IReadOnlyList<string>? Media = null,
+    [property: Key(21)] IReadOnlyList<string>? StrangerSenders = null,
+    [property: Key(22)] IReadOnlyList<string>? StrangerGroups = null,
+    [property: Key(23)] IReadOnlyList<string>? JoinedGroups = null,
+    [property: Key(24)] IReadOnlyList<string>? JoinedAdders = null,
+    [property: Key(25)] IReadOnlyList<long>? JoinedSeqs = null) : IChatMessage;

@@ -28,7 +28,22 @@ public readonly record struct StrangerQuota(int Messages, long Bytes)
 /// </summary>
 public sealed class UserState
 {
+    /// <summary>The newest entries, held in memory (at most <see cref="_tailMax"/>); older ones are read from the journal.</summary>
     private readonly PackedInbox _inbox = new();
+    private readonly int _tailMax;
+    private readonly InboxIndex _index = new();
+    /// <summary>Older entries read from the journal for the decision at hand (one page, replaced by the next).</summary>
+    private InboxEntry?[] _page = [];
+    private long _pageFrom = 1;
+    /// <summary>
+    /// Entries of a snapshot written before the tail existed (it held the whole inbox) that are older than the tail:
+    /// held until they are written to the journal (<see cref="EntriesCarried"/>), then read from there like any other.
+    /// </summary>
+    private List<InboxEntry> _carry = [];
+
+    /// <param name="tail">Newest entries held in memory (and written in snapshots); older ones are read from the journal.</param>
+    public UserState(int tail = int.MaxValue) => _tailMax = Math.Max(1, tail);
+
     /// <summary>
     /// (sender, client message id) → inbox sequence, keyed by a 64-bit hash so that the table holds no references
     /// (see <see cref="PackedInbox"/>); a hit is confirmed against the stored entry.
@@ -46,7 +61,7 @@ public sealed class UserState
     private readonly HashSet<UserId> _contacts = [];
     /// <summary>
     /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
-    /// counts. Derived from the inbox, the acknowledgements and the contacts (rebuilt from a snapshot, not stored).
+    /// counts. Derived from the inbox, the acknowledgements and the contacts; kept in snapshots (which hold only the tail).
     /// </summary>
     private readonly Queue<(long Seq, UserId From, int Bytes, GroupId? Group)> _fromStrangers = new();
     private long _strangerBytes;
@@ -75,9 +90,20 @@ public sealed class UserState
     /// <summary>Groups this user belongs to, with their names.</summary>
     public IReadOnlyDictionary<GroupId, string> Groups => _groups;
     public long GroupCursor(GroupId group) => _groupCursor.GetValueOrDefault(group);
-    public int InboxCount => _inbox.Count;
+    /// <summary>Entries kept (in memory or in the journal only).</summary>
+    public long InboxCount => LastSeq - FirstSeq + 1;
+    /// <summary>Entries held in memory now (the tail, the page read for a decision, entries still to carry): what stays bounded.</summary>
+    public int HeldEntries => _inbox.Count + _page.Length + _carry.Count;
+    /// <summary>The first entry held in memory; entries from <see cref="FirstSeq"/> to just before it are in the journal only.</summary>
+    public long TailFrom => _inbox.FirstSeq;
+    public InboxIndex Index => _index;
+    /// <summary>Entries of an old snapshot still to be written to the journal (in order).</summary>
+    public IReadOnlyList<InboxEntry> CarryOwed => _carry;
     /// <summary>Messages from strangers waiting unacknowledged, and their bytes (text and thumbnails).</summary>
     public (int Messages, long Bytes) FromStrangers => (_fromStrangers.Count, _strangerBytes);
+
+    /// <summary>How far a conversation (a user id or a group id) is marked read.</summary>
+    public long ReadUpTo(string with) => _readUpTo.GetValueOrDefault(with);
 
     /// <summary>Whether this user has written to <paramref name="user"/>.</summary>
     public bool HasWrittenTo(UserId user) => _contacts.Contains(user);
@@ -104,23 +130,67 @@ public sealed class UserState
     /// <summary>Message ids in one receipt, so a receipt frame stays far below any frame limit.</summary>
     public const int MaxIdsPerReceipt = 1_000;
 
-    public long FirstSeq => _inbox.FirstSeq;
+    /// <summary>The oldest entry kept (retention removed those before it).</summary>
+    public long FirstSeq { get; private set; } = 1;
 
     /// <summary>Whether an entry of this inbox (a message, or a group's picture) named the media.</summary>
     public bool MaySee(string mediaId) => _media.Contains(mediaId);
 
-    public InboxEntry? EntryAt(long seq) => _inbox.Get(seq);
+    /// <summary>The entry at <paramref name="seq"/> if it is held in memory (the tail, the page read, or still to carry).</summary>
+    public InboxEntry? EntryAt(long seq)
+    {
+        if (seq >= TailFrom) return _inbox.Get(seq);
+        if (_carry.Count > 0 && seq >= _carry[0].Seq && seq <= _carry[^1].Seq) return _carry[(int)(seq - _carry[0].Seq)];
+        var i = seq - _pageFrom;
+        return i >= 0 && i < _page.Length ? _page[i] : null;
+    }
 
-    private static long SentKey(UserId from, string clientMessageId) =>
-        ((long)from.Value.GetHashCode() << 32) | (uint)clientMessageId.GetHashCode();
+    /// <summary>
+    /// Whether a decision may go past <paramref name="seq"/>: its entry is in memory, or it has none (removed by
+    /// retention, or missing from a page read from the journal). False: it must be read from the journal first.
+    /// </summary>
+    public bool Known(long seq) =>
+        seq < FirstSeq || seq > LastSeq || seq >= TailFrom
+        || (_carry.Count > 0 && seq >= _carry[0].Seq && seq <= _carry[^1].Seq)
+        || (seq >= _pageFrom && seq < _pageFrom + _page.Length);
 
-    /// <summary>Entries with a sequence in (after, upTo], at most <paramref name="max"/>.</summary>
+    /// <summary>Entries read from the journal, <paramref name="from"/> to <paramref name="to"/>, for the decisions that follow.</summary>
+    public void SetPage(long from, long to, IReadOnlyList<InboxEntry> entries)
+    {
+        var page = new InboxEntry?[Math.Max(0, to - from + 1)];
+        foreach (var e in entries)
+            if (e.Seq >= from && e.Seq <= to) page[e.Seq - from] = e;
+        _page = page;
+        _pageFrom = from;
+    }
+
+    /// <summary>The page is no longer needed.</summary>
+    public void DropPage()
+    {
+        _page = [];
+        _pageFrom = 1;
+    }
+
+    /// <summary>
+    /// A 64-bit FNV-1a hash of (sender, client message id): the same in every process (the keys are kept in
+    /// snapshots), and wide enough that two different messages of one inbox do not meet in practice.
+    /// </summary>
+    private static long SentKey(UserId from, string clientMessageId)
+    {
+        var h = 14695981039346656037UL;
+        foreach (var c in from.Value) h = (h ^ c) * 1099511628211UL;
+        h = (h ^ 0xFFFF) * 1099511628211UL;
+        foreach (var c in clientMessageId) h = (h ^ c) * 1099511628211UL;
+        return (long)h;
+    }
+
+    /// <summary>Entries with a sequence in (after, upTo], at most <paramref name="max"/>, as far as they are held in memory.</summary>
     public List<InboxEntry> Range(long after, long upTo, int max)
     {
         var result = new List<InboxEntry>(Math.Min(max, 64));
         var start = Math.Max(after + 1, FirstSeq);
-        for (var seq = start; seq <= upTo && result.Count < max && _inbox.Get(seq) is { } entry; seq++)
-            result.Add(entry);
+        for (var seq = start; seq <= upTo && result.Count < max && Known(seq); seq++)
+            if (EntryAt(seq) is { } entry) result.Add(entry);
         return result;
     }
 
@@ -159,15 +229,30 @@ public sealed class UserState
     /// with <see cref="ErrorCode.StrangerQuota"/>.
     /// </summary>
     public Decision<MessageStored> DecideDeliver(DeliverText cmd, string newMessageId, long now, out InboxMessage? existing,
-        StrangerQuota quota = default)
+        StrangerQuota quota = default) => DecideDeliver(cmd, newMessageId, now, out existing, out _, quota);
+
+    /// <param name="repeatOf">
+    /// A repeat of an entry no longer held in memory: its sequence (0: none). Nothing is stored; the caller reads the
+    /// entry from the journal to answer as the first time.
+    /// </param>
+    public Decision<MessageStored> DecideDeliver(DeliverText cmd, string newMessageId, long now, out InboxMessage? existing,
+        out long repeatOf, StrangerQuota quota = default)
     {
         existing = null;
+        repeatOf = 0;
         if (Profile is null) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
-        if (_sent.TryGetValue(SentKey(cmd.From, cmd.ClientMessageId), out var seq) && EntryAt(seq) is InboxMessage stored
-            && stored.From == cmd.From && stored.ClientMessageId == cmd.ClientMessageId)
+        if (_sent.TryGetValue(SentKey(cmd.From, cmd.ClientMessageId), out var seq))
         {
-            existing = stored;
-            return Decision<MessageStored>.Nothing;
+            if (EntryAt(seq) is InboxMessage stored && stored.From == cmd.From && stored.ClientMessageId == cmd.ClientMessageId)
+            {
+                existing = stored;
+                return Decision<MessageStored>.Nothing;
+            }
+            if (EntryAt(seq) is null && seq >= FirstSeq)
+            {
+                repeatOf = seq;
+                return Decision<MessageStored>.Nothing;
+            }
         }
         if (ClosedAt != 0) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}: the account was closed");
         if ((quota.Messages > 0 || quota.Bytes > 0) && IsStranger(cmd.From))
@@ -192,7 +277,12 @@ public sealed class UserState
         Dictionary<UserId, List<string>>? bySender = null;
         for (var seq = Math.Max(AckedSeq + 1, FirstSeq); seq <= upTo; seq++)
         {
-            if (_inbox.Get(seq) is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
+            if (!Known(seq))
+            {
+                upTo = seq - 1; // the rest is decided once its entries are read from the journal
+                break;
+            }
+            if (EntryAt(seq) is not InboxMessage m || m.From == Profile?.Id) continue; // no receipts to oneself
             // the first acknowledgement of a message is its delivery: counted here, where each entry is read anyway
             // (a second pass would decode entries again), as the decision is taken
             Admin.ChatMetrics.MessageDelivered(Math.Max(0, now - m.SentAt) / 1000.0);
@@ -206,6 +296,7 @@ public sealed class UserState
             if (!bySender.TryGetValue(m.From, out var ids)) bySender[m.From] = ids = [];
             ids.Add(m.MessageId);
         }
+        if (upTo <= AckedSeq) return Decision<Acknowledged>.Nothing;
         if (onlyIds is null) return new(new Acknowledged(upTo, []));
         var batches = new List<ReceiptBatch>(bySender?.Count ?? 1);
         if (bySender is null) AddBatches(onlySender, onlyIds);
@@ -238,9 +329,14 @@ public sealed class UserState
         var isGroup = GroupId.IsValid(with);
         var bySender = new Dictionary<UserId, List<string>>();
         var count = 0;
-        foreach (var entry in Range(from, upTo, int.MaxValue))
+        for (var seq = Math.Max(from + 1, FirstSeq); seq <= upTo; seq++)
         {
-            if (entry is not InboxMessage m || m.From == Profile?.Id) continue;
+            if (!Known(seq))
+            {
+                upTo = seq - 1; // the rest once read from the journal
+                break;
+            }
+            if (EntryAt(seq) is not InboxMessage m || m.From == Profile?.Id) continue;
             if (isGroup ? m.Group?.Value != with : m.Group is not null || m.From.Value != with) continue;
             if (count == MaxIdsPerReceipt)
             {
@@ -251,6 +347,7 @@ public sealed class UserState
             ids.Add(m.MessageId);
             count++;
         }
+        if (upTo <= from) return Decision<ReadMarked>.Nothing;
         var batches = bySender.Select(p => new ReceiptBatch(p.Key, NextBatchTo(p.Key), ReceiptStatus.Read, p.Value, now)).ToList();
         return new(new ReadMarked(with, upTo, null, batches));
     }
@@ -342,12 +439,23 @@ public sealed class UserState
     /// <summary>
     /// What retention removes at <paramref name="cutoff"/>: the newest sequence such that it and every entry
     /// before it are older (0 for none; oldest first keeps the inbox contiguous), and how many owed receipts are older.
+    /// Entries before <paramref name="from"/> are known to be older (the index's times say so); entries from there
+    /// that are not held in memory are looked at in <paramref name="older"/> (read from the journal, in order); the
+    /// answer stops before the first entry it cannot see.
     /// </summary>
-    public (long UpTo, int Receipts) Expiring(long cutoff)
+    public (long UpTo, int Receipts) Expiring(long cutoff, long from = 0, IReadOnlyList<InboxEntry>? older = null)
     {
-        long upTo = 0;
-        for (var i = 0; i < _inbox.Count && _inbox.TimeAt(i) < cutoff; i++) upTo = FirstSeq + i;
-        return (upTo, _outbox.Count(b => b.At < cutoff));
+        var receipts = _outbox.Count(b => b.At < cutoff);
+        var upTo = Math.Max(from, FirstSeq) - 1;
+        foreach (var e in older ?? [])
+        {
+            if (e.Seq <= upTo) continue;
+            if (e.Seq != upTo + 1 || TimeOf(e) >= cutoff) return (upTo >= FirstSeq ? upTo : 0, receipts);
+            upTo = e.Seq;
+        }
+        if (upTo + 1 >= TailFrom)
+            for (var i = (int)(upTo + 1 - TailFrom); i < _inbox.Count && _inbox.TimeAt(i) < cutoff; i++) upTo = TailFrom + i;
+        return (upTo >= FirstSeq ? upTo : 0, receipts);
     }
 
     // ---------- applying events ----------
@@ -390,6 +498,7 @@ public sealed class UserState
             case Acknowledged a:
                 AckedSeq = Math.Max(AckedSeq, a.UpTo);
                 _inbox.Acknowledged(AckedSeq);
+                if (_page.Length > 0 && _pageFrom + _page.Length - 1 <= AckedSeq) DropPage(); // read for this ack: done
                 ForgetStrangersUpTo(AckedSeq);
                 foreach (var batch in a.Batches) AddToOutbox(batch);
                 break;
@@ -409,6 +518,9 @@ public sealed class UserState
                 break;
             case InboxExpired x:
                 _inbox.RemoveUpTo(x.UpTo);
+                if (x.UpTo >= FirstSeq) FirstSeq = x.UpTo + 1;
+                _index.RemoveBefore(FirstSeq);
+                DropPage();
                 ForgetStrangersUpTo(x.UpTo);
                 foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
                     if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
@@ -426,16 +538,53 @@ public sealed class UserState
             case ReceiptsConfirmed c:
                 _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
                 break;
+            case EntriesCarried c:
+                // the entries are in the state already (from the old snapshot); now they are in the journal too
+                if (_carry.Count > 0 && c.Entries.Count > 0 && c.Entries[^1].Seq >= _carry[^1].Seq) _carry = [];
+                break;
         }
         return this;
     }
+
+    /// <summary>Entries this event stores in the inbox (none for most events).</summary>
+    public static IEnumerable<InboxEntry> EntriesOf(IUserEvent e) => e switch
+    {
+        MessageStored m => [m.Entry],
+        ReceiptStored r => [r.Entry],
+        GroupEntryStored g => [g.Entry],
+        MessagesBatchStored b => b.Messages.Select(m => (InboxEntry)m.Entry),
+        GroupEntriesBatchStored b => b.Entries.Select(g => g.Entry),
+        ReceiptsStored r => [r.Entry],
+        EntriesCarried c => c.Entries,
+        _ => [],
+    };
+
+    /// <summary>The event <paramref name="e"/> is durable at <paramref name="seqNr"/> in the journal: its entries can be found there.</summary>
+    public void Indexed(IUserEvent e, long seqNr)
+    {
+        InboxEntry? first = null, last = null;
+        foreach (var entry in EntriesOf(e))
+        {
+            first ??= entry;
+            last = entry;
+        }
+        if (first is not null) _index.Add(first.Seq, last!.Seq, seqNr, TimeOf(first));
+    }
+
+    /// <summary>
+    /// One instance of each stranger's id while their messages wait: every message arrives with its own copy of the
+    /// sender's id string, and a queue of thousands of them would hold thousands of copies (measured: most of the
+    /// objects of a node holding 10 million waiting messages from strangers).
+    /// </summary>
+    private readonly Dictionary<UserId, UserId> _strangerIds = [];
 
     private void CountIfFromStranger(InboxMessage m)
     {
         if (m.Seq <= AckedSeq || !IsStranger(m.From)) return;
         if (m.Group is { } group && !_joinedByStranger.ContainsKey(group)) return;
         var bytes = QuotaBytes(m.Text, m.Media);
-        _fromStrangers.Enqueue((m.Seq, m.From, bytes, m.Group));
+        if (!_strangerIds.TryGetValue(m.From, out var from)) _strangerIds[m.From] = from = m.From;
+        _fromStrangers.Enqueue((m.Seq, from, bytes, m.Group));
         _strangerBytes += bytes;
     }
 
@@ -477,6 +626,7 @@ public sealed class UserState
     {
         while (_fromStrangers.TryPeek(out var oldest) && oldest.Seq <= seq)
             _strangerBytes -= _fromStrangers.Dequeue().Bytes;
+        if (_fromStrangers.Count == 0) _strangerIds.Clear();
     }
 
     private void RecountStrangers()
@@ -512,7 +662,10 @@ public sealed class UserState
     {
         if (entry.Seq != LastSeq + 1)
             throw new InvalidOperationException($"inbox entry {entry.Seq} does not follow {LastSeq}");
+        if (_inbox.Count == 0 && _inbox.FirstSeq != entry.Seq) _inbox.Reset(entry.Seq);
         _inbox.Append(entry, TimeOf(entry));
+        // the oldest entry held leaves memory: it stays in the journal (events are written before they are read back)
+        if (_inbox.Count > _tailMax) _inbox.RemoveUpTo(_inbox.FirstSeq + _inbox.Count - _tailMax - 1);
         var media = entry switch { InboxMessage m => m.Media, InboxGroupNotice n => n.Image, _ => null };
         if (media is not null) _media.Add(media.MediaId);
         LastSeq = entry.Seq;
@@ -526,37 +679,142 @@ public sealed class UserState
 
     // ---------- snapshots ----------
 
-    public UserSnapshot ToSnapshot() => new(
-        Profile, Range(FirstSeq - 1, LastSeq, int.MaxValue), LastSeq, AckedSeq,
-        new Dictionary<string, long>(_readUpTo),
-        _outbox.ToArray(),
-        _lastBatchTo.ToDictionary(p => p.Key.Value, p => p.Value),
-        _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value),
-        _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
-        _groups.ToDictionary(p => p.Key.Value, p => p.Value),
-        ClosedAt,
-        _contacts.Select(c => c.Value).ToArray(),
-        LastSeen,
-        HideLastSeen);
-
-    public static UserState FromSnapshot(UserSnapshot s)
+    /// <summary>
+    /// Forgets the dedup keys of entries older than <paramref name="cutoff"/> (Unix ms; judged by the index's and the
+    /// tail's times, so a key may live a little longer, never shorter): a resend after that is stored as a new message.
+    /// </summary>
+    public void ForgetDedupOlderThan(long cutoff)
     {
-        var state = new UserState
+        var before = FirstSeq; // entries before an index point older than the cutoff are older too
+        foreach (var p in _index.Points)
+        {
+            if (p.Time >= cutoff) break;
+            before = Math.Max(before, p.Seq);
+        }
+        for (var i = 0; i < _inbox.Count && _inbox.TimeAt(i) < cutoff; i++) before = Math.Max(before, TailFrom + i + 1);
+        if (_sent.Count == 0 || before <= FirstSeq) return;
+        foreach (var key in _sent.Where(p => p.Value < before).Select(p => p.Key).ToList()) _sent.Remove(key);
+    }
+
+    /// <summary>Dedup keys held (each one a message that a resend would be recognised as).</summary>
+    public int DedupKeys => _sent.Count;
+
+    /// <summary>
+    /// The state without the inbox's older entries: only the tail held in memory goes in, with where the rest is in the
+    /// journal (the index), the dedup keys, the strangers' waiting messages and the media named. Its size follows the
+    /// user's contacts, groups and the dedup window, not the inbox.
+    /// </summary>
+    public UserSnapshot ToSnapshot()
+    {
+        var keys = new long[_sent.Count];
+        var seqs = new long[_sent.Count];
+        var i = 0;
+        foreach (var (k, v) in _sent) (keys[i], seqs[i++]) = (k, v);
+        var senders = new List<string>();
+        var senderIndex = new Dictionary<UserId, int>();
+        var groups = new List<string>();
+        var groupIndex = new Dictionary<GroupId, int>();
+        var strangers = new long[_fromStrangers.Count * 4];
+        i = 0;
+        foreach (var (seq, from, bytes, group) in _fromStrangers)
+        {
+            if (!senderIndex.TryGetValue(from, out var index))
+            {
+                senderIndex[from] = index = senders.Count;
+                senders.Add(from.Value);
+            }
+            var inGroup = -1;
+            if (group is { } g && !groupIndex.TryGetValue(g, out inGroup))
+            {
+                groupIndex[g] = inGroup = groups.Count;
+                groups.Add(g.Value);
+            }
+            (strangers[i], strangers[i + 1], strangers[i + 2], strangers[i + 3]) = (seq, index, bytes, inGroup);
+            i += 4;
+        }
+        var tail = new List<InboxEntry>(_inbox.Count);
+        for (var seq = TailFrom; seq <= LastSeq; seq++) tail.Add(_inbox.Get(seq)!);
+        return new(
+            Profile, tail, LastSeq, AckedSeq,
+            new Dictionary<string, long>(_readUpTo),
+            _outbox.ToArray(),
+            _lastBatchTo.ToDictionary(p => p.Key.Value, p => p.Value),
+            _lastBatchFrom.ToDictionary(p => p.Key.Value, p => p.Value),
+            _groupCursor.ToDictionary(p => p.Key.Value, p => p.Value),
+            _groups.ToDictionary(p => p.Key.Value, p => p.Value),
+            ClosedAt,
+            _contacts.Select(c => c.Value).ToArray(),
+            LastSeen,
+            HideLastSeen,
+            TailOnly: true,
+            FirstSeq: FirstSeq,
+            Index: _index.ToFlat(),
+            DedupKeys: keys,
+            DedupSeqs: seqs,
+            Strangers: strangers,
+            Media: _media.ToArray(),
+            StrangerSenders: senders,
+            StrangerGroups: groups,
+            JoinedGroups: _joinedByStranger.Keys.Select(g => g.Value).ToArray(),
+            JoinedAdders: _joinedByStranger.Values.Select(v => v.Adder.Value).ToArray(),
+            JoinedSeqs: _joinedByStranger.Values.Select(v => v.Seq).ToArray());
+    }
+
+    /// <param name="tail">Newest entries held in memory. A snapshot written before tails (<see cref="UserSnapshot.TailOnly"/>
+    /// false) holds the whole inbox: what is older than the tail is owed to the journal (<see cref="CarryOwed"/>).</param>
+    public static UserState FromSnapshot(UserSnapshot s, int tail = int.MaxValue)
+    {
+        var state = new UserState(tail)
         {
             Profile = s.Profile, AckedSeq = s.AckedSeq, ClosedAt = s.ClosedAt, LastSeen = s.LastSeen, HideLastSeen = s.HideLastSeen,
         };
-        state._inbox.Reset(s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1);
-        foreach (var entry in s.Inbox) state._inbox.Append(entry, TimeOf(entry));
-        state._inbox.Acknowledged(s.AckedSeq);
         state.LastSeq = s.LastSeq;
+        state.FirstSeq = s.TailOnly ? s.FirstSeq : s.Inbox.Count > 0 ? s.Inbox[0].Seq : s.LastSeq + 1;
+        var held = s.Inbox.Count > tail ? s.Inbox.Skip(s.Inbox.Count - tail).ToList() : s.Inbox;
+        state._inbox.Reset(held.Count > 0 ? held[0].Seq : s.LastSeq + 1);
+        foreach (var entry in held) state._inbox.Append(entry, TimeOf(entry));
+        state._inbox.Acknowledged(s.AckedSeq);
         foreach (var c in s.Contacts ?? []) state._contacts.Add(new UserId(c));
-        foreach (var entry in s.Inbox)
-            if (entry is InboxMessage { Group: null } m)
+        if (s.TailOnly)
+        {
+            state._index.LoadFlat(s.Index ?? []);
+            var keys = s.DedupKeys ?? [];
+            var seqs = s.DedupSeqs ?? [];
+            for (var i = 0; i < keys.Count && i < seqs.Count; i++) state._sent[keys[i]] = seqs[i];
+            var strangers = s.Strangers ?? [];
+            var senders = s.StrangerSenders ?? [];
+            var groups = s.StrangerGroups ?? [];
+            for (var i = 0; i + 3 < strangers.Count; i += 4)
             {
-                state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
-                state.CountIfFromStranger(m);
+                var bytes = (int)strangers[i + 2];
+                var sender = new UserId(senders[(int)strangers[i + 1]]);
+                if (!state._strangerIds.TryGetValue(sender, out var from)) state._strangerIds[sender] = from = sender;
+                GroupId? group = strangers[i + 3] >= 0 ? new GroupId(groups[(int)strangers[i + 3]]) : null;
+                state._fromStrangers.Enqueue((strangers[i], from, bytes, group));
+                state._strangerBytes += bytes;
             }
-            else if (s.Profile is not null) state.TrackJoinByStranger(entry);
+            var joined = s.JoinedGroups ?? [];
+            for (var i = 0; i < joined.Count && i < (s.JoinedAdders?.Count ?? 0) && i < (s.JoinedSeqs?.Count ?? 0); i++)
+                state._joinedByStranger[new GroupId(joined[i])] = (new UserId(s.JoinedAdders![i]), s.JoinedSeqs![i]);
+            foreach (var m in s.Media ?? []) state._media.Add(m);
+        }
+        else
+        {
+            // the whole inbox: everything is derived from it, and all of it is carried to the journal (the events that
+            // held its entries were deleted when it was written, the tail's included)
+            state._carry = s.Inbox.ToList();
+            foreach (var entry in s.Inbox)
+            {
+                if (entry is InboxMessage { Group: null } m)
+                {
+                    state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
+                    state.CountIfFromStranger(m);
+                }
+                else if (s.Profile is not null) state.TrackJoinByStranger(entry);
+                var media = entry switch { InboxMessage m2 => m2.Media, InboxGroupNotice n => n.Image, _ => null };
+                if (media is not null) state._media.Add(media.MediaId);
+            }
+        }
         foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
