@@ -170,13 +170,5 @@ public sealed class InboxPagingTests
         return (long)command.ExecuteScalar()!;
     }
 
-    private static long RowsHolding(string data, string table, string text)
-    {
-        using var connection = new SqliteConnection(SqliteStore.ConnectionString(data));
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT count(*) FROM {table} WHERE instr(payload, $t) > 0";
-        command.Parameters.AddWithValue("$t", Encoding.UTF8.GetBytes(text));
-        return (long)command.ExecuteScalar()!;
-    }
+    private static long RowsHolding(string data, string table, string text) => RetentionTests.RowsHolding(data, table, text);
 }

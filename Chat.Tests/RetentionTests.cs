@@ -137,7 +137,7 @@ public sealed class RetentionTests
     }
 
     /// <summary>Rows of the events or snapshots table whose stored bytes contain <paramref name="text"/> (MessagePack keeps strings as UTF-8).</summary>
-    private static long RowsHolding(string data, string table, string text)
+    internal static long RowsHolding(string data, string table, string text)
     {
         using var connection = new SqliteConnection(SqliteStore.ConnectionString(data));
         connection.Open();
