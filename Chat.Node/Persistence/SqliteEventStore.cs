@@ -357,7 +357,9 @@ public sealed class SqliteEventStore : IDisposable
                 if (now == done) continue;
                 try
                 {
-                    Checkpoint(connection, "PASSIVE");
+                    // past the limit the writer truncates the log itself (below): a passive checkpoint here would only
+                    // keep that one from running
+                    if (WalBytes() <= _walLimit) Checkpoint(connection, "PASSIVE");
                     done = now;
                 }
                 catch (SqliteException)
@@ -416,7 +418,10 @@ public sealed class SqliteEventStore : IDisposable
                     // A long read under way can keep it from finishing: then it is tried again a little later.
                     try
                     {
-                        if (!Checkpoint(connection, "TRUNCATE").Complete) truncateAgainAt = Environment.TickCount64 + 100;
+                        // kept from running by the checkpointer's passive checkpoint under way (no log frames
+                        // reported): tried again after the next commit; kept from finishing by a read: 100 ms later
+                        var (complete, logFrames) = Checkpoint(connection, "TRUNCATE");
+                        if (!complete && logFrames >= 0) truncateAgainAt = Environment.TickCount64 + 100;
                     }
                     catch (SqliteException)
                     {
