@@ -75,7 +75,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
 
     private static List<StoredRow> ToRowsWithTransport(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now)
     {
-        var rows = new List<StoredRow>();
+        var rows = new List<StoredRow>(writes.Count); // most writes hold one event
         for (var i = 0; i < writes.Count; i++)
         {
             var start = rows.Count;
