@@ -66,12 +66,50 @@ public sealed class SqliteEventStore : IDisposable
         while (_readers.TryDequeue(out var reader)) reader.Dispose();
     }
 
-    private abstract class Work
+    /// <summary>
+    /// Learns, on the writer's thread, that rows it gave <see cref="Append"/> were committed (null) or were not (the
+    /// cause). Called in commit order, one at a time; it must be quick and must not throw.
+    /// </summary>
+    public interface ICommitted
     {
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Committed(Exception? failure);
     }
 
-    private sealed class AppendEvents(IReadOnlyList<StoredRow> rows) : Work { public IReadOnlyList<StoredRow> Rows { get; } = rows; }
+    /// <summary>Work for the writer; it is told its outcome through a task or, for appends, an <see cref="ICommitted"/>.</summary>
+    private abstract class Work
+    {
+        private TaskCompletionSource? _done;
+
+        /// <summary>The outcome as a task (created by the caller before the work is queued).</summary>
+        public Task Task => (_done ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+        public virtual void Succeed() => _done?.TrySetResult();
+
+        public virtual void Fail(Exception failure) => _done?.TrySetException(failure);
+    }
+
+    private sealed class AppendEvents(List<StoredRow> rows, ICommitted? committed = null) : Work
+    {
+        public List<StoredRow> Rows { get; } = rows;
+
+        public override void Succeed()
+        {
+            if (committed is null) base.Succeed();
+            else Tell(null);
+        }
+
+        public override void Fail(Exception failure)
+        {
+            if (committed is null) base.Fail(failure);
+            else Tell(failure);
+        }
+
+        private void Tell(Exception? failure)
+        {
+            try { committed!.Committed(failure); }
+            catch (Exception) { /* the writer goes on; the one waiting learns nothing more than a crash would tell it */ }
+        }
+    }
     private sealed class SaveSnapshot(StoredRow row) : Work { public StoredRow Row { get; } = row; }
     private sealed class Execute(Action<SqliteConnection> action) : Work { public Action<SqliteConnection> Action { get; } = action; }
 
@@ -224,7 +262,14 @@ public sealed class SqliteEventStore : IDisposable
 
     // ---------- writes (queued, group-committed) ----------
 
-    public Task AppendAsync(IReadOnlyList<StoredRow> rows) => Enqueue(new AppendEvents(rows));
+    public Task AppendAsync(List<StoredRow> rows) => Enqueue(new AppendEvents(rows));
+
+    /// <summary>
+    /// Appends <paramref name="rows"/> (none is allowed: the outcome still comes in order with the others) and tells
+    /// <paramref name="committed"/> on the writer's thread once the transaction holding them ended, with no task or
+    /// thread-pool hop in between.
+    /// </summary>
+    public void Append(List<StoredRow> rows, ICommitted committed) => Queue(new AppendEvents(rows, committed));
 
     public Task SaveSnapshotAsync(StoredRow row) => Enqueue(new SaveSnapshot(row));
 
@@ -265,17 +310,23 @@ public sealed class SqliteEventStore : IDisposable
 
     private Task Enqueue(Work work)
     {
+        var outcome = work.Task;
+        Queue(work);
+        return outcome;
+    }
+
+    private void Queue(Work work)
+    {
         lock (_gate)
         {
-            if (_closed || _failed is not null)
+            if (!_closed && _failed is null)
             {
-                work.Done.TrySetException(new InvalidOperationException("the SQLite event store is closed or its writer failed", _failed));
-                return work.Done.Task;
+                _waiting.Add(work);
+                if (_waiting.Count == 1) Monitor.Pulse(_gate);
+                return;
             }
-            _waiting.Add(work);
-            if (_waiting.Count == 1) Monitor.Pulse(_gate);
         }
-        return work.Done.Task;
+        work.Fail(new InvalidOperationException("the SQLite event store is closed or its writer failed", _failed));
     }
 
     /// <summary>Blocks until there is work; swaps the waiting list for <paramref name="spare"/>. Null once closed and drained.</summary>
@@ -311,7 +362,7 @@ public sealed class SqliteEventStore : IDisposable
                 left = _waiting;
                 _waiting = [];
             }
-            foreach (var work in left) work.Done.TrySetException(e);
+            foreach (var work in left) work.Fail(e);
         }
     }
 
@@ -484,7 +535,7 @@ public sealed class SqliteEventStore : IDisposable
         try
         {
             Commit(connection, statements, batch);
-            foreach (var work in batch) work.Done.TrySetResult();
+            foreach (var work in batch) work.Succeed();
         }
         catch (Exception)
         {
@@ -494,11 +545,11 @@ public sealed class SqliteEventStore : IDisposable
                 try
                 {
                     Commit(connection, statements, [work]);
-                    work.Done.TrySetResult();
+                    work.Succeed();
                 }
                 catch (Exception e)
                 {
-                    work.Done.TrySetException(e);
+                    work.Fail(e);
                 }
             }
         }
@@ -514,7 +565,7 @@ public sealed class SqliteEventStore : IDisposable
                 switch (work)
                 {
                     case AppendEvents a:
-                        foreach (var row in a.Rows) Bind(statements.InsertEvent, row, events: true);
+                        foreach (ref readonly var row in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(a.Rows)) Bind(statements.InsertEvent, row, events: true);
                         break;
                     case SaveSnapshot s:
                         Bind(statements.SaveSnapshot, s.Row, events: false);
