@@ -59,6 +59,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
         _state = new UserState(settings.InboxTail);
+        HoldTail();
         _strangerQuota = new StrangerQuota(settings.StrangerInboxMessages, settings.StrangerInboxBytes);
         _clock = clock;
         if (users is not null) _users = users;
@@ -90,7 +91,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         switch (message)
         {
             case SnapshotOffer { Snapshot: UserSnapshot snapshot }:
-                _state = UserState.FromSnapshot(snapshot, _settings.InboxTail);
+                _state = UserState.FromSnapshot(snapshot, Math.Min(_settings.OfflineTail, _settings.InboxTail));
+                _heldOnline = true;
+                HoldTail(); // no session yet: the offline tail
                 break;
             case IUserEvent e:
                 _state.Apply(e);
@@ -338,6 +341,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
                 Context.Unwatch(session);
             }
             _sessions.Clear();
+            HoldTail();
             OnlineMayHaveChanged();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
@@ -413,6 +417,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         if (!_state.IsOpen) return;
         if (_sessions.TryAdd(session, device)) Context.Watch(session);
+        HoldTail();
         SetIdleTimeout();
         OnlineMayHaveChanged();
     }
@@ -420,8 +425,24 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     private void DetachSession(IActorRef session)
     {
         if (_sessions.Remove(session)) Context.Unwatch(session);
+        HoldTail();
         SetIdleTimeout();
         OnlineMayHaveChanged();
+    }
+
+    private bool _heldOnline = true;
+
+    /// <summary>
+    /// The tail held in memory follows the sessions: <c>chat.users.inbox-tail</c> while one is attached, and
+    /// <c>chat.users.offline-tail</c> while none is (an entity stays in memory while entries keep arriving, and a long
+    /// offline inbox would otherwise keep the whole tail, decoded, for a device that is not there).
+    /// </summary>
+    private void HoldTail()
+    {
+        var online = _sessions.Count > 0;
+        if (online == _heldOnline) return;
+        _heldOnline = online;
+        _state.HoldTail(online ? _settings.InboxTail : Math.Min(_settings.OfflineTail, _settings.InboxTail), online);
     }
 
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
