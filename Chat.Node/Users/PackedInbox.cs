@@ -49,6 +49,20 @@ internal sealed class PackedInbox
     public int Count => _slots.Count;
     public long LastSeq => FirstSeq + _slots.Count - 1;
 
+    /// <summary>Bytes of the chunks held, used or not.</summary>
+    public long AllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var chunk in _chunks) total += chunk.Length;
+            return total;
+        }
+    }
+
+    /// <summary>Entries also held as objects.</summary>
+    public int DecodedCount => _decoded.Count(e => e is not null);
+
     /// <summary>An empty inbox whose next entry is <paramref name="nextSeq"/>.</summary>
     public void Reset(long nextSeq)
     {

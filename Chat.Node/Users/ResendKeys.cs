@@ -2,7 +2,7 @@ namespace Chat.Node.Users;
 
 /// <summary>
 /// The keys by which an inbox recognises a resent message: a 64-bit hash of (sender, client message id) with the
-/// inbox sequence of the message stored, for every message of the dedup window. A key set again keeps the newer
+/// inbox sequence of the message stored, for every message of the dedup window. A key set again takes the new
 /// sequence; a hit is confirmed against the stored entry by the caller.
 /// </summary>
 /// <remarks>
@@ -27,6 +27,19 @@ internal sealed class ResendKeys
     /// <summary>The message with key <paramref name="key"/> was stored at <paramref name="seq"/>.</summary>
     public void Set(long key, long seq)
     {
+        // a key already held is set where it is (a hash shared by two messages of the window: the newer one answers)
+        var at = Array.BinarySearch(_keys, 0, _count, key);
+        if (at >= 0)
+        {
+            _seqs[at] = seq;
+            return;
+        }
+        var recent = Array.IndexOf(_recentKeys, key, 0, _recent);
+        if (recent >= 0)
+        {
+            _recentSeqs[recent] = seq;
+            return;
+        }
         if (_recent == _recentKeys.Length)
         {
             if (_recent == RecentMax) Merge();
@@ -41,15 +54,18 @@ internal sealed class ResendKeys
         _recentSeqs[_recent++] = seq;
     }
 
-    /// <summary>The sequence of the newest message stored with <paramref name="key"/>.</summary>
+    /// <summary>The sequence of the message last stored with <paramref name="key"/>.</summary>
     public bool TryGet(long key, out long seq)
     {
-        seq = long.MinValue;
-        for (var i = 0; i < _recent; i++)
-            if (_recentKeys[i] == key) seq = Math.Max(seq, _recentSeqs[i]);
         var at = Array.BinarySearch(_keys, 0, _count, key);
-        if (at >= 0) seq = Math.Max(seq, _seqs[at]);
-        return seq != long.MinValue;
+        if (at >= 0)
+        {
+            seq = _seqs[at];
+            return true;
+        }
+        var recent = Array.IndexOf(_recentKeys, key, 0, _recent);
+        seq = recent >= 0 ? _recentSeqs[recent] : 0;
+        return recent >= 0;
     }
 
     /// <summary>Forgets the keys of messages stored before <paramref name="seq"/>.</summary>
@@ -91,7 +107,7 @@ internal sealed class ResendKeys
         _recentKeys = _recentSeqs = [];
     }
 
-    /// <summary>Sorts the first <paramref name="n"/> pairs by key and keeps each key once, with its newest sequence; the count kept.</summary>
+    /// <summary>Sorts the first <paramref name="n"/> pairs by key and keeps each key once, with its highest sequence; the count kept.</summary>
     private static int Distinct(long[] keys, long[] seqs, int n)
     {
         Array.Sort(keys, seqs, 0, n);
@@ -104,18 +120,14 @@ internal sealed class ResendKeys
         return kept;
     }
 
-    /// <summary>Moves the newest keys into the sorted arrays, in place from the end (no allocation while there is room).</summary>
+    /// <summary>
+    /// Moves the newest keys (none of them held in the sorted arrays, see <see cref="Set"/>) into the sorted arrays, in
+    /// place from the end: no allocation while there is room.
+    /// </summary>
     private void Merge()
     {
-        var added = Distinct(_recentKeys, _recentSeqs, _recent);
-        // a key already held takes the newer sequence where it is; the rest are new
-        var fresh = 0;
-        for (var i = 0; i < added; i++)
-        {
-            var at = Array.BinarySearch(_keys, 0, _count, _recentKeys[i]);
-            if (at >= 0) _seqs[at] = Math.Max(_seqs[at], _recentSeqs[i]);
-            else (_recentKeys[fresh], _recentSeqs[fresh++]) = (_recentKeys[i], _recentSeqs[i]);
-        }
+        Array.Sort(_recentKeys, _recentSeqs, 0, _recent);
+        var fresh = _recent;
         var total = _count + fresh;
         if (_keys.Length < total) Resize(total + Slack(total));
         int a = _count - 1, b = fresh - 1;

@@ -152,7 +152,8 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case ExpireUserEntries cmd: OnExpire(cmd); break;
             case JournalPage page: OnPage(page); break;
             case PumpAcks: PumpAck(); break;
-            case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count)); break;
+            case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count,
+                _state.HeldBytes, _state.DecodedEntries)); break;
             default:
                 if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
                 break;
@@ -478,6 +479,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             if (_pending.Count == 0) return;
             var batch = _pending.ToList();
             _pending.Clear();
+            // a burst leaves room for as many commands behind; an entity kept in memory for weeks by a trickle of messages
+            // need not hold it
+            if (_pending.Capacity > 64) _pending.Capacity = 0;
             if (decide(batch) is not var (write, durable)) return;
             _inFlight = true;
             entity.PersistInOrder(write, e =>

@@ -111,6 +111,10 @@ public sealed class UserState
     public long InboxCount => LastSeq - FirstSeq + 1;
     /// <summary>Entries held in memory now (the tail, the page read for a decision, entries still to carry): what stays bounded.</summary>
     public int HeldEntries => _inbox.Count + _page.Length + _carry.Count;
+    /// <summary>Bytes of the chunks that hold the tail's entries, used or not.</summary>
+    public long HeldBytes => _inbox.AllocatedBytes;
+    /// <summary>Entries of the tail also held as objects (kept for a device to acknowledge).</summary>
+    public int DecodedEntries => _inbox.DecodedCount;
     /// <summary>The first entry held in memory; entries from <see cref="FirstSeq"/> to just before it are in the journal only.</summary>
     public long TailFrom => _inbox.FirstSeq;
     public InboxIndex Index => _index;
