@@ -14,11 +14,11 @@ public sealed class OfflineInboxSpecs : TestKit
 {
     private static readonly UserId Ann = new("uaaaaaaaaaaaaaaaa");
     private static readonly UserId Bob = new("ubbbbbbbbbbbbbbbb");
-    private readonly ChatSettings _settings = TestNode.DefaultSettings() with { SnapshotEvery = 500 };
+    private readonly ChatSettings _settings = TestNode.DefaultSettings() with { SnapshotEvery = 500, ReceiptRetryInterval = TimeSpan.FromMinutes(5) };
 
     public OfflineInboxSpecs() : base(EntitySpecConfig.Hocon()) { }
 
-    private IActorRef Start() => Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, TimeProvider.System, CreateTestProbe().Ref));
+    private IActorRef Start(IActorRef users) => Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, TimeProvider.System, users));
 
     /// <summary>Texts c{from}..c{to} from Bob, sent together and all answered; their message ids in order.</summary>
     private List<string> Deliver(IActorRef ann, int from, int to)
@@ -72,7 +72,8 @@ public sealed class OfflineInboxSpecs : TestKit
     [Fact]
     public void An_offline_user_of_five_thousand_waiting_texts_costs_the_offline_tail_and_notices_nothing()
     {
-        var ann = Start();
+        var users = CreateTestProbe();
+        var ann = Start(users.Ref);
         ann.Tell(new CreateUser(Ann, "Ann", "+14155550100", null, [1]), TestActor);
         ExpectMsg<UserCreated>();
         ann.Tell(new WroteTo(Ann, Bob)); // Bob is a contact: the stranger quota does not hold his texts back
@@ -98,6 +99,17 @@ public sealed class OfflineInboxSpecs : TestKit
         Assert.Equal(Enumerable.Range(1, 5300).Select(i => (long)i), all.Select(m => m.Seq));
         Assert.Equal(ids, all.Select(m => m.MessageId));
 
+        // everything acknowledged: Bob is told each message was delivered, once, though most were read back from the journal
+        ann.Tell(new Acknowledge(Ann, 5300));
+        var delivered = new List<string>();
+        while (delivered.Count < 5300)
+        {
+            var receipts = users.ExpectMsg<StoreReceipts>(TimeSpan.FromSeconds(30));
+            Assert.Equal(Bob, receipts.UserId);
+            delivered.AddRange(receipts.Batch.MessageIds);
+        }
+        Assert.Equal(ids, delivered);
+
         // offline again: the tail shrinks at once
         ann.Tell(new Detach(Ann, session.Ref));
         AssertOfflineTail(Probe(ann), 5300);
@@ -106,7 +118,7 @@ public sealed class OfflineInboxSpecs : TestKit
         Watch(ann);
         Sys.Stop(ann);
         ExpectTerminated(ann);
-        var again = Start();
+        var again = Start(users.Ref);
         AssertOfflineTail(Probe(again), 5300);
         Assert.Equal(ids[1], Resend(again, 2));
         Assert.Equal(ids[5199], Resend(again, 5200));
