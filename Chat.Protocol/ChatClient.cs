@@ -136,7 +136,11 @@ public sealed partial class ChatClient : IAsyncDisposable
         var id = NextRequestId();
         var wait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
         _requests[id] = wait;
-        Current().Enqueue(make(id));
+        var connection = Current();
+        connection.Enqueue(make(id));
+        // closed meanwhile: its close may have failed the waiting requests before this one was added, so fail it here
+        // rather than let it wait out the request timeout
+        if (connection.IsClosed) wait.TrySetException(new IOException($"connection to {Server} closed"));
         return await WaitAsync(wait.Task, id, ct).ConfigureAwait(false);
     }
 

@@ -53,5 +53,14 @@ public sealed record PresenceNow([property: Key(0)] UserId UserId, [property: Ke
 [MessagePackObject, Manifest("pr8")]
 public sealed record SetLastSeenHidden([property: Key(0)] UserId UserId, [property: Key(1)] bool Hidden, [property: Key(2)] uint RequestId) : IPresenceCommand;
 
+/// <summary>
+/// The answer to a <see cref="RelayTyping"/> or <see cref="RelayGroupTyping"/> from a user whose last typing to that
+/// conversation was relayed less than <c>chat.presence.typing-interval</c> ago, from any of their connections on any
+/// node: not relayed. The entity that relays (the recipient's user entity, or the group) is one in the cluster, so the
+/// bound holds however many nodes the typist is connected to.
+/// </summary>
+[MessagePackObject, Manifest("pr9")]
+public sealed record TypingTooSoon([property: Key(0)] uint RequestId, [property: Key(1)] long RetryAfterMs) : IChatMessage;
+
 /// <summary>The presence and typing commands a user entity handles (in UserEntity.Presence).</summary>
 public interface IPresenceCommand : IUserCommand;
