@@ -77,6 +77,73 @@ public sealed class UploadResumeTests
         await reconnecting;
     }
 
+    [Fact]
+    public async Task An_upload_completed_while_its_answer_was_lost_is_uploaded_again_and_the_file_arrives_whole()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var proxy = TcpProxy.Start(node.Port);
+        await using var bob = await node.NewUserAsync("Bob");
+        await using var alice = await ChatClient.ConnectAsync(proxy.Address,
+            new ChatClientOptions { Device = "open", AutoReconnect = true, RequestTimeout = TimeSpan.FromSeconds(20) });
+        var token = (await alice.RegisterAsync("Alice", Phones.Next())).Token;
+        await alice.LoginAsync(token);
+        // Alice's other device, straight to the node: it sees what the server has of the upload
+        await using var other = await node.ConnectAsync("other");
+        await other.LoginAsync(token);
+
+        var file = MediaTests.FakeFile("image/png", 3 << 20, seed: 8);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var progress = new Inline(p =>
+        {
+            // from here every chunk left is on its way: the server completes the upload, but Alice hears nothing of it
+            if (p.Done >= file.Length - ChatClient.TransferWindow * (256 << 10) && !held.Task.IsCompleted)
+            {
+                proxy.HoldAnswers();
+                held.TrySetResult();
+            }
+        });
+        var uploadIds = new ConcurrentQueue<string>();
+        var uploading = alice.UploadAsync(new MemoryStream(file), "image/png", progress: progress, started: uploadIds.Enqueue,
+            resumeWithin: TimeSpan.FromSeconds(60));
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var first = Assert.Single(uploadIds);
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            while (await StillUnfinishedAsync(other, first)) await Task.Delay(50, cts.Token);
+        proxy.DropConnections();
+        proxy.ResumeAnswers();
+        var uploaded = await uploading.WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Equal(2, uploadIds.Distinct().Count()); // the server no longer knew the first: started afresh
+        await bob.Client.SyncAsync(0);
+        await alice.SendMediaAsync(bob.Id, new MediaRef(uploaded.MediaId)).WaitAsync(TimeSpan.FromSeconds(30));
+        var received = await bob.Client.NextOfAsync<Message>(30);
+        using var downloaded = new MemoryStream();
+        await bob.Client.DownloadAsync(received.Media!.MediaId, downloaded);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(file)), Convert.ToHexString(SHA256.HashData(downloaded.ToArray())));
+    }
+
+    /// <summary>Whether the server still has the upload unfinished (asking changes nothing, or completes one whose bytes all arrived).</summary>
+    private static async Task<bool> StillUnfinishedAsync(ChatClient client, string uploadId)
+    {
+        try
+        {
+            await client.ResumeUploadAsync(uploadId);
+            return true;
+        }
+        catch (ChatException e) when (e.Code == ErrorCode.UnknownUpload)
+        {
+            return false;
+        }
+        catch (ChatException e) when (e.Code == ErrorCode.UploadBusy)
+        {
+            return true;
+        }
+        catch (InvalidCastException)
+        {
+            return false; // answered UploadComplete: every byte had arrived, and this question completed it
+        }
+    }
+
     /// <summary>What <c>chat open</c> does: when the connection closes, reconnect (log in, resend, resync) until it works.</summary>
     private static async Task StayConnectedAsync(ChatClient client, CancellationToken ct)
     {
