@@ -7,6 +7,9 @@ namespace Chat.Cli.Commands;
 // one with a progress bar into a folder. Both run in the background; the UI thread applies their progress and outcome.
 internal sealed partial class OpenCommand
 {
+    /// <summary>How long an upload cut off by a lost connection waits for the reconnect before its line says "not sent".</summary>
+    private static readonly TimeSpan UploadResumeWithin = TimeSpan.FromMinutes(5);
+
     /// <summary>/file PATH [CAPTION]: checks the file here first, so that a wrong path or type is one clear line.</summary>
     private void SendFile(string arguments)
     {
@@ -51,8 +54,10 @@ internal sealed partial class OpenCommand
         try
         {
             await using var file = File.OpenRead(path);
-            uploaded = await _client.UploadAsync(file, type, progress: new OnLoop(this, p => line.Transfer = p), cancellationToken: _ct)
-                .ConfigureAwait(false);
+            // the screen reconnects on its own (StayConnectedAsync): a lost connection pauses the upload, which then goes
+            // on from where the server's copy ends; the message after it is resent with its client message id
+            uploaded = await _client.UploadAsync(file, type, progress: new OnLoop(this, p => line.Transfer = p),
+                resumeWithin: UploadResumeWithin, cancellationToken: _ct).ConfigureAwait(false);
         }
         catch (ChatException e) when (e.Code == ErrorCode.MediaTooLarge)
         {
