@@ -46,6 +46,11 @@ public sealed record ChatSettings
     public required int SnapshotEvery { get; init; }
     /// <summary>Newest inbox entries a user entity holds in memory and writes in its snapshots; older ones are read from the journal.</summary>
     public required int InboxTail { get; init; }
+    /// <summary>
+    /// Newest inbox entries a user entity holds in memory while none of the user's devices is connected (at most
+    /// <see cref="InboxTail"/>): an offline user's inbox only grows, and whatever a device syncs later is read from the journal.
+    /// </summary>
+    public required int OfflineTail { get; init; }
     /// <summary>How long a (sender, client message id) is recognised, so that a resend is stored once.</summary>
     public required TimeSpan DedupWindow { get; init; }
     public required int MaxConnections { get; init; }
@@ -110,6 +115,7 @@ public sealed record ChatSettings
             ReceiptRetryInterval = c.Time("users.receipt-retry-interval"),
             SnapshotEvery = c.Int("users.snapshot-every"),
             InboxTail = c.Int("users.inbox-tail"),
+            OfflineTail = c.Int("users.offline-tail"),
             DedupWindow = c.Time("users.dedup-window"),
             GroupMaxMembers = c.Int("groups.max-members"),
             GroupsPerUser = c.Int("groups.max-per-user"),
@@ -127,6 +133,8 @@ public sealed record ChatSettings
         if (settings.StrangerInboxMessages < 0 || settings.StrangerInboxBytes < 0)
             throw new ArgumentException("chat.limits.stranger-inbox-messages and stranger-inbox-bytes must be 0 (no limit) or positive");
         if (settings.MaxConnectionsPerAddress < 0) throw new ArgumentException("chat.limits.max-connections-per-address must be 0 (no cap) or positive");
+        if (settings.InboxTail < 1 || settings.OfflineTail < 1)
+            throw new ArgumentException("chat.users.inbox-tail and chat.users.offline-tail must be at least 1");
         if (settings.RetentionMaxAge <= TimeSpan.Zero) throw new ArgumentException("chat.retention.max-age must be positive");
         if (settings.RetentionSweepInterval <= TimeSpan.Zero) throw new ArgumentException("chat.retention.sweep-interval must be positive");
         if (settings.MaxFrameBytesBeforeLogin is < 1024 || settings.MaxFrameBytesBeforeLogin > settings.MaxFrameBytes)

@@ -11,6 +11,9 @@ public sealed partial class ChatClient
     // 1 while a connect, login failover or reconnect is running: a connection lost meanwhile is that run's to handle.
     private int _reconnecting;
     private LoggedIn? _loggedIn;
+    // Completed (and replaced) each time a login makes a connection the session: what a request cut off by a lost
+    // connection waits on before it goes on (see LoggedInAgainAsync).
+    private TaskCompletionSource _sessionOpened = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
     /// The addresses this client connects to, in the order given. <see cref="ConnectAsync(IReadOnlyList{ServerAddress}, ChatClientOptions?, CancellationToken)"/>
@@ -233,6 +236,7 @@ public sealed partial class ChatClient
             _session = connection;
         }
         if (connection.IsClosed) Interlocked.CompareExchange(ref _session, null, connection); // lost already: the reconnect will resend
+        else Interlocked.Exchange(ref _sessionOpened, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         if (_syncing)
         {
             _syncDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -240,6 +244,36 @@ public sealed partial class ChatClient
         }
         ResubscribeOn(connection);
         return answer;
+    }
+
+    /// <summary>
+    /// True once this client is logged in on a live connection: at once if it is, otherwise when a reconnect (automatic,
+    /// or the application's <see cref="ReconnectAsync"/>) has logged in again. False when that did not happen within
+    /// <paramref name="within"/>, or the client was disposed.
+    /// </summary>
+    private async Task<bool> LoggedInAgainAsync(TimeSpan within, CancellationToken ct)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposed.Token);
+        while (true)
+        {
+            var opened = Volatile.Read(ref _sessionOpened); // taken before the check: a login in between completes it
+            if (Volatile.Read(ref _session) is { IsClosed: false }) return true;
+            var left = within - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero || _disposed.IsCancellationRequested) return false;
+            try
+            {
+                await opened.Task.WaitAsync(left, stop.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return false; // disposed
+            }
+        }
     }
 
     /// <summary>Forgets a connection (its close is then not reported as a loss) and closes it.</summary>

@@ -30,7 +30,8 @@ public sealed class ChatException(ErrorCode code, string message, TimeSpan? retr
 /// Sends that were written but not yet answered survive a lost connection: <see cref="ReconnectAsync"/>
 /// (or <see cref="ChatClientOptions.AutoReconnect"/>) resends them with the same client message id, and the
 /// server answers each once. The number of unanswered sends is capped by the server's
-/// <see cref="Welcome.MaxInFlight"/>; <see cref="SendAsync"/> waits for room.
+/// <see cref="Welcome.MaxInFlight"/>; <see cref="SendAsync"/> waits for room. An upload given a <c>resumeWithin</c>
+/// (<see cref="UploadAsync"/>) likewise waits for the client to log in again and goes on where the server's copy ends.
 /// A client may be given several server addresses (the nodes of a cluster); it connects to the first that
 /// answers and, when that connection is lost, moves on to the next (see <see cref="Servers"/>).
 /// </remarks>
@@ -136,7 +137,11 @@ public sealed partial class ChatClient : IAsyncDisposable
         var id = NextRequestId();
         var wait = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously);
         _requests[id] = wait;
-        Current().Enqueue(make(id));
+        var connection = Current();
+        connection.Enqueue(make(id));
+        // closed meanwhile: its close may have failed the waiting requests before this one was added, so fail it here
+        // rather than let it wait out the request timeout
+        if (connection.IsClosed) wait.TrySetException(new IOException($"connection to {Server} closed"));
         return await WaitAsync(wait.Task, id, ct).ConfigureAwait(false);
     }
 

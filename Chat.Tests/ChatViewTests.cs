@@ -80,7 +80,7 @@ public sealed class ChatViewTests
         Assert.True(view.Find(Group)!.Member);
         view.Apply(new GroupNotice(2, Group, 2, GroupNoticeKind.Left, Me, [Me], "hikers", 2000));
         Assert.False(view.Find(Group)!.Member);
-        Assert.Equal("# hikers (left)", Screen.Title(view.Find(Group)!, id => id));
+        Assert.Equal("# hikers (left)", Rows.Title(view.Find(Group)!, id => id));
     }
 
     [Fact]
@@ -96,20 +96,30 @@ public sealed class ChatViewTests
         view.Apply(new Receipt(3, ReceiptStatus.Delivered, Bob, ["m9"], 2500));
         string Name(string id) => id == Bob ? "Bob" : id == Carol ? "Carol" : "Alice";
 
-        var text = System.Text.RegularExpressions.Regex.Replace(
-            string.Join("\n", Screen.Draw(view, Name, "typing", "connected", null, Pane.Conversation, 100, 20)), @"\e\[[0-9;]*m", "");
+        var text = Shown(view);
         Assert.Contains("Carol (1)", text);
         Assert.Contains("Bob: Hi!", text);
         Assert.Contains("you: hello Bob ✓✓", text);
-        Assert.Contains("> typing", text);
+        Assert.Equal(" Alice │ Bob", Rows.Header(view, Name));
+        // the ticks' colour: delivered in grey, read in blue
+        Assert.Equal(new Span("✓✓", Look.Tick), Rows.Conversation(view, Name, 83, 18)[^1].Spans[^1]);
+        view.Apply(new Receipt(4, ReceiptStatus.Read, Bob, ["m9"], 2600));
+        Assert.Equal(new Span("✓✓", Look.Read), Rows.Conversation(view, Name, 83, 18)[^1].Spans[^1]);
     }
 
     private static string Name(string id) => id switch { Bob => "Bob", Carol => "Carol", _ => "Alice" };
 
-    /// <summary>The screen as text without its colours.</summary>
-    private static string Shown(ChatView view, Pane pane = Pane.Conversation, Func<string, string?>? phone = null) =>
-        System.Text.RegularExpressions.Regex.Replace(
-            string.Join("\n", Screen.Draw(view, Name, "", "connected", null, pane, 120, 20, phone)), @"\e\[[0-9;]*m", "");
+    /// <summary>The text of the right pane's rows, then the conversation list's, at the sizes of a 120 × 20 terminal.</summary>
+    private static string Shown(ChatView view, Pane pane = Pane.Conversation, Func<string, string?>? phone = null)
+    {
+        var right = pane switch
+        {
+            Pane.Help => Rows.HelpRows(83),
+            Pane.Members => Rows.Members(view, Name, phone ?? (_ => null), 83),
+            _ => Rows.Conversation(view, Name, 83, 17),
+        };
+        return string.Join("\n", right.Concat(Rows.List(view, Name, 36, 17)).Select(r => r.Text));
+    }
 
     [Fact]
     public void An_image_being_sent_shows_its_upload_progress_then_its_ticks_and_a_failed_one_says_why()
@@ -129,7 +139,7 @@ public sealed class ChatViewTests
         Assert.DoesNotContain("uploading", shown);
         view.Apply(new Receipt(1, ReceiptStatus.Delivered, Bob, ["x1"], 2000));
         Assert.Contains("the beach ✓✓", Shown(view));
-        Assert.Contains("    you: [image/png 300.0 KiB] the …│", Shown(view)); // the conversation list's preview
+        Assert.Contains("    you: [image/png 300.0 KiB] the …", Rows.List(view, Name, 36, 17).Select(r => r.Text)); // the list's preview
 
         var big = view.AddOutgoingMedia(bob, "video/mp4", 80L << 20, "", 3000);
         ChatView.SendFailed(big, "too large: video/mp4 may be at most 67108864 bytes (64 MiB)");
@@ -183,7 +193,7 @@ public sealed class ChatViewTests
         var shown = Shown(view, Pane.Members, Phone);
         Assert.Contains("members of # hikers: 2", shown);
         Assert.Matches(@"Bob\s+\+14155550102\s+admin", shown);
-        Assert.Matches(@"Alice \(you\)\s+\+14155550101\s*│?$", shown.Split('\n').First(l => l.Contains("Alice (you)")));
+        Assert.Matches(@"Alice \(you\)\s+\+14155550101\s*$", shown.Split('\n').First(l => l.Contains("Alice (you)")));
 
         view.Apply(new GroupNotice(2, Group, 2, GroupNoticeKind.Added, Bob, [Carol], "hikers", 2000));
         view.Apply(new GroupNotice(3, Group, 3, GroupNoticeKind.Promoted, Bob, [Me], "hikers", 3000));

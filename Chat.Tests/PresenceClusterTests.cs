@@ -47,4 +47,50 @@ public sealed class PresenceClusterTests(ITestOutputHelper output)
             await client.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task A_user_on_two_nodes_typing_through_both_within_the_interval_is_seen_typing_once()
+    {
+        await using var cluster = await TestCluster.StartAsync(2, await PostgresServer.NewDatabaseAsync(), output);
+        var (first, second) = (cluster.Servers(0).Split(',')[0], cluster.Servers(1).Split(',')[0]);
+        await using var bob = await ChatClient.ConnectAsync(first, new ChatClientOptions { Device = "bob" });
+        await bob.LoginAsync((await bob.RegisterAsync("Bob", Phones.Next())).Token);
+        await using var carol = await ChatClient.ConnectAsync(second, new ChatClientOptions { Device = "carol" });
+        await carol.LoginAsync((await carol.RegisterAsync("Carol", Phones.Next())).Token);
+        // Alice on both nodes: her phone on the first, her laptop on the second
+        await using var phone = await ChatClient.ConnectAsync(first, new ChatClientOptions { Device = "phone" });
+        var token = (await phone.RegisterAsync("Alice", Phones.Next())).Token;
+        await phone.LoginAsync(token);
+        await using var laptop = await ChatClient.ConnectAsync(second, new ChatClientOptions { Device = "laptop" });
+        await laptop.LoginAsync(token);
+
+        await phone.SendAsync(bob.UserId!, "Hi Bob!");
+        var group = await phone.CreateGroupAsync("Trip", [bob.UserId!, carol.UserId!]);
+        await bob.SyncAsync(0);
+        await bob.NextOfAsync<GroupNotice>(30); // Bob's entity knows he is in the group
+        await bob.SubscribeAsync(typing: true, presence: []);
+
+        // one-to-one: Bob's user entity, one in the cluster, relays the first and refuses the second
+        Assert.True(await phone.TypingAsync(bob.UserId!));
+        var laptopRelayed = await laptop.TypingAsync(bob.UserId!);
+        await phone.SendAsync(bob.UserId!, "marker");
+        while ((await bob.NextOfAsync<Message>(30)).Text != "marker") { }
+        var seen = new List<UserTyping>();
+        while (bob.Signals.TryRead(out var frame)) if (frame is UserTyping t) seen.Add(t);
+        Assert.Single(seen);
+        Assert.Equal((phone.UserId, (string?)null), (seen[0].From, seen[0].Group));
+        Assert.False(laptopRelayed); // RateLimited: the laptop's client holds back until the retry time
+
+        // a group: the group entity refuses the second; Carol's typing, relayed after Alice's, would carry a second Alice with it
+        Assert.True(await phone.TypingAsync(group));
+        laptopRelayed = await laptop.TypingAsync(group);
+        Assert.True(await carol.TypingAsync(group));
+        seen.Clear();
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            while (!seen.Any(t => t.From == carol.UserId))
+                if (await bob.Signals.ReadAsync(cts.Token) is UserTyping t) seen.Add(t);
+        Assert.Single(seen, t => t.From == phone.UserId);
+        Assert.All(seen, t => Assert.Equal(group, t.Group));
+        Assert.False(laptopRelayed);
+    }
 }

@@ -51,6 +51,12 @@ public sealed class TcpProxy : IAsyncDisposable
     /// <summary>From now on, what clients send is read but not passed on (until <see cref="Stop"/> drops it).</summary>
     public void HoldRequests() => _requestsFlow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>A network blip: every connection through the proxy is dropped, with whatever was held back; new ones are accepted as before.</summary>
+    public void DropConnections()
+    {
+        foreach (var socket in _sockets.Keys) Close(socket);
+    }
+
     /// <summary>The node is gone: every connection is dropped, with whatever was held back, and new ones are refused.</summary>
     public void Stop()
     {

@@ -38,6 +38,10 @@ internal sealed class Tmux : IAsyncDisposable
     /// <summary>Presses keys by tmux name: Enter, Up, Down, Escape, C-c.</summary>
     public Task PressAsync(params string[] keys) => RunAsync(["send-keys", "-t", Session, .. keys]);
 
+    /// <summary>Makes the terminal <paramref name="width"/> columns by <paramref name="height"/> rows, as a person dragging its window.</summary>
+    public Task ResizeAsync(int width, int height) =>
+        RunAsync("resize-window", "-t", Session, "-x", width.ToString(), "-y", height.ToString());
+
     /// <summary>The screen's text now; with <paramref name="colours"/>, with the escape sequences of its colours.</summary>
     public Task<string> ScreenAsync(bool colours = false) =>
         colours ? RunAsync("capture-pane", "-p", "-e", "-t", Session) : RunAsync("capture-pane", "-p", "-t", Session);

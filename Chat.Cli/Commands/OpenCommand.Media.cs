@@ -4,9 +4,12 @@ using Chat.Protocol;
 namespace Chat.Cli.Commands;
 
 // Images and videos in the terminal chat: /file uploads and sends one with a progress bar on its line, /save downloads
-// one with a progress bar into a folder. Both run in the background; the loop applies their progress and outcome.
+// one with a progress bar into a folder. Both run in the background; the UI thread applies their progress and outcome.
 internal sealed partial class OpenCommand
 {
+    /// <summary>How long an upload cut off by a lost connection waits for the reconnect before its line says "not sent".</summary>
+    private static readonly TimeSpan UploadResumeWithin = TimeSpan.FromMinutes(5);
+
     /// <summary>/file PATH [CAPTION]: checks the file here first, so that a wrong path or type is one clear line.</summary>
     private void SendFile(string arguments)
     {
@@ -51,15 +54,17 @@ internal sealed partial class OpenCommand
         try
         {
             await using var file = File.OpenRead(path);
-            uploaded = await _client.UploadAsync(file, type, progress: new OnLoop(this, p => line.Transfer = p), cancellationToken: _ct)
-                .ConfigureAwait(false);
+            // the screen reconnects on its own (StayConnectedAsync): a lost connection pauses the upload, which then goes
+            // on from where the server's copy ends; the message after it is resent with its client message id
+            uploaded = await _client.UploadAsync(file, type, progress: new OnLoop(this, p => line.Transfer = p),
+                resumeWithin: UploadResumeWithin, cancellationToken: _ct).ConfigureAwait(false);
         }
         catch (ChatException e) when (e.Code == ErrorCode.MediaTooLarge)
         {
             throw new IOException($"too large: {e.Message}", e);
         }
         var media = new MediaRef(uploaded.MediaId, uploaded.ContentType, uploaded.Size);
-        _updates.Enqueue(() => ChatView.Uploaded(line, media));
+        OnUi(() => ChatView.Uploaded(line, media));
         var text = caption.Length == 0 ? null : caption;
         return to.IsGroup
             ? await _client.SendGroupMediaAsync(to.Key, media, text, cancellationToken: _ct).ConfigureAwait(false)
@@ -111,7 +116,7 @@ internal sealed partial class OpenCommand
             {
                 line.Transfer = null;
                 line.SavedTo = target;
-                _notice = $"saved {Screen.MediaLabel(media, null)} to {target}";
+                _notice = $"saved {Rows.MediaLabel(media, null)} to {target}";
             },
             error =>
             {
@@ -157,9 +162,9 @@ internal sealed partial class OpenCommand
         return (path, rest.Trim());
     }
 
-    /// <summary>Transfer progress handed to the loop, which owns the view (reports come from the transfer's thread).</summary>
+    /// <summary>Transfer progress handed to the UI thread, which owns the view (reports come from the transfer's thread).</summary>
     private sealed class OnLoop(OpenCommand owner, Action<TransferProgress> apply) : IProgress<TransferProgress>
     {
-        public void Report(TransferProgress value) => owner._updates.Enqueue(() => apply(value));
+        public void Report(TransferProgress value) => owner.OnUi(() => apply(value));
     }
 }

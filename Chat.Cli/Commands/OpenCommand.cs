@@ -1,36 +1,40 @@
-using System.Collections.Concurrent;
-using System.Text;
 using Chat.Cli.Open;
 using Chat.Protocol;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Terminal.Gui.App;
+using Key = Terminal.Gui.Input.Key;
 
 namespace Chat.Cli.Commands;
 
 internal sealed class OpenSettings : ProfileSettings;
 
 /// <summary>
-/// The full-screen terminal chat: conversations, messages with names, times and ticks, a line to type on. One loop
-/// owns the <see cref="ChatView"/>: it reads keys, applies inbox entries and runs what finished requests queued, then
-/// redraws when something changed. Requests run in the background and never block typing.
+/// The full-screen terminal chat, drawn with Terminal.Gui (<see cref="ChatWindow"/>): conversations, messages with
+/// names, times and ticks, a line to type on. Terminal.Gui's loop runs on a thread of its own and owns the
+/// <see cref="ChatView"/>: keys arrive there, and inbox entries, signals and finished requests are handed to it with
+/// <see cref="IApplication.Invoke(Action)"/>. Requests run in the background and never block typing.
 /// </summary>
-internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore profiles) : ChatCommand<OpenSettings>(console, profiles)
+internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore profiles) : ChatCommand<OpenSettings>(console, profiles), IChatScreen
 {
     /// <summary>Its own device, so that listen, send or read in the same profile do not replace it.</summary>
     private const string OpenDevice = "cli-open";
 
-    private readonly ConcurrentQueue<Action> _updates = new();
+    private IApplication _app = null!;
+    private ChatWindow _window = null!;
     private ChatClient _client = null!;
     private ChatView _view = null!;
     private string _myName = "";
     private string _myPhone = "";
-    private readonly StringBuilder _input = new();
     private string _status = "connecting";
     private string? _notice;
     private Pane _pane;
-    private bool _quit;
-    private bool _dirty = true;
     private CancellationToken _ct;
+
+    ChatView IChatScreen.View => _view;
+    Pane IChatScreen.Pane => _pane;
+    string IChatScreen.Status => _status;
+    string? IChatScreen.Notice => _notice;
 
     public override async Task<int> ExecuteAsync(CommandContext context, OpenSettings settings, CancellationToken cancellationToken)
     {
@@ -47,78 +51,143 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
             _myName = loggedIn.Name;
             _myPhone = profile.Phone;
             _status = "connected";
-            // the whole retained inbox: a chat window shows the history, not only what listen has not printed yet
-            Background(client.SyncAsync(0, _ct), _ => { });
-            var connection = StayConnectedAsync();
-            var stdout = new StreamWriter(System.Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
-            System.Console.TreatControlCAsInput = true;
-            stdout.Write("\e[?1049h\e[H\e[2J");
+            // Terminal.Gui's loop on a thread of its own for the whole chat: it is initialised, runs and ends there
+            var ui = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    RunUi();
+                    ui.SetResult();
+                }
+                catch (Exception e)
+                {
+                    ui.SetException(e);
+                }
+            }) { Name = "chat-open-ui", IsBackground = true };
+            thread.Start();
+            Task? connection = null, pumps = null;
             try
             {
-                await RunAsync(stdout);
+                // nothing is handed to the UI thread before its loop can take it; a failed start ends here with its error
+                await Task.WhenAny(_uiReady.Task, ui.Task);
+                if (ui.Task.IsCompleted) await ui.Task;
+                // the whole retained inbox: a chat window shows the history, not only what listen has not printed yet
+                Background(client.SyncAsync(0, _ct), _ => { });
+                connection = StayConnectedAsync();
+                pumps = Task.WhenAll(PumpEntriesAsync(), PumpSignalsAsync());
+                await ui.Task;
             }
             finally
             {
-                stdout.Write("\e[?1049l\e[?25h");
-                stdout.Flush();
-                System.Console.TreatControlCAsInput = false;
                 await stop.CancelAsync();
-                await connection.ContinueWith(_ => { }, TaskScheduler.Default);
+                if (connection is not null) await connection.ContinueWith(_ => { }, TaskScheduler.Default);
+                if (pumps is not null) await pumps.ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
         return 0;
     }
 
-    private async Task RunAsync(StreamWriter stdout)
+    private readonly TaskCompletionSource _uiReady = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Terminal.Gui from start to end, on the UI thread: the window, the keys, a timer for typing that ends, the loop.</summary>
+    private void RunUi()
     {
-        var (width, height) = (0, 0);
-        while (!_quit && !_ct.IsCancellationRequested)
+        using var app = Application.Create();
+        app.Init();
+        // the terminal's own 16 colours, as a terminal chat's users have set their palette for them
+        app.Driver!.Force16Colors = true;
+        _app = app;
+        using var window = new ChatWindow(this);
+        _window = window;
+        app.Keyboard.KeyDown += (_, key) => OnKey(key);
+        window.Input.Accepting += (_, e) =>
         {
-            while (System.Console.KeyAvailable) OnKey(System.Console.ReadKey(intercept: true));
-            var acked = 0L;
-            while (_client.Entries.TryRead(out var entry))
+            e.Handled = true;
+            var line = window.Input.Text.Trim();
+            window.Input.Text = "";
+            if (line.Length > 0) OnLine(line);
+            window.Refresh();
+        };
+        window.Input.TextChanged += (_, _) => OnTyped(window.Input.Text);
+        // "typing…" ends by itself after a few seconds without a new signal: look again twice a second
+        app.AddTimeout(TimeSpan.FromMilliseconds(500), () =>
+        {
+            if (ShowPresence()) window.Refresh();
+            return true;
+        });
+        using var stopping = _ct.Register(() => app.Invoke(() => app.RequestStop()));
+        window.Input.SetFocus();
+        _uiReady.SetResult();
+        app.Run(window);
+    }
+
+    /// <summary>Applies a change on the UI thread and has the window drawn again.</summary>
+    private void OnUi(Action change) => _app.Invoke(() =>
+    {
+        change();
+        _window.Refresh();
+    });
+
+    /// <summary>Inbox entries, a batch at a time, applied on the UI thread; the next batch waits until this one is applied.</summary>
+    private async Task PumpEntriesAsync()
+    {
+        var entries = _client.Entries;
+        try
+        {
+            while (await entries.WaitToReadAsync(_ct).ConfigureAwait(false))
             {
-                var (changed, readNow) = _view.Apply(entry);
-                if (readNow && changed is not null) MarkRead(changed.Key, changed.LastIncomingSeq);
-                acked = Math.Max(acked, ChatClient.SeqOf(entry));
-                if (entry is Message m) LearnNames([m.From]);
-                if (entry is GroupNotice n) LearnNames(n.Members.Append(n.Actor));
-                _dirty = true;
+                var batch = new List<Frame>();
+                while (batch.Count < 1000 && entries.TryRead(out var entry)) batch.Add(entry);
+                var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                OnUi(() =>
+                {
+                    Apply(batch);
+                    applied.SetResult();
+                });
+                await applied.Task.WaitAsync(_ct).ConfigureAwait(false);
             }
-            if (acked > 0) _client.Ack(acked);
-            if (ShowPresence()) _dirty = true;
-            while (_updates.TryDequeue(out var update))
-            {
-                update();
-                _dirty = true;
-            }
-            if ((System.Console.WindowWidth, System.Console.WindowHeight) != (width, height))
-            {
-                (width, height) = (System.Console.WindowWidth, System.Console.WindowHeight);
-                _dirty = true;
-            }
-            if (_dirty)
-            {
-                _dirty = false;
-                var rows = Screen.Draw(_view, NameOf, _input.ToString(), _status, _notice, _pane, width, height, PhoneOf);
-                stdout.Write(Screen.Frame(rows, 2 + _input.Length));
-                stdout.Flush();
-            }
-            try
-            {
-                await Task.Delay(30, _ct);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
-    private string NameOf(string userId) =>
+    private void Apply(List<Frame> batch)
+    {
+        var acked = 0L;
+        foreach (var entry in batch)
+        {
+            var (changed, readNow) = _view.Apply(entry);
+            if (readNow && changed is not null) MarkRead(changed.Key, changed.LastIncomingSeq);
+            acked = Math.Max(acked, ChatClient.SeqOf(entry));
+            if (entry is Message m) LearnNames([m.From]);
+            if (entry is GroupNotice n) LearnNames(n.Members.Append(n.Actor));
+        }
+        if (acked > 0) _client.Ack(acked);
+    }
+
+    /// <summary>Typing and presence signals: the client keeps the latest state, and the header is drawn from it.</summary>
+    private async Task PumpSignalsAsync()
+    {
+        var signals = _client.Signals;
+        try
+        {
+            while (await signals.WaitToReadAsync(_ct).ConfigureAwait(false))
+            {
+                while (signals.TryRead(out _)) { }
+                OnUi(() => ShowPresence());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public string NameOf(string userId) =>
         userId == _view.Me ? _myName : _client.NameOf(userId) ?? userId;
 
-    private string? PhoneOf(string userId) =>
+    public string? PhoneOf(string userId) =>
         userId == _view.Me ? _myPhone : _client.Contacts.TryGetValue(userId, out var p) ? p.Phone : null;
 
     private readonly HashSet<string> _asked = [];
@@ -130,33 +199,26 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
         if (missing.Count > 0) Background(_client.ResolveAsync(missing, _ct), _ => { });
     }
 
-    private void OnKey(ConsoleKeyInfo key)
+    /// <summary>
+    /// The chat's own keys, taken before the line being typed sees them: Ctrl-C quits, Esc goes back to the conversation
+    /// (Terminal.Gui would quit on it), Up/Down choose a conversation, ? on an empty line shows the help.
+    /// </summary>
+    private void OnKey(Key key)
     {
-        _dirty = true;
-        if (key.Key == ConsoleKey.C && key.Modifiers.HasFlag(ConsoleModifiers.Control)) { _quit = true; return; }
-        switch (key.Key)
-        {
-            case ConsoleKey.Escape: _pane = Pane.Conversation; return;
-            case ConsoleKey.UpArrow: Select(_view.Move(-1)); return;
-            case ConsoleKey.DownArrow: Select(_view.Move(+1)); return;
-            case ConsoleKey.Backspace:
-                if (_input.Length > 0) _input.Length--;
-                return;
-            case ConsoleKey.Enter:
-                var line = _input.ToString().Trim();
-                _input.Clear();
-                if (line.Length > 0) OnLine(line);
-                return;
-        }
-        if (key.KeyChar == '?' && _input.Length == 0)
-        {
-            _pane = _pane == Pane.Help ? Pane.Conversation : Pane.Help;
-            return;
-        }
-        if (char.IsControl(key.KeyChar)) return;
-        _input.Append(key.KeyChar);
-        // the client sends at most one Typing per few seconds per conversation, however fast the keys come
-        if (_input[0] != '/' && _view.Open is { Member: true } open) Background(_client.TypingAsync(open.Key, _ct), _ => { });
+        if (key == Key.C.WithCtrl) _app.RequestStop();
+        else if (key == Key.Esc) _pane = Pane.Conversation;
+        else if (key == Key.CursorUp) Select(_view.Move(-1));
+        else if (key == Key.CursorDown) Select(_view.Move(+1));
+        else if (key.GetPrintableText() == "?" && _window.Input.Text.Length == 0) _pane = _pane == Pane.Help ? Pane.Conversation : Pane.Help;
+        else return;
+        key.Handled = true;
+        _window.Refresh();
+    }
+
+    /// <summary>What is typed tells the other side "typing…"; the client sends at most one per few seconds per conversation.</summary>
+    private void OnTyped(string text)
+    {
+        if (text.Length > 0 && text[0] != '/' && _view.Open is { Member: true } open) Background(_client.TypingAsync(open.Key, _ct), _ => { });
     }
 
     private string? _subscribedTo;
@@ -167,7 +229,6 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
     /// </summary>
     private bool ShowPresence()
     {
-        while (_client.Signals.TryRead(out _)) { } // the client keeps the latest state; the header is drawn from it
         var open = _view.Open;
         if (open is not null && open.Key != _subscribedTo)
         {
@@ -225,7 +286,7 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
         switch (words[0])
         {
             case "/quit":
-                _quit = true;
+                _app.RequestStop();
                 return;
             case "/help":
                 _pane = Pane.Help;
@@ -292,15 +353,15 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
         return null;
     }
 
-    /// <summary>Runs a request in the background; its result (or its error, as a notice) is applied by the loop.</summary>
+    /// <summary>Runs a request in the background; its result (or its error, as a notice) is applied on the UI thread.</summary>
     private void Background<T>(Task<T> task, Action<T> done) => Background(task, done, error => _notice = error);
 
-    /// <summary>Runs a request in the background; the loop applies its result, or hands its error as words to <paramref name="failed"/>.</summary>
+    /// <summary>Runs a request in the background; the UI thread applies its result, or hands its error as words to <paramref name="failed"/>.</summary>
     private void Background<T>(Task<T> task, Action<T> done, Action<string> failed) => _ = task.ContinueWith(t =>
     {
-        if (t.IsCompletedSuccessfully) _updates.Enqueue(() => done(t.Result));
+        if (t.IsCompletedSuccessfully) OnUi(() => done(t.Result));
         else if (t.Exception?.GetBaseException() is { } e and not OperationCanceledException and not TaskCanceledException)
-            _updates.Enqueue(() => failed(e is ChatException chat ? $"{chat.Code}: {chat.Message}" : e.Message));
+            OnUi(() => failed(e is ChatException chat ? $"{chat.Code}: {chat.Message}" : e.Message));
     }, TaskScheduler.Default);
 
     /// <summary>
@@ -315,17 +376,17 @@ internal sealed partial class OpenCommand(IAnsiConsole console, ProfileStore pro
             if (_ct.IsCancellationRequested) return;
             if (_client.CloseReason?.Code == ErrorCode.Replaced)
             {
-                _updates.Enqueue(() => _status = "closed: this profile was opened on the same device elsewhere");
+                OnUi(() => _status = "closed: this profile was opened on the same device elsewhere");
                 return;
             }
-            _updates.Enqueue(() => _status = "reconnecting…");
+            OnUi(() => _status = "reconnecting…");
             var delay = TimeSpan.FromMilliseconds(250);
             while (!_ct.IsCancellationRequested)
             {
                 try
                 {
                     await _client.ReconnectAsync(_ct).ConfigureAwait(false);
-                    _updates.Enqueue(() => _status = "connected");
+                    OnUi(() => _status = "connected");
                     break;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

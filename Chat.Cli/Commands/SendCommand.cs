@@ -101,7 +101,7 @@ internal sealed class SendCommand(IAnsiConsole console, ProfileStore profiles)
         {
             try
             {
-                return await client.UploadAsync(file, type, uploadId, progress, id => uploadId = id, ct);
+                return await client.UploadAsync(file, type, uploadId, progress, id => uploadId = id, cancellationToken: ct);
             }
             catch (Exception e) when (attempt < 5 && uploadId is not null && e is IOException or TimeoutException
                                           or ChatException { Code: ErrorCode.Unavailable or ErrorCode.WrongOffset })

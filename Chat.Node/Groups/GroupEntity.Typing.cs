@@ -17,11 +17,20 @@ public sealed partial class GroupEntity
     /// <summary>Members who typed since the last relay, in the order they started.</summary>
     private readonly List<UserId> _typists = [];
     private long _typingRelayedAt = long.MinValue / 2;
+    /// <summary>Each member's last Typing taken: the cluster-wide bound of one per member per typing-interval (made on first use).</summary>
+    private TypingBound? _typingBound;
 
     private void OnTyping(RelayGroupTyping cmd)
     {
         if (!_state.Exists) { Sender.Tell(new Users.Rejected(cmd.RequestId, ErrorCode.UnknownGroup, $"no group {cmd.GroupId}")); return; }
         if (!_state.IsMember(cmd.From)) { Sender.Tell(new Users.Rejected(cmd.RequestId, ErrorCode.NotMember, "only members can type in this group")); return; }
+        // the session bounds a user's typing on its own node; the group, one in the cluster, bounds it across nodes
+        _typingBound ??= new TypingBound(_settings.Presence.TypingInterval);
+        if (!_typingBound.TryTake(cmd.From, Environment.TickCount64, out var waitMs))
+        {
+            Sender.Tell(new TypingTooSoon(cmd.RequestId, waitMs));
+            return;
+        }
         Sender.Tell(new Users.Done(cmd.RequestId));
         if (!_typists.Contains(cmd.From) && _typists.Count < _settings.Presence.MaxGroupTypists) _typists.Add(cmd.From);
         var wait = _typingRelayedAt + (long)_settings.Presence.GroupTypingInterval.TotalMilliseconds - Environment.TickCount64;

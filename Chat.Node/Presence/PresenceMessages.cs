@@ -12,7 +12,7 @@ namespace Chat.Node.Presence;
 
 /// <summary>
 /// <see cref="From"/> is typing to <see cref="UserId"/> (the recipient). Answered with <see cref="Done"/> (relayed, or
-/// dropped because the two share no conversation) or <see cref="Rejected"/> (no such user).
+/// dropped because the two share no conversation), <see cref="TypingTooSoon"/> or <see cref="Rejected"/> (no such user).
 /// </summary>
 [MessagePackObject, Manifest("pr1")]
 public sealed record RelayTyping([property: Key(0)] UserId UserId, [property: Key(1)] UserId From, [property: Key(2)] uint RequestId) : IPresenceCommand;
@@ -21,7 +21,7 @@ public sealed record RelayTyping([property: Key(0)] UserId UserId, [property: Ke
 [MessagePackObject, Manifest("pr2")]
 public sealed record TypingSeen([property: Key(0)] UserId From, [property: Key(1)] GroupId? Group, [property: Key(2)] int ForMs) : IChatMessage;
 
-/// <summary><see cref="From"/> is typing in a group. Answered with <see cref="Done"/>, or <see cref="Rejected"/> (not a member, no such group).</summary>
+/// <summary><see cref="From"/> is typing in a group. Answered with <see cref="Done"/>, <see cref="TypingTooSoon"/>, or <see cref="Rejected"/> (not a member, no such group).</summary>
 [MessagePackObject, Manifest("pr3")]
 public sealed record RelayGroupTyping([property: Key(0)] GroupId GroupId, [property: Key(1)] UserId From, [property: Key(2)] uint RequestId) : IGroupCommand;
 
@@ -52,6 +52,15 @@ public sealed record PresenceNow([property: Key(0)] UserId UserId, [property: Ke
 /// <summary>Sets whether the user hides their last seen. Answered with <see cref="Done"/> once stored.</summary>
 [MessagePackObject, Manifest("pr8")]
 public sealed record SetLastSeenHidden([property: Key(0)] UserId UserId, [property: Key(1)] bool Hidden, [property: Key(2)] uint RequestId) : IPresenceCommand;
+
+/// <summary>
+/// The answer to a <see cref="RelayTyping"/> or <see cref="RelayGroupTyping"/> from a user whose last typing to that
+/// conversation was relayed less than <c>chat.presence.typing-interval</c> ago, from any of their connections on any
+/// node: not relayed. The entity that relays (the recipient's user entity, or the group) is one in the cluster, so the
+/// bound holds however many nodes the typist is connected to.
+/// </summary>
+[MessagePackObject, Manifest("pr9")]
+public sealed record TypingTooSoon([property: Key(0)] uint RequestId, [property: Key(1)] long RetryAfterMs) : IChatMessage;
 
 /// <summary>The presence and typing commands a user entity handles (in UserEntity.Presence).</summary>
 public interface IPresenceCommand : IUserCommand;

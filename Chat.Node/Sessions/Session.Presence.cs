@@ -26,6 +26,9 @@ public sealed partial class Session
     private void ReceivePresence()
     {
         Receive<TypingSeen>(OnTypingSeen);
+        // the relaying entity saw this user's typing to the conversation from another connection, maybe on another node
+        Receive<TypingTooSoon>(t => _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited,
+            $"typing is relayed at most once per {_settings.Presence.TypingInterval.TotalSeconds:0.###} s per conversation", t.RetryAfterMs)));
         Receive<PresenceNow>(OnPresenceNow);
         Receive<RenewWatchesTick>(_ =>
         {

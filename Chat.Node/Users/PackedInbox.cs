@@ -22,10 +22,15 @@ internal sealed class PackedInbox
     /// chunk much larger than the tail would mostly hold nothing (measured: 64 KiB chunks held some 128 KiB per user for
     /// a 38 KB tail).
     /// </summary>
-    private const int ChunkSize = 8 * 1024;
-    private const int FirstChunkSize = 512; // chunks double up to ChunkSize: a user with a few entries holds little
-    /// <summary>At most this many newest entries are also kept as objects (for an offline user the tail would grow).</summary>
-    private const int MaxDecoded = 64;
+    public const int ChunkSize = 8 * 1024;
+    /// <summary>Largest chunk while the inbox holds a short tail (its owner is offline): a few entries, a few KB.</summary>
+    public const int SmallChunkSize = 1024;
+    private const int FirstChunkSize = 512; // chunks double up to the largest: a user with a few entries holds little
+    /// <summary>At most this many newest entries are also kept as objects, while a device may acknowledge them.</summary>
+    public const int MaxDecoded = 64;
+
+    private int _chunkMax = ChunkSize;
+    private int _decodedMax = MaxDecoded;
 
     private static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard;
     [ThreadStatic] private static ArrayBufferWriter<byte>? _scratch;
@@ -43,6 +48,20 @@ internal sealed class PackedInbox
     public long FirstSeq { get; private set; } = 1;
     public int Count => _slots.Count;
     public long LastSeq => FirstSeq + _slots.Count - 1;
+
+    /// <summary>Bytes of the chunks held, used or not.</summary>
+    public long AllocatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var chunk in _chunks) total += chunk.Length;
+            return total;
+        }
+    }
+
+    /// <summary>Entries also held as objects.</summary>
+    public int DecodedCount => _decoded.Count(e => e is not null);
 
     /// <summary>An empty inbox whose next entry is <paramref name="nextSeq"/>.</summary>
     public void Reset(long nextSeq)
@@ -66,7 +85,7 @@ internal sealed class PackedInbox
         var bytes = scratch.WrittenSpan;
         if (_chunks.Count == 0 || bytes.Length > _chunks[^1].Length - _used)
         {
-            var size = _chunks.Count == 0 ? FirstChunkSize : Math.Min(ChunkSize, _chunks[^1].Length * 2);
+            var size = _chunks.Count == 0 ? FirstChunkSize : Math.Min(_chunkMax, _chunks[^1].Length * 2);
             _chunks.Add(new byte[Math.Max(size, bytes.Length)]);
             _used = 0;
         }
@@ -100,13 +119,62 @@ internal sealed class PackedInbox
         _decodedFrom = Math.Max(_decodedFrom, seq + 1);
     }
 
+    /// <summary>
+    /// How the inbox holds what it holds: chunks of at most <paramref name="chunkMax"/> bytes, and at most
+    /// <paramref name="decodedMax"/> newest entries also as objects. Going smaller copies the entries held into chunks of
+    /// their exact size and lets the objects go, so an inbox whose owner went offline keeps no room it no longer needs.
+    /// </summary>
+    public void Limit(int chunkMax, int decodedMax)
+    {
+        var smaller = chunkMax < _chunkMax || decodedMax < _decodedMax;
+        (_chunkMax, _decodedMax) = (Math.Max(FirstChunkSize, chunkMax), Math.Max(0, decodedMax));
+        if (!smaller) return;
+        if (_decoded.Length > _decodedMax)
+        {
+            _decoded = [];
+            _decodedFrom = LastSeq + 1;
+        }
+        Repack();
+    }
+
+    /// <summary>Copies the entries held into one chunk of their size (the old chunks may hold entries gone or room unused).</summary>
+    private void Repack()
+    {
+        if (_slots.Count == 0)
+        {
+            _chunks.Clear();
+            _chunkBase = 0;
+            _used = 0;
+            _slots.TrimExcess();
+            return;
+        }
+        var total = 0;
+        foreach (var slot in _slots) total += slot.Length;
+        var packed = new byte[total];
+        var at = 0;
+        for (var i = 0; i < _slots.Count; i++)
+        {
+            var slot = _slots[i];
+            _chunks[(int)(slot.Chunk - _chunkBase)].AsSpan(slot.Offset, slot.Length).CopyTo(packed.AsSpan(at));
+            _slots[i] = slot with { Chunk = 0, Offset = at };
+            at += slot.Length;
+        }
+        _chunks.Clear();
+        _chunks.Add(packed);
+        _chunks.TrimExcess();
+        _chunkBase = 0;
+        _used = total;
+        _slots.TrimExcess();
+    }
+
     private void KeepDecoded(InboxEntry entry)
     {
+        if (_decodedMax == 0) return;
         var seq = entry.Seq;
         var held = seq - _decodedFrom + 1; // entries from _decodedFrom to seq
-        if (held > _decoded.Length && _decoded.Length < MaxDecoded)
+        if (held > _decoded.Length && _decoded.Length < _decodedMax)
         {
-            var grown = new InboxEntry?[Math.Min(MaxDecoded, Math.Max(4, _decoded.Length * 2))];
+            var grown = new InboxEntry?[Math.Min(_decodedMax, Math.Max(4, _decoded.Length * 2))];
             foreach (var e in _decoded)
                 if (e is not null) grown[e.Seq % grown.Length] = e;
             _decoded = grown;

@@ -23,6 +23,8 @@ public sealed partial class UserEntity
     /// <summary>What followers were last told (null: nothing yet); a new follower starts from it, so a change pending in the coalescing interval reaches it too.</summary>
     private PresenceNow? _announced;
     private long _announcedAt = long.MinValue / 2;
+    /// <summary>Who typed to this user lately: the cluster-wide bound of one Typing per typist per interval (made on first use).</summary>
+    private TypingBound? _typingBound;
 
     private void OnPresenceCommand(object message)
     {
@@ -42,6 +44,13 @@ public sealed partial class UserEntity
         if (!_state.IsOpen)
         {
             Sender.Tell(new Rejected(cmd.RequestId, ErrorCode.UnknownUser, $"no user {cmd.UserId}"));
+            return;
+        }
+        // counted for every typist, strangers too, so that a refusal does not tell who shares a conversation
+        _typingBound ??= new TypingBound(_settings.Presence.TypingInterval);
+        if (!_typingBound.TryTake(cmd.From, Environment.TickCount64, out var waitMs))
+        {
+            Sender.Tell(new TypingTooSoon(cmd.RequestId, waitMs));
             return;
         }
         // a stranger's typing is dropped: the answer does not say so, as WhoIs does not say who exists

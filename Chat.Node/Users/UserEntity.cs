@@ -59,6 +59,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
         _settings = settings;
         _state = new UserState(settings.InboxTail);
+        HoldTail();
         _strangerQuota = new StrangerQuota(settings.StrangerInboxMessages, settings.StrangerInboxBytes);
         _clock = clock;
         if (users is not null) _users = users;
@@ -90,7 +91,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         switch (message)
         {
             case SnapshotOffer { Snapshot: UserSnapshot snapshot }:
-                _state = UserState.FromSnapshot(snapshot, _settings.InboxTail);
+                _state = UserState.FromSnapshot(snapshot, Math.Min(_settings.OfflineTail, _settings.InboxTail));
+                _heldOnline = true;
+                HoldTail(); // no session yet: the offline tail
                 break;
             case IUserEvent e:
                 _state.Apply(e);
@@ -149,7 +152,8 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case ExpireUserEntries cmd: OnExpire(cmd); break;
             case JournalPage page: OnPage(page); break;
             case PumpAcks: PumpAck(); break;
-            case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count)); break;
+            case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count,
+                _state.HeldBytes, _state.DecodedEntries)); break;
             default:
                 if (!HandleSnapshotLifecycle(message, _log)) Unhandled(message);
                 break;
@@ -338,6 +342,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
                 Context.Unwatch(session);
             }
             _sessions.Clear();
+            HoldTail();
             OnlineMayHaveChanged();
             replyTo.Tell(new AccountClosedConfirmed(cmd.UserId));
             CountEventForSnapshot();
@@ -413,6 +418,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         if (!_state.IsOpen) return;
         if (_sessions.TryAdd(session, device)) Context.Watch(session);
+        HoldTail();
         SetIdleTimeout();
         OnlineMayHaveChanged();
     }
@@ -420,8 +426,24 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     private void DetachSession(IActorRef session)
     {
         if (_sessions.Remove(session)) Context.Unwatch(session);
+        HoldTail();
         SetIdleTimeout();
         OnlineMayHaveChanged();
+    }
+
+    private bool _heldOnline = true;
+
+    /// <summary>
+    /// The tail held in memory follows the sessions: <c>chat.users.inbox-tail</c> while one is attached, and
+    /// <c>chat.users.offline-tail</c> while none is (an entity stays in memory while entries keep arriving, and a long
+    /// offline inbox would otherwise keep the whole tail, decoded, for a device that is not there).
+    /// </summary>
+    private void HoldTail()
+    {
+        var online = _sessions.Count > 0;
+        if (online == _heldOnline) return;
+        _heldOnline = online;
+        _state.HoldTail(online ? _settings.InboxTail : Math.Min(_settings.OfflineTail, _settings.InboxTail), online);
     }
 
     /// <summary>An entity stays in memory while a session is attached or receipts are owed; otherwise it passivates when idle.</summary>
@@ -457,6 +479,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             if (_pending.Count == 0) return;
             var batch = _pending.ToList();
             _pending.Clear();
+            // a burst leaves room for as many commands behind; an entity kept in memory for weeks by a trickle of messages
+            // need not hold it
+            if (_pending.Capacity > 64) _pending.Capacity = 0;
             if (decide(batch) is not var (write, durable)) return;
             _inFlight = true;
             entity.PersistInOrder(write, e =>

@@ -383,9 +383,11 @@ public sealed record InboxProbe([property: Key(0)] UserId UserId) : IUserCommand
 /// <param name="Kept">Entries kept (in memory or in the journal only).</param>
 /// <param name="DedupKeys">Client message ids recognised for a resend.</param>
 /// <param name="IndexPoints">Points of the index into the journal.</param>
+/// <param name="HeldBytes">Bytes of the chunks holding the tail's entries (used or not).</param>
+/// <param name="Decoded">Entries of the tail also held as objects.</param>
 [MessagePackObject, Manifest("ua4")]
 public sealed record InboxProbeReply([property: Key(0)] int Held, [property: Key(1)] long Kept, [property: Key(2)] int DedupKeys,
-    [property: Key(3)] int IndexPoints) : IChatMessage;
+    [property: Key(3)] int IndexPoints, [property: Key(4)] long HeldBytes = 0, [property: Key(5)] int Decoded = 0) : IChatMessage;
 
 [MessagePackObject, Manifest("us1")]
 public sealed record UserSnapshot(

@@ -30,7 +30,7 @@ public sealed class UserState
 {
     /// <summary>The newest entries, held in memory (at most <see cref="_tailMax"/>); older ones are read from the journal.</summary>
     private readonly PackedInbox _inbox = new();
-    private readonly int _tailMax;
+    private int _tailMax;
     private readonly InboxIndex _index = new();
     /// <summary>Older entries read from the journal for the decision at hand (one page, replaced by the next).</summary>
     private InboxEntry?[] _page = [];
@@ -45,10 +45,28 @@ public sealed class UserState
     public UserState(int tail = int.MaxValue) => _tailMax = Math.Max(1, tail);
 
     /// <summary>
+    /// Holds the newest <paramref name="entries"/> in memory from now on, the older ones leaving at once. Offline
+    /// (<paramref name="online"/> false) nothing is kept for a device to acknowledge soon: no entry stays decoded, the
+    /// bytes are held in small chunks, and the page read for the last decision goes. Online, the tail grows back to
+    /// <paramref name="entries"/> as new entries arrive; what a device syncs from before it is read from the journal.
+    /// </summary>
+    public void HoldTail(int entries, bool online)
+    {
+        _tailMax = Math.Max(1, entries);
+        if (_inbox.Count > _tailMax) _inbox.RemoveUpTo(_inbox.FirstSeq + _inbox.Count - _tailMax - 1);
+        if (online) _inbox.Limit(PackedInbox.ChunkSize, PackedInbox.MaxDecoded);
+        else
+        {
+            _inbox.Limit(PackedInbox.SmallChunkSize, 0);
+            DropPage();
+        }
+    }
+
+    /// <summary>
     /// (sender, client message id) → inbox sequence, keyed by a 64-bit hash so that the table holds no references
     /// (see <see cref="PackedInbox"/>); a hit is confirmed against the stored entry.
     /// </summary>
-    private readonly Dictionary<long, long> _sent = [];
+    private readonly ResendKeys _sent = new();
     /// <summary>Media named by entries of this inbox: what this user may download besides their own uploads.</summary>
     private readonly HashSet<string> _media = [];
     private readonly Dictionary<string, long> _readUpTo = [];
@@ -63,8 +81,7 @@ public sealed class UserState
     /// One-to-one messages from strangers not yet acknowledged, oldest first, with their size: what the stranger quota
     /// counts. Derived from the inbox, the acknowledgements and the contacts; kept in snapshots (which hold only the tail).
     /// </summary>
-    private readonly Queue<(long Seq, UserId From, int Bytes, GroupId? Group)> _fromStrangers = new();
-    private long _strangerBytes;
+    private readonly StrangerMessages _fromStrangers = new();
     /// <summary>
     /// Groups this user was added to by a stranger and has not posted in since: group → the adder and the inbox sequence
     /// of the notice. Their notice, and posts in them by strangers, count in the stranger quota as one-to-one messages
@@ -94,13 +111,17 @@ public sealed class UserState
     public long InboxCount => LastSeq - FirstSeq + 1;
     /// <summary>Entries held in memory now (the tail, the page read for a decision, entries still to carry): what stays bounded.</summary>
     public int HeldEntries => _inbox.Count + _page.Length + _carry.Count;
+    /// <summary>Bytes of the chunks that hold the tail's entries, used or not.</summary>
+    public long HeldBytes => _inbox.AllocatedBytes;
+    /// <summary>Entries of the tail also held as objects (kept for a device to acknowledge).</summary>
+    public int DecodedEntries => _inbox.DecodedCount;
     /// <summary>The first entry held in memory; entries from <see cref="FirstSeq"/> to just before it are in the journal only.</summary>
     public long TailFrom => _inbox.FirstSeq;
     public InboxIndex Index => _index;
     /// <summary>Entries of an old snapshot still to be written to the journal (in order).</summary>
     public IReadOnlyList<InboxEntry> CarryOwed => _carry;
     /// <summary>Messages from strangers waiting unacknowledged, and their bytes (text and thumbnails).</summary>
-    public (int Messages, long Bytes) FromStrangers => (_fromStrangers.Count, _strangerBytes);
+    public (int Messages, long Bytes) FromStrangers => (_fromStrangers.Count, _fromStrangers.Bytes);
 
     /// <summary>How far a conversation (a user id or a group id) is marked read.</summary>
     public long ReadUpTo(string with) => _readUpTo.GetValueOrDefault(with);
@@ -113,7 +134,7 @@ public sealed class UserState
 
     /// <summary>Whether the stranger quota already holds all it may: a stranger's message, or group add, is refused.</summary>
     private bool StrangerQuotaFull(StrangerQuota quota, long bytes) =>
-        (quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _strangerBytes + bytes > quota.Bytes);
+        (quota.Messages > 0 && _fromStrangers.Count >= quota.Messages) || (quota.Bytes > 0 && _fromStrangers.Bytes + bytes > quota.Bytes);
 
     /// <summary>
     /// Whether <paramref name="adder"/> may add this user to <paramref name="group"/> (null: a group being created): a
@@ -241,7 +262,7 @@ public sealed class UserState
         existing = null;
         repeatOf = 0;
         if (Profile is null) return Decision<MessageStored>.Fail(ErrorCode.UnknownUser, $"no user {cmd.UserId}");
-        if (_sent.TryGetValue(SentKey(cmd.From, cmd.ClientMessageId), out var seq))
+        if (_sent.TryGet(SentKey(cmd.From, cmd.ClientMessageId), out var seq))
         {
             if (EntryAt(seq) is InboxMessage stored && stored.From == cmd.From && stored.ClientMessageId == cmd.ClientMessageId)
             {
@@ -478,7 +499,7 @@ public sealed class UserState
                 break;
             case MessageStored s:
                 Append(s.Entry);
-                _sent[SentKey(s.Entry.From, s.Entry.ClientMessageId)] = s.Entry.Seq;
+                _sent.Set(SentKey(s.Entry.From, s.Entry.ClientMessageId), s.Entry.Seq);
                 CountIfFromStranger(s.Entry);
                 break;
             case GroupsLeft l:
@@ -489,7 +510,7 @@ public sealed class UserState
                 foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
                     if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
                 // what they sent before no longer counts as from a stranger
-                if (_fromStrangers.Any(p => c.Users.Contains(p.From) || (p.Group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
+                if (_fromStrangers.AnySource((from, group) => c.Users.Contains(from) || (group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -524,7 +545,7 @@ public sealed class UserState
                 ForgetStrangersUpTo(x.UpTo);
                 foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
                     if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
-                foreach (var key in _sent.Where(p => p.Value <= x.UpTo).Select(p => p.Key).ToList()) _sent.Remove(key);
+                _sent.RemoveBefore(x.UpTo + 1);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
                 break;
             case GroupEntriesBatchStored batch:
@@ -571,21 +592,12 @@ public sealed class UserState
         if (first is not null) _index.Add(first.Seq, last!.Seq, seqNr, TimeOf(first));
     }
 
-    /// <summary>
-    /// One instance of each stranger's id while their messages wait: every message arrives with its own copy of the
-    /// sender's id string, and a queue of thousands of them would hold thousands of copies (measured: most of the
-    /// objects of a node holding 10 million waiting messages from strangers).
-    /// </summary>
-    private readonly Dictionary<UserId, UserId> _strangerIds = [];
-
     private void CountIfFromStranger(InboxMessage m)
     {
         if (m.Seq <= AckedSeq || !IsStranger(m.From)) return;
         if (m.Group is { } group && !_joinedByStranger.ContainsKey(group)) return;
         var bytes = QuotaBytes(m.Text, m.Media);
-        if (!_strangerIds.TryGetValue(m.From, out var from)) _strangerIds[m.From] = from = m.From;
-        _fromStrangers.Enqueue((m.Seq, from, bytes, m.Group));
-        _strangerBytes += bytes;
+        _fromStrangers.Add(m.Seq, m.From, bytes, m.Group);
     }
 
     /// <summary>
@@ -606,15 +618,14 @@ public sealed class UserState
                 _joinedByStranger[n.Group] = (n.Actor, n.Seq);
                 if (n.Seq <= AckedSeq) return;
                 var bytes = QuotaBytes(n.Name, null);
-                _fromStrangers.Enqueue((n.Seq, n.Actor, bytes, n.Group));
-                _strangerBytes += bytes;
+                _fromStrangers.Add(n.Seq, n.Actor, bytes, n.Group);
                 return;
             case InboxGroupNotice { Kind: GroupNoticeKind.Removed or GroupNoticeKind.Left } n when n.Members.Contains(me):
                 _joinedByStranger.Remove(n.Group);
                 return;
             case InboxMessage { Group: { } group } m when m.From == me:
                 // taking part in the group accepts it: what waits from it stops counting
-                if (_joinedByStranger.Remove(group) && _fromStrangers.Any(p => p.Group == group)) RecountStrangers();
+                if (_joinedByStranger.Remove(group) && _fromStrangers.AnySource((_, g) => g == group)) RecountStrangers();
                 return;
             case InboxMessage m:
                 CountIfFromStranger(m);
@@ -622,24 +633,10 @@ public sealed class UserState
         }
     }
 
-    private void ForgetStrangersUpTo(long seq)
-    {
-        while (_fromStrangers.TryPeek(out var oldest) && oldest.Seq <= seq)
-            _strangerBytes -= _fromStrangers.Dequeue().Bytes;
-        if (_fromStrangers.Count == 0) _strangerIds.Clear();
-    }
+    private void ForgetStrangersUpTo(long seq) => _fromStrangers.ForgetUpTo(seq);
 
-    private void RecountStrangers()
-    {
-        var keep = _fromStrangers.Where(p => !_contacts.Contains(p.From) && (p.Group is not { } g || _joinedByStranger.ContainsKey(g))).ToList();
-        _fromStrangers.Clear();
-        _strangerBytes = 0;
-        foreach (var p in keep)
-        {
-            _fromStrangers.Enqueue(p);
-            _strangerBytes += p.Bytes;
-        }
-    }
+    private void RecountStrangers() =>
+        _fromStrangers.Keep((from, group) => !_contacts.Contains(from) && (group is not { } g || _joinedByStranger.ContainsKey(g)));
 
     private void TrackGroup(InboxGroupNotice n)
     {
@@ -693,7 +690,7 @@ public sealed class UserState
         }
         for (var i = 0; i < _inbox.Count && _inbox.TimeAt(i) < cutoff; i++) before = Math.Max(before, TailFrom + i + 1);
         if (_sent.Count == 0 || before <= FirstSeq) return;
-        foreach (var key in _sent.Where(p => p.Value < before).Select(p => p.Key).ToList()) _sent.Remove(key);
+        _sent.RemoveBefore(before);
     }
 
     /// <summary>Dedup keys held (each one a message that a resend would be recognised as).</summary>
@@ -706,17 +703,15 @@ public sealed class UserState
     /// </summary>
     public UserSnapshot ToSnapshot()
     {
-        var keys = new long[_sent.Count];
-        var seqs = new long[_sent.Count];
+        var (keys, seqs) = _sent.ToArrays();
         var i = 0;
-        foreach (var (k, v) in _sent) (keys[i], seqs[i++]) = (k, v);
         var senders = new List<string>();
         var senderIndex = new Dictionary<UserId, int>();
         var groups = new List<string>();
         var groupIndex = new Dictionary<GroupId, int>();
         var strangers = new long[_fromStrangers.Count * 4];
         i = 0;
-        foreach (var (seq, from, bytes, group) in _fromStrangers)
+        foreach (var (seq, from, bytes, group) in _fromStrangers.All())
         {
             if (!senderIndex.TryGetValue(from, out var index))
             {
@@ -780,7 +775,7 @@ public sealed class UserState
             state._index.LoadFlat(s.Index ?? []);
             var keys = s.DedupKeys ?? [];
             var seqs = s.DedupSeqs ?? [];
-            for (var i = 0; i < keys.Count && i < seqs.Count; i++) state._sent[keys[i]] = seqs[i];
+            state._sent.Load(keys, seqs);
             var strangers = s.Strangers ?? [];
             var senders = s.StrangerSenders ?? [];
             var groups = s.StrangerGroups ?? [];
@@ -788,10 +783,8 @@ public sealed class UserState
             {
                 var bytes = (int)strangers[i + 2];
                 var sender = new UserId(senders[(int)strangers[i + 1]]);
-                if (!state._strangerIds.TryGetValue(sender, out var from)) state._strangerIds[sender] = from = sender;
                 GroupId? group = strangers[i + 3] >= 0 ? new GroupId(groups[(int)strangers[i + 3]]) : null;
-                state._fromStrangers.Enqueue((strangers[i], from, bytes, group));
-                state._strangerBytes += bytes;
+                state._fromStrangers.Add(strangers[i], sender, bytes, group);
             }
             var joined = s.JoinedGroups ?? [];
             for (var i = 0; i < joined.Count && i < (s.JoinedAdders?.Count ?? 0) && i < (s.JoinedSeqs?.Count ?? 0); i++)
@@ -807,7 +800,7 @@ public sealed class UserState
             {
                 if (entry is InboxMessage { Group: null } m)
                 {
-                    state._sent[SentKey(m.From, m.ClientMessageId)] = m.Seq;
+                    state._sent.Set(SentKey(m.From, m.ClientMessageId), m.Seq);
                     state.CountIfFromStranger(m);
                 }
                 else if (s.Profile is not null) state.TrackJoinByStranger(entry);
