@@ -209,6 +209,51 @@ public sealed class JournalContractSpecs : SqlitePluginSpec
         Assert.Equal(3, highest);
     }
 
+    [Fact]
+    public void A_write_the_store_refuses_is_answered_with_failures_in_order_and_the_next_write_goes_through()
+    {
+        WriteFive();
+        var probe = CreateTestProbe();
+        // sequence number 3 is taken: the store's index refuses the whole atomic write
+        Journal.Tell(new WriteMessages(new IPersistentEnvelope[] { Atomic(Event("again-3", 3, _pid, _writer), Event("again-6", 6, _pid, _writer)) },
+            probe.Ref, 1));
+        Assert.Equal(1, probe.ExpectMsg<WriteMessagesFailed>().WriteCount);
+        Assert.Equal([3L, 6L], new[] { probe.ExpectMsg<WriteMessageFailure>(), probe.ExpectMsg<WriteMessageFailure>() }.Select(f => f.Persistent.SequenceNr));
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        Assert.IsType<WriteMessageSuccess>(Assert.Single(Write(Atomic(Event("a-6", 6, _pid, _writer)))));
+        var (events, highest) = Replay(_pid);
+        Assert.Equal(["a-1", "a-2", "a-3", "a-4", "a-5", "a-6"], events.Select(e => (string)e.Payload));
+        Assert.Equal(6, highest);
+    }
+
+    [Fact]
+    public void Deferred_handlers_between_events_run_in_the_order_they_were_given()
+    {
+        var actor = Sys.ActorOf(Props.Create(() => new Deferring(_pid)));
+        actor.Tell("go", TestActor);
+        ExpectMsg("event c-1");
+        ExpectMsg("deferred after c-1");
+        ExpectMsg("event c-2");
+        var (events, _) = Replay(_pid);
+        Assert.Equal(["c-1", "c-2"], events.Select(e => (string)e.Payload));
+    }
+
+    /// <summary>Persists and defers asynchronously in one command; each handler tells the sender what ran.</summary>
+    private sealed class Deferring(string pid) : UntypedPersistentActor
+    {
+        public override string PersistenceId => pid;
+        protected override void OnRecover(object message) { }
+
+        protected override void OnCommand(object message)
+        {
+            var sender = Sender;
+            PersistAsync("c-1", e => sender.Tell($"event {e}"));
+            DeferAsync("deferred after c-1", d => sender.Tell(d));
+            PersistAsync("c-2", e => sender.Tell($"event {e}"));
+        }
+    }
+
     /// <summary>Bound to the chat serializer but without a manifest: the serializer refuses it.</summary>
     private sealed record Unserializable : Chat.Node.Serialization.IChatMessage;
 

@@ -42,7 +42,17 @@ internal static class Payloads
 /// physical deletes. Configured as <c>akka.persistence.journal.chat-sqlite</c>. Each event is replayed as it was
 /// written: payload, writer id, event adapter manifest, and timestamp (the time it was stored, or its own if it had one).
 /// </summary>
-public sealed class SqliteJournal : AsyncWriteJournal
+/// <remarks>
+/// It speaks Akka.Persistence's journal protocol itself rather than through <c>AsyncWriteJournal</c>: the store's
+/// writer thread answers each write as soon as its transaction ends, in commit order. Through the base class every
+/// write's answer went from the writer to a task continuation on the thread pool, then through a circuit breaker and
+/// a resequencing actor to the entity: two more thread wake-ups and some twenty objects per write, three writes per
+/// message. Answers stay in order without the resequencer because one thread sends them all, in the order the
+/// writes were queued, and an entity asks for its next write only after the previous one was answered. The circuit
+/// breaker is not needed: a store that cannot write fails every write at once (see <see cref="SqliteEventStore"/>).
+/// The replay filter is not needed either: the store refuses a second event with the same sequence number.
+/// </remarks>
+public sealed class SqliteJournal : WriteJournalBase
 {
     private readonly SqliteEventStore _store;
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
@@ -55,19 +65,103 @@ public sealed class SqliteJournal : AsyncWriteJournal
         base.PostStop();
     }
 
-    protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    protected override bool Receive(object message)
     {
-        var writes = messages.ToList();
-        var results = new Exception?[writes.Count];
-        var rows = ToRows(_serialization, writes, results, DateTime.UtcNow.Ticks);
-        if (rows.Count > 0) await _store.AppendAsync(rows).ConfigureAwait(false);
-        return results.All(r => r is null) ? null! : results.ToImmutableList();
+        switch (message)
+        {
+            case WriteMessages write:
+                Write(write);
+                return true;
+            case ReplayMessages replay:
+                Replay(replay);
+                return true;
+            case DeleteMessagesTo delete:
+                Delete(delete);
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private void Write(WriteMessages request)
+    {
+        var envelopes = request.Messages as IReadOnlyList<IPersistentEnvelope> ?? request.Messages.ToList();
+        var results = new Exception?[envelopes.Count];
+        var rows = ToRows(_serialization, this, envelopes, results, DateTime.UtcNow.Ticks);
+        // queued even with no rows (only rejections or deferred messages): its answers then still come after those of
+        // the entity's earlier writes, which the writer may not have sent yet
+        _store.Append(rows, new Answer(request, envelopes, results, Self));
+    }
+
+    /// <summary>The rows for a write's events, adapted by the journal's event adapters (see <see cref="ToRows(Akka.Serialization.Serialization, List{AtomicWrite}, Exception?[], long)"/>).</summary>
+    private static List<StoredRow> ToRows(Akka.Serialization.Serialization serialization, SqliteJournal journal,
+        IReadOnlyList<IPersistentEnvelope> envelopes, Exception?[] results, long now)
+    {
+        var writes = new List<AtomicWrite>(envelopes.Count);
+        var index = new List<int>(envelopes.Count);
+        for (var i = 0; i < envelopes.Count; i++)
+        {
+            if (envelopes[i] is not AtomicWrite write) continue;
+            try
+            {
+                var payload = (IImmutableList<IPersistentRepresentation>)write.Payload;
+                if (payload.Count == 1)
+                {
+                    var adapted = journal.AdaptToJournal(payload[0]);
+                    writes.Add(ReferenceEquals(adapted, payload[0]) ? write : new AtomicWrite(adapted));
+                }
+                else
+                {
+                    writes.Add(new AtomicWrite(payload.Select(journal.AdaptToJournal).ToImmutableList()));
+                }
+                index.Add(i);
+            }
+            catch (Exception e)
+            {
+                results[i] = e; // an adapter that fails rejects the write, as the base class did
+            }
+        }
+        var rejected = new Exception?[writes.Count];
+        var rows = ToRows(serialization, writes, rejected, now);
+        for (var w = 0; w < writes.Count; w++) results[index[w]] = rejected[w];
+        return rows;
+    }
+
+    /// <summary>Sends a write's answers from the writer's thread once its transaction ended.</summary>
+    private sealed class Answer(WriteMessages request, IReadOnlyList<IPersistentEnvelope> envelopes, Exception?[] rejected, IActorRef journal)
+        : SqliteEventStore.ICommitted
+    {
+        public void Committed(Exception? failure)
+        {
+            var to = request.PersistentActor;
+            var instance = request.ActorInstanceId;
+            if (failure is null) to.Tell(WriteMessagesSuccessful.Instance, journal);
+            else to.Tell(new WriteMessagesFailed(failure, envelopes.Count(e => e is AtomicWrite)), journal);
+            for (var i = 0; i < envelopes.Count; i++)
+            {
+                var envelope = envelopes[i];
+                if (envelope is AtomicWrite write)
+                {
+                    foreach (var p in (IImmutableList<IPersistentRepresentation>)write.Payload)
+                    {
+                        object answer = failure is not null ? new WriteMessageFailure(p, failure, instance)
+                            : rejected[i] is { } cause ? new WriteMessageRejected(p, cause, instance)
+                            : new WriteMessageSuccess(p, instance);
+                        to.Tell(answer, p.Sender);
+                    }
+                }
+                else
+                {
+                    to.Tell(new LoopMessageSuccess(envelope.Payload, instance), envelope.Sender);
+                }
+            }
+        }
     }
 
     /// <summary>
     /// The rows for <paramref name="writes"/>; a write whose payload cannot be serialized gets its exception in
-    /// <paramref name="results"/> and no rows. An event's timestamp is its own when it has one (Akka 1.5's journal base
-    /// class clears it before a write, so today that is <paramref name="now"/>, the time it is stored).
+    /// <paramref name="results"/> and no rows. An event's timestamp is its own when it has one (Akka's persistent
+    /// actors leave it unset, so today that is <paramref name="now"/>, the time it is stored).
     /// </summary>
     internal static List<StoredRow> ToRows(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now) =>
         Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, writes, results, now),
@@ -75,7 +169,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
 
     private static List<StoredRow> ToRowsWithTransport(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now)
     {
-        var rows = new List<StoredRow>();
+        var rows = new List<StoredRow>(writes.Count); // most writes hold one event
         for (var i = 0; i < writes.Count; i++)
         {
             var start = rows.Count;
@@ -98,19 +192,44 @@ public sealed class SqliteJournal : AsyncWriteJournal
         return rows;
     }
 
-    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
-        _store.DeleteEventsAsync(persistenceId, toSequenceNr);
-
-    public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>
-        Task.Run(() => _store.HighestSequenceNr(persistenceId), cancellationToken);
-
-    public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
-        Action<IPersistentRepresentation> recoveryCallback)
+    /// <summary>
+    /// Replays on the thread pool, straight to the recovering actor: its events from the store, each through the event
+    /// adapters, then <see cref="RecoverySuccess"/> with the highest sequence number (or <see cref="ReplayMessagesFailure"/>).
+    /// </summary>
+    private void Replay(ReplayMessages request)
     {
-        var rows = await Task.Run(() => _store.ReadEvents(persistenceId, fromSequenceNr, toSequenceNr, max)).ConfigureAwait(false);
-        foreach (var row in rows)
-            recoveryCallback(new Persistent(Payloads.Deserialize(_serialization, row), row.SequenceNr, persistenceId,
-                row.EventManifest, false, ActorRefs.NoSender, row.WriterId, row.Created));
+        var to = request.PersistentActor;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                var highest = _store.HighestSequenceNr(request.PersistenceId);
+                var last = Math.Min(request.ToSequenceNr, highest);
+                if (highest != 0 && request.FromSequenceNr <= last && request.Max > 0)
+                {
+                    foreach (var row in _store.ReadEvents(request.PersistenceId, request.FromSequenceNr, last, request.Max))
+                    {
+                        var p = new Persistent(Payloads.Deserialize(_serialization, row), row.SequenceNr, request.PersistenceId,
+                            row.EventManifest, false, ActorRefs.NoSender, row.WriterId, row.Created);
+                        foreach (var adapted in AdaptFromJournal(p)) to.Tell(new ReplayedMessage(adapted), ActorRefs.NoSender);
+                    }
+                }
+                to.Tell(new RecoverySuccess(highest), ActorRefs.NoSender);
+            }
+            catch (Exception e)
+            {
+                to.Tell(new ReplayMessagesFailure(e), ActorRefs.NoSender);
+            }
+        });
+    }
+
+    private void Delete(DeleteMessagesTo request)
+    {
+        var to = request.PersistentActor;
+        _store.DeleteEventsAsync(request.PersistenceId, request.ToSequenceNr).ContinueWith(t => to.Tell(t.IsCompletedSuccessfully
+            ? new DeleteMessagesSuccess(request.ToSequenceNr)
+            : new DeleteMessagesFailure(t.Exception?.GetBaseException() ?? new OperationCanceledException("deleting events was cancelled"),
+                request.ToSequenceNr)), TaskScheduler.Default);
     }
 }
 
