@@ -21,6 +21,26 @@ public sealed class OpenBenchTests : IAsyncLifetime
     };
 
     [Fact]
+    public async Task A_warm_up_is_offered_and_checked_but_left_out_of_the_figures()
+    {
+        var output = new StringWriter();
+        var code = await global::Chat.Cli.Program.Run(
+            ["bench", "open", "--server", _node.Server, "--users", "20", "--rate", "200", "--duration", "2", "--warmup", "1",
+             "--json"], output).WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Equal(0, code);
+        var r = JsonDocument.Parse(output.ToString().Trim().Split('\n')[^1]).RootElement;
+        long Count(string name) => r.GetProperty(name).GetInt64();
+
+        Assert.Equal(1, r.GetProperty("warmup_s").GetDouble());
+        Assert.Equal(600, Count("scheduled")); // 200/s for 1 + 2 s
+        Assert.Equal(600, Count("received"));
+        Assert.Equal(0, Count("lost"));
+        Assert.Equal(0, Count("out_of_order"));
+        Assert.Equal(400, Count("measured")); // the latencies are those of the 2 s after the warm-up
+        Assert.InRange(r.GetProperty("achieved_per_s").GetDouble(), 160, 240);
+    }
+
+    [Fact]
     public async Task Open_delivers_what_it_offers_at_the_offered_rate_once_in_order_and_every_message_gets_its_delivered_receipt()
     {
         var output = new StringWriter();

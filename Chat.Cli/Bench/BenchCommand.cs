@@ -52,6 +52,10 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--duration <SECONDS>")] [DefaultValue(20)] [Description("open: how long messages are offered")]
     public int Duration { get; set; } = 20;
 
+    [CommandOption("--warmup <SECONDS>")] [DefaultValue(0)]
+    [Description("open: offer at the same rate this long first, left out of the latency and CPU figures (still checked for loss and order)")]
+    public int Warmup { get; set; }
+
     [CommandOption("--ack-every <N>")] [DefaultValue(1)]
     [Description("Receivers acknowledge every entry with its own Ack (1, as a client storing each message does), every N-th entry " +
                  "and the last, or (0) the last of each batch read at once")]
@@ -98,10 +102,10 @@ internal sealed class BenchSettings : CommandSettings
                 return ValidationResult.Error("bench only targets loopback addresses (127.0.0.0/8, localhost, ::1)");
         if (Users < 2 || Messages < 1 || Size < 32 || Window < 1 || Connections < 1 || Timeout < 1 || Groups < 1 || GroupSize < 2)
             return ValidationResult.Error("users >= 2, messages >= 1, size >= 32, window >= 1, connections >= 1, timeout >= 1, groups >= 1, size-members >= 2");
-        if (Rate < 1 || Duration < 1 || AckEvery < 0 || MaxLag < 1 || MaxInFlight < 1 || Grace < 1)
-            return ValidationResult.Error("rate >= 1, duration >= 1, ack-every >= 0, max-lag >= 1, max-in-flight >= 1, grace >= 1");
-        if ((long)Rate * Duration > Workloads.MaxOpenMessages)
-            return ValidationResult.Error($"open offers at most {Workloads.MaxOpenMessages:N0} messages (rate × duration)");
+        if (Rate < 1 || Duration < 1 || Warmup < 0 || AckEvery < 0 || MaxLag < 1 || MaxInFlight < 1 || Grace < 1)
+            return ValidationResult.Error("rate >= 1, duration >= 1, warmup >= 0, ack-every >= 0, max-lag >= 1, max-in-flight >= 1, grace >= 1");
+        if ((long)Rate * ((long)Duration + Warmup) > Workloads.MaxOpenMessages)
+            return ValidationResult.Error($"open offers at most {Workloads.MaxOpenMessages:N0} messages (rate × (warmup + duration))");
         return ValidationResult.Success();
     }
 }
@@ -118,7 +122,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Window = s.Window ?? (s.Workload == "group" ? 1 : 100),
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
             Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Hold = TimeSpan.FromSeconds(s.Hold), Timeout = TimeSpan.FromSeconds(s.Timeout),
-            AckEvery = s.AckEvery, Rate = s.Rate, Duration = TimeSpan.FromSeconds(s.Duration), MaxLag = TimeSpan.FromSeconds(s.MaxLag),
+            AckEvery = s.AckEvery, Rate = s.Rate, Duration = TimeSpan.FromSeconds(s.Duration), Warmup = TimeSpan.FromSeconds(s.Warmup), MaxLag = TimeSpan.FromSeconds(s.MaxLag),
             MaxInFlight = s.MaxInFlight, Grace = TimeSpan.FromSeconds(s.Grace),
         };
         var output = console.Profile.Out.Writer;

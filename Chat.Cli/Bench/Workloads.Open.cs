@@ -28,7 +28,8 @@ public static partial class Workloads
     public static async Task<BenchResult> OpenAsync(BenchOptions o, Action<string>? progress = null)
     {
         var pairs = Math.Max(1, o.Users / 2);
-        var total = (int)Math.Clamp(Math.Round(o.Rate * o.Duration.TotalSeconds), 1, MaxOpenMessages);
+        var total = (int)Math.Clamp(Math.Round(o.Rate * (o.Warmup + o.Duration).TotalSeconds), 1, MaxOpenMessages);
+        var warm = (int)Math.Clamp(Math.Round(o.Rate * o.Warmup.TotalSeconds), 0, total - 1);
         var maxInFlight = o.MaxInFlight ?? (int)Math.Max(100, Math.Min(int.MaxValue, o.Rate * o.MaxLag.TotalSeconds));
         using var deadline = new CancellationTokenSource(o.Timeout);
         var setup = Stopwatch.StartNew();
@@ -36,14 +37,14 @@ public static partial class Workloads
         var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
         await Task.WhenAll(clients.Select(c => c.SyncAsync(0, deadline.Token)));
         var loginSeconds = setup.Elapsed.TotalSeconds;
-        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s; offering {o.Rate} messages/s for {o.Duration.TotalSeconds:0.#} s");
+        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s; offering {o.Rate} messages/s for {o.Duration.TotalSeconds:0.#} s" +
+            (warm > 0 ? $" after {o.Warmup.TotalSeconds:0.#} s of warm-up" : ""));
 
-        var run = new OpenRun(o, clients, accounts, pairs, total, maxInFlight);
+        var run = new OpenRun(o, clients, accounts, pairs, total, warm, maxInFlight);
         using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
         var receiving = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.ReceiveAsync(p, stopReceiving.Token))).ToArray();
         var receipts = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.TakeReceiptsAsync(p, deadline.Token))).ToArray();
 
-        var cpu = CpuMeter.Start(o.ServerPid);
         // A thread of its own: the timetable keeps time even when the thread pool is busy with the clients.
         await Task.Factory.StartNew(() => run.KeepTimetable(deadline.Token), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -55,11 +56,11 @@ public static partial class Workloads
         await Task.WhenAll(receiving);
         run.ExpectReceiptsForEverythingReceived();
         timedOut |= !await Within(run.AllReceipted, o.Grace, deadline.Token);
-        var used = cpu.Stop();
+        var used = run.StopCpu();
 
         var result = run.Figures(loginSeconds);
         result.TimedOut = timedOut;
-        used.AddTo(result, ("msg", run.Received));
+        used.AddTo(result, ("msg", run.MeasuredReceived));
         await deadline.CancelAsync();
         await Task.WhenAll(receipts.Select(Quietly));
         await DisposeAllAsync(clients);
@@ -86,7 +87,9 @@ public static partial class Workloads
         private readonly BenchOptions _o;
         private readonly int _pairs;
         private readonly int _total;
+        private readonly int _warm; // messages before this one are the warm-up
         private readonly int _maxInFlight;
+        private CpuMeter? _cpu; // started when the first measured message falls due
         private readonly ChatClient[] _senders;
         private readonly ChatClient[] _receivers;
         private readonly EntryAcks[] _senderAcks;
@@ -111,9 +114,10 @@ public static partial class Workloads
         private long _duplicateReceipts;
         private string _stopped = "no";
 
-        public OpenRun(BenchOptions o, ChatClient[] clients, Account[] accounts, int pairs, int total, int maxInFlight)
+        public OpenRun(BenchOptions o, ChatClient[] clients, Account[] accounts, int pairs, int total, int warm, int maxInFlight)
         {
             _o = o;
+            _warm = warm;
             _pairs = pairs;
             _total = total;
             _maxInFlight = maxInFlight;
@@ -139,6 +143,20 @@ public static partial class Workloads
         public Task AllReceipted => _receipted.Reached;
         public long Received => _received.Count;
 
+        /// <summary>Messages received that were due after the warm-up.</summary>
+        public long MeasuredReceived
+        {
+            get
+            {
+                long n = 0;
+                for (var k = _warm; k < _total; k++) if (Volatile.Read(ref _receivedAt[k]) != 0) n++;
+                return n;
+            }
+        }
+
+        /// <summary>CPU used since the first measured message fell due (nothing if the run stopped before it).</summary>
+        public CpuUse StopCpu() => (Volatile.Read(ref _cpu) ?? CpuMeter.Start(_o.ServerPid)).Stop();
+
         private long Due(int k) => _start + (long)(k * _ticksPerMessage);
 
         /// <summary>Sends every message when it is due, on this thread, until the last one or until it has to stop.</summary>
@@ -150,6 +168,7 @@ public static partial class Workloads
             {
                 var due = Due(k);
                 SleepUntil(due);
+                if (k == _warm) Volatile.Write(ref _cpu, CpuMeter.Start(_o.ServerPid));
                 _o.OnDue?.Invoke(k);
                 var now = Stopwatch.GetTimestamp();
                 if (now - due > maxLag)
@@ -294,22 +313,25 @@ public static partial class Workloads
             var sent = Volatile.Read(ref _sent);
             var latency = new List<double>(sent);
             var accept = new List<double>(sent);
-            var lag = new double[sent];
+            var measuredFrom = Math.Min(_warm, sent);
+            var lag = new double[sent - measuredFrom];
             long accepted = 0, lost = 0;
             long firstArrival = long.MaxValue, lastArrival = 0, lastSent = sent > 0 ? _sentAt[sent - 1] : _start;
             for (var k = 0; k < sent; k++)
             {
+                // loss counts over the whole run; times only after the warm-up
+                var measured = k >= measuredFrom;
                 var due = Due(k);
-                lag[k] = Ms(_sentAt[k] - due);
+                if (measured) lag[k - measuredFrom] = Ms(_sentAt[k] - due);
                 var acceptedAt = Volatile.Read(ref _acceptedAt[k]);
                 var receivedAt = _receivedAt[k];
                 if (acceptedAt != 0)
                 {
                     accepted++;
-                    accept.Add(Ms(acceptedAt - due));
+                    if (measured) accept.Add(Ms(acceptedAt - due));
                     if (receivedAt == 0) lost++;
                 }
-                if (receivedAt == 0) continue;
+                if (receivedAt == 0 || !measured) continue;
                 latency.Add(Ms(receivedAt - due));
                 firstArrival = Math.Min(firstArrival, receivedAt);
                 lastArrival = Math.Max(lastArrival, receivedAt);
@@ -318,14 +340,16 @@ public static partial class Workloads
             var refused = Interlocked.Read(ref _refused);
             var slot = 1.0 / _o.Rate; // one message's share of the timetable: n messages take n slots
             // Rates over the span in which messages went out / came in: at a steady latency both equal the offered rate.
-            var sentPerSecond = sent > 0 ? sent / ((lastSent - _sentAt[0]) / (double)Stopwatch.Frequency + slot) : 0;
-            var achieved = received > 0 ? received / ((lastArrival - firstArrival) / (double)Stopwatch.Frequency + slot) : 0;
+            var sentMeasured = sent - measuredFrom;
+            var sentPerSecond = sentMeasured > 0 ? sentMeasured / ((lastSent - _sentAt[measuredFrom]) / (double)Stopwatch.Frequency + slot) : 0;
+            var achieved = latency.Count > 0 ? latency.Count / ((lastArrival - firstArrival) / (double)Stopwatch.Frequency + slot) : 0;
             var lat = Sorted(latency);
             var acc = Sorted(accept);
             Array.Sort(lag);
             return new BenchResult("open")
                 .Add("users", _pairs * 2).Add("pairs", _pairs).Add("rate_offered", _o.Rate)
-                .Add("duration_s", Round(_o.Duration.TotalSeconds)).Add("body_bytes", _o.Size).Add("ack_every", _o.AckEvery)
+                .Add("duration_s", Round(_o.Duration.TotalSeconds)).Add("warmup_s", Round(_o.Warmup.TotalSeconds))
+                .Add("measured", (long)latency.Count).Add("body_bytes", _o.Size).Add("ack_every", _o.AckEvery)
                 .Add("login_s", Round(loginSeconds)).Add("scheduled", (long)_total).Add("sent", (long)sent)
                 .Add("stopped_early", _stopped).Add("max_in_flight", _maxInFlight).Add("in_flight_max", _inFlightMax)
                 .Add("accepted", accepted).Add("not_accepted", refused).Add("unanswered", Math.Max(0, sent - accepted - refused))

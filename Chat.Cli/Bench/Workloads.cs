@@ -37,6 +37,11 @@ public sealed record BenchOptions
     public int Rate { get; init; } = 1000;
     /// <summary>open: how long messages are offered.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// open: how long messages are offered at the same rate before <see cref="Duration"/>, left out of the latency and
+    /// CPU figures (still checked for loss, order and duplicates): the node's state after start-up, not during it.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.Zero;
     /// <summary>open: how far the load generator may fall behind its timetable before it stops offering.</summary>
     public TimeSpan MaxLag { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>open: messages sent and not yet received beyond which it stops offering (default: <see cref="MaxLag"/> worth at <see cref="Rate"/>).</summary>
