@@ -292,6 +292,33 @@ public sealed class UserStateTests
         }
     }
 
+    [Fact]
+    public void Retention_forgets_the_media_of_the_entries_it_removes_and_a_restart_keeps_the_rest()
+    {
+        var state = Registered(Ann);
+        void Photo(string cmid, string media, long at) => state.Apply(state.DecideDeliver(
+            new DeliverText(Ann, Bob, cmid, "", 1, new MediaRef(media, "image/jpeg", 10)), "m-" + cmid, at, out _).Event!);
+        Photo("p1", "old-photo", 100);
+        Photo("p2", "shared-photo", 150);
+        Photo("p3", "shared-photo", 300); // sent again later: the later message keeps it
+        Photo("p4", "new-photo", 400);
+
+        var (upTo, _) = state.Expiring(cutoff: 250);
+        state.Apply(new InboxExpired(upTo, 250));
+        var restored = UserState.FromSnapshot(state.ToSnapshot());
+
+        foreach (var s in new[] { state, restored })
+        {
+            Assert.False(s.MaySee("old-photo")); // its only message is gone: the media store deletes it too
+            Assert.True(s.MaySee("shared-photo"));
+            Assert.True(s.MaySee("new-photo"));
+        }
+        // a later sweep forgets what the restarted state kept, by the same times
+        restored.Apply(new InboxExpired(restored.Expiring(cutoff: 350).UpTo, 350));
+        Assert.False(restored.MaySee("shared-photo"));
+        Assert.True(restored.MaySee("new-photo"));
+    }
+
     private static void DeliverAt(UserState state, UserId from, string cmid, long at) =>
         state.Apply(state.DecideDeliver(new DeliverText(Ann, from, cmid, cmid, 1), "m-" + cmid, at, out _).Event!);
 

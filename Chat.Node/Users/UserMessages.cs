@@ -416,4 +416,5 @@ public sealed record UserSnapshot(
     [property: Key(22)] IReadOnlyList<string>? StrangerGroups = null,
     [property: Key(23)] IReadOnlyList<string>? JoinedGroups = null,
     [property: Key(24)] IReadOnlyList<string>? JoinedAdders = null,
-    [property: Key(25)] IReadOnlyList<long>? JoinedSeqs = null) : IChatMessage;
+    [property: Key(25)] IReadOnlyList<long>? JoinedSeqs = null,
+    [property: Key(26)] IReadOnlyList<long>? MediaTimes = null) : IChatMessage;

@@ -68,7 +68,11 @@ public sealed class UserState
     /// </summary>
     private readonly ResendKeys _sent = new();
     /// <summary>Media named by entries of this inbox: what this user may download besides their own uploads.</summary>
-    private readonly HashSet<string> _media = [];
+    /// <remarks>
+    /// Each with the time of the newest entry naming it (as <see cref="TimeOf"/> gives it): retention forgets the media
+    /// of the entries it removes, as the media store deletes them, so the set does not grow with the account's age.
+    /// </remarks>
+    private readonly Dictionary<string, long> _media = [];
     private readonly Dictionary<string, long> _readUpTo = [];
     private readonly Dictionary<GroupId, long> _groupCursor = [];
     private readonly Dictionary<GroupId, string> _groups = [];
@@ -155,7 +159,7 @@ public sealed class UserState
     public long FirstSeq { get; private set; } = 1;
 
     /// <summary>Whether an entry of this inbox (a message, or a group's picture) named the media.</summary>
-    public bool MaySee(string mediaId) => _media.Contains(mediaId);
+    public bool MaySee(string mediaId) => _media.ContainsKey(mediaId);
 
     /// <summary>The entry at <paramref name="seq"/> if it is held in memory (the tail, the page read, or still to carry).</summary>
     public InboxEntry? EntryAt(long seq)
@@ -547,6 +551,8 @@ public sealed class UserState
                     if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
                 _sent.RemoveBefore(x.UpTo + 1);
                 _outbox.RemoveAll(b => b.At < x.Cutoff);
+                foreach (var (id, time) in _media)
+                    if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
                 break;
             case GroupEntriesBatchStored batch:
                 foreach (var g in batch.Entries) Apply(g);
@@ -663,9 +669,17 @@ public sealed class UserState
         _inbox.Append(entry, TimeOf(entry));
         // the oldest entry held leaves memory: it stays in the journal (events are written before they are read back)
         if (_inbox.Count > _tailMax) _inbox.RemoveUpTo(_inbox.FirstSeq + _inbox.Count - _tailMax - 1);
-        var media = entry switch { InboxMessage m => m.Media, InboxGroupNotice n => n.Image, _ => null };
-        if (media is not null) _media.Add(media.MediaId);
+        NoteMedia(entry);
         LastSeq = entry.Seq;
+    }
+
+    /// <summary>Remembers the media <paramref name="entry"/> names, with the entry's time.</summary>
+    private void NoteMedia(InboxEntry entry)
+    {
+        var media = entry switch { InboxMessage m => m.Media, InboxGroupNotice n => n.Image, _ => null };
+        if (media is null) return;
+        var time = TimeOf(entry);
+        if (!_media.TryGetValue(media.MediaId, out var known) || known < time) _media[media.MediaId] = time;
     }
 
     private void AddToOutbox(ReceiptBatch batch)
@@ -747,12 +761,13 @@ public sealed class UserState
             DedupKeys: keys,
             DedupSeqs: seqs,
             Strangers: strangers,
-            Media: _media.ToArray(),
+            Media: _media.Keys.ToArray(),
             StrangerSenders: senders,
             StrangerGroups: groups,
             JoinedGroups: _joinedByStranger.Keys.Select(g => g.Value).ToArray(),
             JoinedAdders: _joinedByStranger.Values.Select(v => v.Adder.Value).ToArray(),
-            JoinedSeqs: _joinedByStranger.Values.Select(v => v.Seq).ToArray());
+            JoinedSeqs: _joinedByStranger.Values.Select(v => v.Seq).ToArray(),
+            MediaTimes: _media.Values.ToArray());
     }
 
     /// <param name="tail">Newest entries held in memory. A snapshot written before tails (<see cref="UserSnapshot.TailOnly"/>
@@ -789,7 +804,12 @@ public sealed class UserState
             var joined = s.JoinedGroups ?? [];
             for (var i = 0; i < joined.Count && i < (s.JoinedAdders?.Count ?? 0) && i < (s.JoinedSeqs?.Count ?? 0); i++)
                 state._joinedByStranger[new GroupId(joined[i])] = (new UserId(s.JoinedAdders![i]), s.JoinedSeqs![i]);
-            foreach (var m in s.Media ?? []) state._media.Add(m);
+            // a snapshot from before the times were kept: its media count as named by its newest entry (kept one
+            // retention period longer at most), or, with no entry held, are kept as before
+            var media = s.Media ?? [];
+            var times = s.MediaTimes is { } t && t.Count == media.Count ? t : null;
+            var fallback = s.Inbox.Count > 0 ? s.Inbox.Max(TimeOf) : long.MaxValue;
+            for (var i = 0; i < media.Count; i++) state._media[media[i]] = times?[i] ?? fallback;
         }
         else
         {
@@ -804,8 +824,7 @@ public sealed class UserState
                     state.CountIfFromStranger(m);
                 }
                 else if (s.Profile is not null) state.TrackJoinByStranger(entry);
-                var media = entry switch { InboxMessage m2 => m2.Media, InboxGroupNotice n => n.Image, _ => null };
-                if (media is not null) state._media.Add(media.MediaId);
+                state.NoteMedia(entry);
             }
         }
         foreach (var (k, v) in s.ReadUpTo) state._readUpTo[k] = v;
