@@ -31,6 +31,35 @@ public sealed class ChatMetricsTests
     }
 
     [Fact]
+    public void A_listener_that_starts_after_entities_did_still_counts_them()
+    {
+        // 1,000 phone entries start before anyone listens (other tests in this process start and stop a few meanwhile)
+        const int early = 1_000;
+        for (var i = 0; i < early; i++) ChatMetrics.EntityStarted(ChatMetrics.EntityType.Phone);
+        try
+        {
+            long seen = 0;
+            using var listener = new System.Diagnostics.Metrics.MeterListener();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == ChatMetrics.MeterName && instrument.Name == "chat.entities") l.EnableMeasurementEvents(instrument);
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                    if (tag is { Key: "type", Value: "phone" }) seen += value;
+            });
+            listener.Start();
+            listener.RecordObservableInstruments();
+            Assert.True(seen >= early - 100, $"a late listener counted {seen} phone entries running, not the {early}+ there are");
+        }
+        finally
+        {
+            for (var i = 0; i < early; i++) ChatMetrics.EntityStopped(ChatMetrics.EntityType.Phone);
+        }
+    }
+
+    [Fact]
     public void Every_metric_of_the_node_is_documented_and_the_dashboard_uses_only_documented_names()
     {
         var root = AppContext.BaseDirectory;

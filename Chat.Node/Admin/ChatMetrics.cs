@@ -37,8 +37,6 @@ public static class ChatMetrics
         "One transaction of the embedded store's writer (chat.persistence = sqlite)", tags: null, advice: new() { HistogramBucketBoundaries = CommitBuckets });
     private static readonly Histogram<long> CommitRows = Meter.CreateHistogram<long>("chat.journal.commit.rows", "{row}",
         "Events and snapshots written by one transaction of the embedded store's writer", tags: null, advice: new() { HistogramBucketBoundaries = RowBuckets });
-    private static readonly UpDownCounter<long> Entities = Meter.CreateUpDownCounter<long>("chat.entities", "{entity}",
-        "Entities running on this node, by type (user, group, phone)");
     private static readonly Counter<long> RetentionRemoved = Meter.CreateCounter<long>("chat.retention.removed", "{item}",
         "What retention sweeps run on this node removed: inbox and group log entries (kind=entries), media files (kind=media)");
     private static readonly Counter<long> MediaReceived = Meter.CreateCounter<long>("chat.media.received", "By",
@@ -50,6 +48,12 @@ public static class ChatMetrics
 
     private static int _connections;
     private static int _sessions;
+    /// <summary>
+    /// Entities running, by <see cref="EntityType"/>. Observed like the connections, not added up by the listener: a
+    /// listener that starts after entities did (an exporter started late, or a second host in one process) would
+    /// otherwise count only the changes it saw, and go below zero as earlier entities stop.
+    /// </summary>
+    private static readonly long[] _entities = new long[3];
 
     static ChatMetrics()
     {
@@ -57,7 +61,12 @@ public static class ChatMetrics
             "Client TCP connections open on this node");
         Meter.CreateObservableUpDownCounter("chat.sessions", () => Volatile.Read(ref _sessions), "{session}",
             "Logged-in sessions on this node");
+        Meter.CreateObservableUpDownCounter("chat.entities", ObserveEntities, "{entity}",
+            "Entities running on this node, by type (user, group, phone)");
     }
+
+    private static IEnumerable<Measurement<long>> ObserveEntities() => Enum.GetValues<EntityType>()
+        .Select(t => new Measurement<long>(Volatile.Read(ref _entities[(int)t]), EntityTags[(int)t]));
 
     public enum EntityType { User, Group, Phone }
 
@@ -89,8 +98,8 @@ public static class ChatMetrics
         CommitRows.Record(rows);
     }
 
-    public static void EntityStarted(EntityType type) => Entities.Add(1, EntityTags[(int)type]);
-    public static void EntityStopped(EntityType type) => Entities.Add(-1, EntityTags[(int)type]);
+    public static void EntityStarted(EntityType type) => Interlocked.Increment(ref _entities[(int)type]);
+    public static void EntityStopped(EntityType type) => Interlocked.Decrement(ref _entities[(int)type]);
 
     public static void RetentionRemovedEntries(long entries) { if (entries > 0) RetentionRemoved.Add(entries, EntriesTag); }
     public static void RetentionRemovedMedia(long files) { if (files > 0) RetentionRemoved.Add(files, MediaTag); }
