@@ -523,11 +523,7 @@ public sealed class UserState
                 foreach (var group in l.Groups) _groups.Remove(group);
                 break;
             case ContactsAdded c:
-                foreach (var user in c.Users) _contacts.Add(user);
-                foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
-                    if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
-                // what they sent before no longer counts as from a stranger
-                if (_fromStrangers.AnySource((from, group) => c.Users.Contains(from) || (group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
+                ApplyContacts(c);
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -555,17 +551,7 @@ public sealed class UserState
                 for (var i = 0; i < batch.Messages.Count; i++) Apply(batch.Messages[i]);
                 break;
             case InboxExpired x:
-                _inbox.RemoveUpTo(x.UpTo);
-                if (x.UpTo >= FirstSeq) FirstSeq = x.UpTo + 1;
-                _index.RemoveBefore(FirstSeq);
-                DropPage();
-                ForgetStrangersUpTo(x.UpTo);
-                foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
-                    if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
-                _sent.RemoveBefore(x.UpTo + 1);
-                _outbox.RemoveAll(b => b.At < x.Cutoff);
-                foreach (var (id, time) in _media)
-                    if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
+                ApplyExpired(x);
                 break;
             case GroupEntriesBatchStored batch:
                 for (var i = 0; i < batch.Entries.Count; i++) Apply(batch.Entries[i]);
@@ -579,7 +565,7 @@ public sealed class UserState
                 }
                 break;
             case ReceiptsConfirmed c:
-                _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
+                ApplyConfirmed(c);
                 break;
             case EntriesCarried c:
                 // the entries are in the state already (from the old snapshot); now they are in the journal too
@@ -588,6 +574,35 @@ public sealed class UserState
         }
         return this;
     }
+
+    // The cases whose lambdas capture the event are methods of their own: captured in Apply, the event's variable made
+    // every Apply, whatever its event, allocate the closure that holds it.
+
+    private void ApplyContacts(ContactsAdded c)
+    {
+        foreach (var user in c.Users) _contacts.Add(user);
+        foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
+            if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
+        // what they sent before no longer counts as from a stranger
+        if (_fromStrangers.AnySource((from, group) => c.Users.Contains(from) || (group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
+    }
+
+    private void ApplyExpired(InboxExpired x)
+    {
+        _inbox.RemoveUpTo(x.UpTo);
+        if (x.UpTo >= FirstSeq) FirstSeq = x.UpTo + 1;
+        _index.RemoveBefore(FirstSeq);
+        DropPage();
+        ForgetStrangersUpTo(x.UpTo);
+        foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
+            if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
+        _sent.RemoveBefore(x.UpTo + 1);
+        _outbox.RemoveAll(b => b.At < x.Cutoff);
+        foreach (var (id, time) in _media)
+            if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
+    }
+
+    private void ApplyConfirmed(ReceiptsConfirmed c) => _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
 
     /// <summary>Entries this event stores in the inbox (none for most events).</summary>
     public static IEnumerable<InboxEntry> EntriesOf(IUserEvent e) => e switch
@@ -652,13 +667,21 @@ public sealed class UserState
                 _joinedByStranger.Remove(n.Group);
                 return;
             case InboxMessage { Group: { } group } m when m.From == me:
-                // taking part in the group accepts it: what waits from it stops counting
-                if (_joinedByStranger.Remove(group) && _fromStrangers.AnySource((_, g) => g == group)) RecountStrangers();
+                TookPart(group);
                 return;
             case InboxMessage m:
                 CountIfFromStranger(m);
                 return;
         }
+    }
+
+    /// <summary>
+    /// The user posted in <paramref name="group"/>: taking part in it accepts it, and what waits from it stops counting.
+    /// (Its own method: captured in TrackJoinByStranger, the group made every entry allocate a closure.)
+    /// </summary>
+    private void TookPart(GroupId group)
+    {
+        if (_joinedByStranger.Remove(group) && _fromStrangers.AnySource((_, g) => g == group)) RecountStrangers();
     }
 
     private void ForgetStrangersUpTo(long seq) => _fromStrangers.ForgetUpTo(seq);
