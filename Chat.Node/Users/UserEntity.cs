@@ -759,7 +759,11 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _receiptCommands.Clear();
         foreach (var later in deferred) _receipts.Defer(later, _receiptReplyTo[(later.By, later.Batch.BatchNo)]);
         foreach (var dup in duplicates) ConfirmAgainWhenDurable(dup, _receiptReplyTo[(dup.By, dup.Batch.BatchNo)]);
-        if (stored is null) return null; // batches after a gap wait for the issuer to resend in order
+        if (stored is null)
+        {
+            _receiptReplyTo.Clear();
+            return null; // batches after a gap wait for the issuer to resend in order
+        }
         _state.Apply(stored);
         return stored;
     }
