@@ -140,7 +140,8 @@ public sealed class JournalContractSpecs : SqlitePluginSpec
         var stamped = new DateTime(2026, 3, 4, 5, 6, 7, DateTimeKind.Utc).Ticks + 1234;
         var writes = new List<AtomicWrite> { Atomic(Event("a-1", 1, _pid, _writer, timestamp: stamped), Event("a-2", 2, _pid, _writer)) };
         var now = DateTime.UtcNow.Ticks;
-        var rows = SqliteJournal.ToRows(Sys.Serialization, writes, new Exception?[1], now);
+        var rows = new SqliteEventStore.Appending();
+        Assert.Null(SqliteJournal.AddRows(Sys.Serialization, null, writes, rows, now));
         var store = SqliteEventStore.Acquire(SqliteStore.ConnectionString(Data), "NORMAL"); // the journal's, shared
         try
         {

@@ -34,19 +34,48 @@ public abstract class DurableOrderActor : UntypedPersistentActor
         if (_done == _issued) Context.Stop(Self);
     }
 
+    /// <summary>
+    /// Handlers of <see cref="PersistInOrder{TEvent}"/> not yet run, in the order of their events, each with the event
+    /// and the call that runs it. Akka runs the handlers of <c>PersistAsync</c> in the order the events were given, so one
+    /// delegate made once (<see cref="_written"/>) runs the first of them for every event: a handler that wrapped the
+    /// caller's in a closure cost a closure and a delegate per write.
+    /// </summary>
+    private readonly Queue<(object Event, Delegate Handler, Action<Delegate, object> Run)> _handlers = new();
+    private Action<object>? _written;
+
     /// <summary>Persists asynchronously; handlers run in the order the events were given.</summary>
     protected void PersistInOrder<TEvent>(TEvent @event, Action<TEvent> handler)
     {
         _issued++;
-        PersistAsync(@event, e =>
-        {
-            handler(e);
-            _done++;
-            while (_afterDurable.Count > 0 && _afterDurable.Peek().After <= _done) _afterDurable.Dequeue().Run();
-            if (_done != _issued) return; // (a handler may have started the next write, e.g. with sends gathered meanwhile)
-            OnAllDurable();
-            if (_stopping) Context.Stop(Self);
-        });
+        object written = @event!;
+        _handlers.Enqueue((written, handler, HandlerOf<TEvent>.Run));
+        PersistAsync(written, _written ??= Written);
+    }
+
+    private static class HandlerOf<TEvent>
+    {
+        public static readonly Action<Delegate, object> Run = static (handler, e) => ((Action<TEvent>)handler)((TEvent)e);
+    }
+
+    private void Written(object e)
+    {
+        var (_, handler, run) = _handlers.Dequeue();
+        run(handler, e);
+        _done++;
+        while (_afterDurable.Count > 0 && _afterDurable.Peek().After <= _done) _afterDurable.Dequeue().Run();
+        if (_done != _issued) return; // (a handler may have started the next write, e.g. with sends gathered meanwhile)
+        OnAllDurable();
+        if (_stopping) Context.Stop(Self);
+    }
+
+    /// <summary>
+    /// A rejected event's handler is not run (Akka passes it over): it leaves the queue of handlers, so that the next
+    /// event's handler is the next one run.
+    /// </summary>
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        if (_handlers.TryPeek(out var first) && ReferenceEquals(first.Event, @event)) _handlers.Dequeue();
+        base.OnPersistRejected(cause, @event, sequenceNr);
     }
 
     private int _eventsSinceSnapshot;

@@ -66,19 +66,12 @@ public sealed class SqliteEventStore : IDisposable
         while (_readers.TryDequeue(out var reader)) reader.Dispose();
     }
 
-    /// <summary>
-    /// Learns, on the writer's thread, that rows it gave <see cref="Append"/> were committed (null) or were not (the
-    /// cause). Called in commit order, one at a time; it must be quick and must not throw.
-    /// </summary>
-    public interface ICommitted
-    {
-        void Committed(Exception? failure);
-    }
-
-    /// <summary>Work for the writer; it is told its outcome through a task or, for appends, an <see cref="ICommitted"/>.</summary>
-    private abstract class Work
+    /// <summary>Work for the writer; it is told its outcome through a task or, for appends, <see cref="Appending.Committed"/>.</summary>
+    internal abstract class Work
     {
         private TaskCompletionSource? _done;
+
+        private protected Work() { }
 
         /// <summary>The outcome as a task (created by the caller before the work is queued).</summary>
         public Task Task => (_done ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
@@ -88,28 +81,60 @@ public sealed class SqliteEventStore : IDisposable
         public virtual void Fail(Exception failure) => _done?.TrySetException(failure);
     }
 
-    private sealed class AppendEvents(List<StoredRow> rows, ICommitted? committed = null) : Work
+    /// <summary>
+    /// Rows to append (none is allowed), and who learns the outcome: <see cref="Committed"/>, on the writer's thread, once
+    /// the transaction holding them ended (by default the task). The first row is held in the object itself and the
+    /// others in an array of their own: a journal write is most often one event, and then costs this one object
+    /// rather than it, a list and the list's array.
+    /// </summary>
+    internal class Appending : Work
     {
-        public List<StoredRow> Rows { get; } = rows;
+        private StoredRow _first;
+        private StoredRow[]? _more;
+        private int _count;
 
-        public override void Succeed()
+        public int Count => _count;
+
+        public ref readonly StoredRow this[int index] => ref (index == 0 ? ref _first : ref _more![index - 1]);
+
+        public void Add(in StoredRow row)
         {
-            if (committed is null) base.Succeed();
-            else Tell(null);
+            if (_count == 0) _first = row;
+            else
+            {
+                if (_more is null || _count - 1 == _more.Length) Array.Resize(ref _more, Math.Max(4, 2 * (_more?.Length ?? 0)));
+                _more[_count - 1] = row;
+            }
+            _count++;
         }
 
-        public override void Fail(Exception failure)
+        /// <summary>Drops the rows from <paramref name="start"/> on (those of a write that could not be serialized).</summary>
+        public void RemoveFrom(int start)
         {
-            if (committed is null) base.Fail(failure);
-            else Tell(failure);
+            for (var i = start; i < _count; i++)
+                if (i == 0) _first = default;
+                else _more![i - 1] = default;
+            _count = start;
         }
+
+        public sealed override void Succeed() => Tell(null);
+
+        public sealed override void Fail(Exception failure) => Tell(failure);
 
         private void Tell(Exception? failure)
         {
-            try { committed!.Committed(failure); }
+            try { Committed(failure); }
             catch (Exception) { /* the writer goes on; the one waiting learns nothing more than a crash would tell it */ }
         }
+
+        /// <summary>Learns that the rows were committed (null) or were not (the cause); it must be quick and must not throw.</summary>
+        protected virtual void Committed(Exception? failure)
+        {
+            if (failure is null) base.Succeed();
+            else base.Fail(failure);
+        }
     }
+
     private sealed class SaveSnapshot(StoredRow row) : Work { public StoredRow Row { get; } = row; }
     private sealed class Execute(Action<SqliteConnection> action) : Work { public Action<SqliteConnection> Action { get; } = action; }
 
@@ -262,14 +287,21 @@ public sealed class SqliteEventStore : IDisposable
 
     // ---------- writes (queued, group-committed) ----------
 
-    public Task AppendAsync(List<StoredRow> rows) => Enqueue(new AppendEvents(rows));
+    public Task AppendAsync(List<StoredRow> rows)
+    {
+        var appending = new Appending();
+        foreach (var row in rows) appending.Add(row);
+        return AppendAsync(appending);
+    }
+
+    internal Task AppendAsync(Appending rows) => Enqueue(rows);
 
     /// <summary>
-    /// Appends <paramref name="rows"/> (none is allowed: the outcome still comes in order with the others) and tells
-    /// <paramref name="committed"/> on the writer's thread once the transaction holding them ended, with no task or
-    /// thread-pool hop in between.
+    /// Appends <paramref name="rows"/> (none is allowed: the outcome still comes in order with the others); the writer
+    /// tells <see cref="Appending.Committed"/> on its own thread once the transaction holding them ended, with no task
+    /// or thread-pool hop in between.
     /// </summary>
-    public void Append(List<StoredRow> rows, ICommitted committed) => Queue(new AppendEvents(rows, committed));
+    internal void Append(Appending rows) => Queue(rows);
 
     public Task SaveSnapshotAsync(StoredRow row) => Enqueue(new SaveSnapshot(row));
 
@@ -500,7 +532,7 @@ public sealed class SqliteEventStore : IDisposable
                 {
                     var work = taken[next++];
                     batch.Add(work);
-                    rows += work is AppendEvents a ? a.Rows.Count : 1;
+                    rows += work is Appending a ? a.Count : 1;
                 }
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 CommitBatch(connection, statements, batch);
@@ -564,8 +596,8 @@ public sealed class SqliteEventStore : IDisposable
             {
                 switch (work)
                 {
-                    case AppendEvents a:
-                        foreach (ref readonly var row in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(a.Rows)) Bind(statements.InsertEvent, row, events: true);
+                    case Appending a:
+                        for (var i = 0; i < a.Count; i++) Bind(statements.InsertEvent, a[i], events: true);
                         break;
                     case SaveSnapshot s:
                         Bind(statements.SaveSnapshot, s.Row, events: false);

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence;
@@ -83,69 +82,91 @@ public sealed class SqliteJournal : WriteJournalBase
         }
     }
 
+    /// <summary>
+    /// Serializes the events of a write, with one pass over its envelopes, into the <see cref="Answer"/> that the store's
+    /// writer holds until the write is committed and that then answers it. Allocated per write: the answer (which holds
+    /// the first row), an array for further rows when there are any, and one for rejections when there is one.
+    /// </summary>
     private void Write(WriteMessages request)
     {
         var envelopes = request.Messages as IReadOnlyList<IPersistentEnvelope> ?? request.Messages.ToList();
-        var results = new Exception?[envelopes.Count];
-        var rows = ToRows(_serialization, this, envelopes, results, DateTime.UtcNow.Ticks);
+        var answer = new Answer(request, envelopes, Self);
+        answer.Rejected = AddRows(_serialization, this, envelopes, answer, DateTime.UtcNow.Ticks);
         // queued even with no rows (only rejections or deferred messages): its answers then still come after those of
         // the entity's earlier writes, which the writer may not have sent yet
-        _store.Append(rows, new Answer(request, envelopes, results, Self));
+        _store.Append(answer);
     }
 
-    /// <summary>The rows for a write's events, adapted by the journal's event adapters (see <see cref="ToRows(Akka.Serialization.Serialization, List{AtomicWrite}, Exception?[], long)"/>).</summary>
-    private static List<StoredRow> ToRows(Akka.Serialization.Serialization serialization, SqliteJournal journal,
-        IReadOnlyList<IPersistentEnvelope> envelopes, Exception?[] results, long now)
+    /// <summary>
+    /// Adds the rows for the events of <paramref name="envelopes"/>' atomic writes to <paramref name="rows"/>, each event
+    /// adapted by <paramref name="journal"/>'s event adapters (none without a journal). A write whose event an adapter
+    /// or a serializer fails on is rejected, as the journal base class did: it adds no rows, and its exception is at its
+    /// index in the array returned (null when none was rejected). An event's timestamp is its own when it has one
+    /// (Akka's persistent actors leave it unset, so today that is <paramref name="now"/>, the time it is stored).
+    /// </summary>
+    internal static Exception?[]? AddRows(Akka.Serialization.Serialization serialization, SqliteJournal? journal,
+        IReadOnlyList<IPersistentEnvelope> envelopes, SqliteEventStore.Appending rows, long now) =>
+        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, journal, envelopes, rows, now),
+            static s => AddRowsWithTransport(s.serialization, s.journal, s.envelopes, s.rows, s.now));
+
+    private static Exception?[]? AddRowsWithTransport(Akka.Serialization.Serialization serialization, SqliteJournal? journal,
+        IReadOnlyList<IPersistentEnvelope> envelopes, SqliteEventStore.Appending rows, long now)
     {
-        var writes = new List<AtomicWrite>(envelopes.Count);
-        var index = new List<int>(envelopes.Count);
+        Exception?[]? rejected = null;
         for (var i = 0; i < envelopes.Count; i++)
         {
             if (envelopes[i] is not AtomicWrite write) continue;
+            var start = rows.Count;
             try
             {
-                var payload = (IImmutableList<IPersistentRepresentation>)write.Payload;
-                if (payload.Count == 1)
+                // indexed: enumerating the payload (a boxed ImmutableArray) through its interface boxes an enumerator
+                var payload = (IReadOnlyList<IPersistentRepresentation>)write.Payload;
+                for (var e = 0; e < payload.Count; e++)
                 {
-                    var adapted = journal.AdaptToJournal(payload[0]);
-                    writes.Add(ReferenceEquals(adapted, payload[0]) ? write : new AtomicWrite(adapted));
+                    var p = journal is null ? payload[e] : journal.AdaptToJournal(payload[e]);
+                    var (manifest, serializerId, bytes) = Payloads.Serialize(serialization, p.Payload);
+                    rows.Add(new StoredRow(p.PersistenceId, p.SequenceNr, manifest, serializerId, bytes, p.Timestamp != 0 ? p.Timestamp : now,
+                        p.WriterGuid ?? "", p.Manifest ?? ""));
                 }
-                else
-                {
-                    writes.Add(new AtomicWrite(payload.Select(journal.AdaptToJournal).ToImmutableList()));
-                }
-                index.Add(i);
             }
             catch (Exception e)
             {
-                results[i] = e; // an adapter that fails rejects the write, as the base class did
+                // an event that cannot be adapted or serialized rejects its write; the entity is told, the others are written
+                (rejected ??= new Exception?[envelopes.Count])[i] = e;
+                rows.RemoveFrom(start);
             }
         }
-        var rejected = new Exception?[writes.Count];
-        var rows = ToRows(serialization, writes, rejected, now);
-        for (var w = 0; w < writes.Count; w++) results[index[w]] = rejected[w];
-        return rows;
+        return rejected;
     }
 
-    /// <summary>Sends a write's answers from the writer's thread once its transaction ended.</summary>
-    private sealed class Answer(WriteMessages request, IReadOnlyList<IPersistentEnvelope> envelopes, Exception?[] rejected, IActorRef journal)
-        : SqliteEventStore.ICommitted
+    /// <summary>
+    /// A write's rows and, from the writer's thread once its transaction ended, its answers: the batch's outcome, then
+    /// one answer per event (and per deferred message), in the order the entity gave them.
+    /// </summary>
+    private sealed class Answer(WriteMessages request, IReadOnlyList<IPersistentEnvelope> envelopes, IActorRef journal)
+        : SqliteEventStore.Appending
     {
-        public void Committed(Exception? failure)
+        /// <summary>Each rejected write's cause at its index; null when none was rejected.</summary>
+        public Exception?[]? Rejected;
+
+        protected override void Committed(Exception? failure)
         {
             var to = request.PersistentActor;
             var instance = request.ActorInstanceId;
             if (failure is null) to.Tell(WriteMessagesSuccessful.Instance, journal);
-            else to.Tell(new WriteMessagesFailed(failure, envelopes.Count(e => e is AtomicWrite)), journal);
+            else to.Tell(new WriteMessagesFailed(failure, AtomicWrites()), journal);
             for (var i = 0; i < envelopes.Count; i++)
             {
                 var envelope = envelopes[i];
                 if (envelope is AtomicWrite write)
                 {
-                    foreach (var p in (IImmutableList<IPersistentRepresentation>)write.Payload)
+                    var rejected = Rejected?[i];
+                    var payload = (IReadOnlyList<IPersistentRepresentation>)write.Payload;
+                    for (var e = 0; e < payload.Count; e++)
                     {
+                        var p = payload[e];
                         object answer = failure is not null ? new WriteMessageFailure(p, failure, instance)
-                            : rejected[i] is { } cause ? new WriteMessageRejected(p, cause, instance)
+                            : rejected is not null ? new WriteMessageRejected(p, rejected, instance)
                             : new WriteMessageSuccess(p, instance);
                         to.Tell(answer, p.Sender);
                     }
@@ -156,40 +177,14 @@ public sealed class SqliteJournal : WriteJournalBase
                 }
             }
         }
-    }
 
-    /// <summary>
-    /// The rows for <paramref name="writes"/>; a write whose payload cannot be serialized gets its exception in
-    /// <paramref name="results"/> and no rows. An event's timestamp is its own when it has one (Akka's persistent
-    /// actors leave it unset, so today that is <paramref name="now"/>, the time it is stored).
-    /// </summary>
-    internal static List<StoredRow> ToRows(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now) =>
-        Akka.Serialization.Serialization.WithTransport(serialization.System, (serialization, writes, results, now),
-            static s => ToRowsWithTransport(s.serialization, s.writes, s.results, s.now));
-
-    private static List<StoredRow> ToRowsWithTransport(Akka.Serialization.Serialization serialization, List<AtomicWrite> writes, Exception?[] results, long now)
-    {
-        var rows = new List<StoredRow>(writes.Count); // most writes hold one event
-        for (var i = 0; i < writes.Count; i++)
+        private int AtomicWrites()
         {
-            var start = rows.Count;
-            try
-            {
-                foreach (var p in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
-                {
-                    var (manifest, serializerId, bytes) = Payloads.Serialize(serialization, p.Payload);
-                    rows.Add(new StoredRow(p.PersistenceId, p.SequenceNr, manifest, serializerId, bytes, p.Timestamp != 0 ? p.Timestamp : now,
-                        p.WriterGuid ?? "", p.Manifest ?? ""));
-                }
-            }
-            catch (Exception e)
-            {
-                // a payload that cannot be serialized is rejected; the entity is told, the others are written
-                results[i] = e;
-                rows.RemoveRange(start, rows.Count - start);
-            }
+            var count = 0;
+            for (var i = 0; i < envelopes.Count; i++)
+                if (envelopes[i] is AtomicWrite) count++;
+            return count;
         }
-        return rows;
     }
 
     /// <summary>

@@ -96,7 +96,9 @@ public sealed class SendRates : IExtension
         var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (_buckets.Count > ForgetAbove) Sweep(now);
         var share = Share;
-        var bucket = _buckets.GetOrAdd(user, static (_, full) => new Bucket { Tokens = full.Tokens, At = full.At }, new Bucket { Tokens = share, At = now });
+        // a new user's bucket is made only when there is none (the factory's argument was one more bucket per send)
+        if (!_buckets.TryGetValue(user, out var bucket))
+            bucket = _buckets.GetOrAdd(user, static (_, full) => new Bucket { Tokens = full.share, At = full.now }, (share, now));
         lock (bucket)
         {
             Refill(bucket, now, share);

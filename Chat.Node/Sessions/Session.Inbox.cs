@@ -36,8 +36,9 @@ public sealed partial class Session
         if (e.Items.Count > 0 && e.Items[0].Seq > _delivered + 1) _delivered = e.Items[0].Seq - 1;
         // nothing returned although the inbox goes further: everything up to its end was removed
         if (e.Items.Count == 0 && e.LastSeq > _delivered) _delivered = e.LastSeq;
-        foreach (var entry in e.Items)
+        for (var i = 0; i < e.Items.Count; i++) // indexed: a foreach through the interface boxes an enumerator
         {
+            var entry = e.Items[i];
             if (entry.Seq != _delivered + 1) continue;
             if (!_connection.TryWriteEntry(ToFrame(entry))) break; // the client is behind: resume from here
             _delivered = entry.Seq;

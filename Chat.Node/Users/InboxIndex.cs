@@ -29,7 +29,8 @@ public sealed class InboxIndex
         var point = new Point(first, seqNr, time);
         if (_points.Count == 0 || _points[^1].Seq < first) { _points.Add(point); return; }
         // entries carried from an old snapshot: older sequences written later
-        var at = _points.FindIndex(p => p.Seq >= first);
+        var at = 0; // (a loop: a lambda capturing first cost a closure on every Add, the usual case included)
+        while (_points[at].Seq < first) at++;
         if (_points[at].Seq == first) _points[at] = point;
         else _points.Insert(at, point);
     }

@@ -53,10 +53,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     public UserEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
         PersistenceId = "user-" + entityId;
-        _texts = new WriteGatherer<DeliverText>(this, DecideTexts);
-        _receipts = new WriteGatherer<StoreReceipts>(this, DecideReceipts);
-        _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries);
-        _acks = new WriteGatherer<Acknowledge>(this, DecideAcks);
+        _texts = new WriteGatherer<DeliverText>(this, DecideTexts, TextsDurable);
+        _receipts = new WriteGatherer<StoreReceipts>(this, DecideReceipts, ReceiptsDurable);
+        _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries, GroupEntriesDurable);
+        _acks = new WriteGatherer<Acknowledge>(this, DecideAcks, AcksDurable);
         _settings = settings;
         _state = new UserState(settings.InboxTail);
         HoldTail();
@@ -458,12 +458,28 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     /// flight are decided together and stored as one event (one journal row), each still its own inbox entry and
     /// each answered once that write is durable; then the next gathered batch goes.
     /// </summary>
-    private sealed class WriteGatherer<TCommand>(
-        UserEntity entity,
-        Func<List<(TCommand Command, IActorRef ReplyTo)>, (IUserEvent Event, Action<IUserEvent> Durable)?> decide)
+    /// <remarks>
+    /// One batch of a kind is in flight at a time, so what its answers need is kept by the entity, in fields of that kind
+    /// that <c>decide</c> fills and <c>durable</c> empties, rather than in a closure per batch; the handlers are made once.
+    /// <c>decide</c> may <see cref="Defer"/> commands but must not <see cref="Add"/> to its own gatherer.
+    /// </remarks>
+    private sealed class WriteGatherer<TCommand>
     {
-        private readonly List<(TCommand Command, IActorRef ReplyTo)> _pending = [];
+        private readonly UserEntity _entity;
+        private readonly Func<List<(TCommand Command, IActorRef ReplyTo)>, IUserEvent?> _decide;
+        private readonly Action<IUserEvent> _durable;
+        private readonly Action<IUserEvent> _written;
+        private List<(TCommand Command, IActorRef ReplyTo)> _pending = [];
+        private List<(TCommand Command, IActorRef ReplyTo)> _spare = [];
         private bool _inFlight;
+
+        public WriteGatherer(UserEntity entity, Func<List<(TCommand Command, IActorRef ReplyTo)>, IUserEvent?> decide, Action<IUserEvent> durable)
+        {
+            _entity = entity;
+            _decide = decide;
+            _durable = durable;
+            _written = Written;
+        }
 
         public void Add(TCommand command, IActorRef replyTo)
         {
@@ -477,20 +493,26 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         private void Flush()
         {
             if (_pending.Count == 0) return;
-            var batch = _pending.ToList();
-            _pending.Clear();
+            // the two lists take turns: commands deferred while this batch is decided wait in the other one
+            var batch = _pending;
+            _pending = _spare;
+            var write = _decide(batch);
+            batch.Clear();
             // a burst leaves room for as many commands behind; an entity kept in memory for weeks by a trickle of messages
             // need not hold it
-            if (_pending.Capacity > 64) _pending.Capacity = 0;
-            if (decide(batch) is not var (write, durable)) return;
+            if (batch.Capacity > 64) batch.Capacity = 0;
+            _spare = batch;
+            if (write is null) return;
             _inFlight = true;
-            entity.PersistInOrder(write, e =>
-            {
-                entity._state.Indexed(e, entity.LastSequenceNr); // its entries can be read back from here
-                durable(e);
-                _inFlight = false;
-                Flush();
-            });
+            _entity.PersistInOrder(write, _written);
+        }
+
+        private void Written(IUserEvent e)
+        {
+            _entity._state.Indexed(e, _entity.LastSequenceNr); // its entries can be read back from here
+            _durable(e);
+            _inFlight = false;
+            Flush();
         }
     }
 
@@ -507,45 +529,63 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         PersistInOrder(added, _ => CountEventForSnapshot());
     }
 
-    private (IUserEvent, Action<IUserEvent>)? DecideTexts(List<(DeliverText Command, IActorRef ReplyTo)> pending)
+    /// <summary>The in-flight text batch's answers: to the messages it stores, and to repeats of messages stored before.</summary>
+    private readonly List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)> _textAnswers = [];
+    private readonly List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)> _textRepeats = [];
+
+    private IUserEvent? DecideTexts(List<(DeliverText Command, IActorRef ReplyTo)> pending)
     {
         var now = Now;
-        var stored = new List<MessageStored>();
-        var answers = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
-        var repeats = new List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)>();
+        MessageStored[]? stored = null; // an array, not a list: serialized without a boxed enumerator
+        var count = 0;
         foreach (var (cmd, sender) in pending)
         {
             var decision = _state.DecideDeliver(cmd, MessageIds.New(), now, out var existing, out var repeatOf, _strangerQuota);
             if (decision.Error is { } code) sender.Tell(new Rejected(cmd.RequestId, code, decision.Reason!));
-            else if (existing is not null) repeats.Add((sender, cmd.RequestId, existing));
-            else if (repeatOf > 0) AfterDurable(() => AnswerOlderRepeat(cmd, sender, repeatOf));
+            else if (existing is not null) _textRepeats.Add((sender, cmd.RequestId, existing));
+            else if (repeatOf > 0) AnswerOlderRepeatWhenDurable(cmd, sender, repeatOf);
             else
             {
                 _state.Apply(decision.Event!); // a repeat later in this batch finds it
-                stored.Add(decision.Event!);
-                answers.Add((sender, cmd.RequestId, decision.Event!.Entry));
+                (stored ??= new MessageStored[pending.Count])[count++] = decision.Event!;
+                _textAnswers.Add((sender, cmd.RequestId, decision.Event!.Entry));
             }
         }
         // a repeated client message id is answered like the original, once the original is durable (it may be in
         // this very batch: then with it)
-        void AnswerRepeats()
+        if (stored is null)
         {
-            foreach (var (replyTo, requestId, m) in repeats)
-                replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
-        }
-        if (stored.Count == 0)
-        {
-            if (repeats.Count > 0) AfterDurable(AnswerRepeats);
+            if (_textRepeats.Count > 0)
+            {
+                var repeats = _textRepeats.ToList();
+                _textRepeats.Clear();
+                AfterDurable(() => AnswerTexts(repeats));
+            }
             return null;
         }
-        return (new MessagesBatchStored(stored), _ =>
-        {
-            foreach (var (replyTo, requestId, m) in answers)
-                replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
-            foreach (var m in stored) Durable(m.Entry);
-            AnswerRepeats();
-        });
+        if (count < stored.Length) Array.Resize(ref stored, count);
+        return new MessagesBatchStored(stored);
     }
+
+    private void TextsDurable(IUserEvent e)
+    {
+        AnswerTexts(_textAnswers);
+        _textAnswers.Clear();
+        var messages = ((MessagesBatchStored)e).Messages;
+        for (var i = 0; i < messages.Count; i++) Durable(messages[i].Entry);
+        AnswerTexts(_textRepeats);
+        _textRepeats.Clear();
+    }
+
+    private static void AnswerTexts(List<(IActorRef ReplyTo, uint RequestId, InboxMessage Message)> answers)
+    {
+        foreach (var (replyTo, requestId, m) in answers)
+            replyTo.Tell(new TextAccepted(requestId, m.ClientMessageId, m.MessageId, m.SentAt));
+    }
+
+    /// <summary>(Its own method: a lambda in the loop above would cost a closure for every command, repeat or not.)</summary>
+    private void AnswerOlderRepeatWhenDurable(DeliverText cmd, IActorRef replyTo, long seq) =>
+        AfterDurable(() => AnswerOlderRepeat(cmd, replyTo, seq));
 
     /// <summary>A resend of a message no longer held in memory: answered as the first time, from the journal.</summary>
     private void AnswerOlderRepeat(DeliverText cmd, IActorRef replyTo, long seq) =>
@@ -628,9 +668,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _acks.Add(new Acknowledge(_state.Profile?.Id ?? default, target), Self);
     }
 
-    private (IUserEvent, Action<IUserEvent>)? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
+    private IUserEvent? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
     {
-        var upTo = pending.Max(p => p.Command.UpTo);
+        var upTo = long.MinValue;
+        foreach (var (command, _) in pending) upTo = Math.Max(upTo, command.UpTo);
         var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
         if (decision.Event is not { } acked)
         {
@@ -645,13 +686,17 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) Self.Tell(PumpAcks.Instance);
             return null;
         }
-        return (acked, _ =>
-        {
-            foreach (var batch in acked.Batches) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
-            ScheduleRetry();
-            CountEventForSnapshot();
-            if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) PumpAck(); // the rest of it, once read
-        });
+        return acked;
+    }
+
+    private void AcksDurable(IUserEvent e)
+    {
+        var acked = (Acknowledged)e;
+        var batches = acked.Batches;
+        for (var i = 0; i < batches.Count; i++) _users.Tell(new StoreReceipts(batches[i].To, _state.Profile!.Id, batches[i]));
+        ScheduleRetry();
+        CountEventForSnapshot();
+        if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) PumpAck(); // the rest of it, once read
     }
 
     private void OnRead(MarkRead cmd) => Read(cmd, Sender);
@@ -698,35 +743,56 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _receipts.Add(cmd, Sender);
     }
 
-    private (IUserEvent, Action<IUserEvent>)? DecideReceipts(List<(StoreReceipts Command, IActorRef ReplyTo)> pending)
+    /// <summary>Who sent each batch of the in-flight receipt write, by (issuer, batch number); and the batch's commands.</summary>
+    private readonly Dictionary<(UserId, long), IActorRef> _receiptReplyTo = [];
+    private readonly List<StoreReceipts> _receiptCommands = [];
+
+    private IUserEvent? DecideReceipts(List<(StoreReceipts Command, IActorRef ReplyTo)> pending)
     {
-        var replyTo = new Dictionary<(UserId, long), IActorRef>();
-        foreach (var (command, sender) in pending) replyTo[(command.By, command.Batch.BatchNo)] = sender;
-        var (stored, duplicates, deferred) = _state.DecideStoreReceipts(pending.Select(p => p.Command).ToList(), Now);
-        foreach (var later in deferred) _receipts.Defer(later, replyTo[(later.By, later.Batch.BatchNo)]);
-        foreach (var dup in duplicates)
+        _receiptReplyTo.Clear();
+        foreach (var (command, sender) in pending)
         {
-            var to = replyTo[(dup.By, dup.Batch.BatchNo)];
-            AfterDurable(() => to.Tell(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo))); // stored before: confirm again
+            _receiptReplyTo[(command.By, command.Batch.BatchNo)] = sender;
+            _receiptCommands.Add(command);
         }
-        if (stored is null) return null; // batches after a gap wait for the issuer to resend in order
-        _state.Apply(stored);
-        return (stored, e =>
+        var (stored, duplicates, deferred) = _state.DecideStoreReceipts(_receiptCommands, Now);
+        _receiptCommands.Clear();
+        foreach (var later in deferred) _receipts.Defer(later, _receiptReplyTo[(later.By, later.Batch.BatchNo)]);
+        foreach (var dup in duplicates) ConfirmAgainWhenDurable(dup, _receiptReplyTo[(dup.By, dup.Batch.BatchNo)]);
+        if (stored is null)
         {
-            var written = (ReceiptsStored)e;
-            foreach (var source in written.Sources)
-                replyTo[(source.By, source.BatchNo)].Tell(new ReceiptsStoredAck(source.By, _state.Profile!.Id, source.BatchNo));
-            Durable(written.Entry);
-        });
+            _receiptReplyTo.Clear();
+            return null; // batches after a gap wait for the issuer to resend in order
+        }
+        _state.Apply(stored);
+        return stored;
+    }
+
+    /// <summary>A batch stored before: confirmed again, once what was written before is durable.</summary>
+    private void ConfirmAgainWhenDurable(StoreReceipts dup, IActorRef to) =>
+        AfterDurable(() => to.Tell(new ReceiptsStoredAck(dup.By, dup.UserId, dup.Batch.BatchNo)));
+
+    private void ReceiptsDurable(IUserEvent e)
+    {
+        var written = (ReceiptsStored)e;
+        var sources = written.Sources;
+        for (var i = 0; i < sources.Count; i++)
+            _receiptReplyTo[(sources[i].By, sources[i].BatchNo)].Tell(new ReceiptsStoredAck(sources[i].By, _state.Profile!.Id, sources[i].BatchNo));
+        _receiptReplyTo.Clear();
+        Durable(written.Entry);
     }
 
     /// <summary>Group entries, gathered as texts are: fan-out to busy inboxes costs few writes.</summary>
     private void OnGroupEntry(DeliverGroupEntry cmd) => _groupEntries.Add(cmd, Sender);
 
-    private (IUserEvent, Action<IUserEvent>)? DecideGroupEntries(List<(DeliverGroupEntry Command, IActorRef ReplyTo)> pending)
+    /// <summary>Who sent the in-flight group write's entries, by (group, member).</summary>
+    private readonly Dictionary<(GroupId, UserId), IActorRef> _groupReplyTo = [];
+
+    private IUserEvent? DecideGroupEntries(List<(DeliverGroupEntry Command, IActorRef ReplyTo)> pending)
     {
-        var stored = new List<GroupEntryStored>();
-        var replyTo = new Dictionary<(GroupId, UserId), IActorRef>();
+        GroupEntryStored[]? stored = null; // an array, not a list: serialized without a boxed enumerator
+        var count = 0;
+        _groupReplyTo.Clear();
         foreach (var (cmd, sender) in pending)
         {
             var decision = _state.DecideGroupEntry(cmd, _strangerQuota);
@@ -735,28 +801,35 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             {
                 // a post from a stranger's group beyond the stranger quota waits in the group's log: the group is told, so
                 // that it retries with one entry at a time instead of a window, until the quota has room
-                var (group, member, upTo) = (cmd.GroupId, cmd.UserId, _state.GroupCursor(cmd.GroupId));
-                AfterDurable(() => sender.Tell(new GroupEntriesStored(group, member, upTo, Held: true)));
+                ConfirmGroupEntriesWhenDurable(sender, new GroupEntriesStored(cmd.GroupId, cmd.UserId, _state.GroupCursor(cmd.GroupId), Held: true));
                 continue;
             }
             if (decision.Error is not null || decision.Event is null)
             {
                 // unknown user (nothing to store) or already stored: confirm so the group stops resending
                 var upTo = decision.Error is null ? _state.GroupCursor(cmd.GroupId) : cmd.Entry.GroupSeq;
-                AfterDurable(() => sender.Tell(new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo)));
+                ConfirmGroupEntriesWhenDurable(sender, new GroupEntriesStored(cmd.GroupId, cmd.UserId, upTo));
                 continue;
             }
             _state.Apply(decision.Event); // decided in order: the next entry of the same group follows it
-            stored.Add(decision.Event);
-            replyTo[(cmd.GroupId, cmd.UserId)] = sender;
+            (stored ??= new GroupEntryStored[pending.Count])[count++] = decision.Event;
+            _groupReplyTo[(cmd.GroupId, cmd.UserId)] = sender;
         }
-        if (stored.Count == 0) return null;
-        return (new GroupEntriesBatchStored(stored), _ =>
-        {
-            foreach (var entry in stored) Durable(entry.Entry);
-            foreach (var ((group, member), sender) in replyTo)
-                sender.Tell(new GroupEntriesStored(group, member, _state.GroupCursor(group)));
-        });
+        if (stored is null) return null;
+        if (count < stored.Length) Array.Resize(ref stored, count);
+        return new GroupEntriesBatchStored(stored);
+    }
+
+    /// <summary>(Its own method: a lambda in the loop above would cost a closure for every entry.)</summary>
+    private void ConfirmGroupEntriesWhenDurable(IActorRef to, GroupEntriesStored confirmation) => AfterDurable(() => to.Tell(confirmation));
+
+    private void GroupEntriesDurable(IUserEvent e)
+    {
+        var entries = ((GroupEntriesBatchStored)e).Entries;
+        for (var i = 0; i < entries.Count; i++) Durable(entries[i].Entry);
+        foreach (var ((group, member), sender) in _groupReplyTo)
+            sender.Tell(new GroupEntriesStored(group, member, _state.GroupCursor(group)));
+        _groupReplyTo.Clear();
     }
 
     private void OnReceiptsStored(ReceiptsStoredAck cmd)

@@ -323,17 +323,21 @@ public sealed class UserState
         }
         if (upTo <= AckedSeq) return Decision<Acknowledged>.Nothing;
         if (onlyIds is null) return new(new Acknowledged(upTo, []));
+        // arrays, not lists: the batches and their ids are serialized several times (journal, the sender's inbox, its
+        // pushes), and a list is serialized through its interface, with a boxed enumerator each time
+        if (bySender is null && onlyIds.Count <= MaxIdsPerReceipt) // the usual: one sender, one batch
+            return new(new Acknowledged(upTo, new[] { new ReceiptBatch(onlySender, NextBatchTo(onlySender), ReceiptStatus.Delivered, onlyIds.ToArray(), now) }));
         var batches = new List<ReceiptBatch>(bySender?.Count ?? 1);
         if (bySender is null) AddBatches(onlySender, onlyIds);
         else foreach (var (sender, ids) in bySender) AddBatches(sender, ids);
-        return new(new Acknowledged(upTo, batches));
+        return new(new Acknowledged(upTo, batches.ToArray()));
 
         void AddBatches(UserId sender, List<string> ids)
         {
             var next = NextBatchTo(sender);
             if (ids.Count <= MaxIdsPerReceipt)
             {
-                batches.Add(new ReceiptBatch(sender, next, ReceiptStatus.Delivered, ids, now));
+                batches.Add(new ReceiptBatch(sender, next, ReceiptStatus.Delivered, ids.ToArray(), now));
                 return;
             }
             foreach (var chunk in ids.Chunk(MaxIdsPerReceipt))
@@ -419,8 +423,9 @@ public sealed class UserState
         var ids = 0;
         var accepted = new List<StoreReceipts>();
         var last = new Dictionary<UserId, long>();
-        foreach (var cmd in cmds)
+        for (var c = 0; c < cmds.Count; c++) // indexed: a foreach through the interface boxes an enumerator
         {
+            var cmd = cmds[c];
             var known = last.TryGetValue(cmd.By, out var l) ? l : _lastBatchFrom.GetValueOrDefault(cmd.By);
             if (cmd.Batch.BatchNo <= known) duplicates.Add(cmd);
             else if (cmd.Batch.BatchNo == known + 1 && ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
@@ -432,10 +437,18 @@ public sealed class UserState
             else if (cmd.Batch.BatchNo == known + 1) deferred.Add(cmd); // the set is full: the next one takes it
         }
         if (accepted.Count == 0 || Profile is null) return (null, duplicates, deferred);
-        var sources = accepted.Select(a => new ReceiptSource(a.By, a.Batch.BatchNo)).ToList();
-        InboxEntry entry = accepted.Count == 1
-            ? new InboxReceipt(LastSeq + 1, accepted[0].Batch.Status, accepted[0].By, accepted[0].Batch.MessageIds, accepted[0].Batch.At)
-            : new InboxReceiptSet(LastSeq + 1, accepted.Select(a => new InboxReceiptItem(a.Batch.Status, a.By, a.Batch.MessageIds)).ToList(), now);
+        // arrays: serialized (journal, inbox, pushes) without a boxed enumerator
+        var sources = new ReceiptSource[accepted.Count];
+        for (var i = 0; i < accepted.Count; i++) sources[i] = new ReceiptSource(accepted[i].By, accepted[i].Batch.BatchNo);
+        InboxEntry entry;
+        if (accepted.Count == 1)
+            entry = new InboxReceipt(LastSeq + 1, accepted[0].Batch.Status, accepted[0].By, accepted[0].Batch.MessageIds, accepted[0].Batch.At);
+        else
+        {
+            var items = new InboxReceiptItem[accepted.Count];
+            for (var i = 0; i < accepted.Count; i++) items[i] = new InboxReceiptItem(accepted[i].Batch.Status, accepted[i].By, accepted[i].Batch.MessageIds);
+            entry = new InboxReceiptSet(LastSeq + 1, items, now);
+        }
         return (new ReceiptsStored(entry, sources), duplicates, deferred);
     }
 
@@ -510,11 +523,7 @@ public sealed class UserState
                 foreach (var group in l.Groups) _groups.Remove(group);
                 break;
             case ContactsAdded c:
-                foreach (var user in c.Users) _contacts.Add(user);
-                foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
-                    if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
-                // what they sent before no longer counts as from a stranger
-                if (_fromStrangers.AnySource((from, group) => c.Users.Contains(from) || (group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
+                ApplyContacts(c);
                 break;
             case ReceiptStored r:
                 Append(r.Entry);
@@ -525,12 +534,12 @@ public sealed class UserState
                 _inbox.Acknowledged(AckedSeq);
                 if (_page.Length > 0 && _pageFrom + _page.Length - 1 <= AckedSeq) DropPage(); // read for this ack: done
                 ForgetStrangersUpTo(AckedSeq);
-                foreach (var batch in a.Batches) AddToOutbox(batch);
+                for (var i = 0; i < a.Batches.Count; i++) AddToOutbox(a.Batches[i]);
                 break;
             case ReadMarked r:
                 _readUpTo[r.With] = Math.Max(_readUpTo.GetValueOrDefault(r.With), r.UpTo);
                 if (r.Batch is not null) AddToOutbox(r.Batch);
-                if (r.Batches is not null) foreach (var b in r.Batches) AddToOutbox(b);
+                if (r.Batches is { } batches) for (var i = 0; i < batches.Count; i++) AddToOutbox(batches[i]);
                 break;
             case GroupEntryStored g:
                 Append(g.Entry);
@@ -539,31 +548,24 @@ public sealed class UserState
                 TrackJoinByStranger(g.Entry);
                 break;
             case MessagesBatchStored batch:
-                foreach (var m in batch.Messages) Apply(m);
+                for (var i = 0; i < batch.Messages.Count; i++) Apply(batch.Messages[i]);
                 break;
             case InboxExpired x:
-                _inbox.RemoveUpTo(x.UpTo);
-                if (x.UpTo >= FirstSeq) FirstSeq = x.UpTo + 1;
-                _index.RemoveBefore(FirstSeq);
-                DropPage();
-                ForgetStrangersUpTo(x.UpTo);
-                foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
-                    if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
-                _sent.RemoveBefore(x.UpTo + 1);
-                _outbox.RemoveAll(b => b.At < x.Cutoff);
-                foreach (var (id, time) in _media)
-                    if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
+                ApplyExpired(x);
                 break;
             case GroupEntriesBatchStored batch:
-                foreach (var g in batch.Entries) Apply(g);
+                for (var i = 0; i < batch.Entries.Count; i++) Apply(batch.Entries[i]);
                 break;
             case ReceiptsStored r:
                 Append(r.Entry);
-                foreach (var source in r.Sources)
+                for (var i = 0; i < r.Sources.Count; i++)
+                {
+                    var source = r.Sources[i];
                     _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
+                }
                 break;
             case ReceiptsConfirmed c:
-                _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
+                ApplyConfirmed(c);
                 break;
             case EntriesCarried c:
                 // the entries are in the state already (from the old snapshot); now they are in the journal too
@@ -572,6 +574,35 @@ public sealed class UserState
         }
         return this;
     }
+
+    // The cases whose lambdas capture the event are methods of their own: captured in Apply, the event's variable made
+    // every Apply, whatever its event, allocate the closure that holds it.
+
+    private void ApplyContacts(ContactsAdded c)
+    {
+        foreach (var user in c.Users) _contacts.Add(user);
+        foreach (var (group, (adder, _)) in _joinedByStranger.ToList())
+            if (c.Users.Contains(adder)) _joinedByStranger.Remove(group);
+        // what they sent before no longer counts as from a stranger
+        if (_fromStrangers.AnySource((from, group) => c.Users.Contains(from) || (group is { } g && !_joinedByStranger.ContainsKey(g)))) RecountStrangers();
+    }
+
+    private void ApplyExpired(InboxExpired x)
+    {
+        _inbox.RemoveUpTo(x.UpTo);
+        if (x.UpTo >= FirstSeq) FirstSeq = x.UpTo + 1;
+        _index.RemoveBefore(FirstSeq);
+        DropPage();
+        ForgetStrangersUpTo(x.UpTo);
+        foreach (var (group, (_, seq)) in _joinedByStranger.ToList())
+            if (seq <= x.UpTo) _joinedByStranger.Remove(group); // as a recovery from a snapshot would find it
+        _sent.RemoveBefore(x.UpTo + 1);
+        _outbox.RemoveAll(b => b.At < x.Cutoff);
+        foreach (var (id, time) in _media)
+            if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
+    }
+
+    private void ApplyConfirmed(ReceiptsConfirmed c) => _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
 
     /// <summary>Entries this event stores in the inbox (none for most events).</summary>
     public static IEnumerable<InboxEntry> EntriesOf(IUserEvent e) => e switch
@@ -589,13 +620,19 @@ public sealed class UserState
     /// <summary>The event <paramref name="e"/> is durable at <paramref name="seqNr"/> in the journal: its entries can be found there.</summary>
     public void Indexed(IUserEvent e, long seqNr)
     {
-        InboxEntry? first = null, last = null;
-        foreach (var entry in EntriesOf(e))
+        // the first and last entries found in place: through EntriesOf every write cost an array or an iterator
+        (InboxEntry? First, InboxEntry? Last) ends = e switch
         {
-            first ??= entry;
-            last = entry;
-        }
-        if (first is not null) _index.Add(first.Seq, last!.Seq, seqNr, TimeOf(first));
+            MessageStored m => (m.Entry, m.Entry),
+            ReceiptStored r => (r.Entry, r.Entry),
+            GroupEntryStored g => (g.Entry, g.Entry),
+            MessagesBatchStored { Messages.Count: > 0 } b => (b.Messages[0].Entry, b.Messages[^1].Entry),
+            GroupEntriesBatchStored { Entries.Count: > 0 } b => (b.Entries[0].Entry, b.Entries[^1].Entry),
+            ReceiptsStored r => (r.Entry, r.Entry),
+            EntriesCarried { Entries.Count: > 0 } c => (c.Entries[0], c.Entries[^1]),
+            _ => (null, null),
+        };
+        if (ends.First is { } first) _index.Add(first.Seq, ends.Last!.Seq, seqNr, TimeOf(first));
     }
 
     private void CountIfFromStranger(InboxMessage m)
@@ -630,13 +667,21 @@ public sealed class UserState
                 _joinedByStranger.Remove(n.Group);
                 return;
             case InboxMessage { Group: { } group } m when m.From == me:
-                // taking part in the group accepts it: what waits from it stops counting
-                if (_joinedByStranger.Remove(group) && _fromStrangers.AnySource((_, g) => g == group)) RecountStrangers();
+                TookPart(group);
                 return;
             case InboxMessage m:
                 CountIfFromStranger(m);
                 return;
         }
+    }
+
+    /// <summary>
+    /// The user posted in <paramref name="group"/>: taking part in it accepts it, and what waits from it stops counting.
+    /// (Its own method: captured in TrackJoinByStranger, the group made every entry allocate a closure.)
+    /// </summary>
+    private void TookPart(GroupId group)
+    {
+        if (_joinedByStranger.Remove(group) && _fromStrangers.AnySource((_, g) => g == group)) RecountStrangers();
     }
 
     private void ForgetStrangersUpTo(long seq) => _fromStrangers.ForgetUpTo(seq);
