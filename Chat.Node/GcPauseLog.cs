@@ -73,7 +73,7 @@ internal sealed class GcPauseLog : EventListener
             case "GCStart_V2": _gcStart = at; _generation = Convert.ToInt32(e.Payload![1]); _inGc = true; break;
             case "GCEnd_V1": _gcEnd = at; _inGc = false; break;
             case "GCRestartEEEnd_V1":
-                Console.Error.WriteLine($"gc: gen{_generation} suspend {(_suspendEnd - _suspendBegin).TotalMilliseconds:0.0} ms, " +
+                Console.Error.WriteLine($"gc: {_gcStart:HH:mm:ss.fff} gen{_generation} suspend {(_suspendEnd - _suspendBegin).TotalMilliseconds:0.0} ms, " +
                     $"collect {(_gcEnd - _gcStart).TotalMilliseconds:0.0} ms, pause {(at - _suspendBegin).TotalMilliseconds:0.0} ms");
                 break;
             case { } other when _inGc && Steps:

@@ -61,6 +61,10 @@ internal sealed class BenchSettings : CommandSettings
                  "and the last, or (0) the last of each batch read at once")]
     public int AckEvery { get; set; } = 1;
 
+    [CommandOption("--slow-log <FILE>")]
+    [Description("open: write the slowest 1 % of the measured messages to FILE, one line each (due time in UTC, latency in ms), to match stalls with the node's log")]
+    public string? SlowLog { get; set; }
+
     [CommandOption("--max-lag <SECONDS>")] [DefaultValue(5)] [Description("open: stop offering (and say so) when this far behind the timetable")]
     public int MaxLag { get; set; } = 5;
 
@@ -123,7 +127,7 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             Groups = s.Groups, GroupSize = s.GroupSize, Phase = s.Phase, StateFile = s.StateFile,
             Connections = s.Connections, ServerPid = s.ServerPid, MediaBytes = s.MediaMib << 20, Hold = TimeSpan.FromSeconds(s.Hold), Timeout = TimeSpan.FromSeconds(s.Timeout),
             AckEvery = s.AckEvery, Rate = s.Rate, Duration = TimeSpan.FromSeconds(s.Duration), Warmup = TimeSpan.FromSeconds(s.Warmup), MaxLag = TimeSpan.FromSeconds(s.MaxLag),
-            MaxInFlight = s.MaxInFlight, Grace = TimeSpan.FromSeconds(s.Grace),
+            MaxInFlight = s.MaxInFlight, SlowLog = s.SlowLog, Grace = TimeSpan.FromSeconds(s.Grace),
         };
         var output = console.Profile.Out.Writer;
         void Progress(string line) => output.WriteLine($"# {line}");

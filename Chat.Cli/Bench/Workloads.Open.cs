@@ -106,6 +106,7 @@ public static partial class Workloads
         private readonly Threshold _received = new();
         private readonly Threshold _receipted = new();
         private long _start;
+        private DateTime _startUtc; // the wall clock at _start, for the slow log
         private int _sent;
         private int _inFlightMax;
         private long _refused;
@@ -164,6 +165,7 @@ public static partial class Workloads
         {
             var maxLag = (long)(_o.MaxLag.TotalSeconds * Stopwatch.Frequency);
             _start = Stopwatch.GetTimestamp();
+            _startUtc = DateTime.UtcNow;
             for (var k = 0; k < _total && !ct.IsCancellationRequested; k++)
             {
                 var due = Due(k);
@@ -308,6 +310,16 @@ public static partial class Workloads
         /// <summary>Every message received is now expected to come back to its sender as a delivered receipt.</summary>
         public void ExpectReceiptsForEverythingReceived() => _receipted.Expect(_received.Count);
 
+        /// <summary>The slowest 1 % of the measured messages, in the order they were due: stalls show as runs of due times.</summary>
+        private void WriteSlowLog(string path, List<(int K, double Ms)> measured)
+        {
+            var slowest = measured.OrderByDescending(m => m.Ms).Take(Math.Max(1, measured.Count / 100)).OrderBy(m => m.K);
+            using var w = new StreamWriter(path);
+            w.WriteLine("# due (UTC)\tlatency ms\tmessage");
+            foreach (var (k, ms) in slowest)
+                w.WriteLine($"{_startUtc.AddSeconds(k / (double)_o.Rate):HH:mm:ss.fff}\t{ms:0.0}\t{k}");
+        }
+
         public BenchResult Figures(double loginSeconds)
         {
             var sent = Volatile.Read(ref _sent);
@@ -315,6 +327,7 @@ public static partial class Workloads
             var accept = new List<double>(sent);
             var measuredFrom = Math.Min(_warm, sent);
             var lag = new double[sent - measuredFrom];
+            var slow = new List<(int K, double Ms)>();
             long accepted = 0, lost = 0;
             long firstArrival = long.MaxValue, lastArrival = 0, lastSent = sent > 0 ? _sentAt[sent - 1] : _start;
             for (var k = 0; k < sent; k++)
@@ -333,6 +346,7 @@ public static partial class Workloads
                 }
                 if (receivedAt == 0 || !measured) continue;
                 latency.Add(Ms(receivedAt - due));
+                if (_o.SlowLog is not null) slow.Add((k, Ms(receivedAt - due)));
                 firstArrival = Math.Min(firstArrival, receivedAt);
                 lastArrival = Math.Max(lastArrival, receivedAt);
             }
@@ -344,6 +358,7 @@ public static partial class Workloads
             var sentPerSecond = sentMeasured > 0 ? sentMeasured / ((lastSent - _sentAt[measuredFrom]) / (double)Stopwatch.Frequency + slot) : 0;
             var achieved = latency.Count > 0 ? latency.Count / ((lastArrival - firstArrival) / (double)Stopwatch.Frequency + slot) : 0;
             var lat = Sorted(latency);
+            if (_o.SlowLog is { } path) WriteSlowLog(path, slow);
             var acc = Sorted(accept);
             Array.Sort(lag);
             return new BenchResult("open")

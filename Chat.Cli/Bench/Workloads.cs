@@ -33,6 +33,8 @@ public sealed record BenchOptions
     /// N &gt; 1, every N-th and the last; 0, the last of each read.
     /// </summary>
     public int AckEvery { get; init; } = 1;
+    /// <summary>open: where to write the slowest 1 % of the measured messages (none when null).</summary>
+    public string? SlowLog { get; init; }
     /// <summary>open: messages offered per second, all senders together.</summary>
     public int Rate { get; init; } = 1000;
     /// <summary>open: how long messages are offered.</summary>

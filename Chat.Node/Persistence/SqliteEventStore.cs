@@ -163,27 +163,30 @@ public sealed class SqliteEventStore : IDisposable
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// The size of write-ahead log beyond which a checkpoint waits for the writer and starts the log afresh (and
-    /// truncates it). Under continuous writes a passive checkpoint never finds the log wholly copied, so the log was
-    /// never restarted: it grew by the whole write rate (measured: 1.1-2.3 GB in 20 s at 6,000 messages/s).
+    /// The size of write-ahead log beyond which the writer, between two commits, has the log copied to its end and
+    /// started again from its beginning. Under continuous writes a passive checkpoint never finds the log wholly copied,
+    /// so the log was never restarted: it grew by the whole write rate (measured: 1.1-2.3 GB in 20 s at 6,000
+    /// messages/s).
     /// </summary>
     private readonly long _walLimit;
 
-    private readonly string _walPath;
+    /// <summary>
+    /// Frames (pages) the writer appended to the log since it last started it afresh: SQLite's count of pages written
+    /// by the writer's connection, read after each commit. Read by the checkpointer, which leaves the log to the
+    /// writer while it is over <see cref="_walLimit"/>. An over-estimate when SQLite restarted the log by itself (after
+    /// a passive checkpoint that found it wholly copied): the writer's restart then has nothing to copy.
+    /// </summary>
+    private long _logFrames;
 
-    /// <summary>The log's size now, through a <see cref="FileInfo"/> of the calling thread's own (refreshing it allocates nothing).</summary>
-    private static long WalBytes(FileInfo wal)
-    {
-        try
-        {
-            wal.Refresh();
-            return wal.Exists ? wal.Length : 0;
-        }
-        catch (IOException)
-        {
-            return 0; // gone between the two looks
-        }
-    }
+    private const int FrameHeaderBytes = 24;
+
+    /// <summary>
+    /// Held by the checkpointer during its passive checkpoint, and by the writer during its restarting one: SQLite
+    /// starts the log afresh at the first commit after a restarting checkpoint only if no checkpoint runs at that
+    /// moment, so from the restart until the writer's next commit (<see cref="_restartPending"/>) the checkpointer waits.
+    /// </summary>
+    private readonly object _checkpointLock = new();
+    private volatile bool _restartPending;
 
     /// <summary>The default of <c>chat.sqlite.wal-limit</c> for stores opened without it (tests).</summary>
     public const long DefaultWalLimit = 256L << 20;
@@ -196,7 +199,6 @@ public sealed class SqliteEventStore : IDisposable
         _connectionString = connectionString;
         if (walLimit <= 0) throw new ArgumentException($"chat.sqlite.wal-limit must be above 0, not {walLimit}");
         _walLimit = walLimit;
-        _walPath = new SqliteConnectionStringBuilder(connectionString).DataSource + "-wal";
         var mode = synchronous.Trim().ToUpperInvariant();
         if (mode is not ("OFF" or "NORMAL" or "FULL" or "EXTRA"))
             throw new ArgumentException($"chat.sqlite.synchronous must be OFF, NORMAL, FULL or EXTRA, not '{synchronous}'");
@@ -475,18 +477,19 @@ public sealed class SqliteEventStore : IDisposable
         try
         {
             using var connection = OpenConnection(write: true);
+            var frameBytes = PageSize(connection) + FrameHeaderBytes;
             var done = Interlocked.Read(ref _commits);
-            var wal = new FileInfo(_walPath);
             while (!Volatile.Read(ref _closed))
             {
                 lock (_checkpointGate) Monitor.Wait(_checkpointGate, CheckpointInterval);
                 var now = Interlocked.Read(ref _commits);
-                if (now == done) continue;
+                // past the limit the writer restarts the log itself (below): a passive checkpoint here would only keep
+                // that one waiting
+                if (now == done || Volatile.Read(ref _logFrames) * frameBytes > _walLimit) continue;
                 try
                 {
-                    // past the limit the writer truncates the log itself (below): a passive checkpoint here would only
-                    // keep that one from running
-                    if (WalBytes(wal) <= _walLimit) Checkpoint(connection, "PASSIVE");
+                    lock (_checkpointLock)
+                        if (!_restartPending) Checkpoint(connection, "PASSIVE");
                     done = now;
                 }
                 catch (SqliteException)
@@ -499,6 +502,21 @@ public sealed class SqliteEventStore : IDisposable
         {
             // the database cannot be opened: the writer reports that to every write
         }
+    }
+
+    private static long PageSize(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA page_size;";
+        return Convert.ToInt64(command.ExecuteScalar());
+    }
+
+    /// <summary>Pages the connection wrote (to the log) since the last call: SQLite's SQLITE_DBSTATUS_CACHE_WRITE, read and reset.</summary>
+    private static long PagesWritten(SqliteConnection connection)
+    {
+        const int cacheWrite = 9; // SQLITE_DBSTATUS_CACHE_WRITE
+        var rc = SQLitePCL.raw.sqlite3_db_status(connection.Handle, cacheWrite, out var current, out _, 1);
+        return rc == SQLitePCL.raw.SQLITE_OK ? current : 0;
     }
 
     /// <summary>Runs a checkpoint; Complete when it was not kept from finishing (by a reader or another checkpoint).</summary>
@@ -514,13 +532,14 @@ public sealed class SqliteEventStore : IDisposable
     {
         using var connection = OpenConnection(write: true);
         Run(connection, "PRAGMA wal_autocheckpoint=0;"); // checkpoints are the checkpointer's (above)
-        // the truncating checkpoint (below) waits for a passive one under way, and for reads, rather than give up at once
+        // the restarting checkpoint (below) waits for a passive one under way, and for reads, rather than give up at once
         Run(connection, "PRAGMA busy_timeout=1000;");
         using var statements = new WriterStatements(connection);
         var spare = new List<Work>();
         var batch = new List<Work>();
-        var truncateAgainAt = 0L;
-        var wal = new FileInfo(_walPath);
+        var restartAgainAt = 0L;
+        var frameBytes = PageSize(connection) + FrameHeaderBytes;
+        PagesWritten(connection); // counted from here
         while (TakeWaiting(spare) is { } taken)
         {
             var next = 0;
@@ -538,22 +557,37 @@ public sealed class SqliteEventStore : IDisposable
                 CommitBatch(connection, statements, batch);
                 Admin.ChatMetrics.JournalCommitted(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, rows);
                 Interlocked.Increment(ref _commits);
-                if (Environment.TickCount64 >= truncateAgainAt && WalBytes(wal) > _walLimit)
+                Volatile.Write(ref _logFrames, _logFrames + PagesWritten(connection));
+                _restartPending = false; // this commit started the log afresh, if a restarting checkpoint came before it
+                if (_logFrames * frameBytes > _walLimit && Environment.TickCount64 >= restartAgainAt)
                 {
-                    // Done here, between commits: from the checkpointer's own connection a truncating checkpoint
-                    // waited for a moment without a commit, and the writer, never idle at a high rate, starved it
-                    // (the log reached 117 MiB against a 1 MiB limit). Writes wait while the rest of the log is copied.
-                    // A long read under way can keep it from finishing: then it is tried again a little later.
-                    try
+                    // Done here, between commits: from the checkpointer's own connection such a checkpoint waited for
+                    // a moment without a commit, and the writer, never idle at a high rate, starved it (the log reached
+                    // 117 MiB against a 1 MiB limit). Writes wait while the rest of the log is copied; the next commit
+                    // then writes from the log's beginning. RESTART, not TRUNCATE: the file is reused in place, since
+                    // truncating a log of 256 MiB stalled every write behind it for ~100 ms (bench/RESULTS.md). A long
+                    // read under way can keep it from finishing: then it is tried again 100 ms later.
+                    // while the checkpointer's passive checkpoint runs, the writer does not wait for it: it tries again
+                    // after its next commit, with less left to copy
+                    if (Monitor.TryEnter(_checkpointLock))
                     {
-                        // kept from running by the checkpointer's passive checkpoint under way (no log frames
-                        // reported): tried again after the next commit; kept from finishing by a read: 100 ms later
-                        var (complete, logFrames) = Checkpoint(connection, "TRUNCATE");
-                        if (!complete && logFrames >= 0) truncateAgainAt = Environment.TickCount64 + 100;
-                    }
-                    catch (SqliteException)
-                    {
-                        truncateAgainAt = Environment.TickCount64 + 100;
+                        try
+                        {
+                            if (Checkpoint(connection, "RESTART").Complete)
+                            {
+                                Volatile.Write(ref _logFrames, 0);
+                                _restartPending = true;
+                            }
+                            else restartAgainAt = Environment.TickCount64 + 100;
+                        }
+                        catch (SqliteException)
+                        {
+                            restartAgainAt = Environment.TickCount64 + 100;
+                        }
+                        finally
+                        {
+                            Monitor.Exit(_checkpointLock);
+                        }
                     }
                 }
             }
