@@ -56,7 +56,17 @@ public sealed class SqliteJournal : WriteJournalBase
     private readonly SqliteEventStore _store;
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
 
-    public SqliteJournal(Config config) => _store = Payloads.Acquire(config);
+    /// <summary>
+    /// Whether the plugin binds any event adapter. Without one, events are stored and replayed as they are: adapting
+    /// through the base class costs a closure and a copy of the event's envelope per event even when nothing is bound.
+    /// </summary>
+    private readonly bool _adapts;
+
+    public SqliteJournal(Config config)
+    {
+        _store = Payloads.Acquire(config);
+        _adapts = config.GetConfig("event-adapter-bindings") is { IsEmpty: false };
+    }
 
     protected override void PostStop()
     {
@@ -91,7 +101,7 @@ public sealed class SqliteJournal : WriteJournalBase
     {
         var envelopes = request.Messages as IReadOnlyList<IPersistentEnvelope> ?? request.Messages.ToList();
         var answer = new Answer(request, envelopes, Self);
-        answer.Rejected = AddRows(_serialization, this, envelopes, answer, DateTime.UtcNow.Ticks);
+        answer.Rejected = AddRows(_serialization, _adapts ? this : null, envelopes, answer, DateTime.UtcNow.Ticks);
         // queued even with no rows (only rejections or deferred messages): its answers then still come after those of
         // the entity's earlier writes, which the writer may not have sent yet
         _store.Append(answer);
@@ -206,7 +216,8 @@ public sealed class SqliteJournal : WriteJournalBase
                     {
                         var p = new Persistent(Payloads.Deserialize(_serialization, row), row.SequenceNr, request.PersistenceId,
                             row.EventManifest, false, ActorRefs.NoSender, row.WriterId, row.Created);
-                        foreach (var adapted in AdaptFromJournal(p)) to.Tell(new ReplayedMessage(adapted), ActorRefs.NoSender);
+                        if (!_adapts) to.Tell(new ReplayedMessage(p), ActorRefs.NoSender);
+                        else foreach (var adapted in AdaptFromJournal(p)) to.Tell(new ReplayedMessage(adapted), ActorRefs.NoSender);
                     }
                 }
                 to.Tell(new RecoverySuccess(highest), ActorRefs.NoSender);

@@ -416,27 +416,27 @@ public sealed class UserState
     /// Receipt batches for messages this user sent, stored together as one inbox entry. A batch already
     /// stored is a duplicate; a batch after a gap waits for the issuer to resend the missing one.
     /// </summary>
-    public (ReceiptsStored? Event, List<StoreReceipts> Duplicates, List<StoreReceipts> Deferred) DecideStoreReceipts(IReadOnlyList<StoreReceipts> cmds, long now)
+    public (ReceiptsStored? Event, IReadOnlyList<StoreReceipts> Duplicates, IReadOnlyList<StoreReceipts> Deferred) DecideStoreReceipts(IReadOnlyList<StoreReceipts> cmds, long now)
     {
-        var duplicates = new List<StoreReceipts>();
-        var deferred = new List<StoreReceipts>();
+        // once per receipt a sender is sent: the lists of duplicates and deferred batches are made only when needed, and
+        // the last batch accepted from an issuer is found among those accepted so far (a few) rather than in a dictionary
+        List<StoreReceipts>? duplicates = null, deferred = null;
         var ids = 0;
-        var accepted = new List<StoreReceipts>();
-        var last = new Dictionary<UserId, long>();
+        var accepted = new List<StoreReceipts>(cmds.Count);
         for (var c = 0; c < cmds.Count; c++) // indexed: a foreach through the interface boxes an enumerator
         {
             var cmd = cmds[c];
-            var known = last.TryGetValue(cmd.By, out var l) ? l : _lastBatchFrom.GetValueOrDefault(cmd.By);
-            if (cmd.Batch.BatchNo <= known) duplicates.Add(cmd);
+            var known = LastAcceptedFrom(accepted, cmd.By) ?? _lastBatchFrom.GetValueOrDefault(cmd.By);
+            if (cmd.Batch.BatchNo <= known) (duplicates ??= []).Add(cmd);
             else if (cmd.Batch.BatchNo == known + 1 && ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
             {
                 accepted.Add(cmd);
                 ids += cmd.Batch.MessageIds.Count;
-                last[cmd.By] = cmd.Batch.BatchNo;
             }
-            else if (cmd.Batch.BatchNo == known + 1) deferred.Add(cmd); // the set is full: the next one takes it
+            else if (cmd.Batch.BatchNo == known + 1) (deferred ??= []).Add(cmd); // the set is full: the next one takes it
         }
-        if (accepted.Count == 0 || Profile is null) return (null, duplicates, deferred);
+        IReadOnlyList<StoreReceipts> dups = duplicates ?? (IReadOnlyList<StoreReceipts>)[], later = deferred ?? (IReadOnlyList<StoreReceipts>)[];
+        if (accepted.Count == 0 || Profile is null) return (null, dups, later);
         // arrays: serialized (journal, inbox, pushes) without a boxed enumerator
         var sources = new ReceiptSource[accepted.Count];
         for (var i = 0; i < accepted.Count; i++) sources[i] = new ReceiptSource(accepted[i].By, accepted[i].Batch.BatchNo);
@@ -449,7 +449,14 @@ public sealed class UserState
             for (var i = 0; i < accepted.Count; i++) items[i] = new InboxReceiptItem(accepted[i].Batch.Status, accepted[i].By, accepted[i].Batch.MessageIds);
             entry = new InboxReceiptSet(LastSeq + 1, items, now);
         }
-        return (new ReceiptsStored(entry, sources), duplicates, deferred);
+        return (new ReceiptsStored(entry, sources), dups, later);
+    }
+
+    private static long? LastAcceptedFrom(List<StoreReceipts> accepted, UserId issuer)
+    {
+        for (var a = accepted.Count - 1; a >= 0; a--)
+            if (accepted[a].By == issuer) return accepted[a].Batch.BatchNo;
+        return null;
     }
 
     public Decision<ReceiptsConfirmed> DecideConfirm(UserId sender, long batchNo)
@@ -602,7 +609,18 @@ public sealed class UserState
             if (time < x.Cutoff) _media.Remove(id); // named only by removed entries (removing while enumerating is allowed)
     }
 
-    private void ApplyConfirmed(ReceiptsConfirmed c) => _outbox.RemoveAll(b => b.To == c.To && b.BatchNo <= c.UpToBatch);
+    /// <summary>Removes the confirmed batches, keeping the others in order (one pass, no closure: once per receipt stored).</summary>
+    private void ApplyConfirmed(ReceiptsConfirmed c)
+    {
+        var kept = 0;
+        for (var i = 0; i < _outbox.Count; i++)
+        {
+            var b = _outbox[i];
+            if (b.To == c.To && b.BatchNo <= c.UpToBatch) continue;
+            _outbox[kept++] = b;
+        }
+        _outbox.RemoveRange(kept, _outbox.Count - kept);
+    }
 
     /// <summary>Entries this event stores in the inbox (none for most events).</summary>
     public static IEnumerable<InboxEntry> EntriesOf(IUserEvent e) => e switch
