@@ -172,13 +172,20 @@ public sealed class SqliteEventStore : IDisposable
 
     /// <summary>
     /// Frames (pages) the writer appended to the log since it last started it afresh: SQLite's count of pages written
-    /// by the writer's connection, read after each commit. Read by the checkpointer, which leaves the log to the
-    /// writer while it is over <see cref="_walLimit"/>. An over-estimate when SQLite restarted the log by itself (after
-    /// a passive checkpoint that found it wholly copied): the writer's restart then has nothing to copy.
+    /// by the writer's connection, read after each commit. An over-estimate when SQLite restarted the log by itself
+    /// (after a passive checkpoint that found it wholly copied): the writer's restart then has nothing to copy.
     /// </summary>
     private long _logFrames;
 
     private const int FrameHeaderBytes = 24;
+
+    /// <summary>
+    /// Set by the checkpointer when the passive checkpoint it just finished left the log over <see cref="_walLimit"/>:
+    /// the writer restarts the log after its next commit, when little is left to copy (what was written during that
+    /// checkpoint). Restarting 200 ms after the last passive checkpoint instead, it copied up to a quarter of a second
+    /// of writes while every write waited: a stall of 30-58 ms every ~2.2 s at 6,000 messages/s.
+    /// </summary>
+    private volatile bool _restartNow;
 
     /// <summary>
     /// Held by the checkpointer during its passive checkpoint, and by the writer during its restarting one: SQLite
@@ -481,15 +488,25 @@ public sealed class SqliteEventStore : IDisposable
             var done = Interlocked.Read(ref _commits);
             while (!Volatile.Read(ref _closed))
             {
-                lock (_checkpointGate) Monitor.Wait(_checkpointGate, CheckpointInterval);
+                // near the limit, checkpoints follow each other without a pause, each copying what was written during
+                // the one before: the restart that comes after one of them then has little left to copy
+                var nearLimit = Volatile.Read(ref _logFrames) * frameBytes > _walLimit / 4 * 3;
+                if (!nearLimit) lock (_checkpointGate) Monitor.Wait(_checkpointGate, CheckpointInterval);
                 var now = Interlocked.Read(ref _commits);
-                // past the limit the writer restarts the log itself (below): a passive checkpoint here would only keep
-                // that one waiting
-                if (now == done || Volatile.Read(ref _logFrames) * frameBytes > _walLimit) continue;
+                if (now == done || _restartNow)
+                {
+                    // nothing new to copy, or the writer's restart is due at its next commit
+                    if (nearLimit) lock (_checkpointGate) Monitor.Wait(_checkpointGate, CheckpointInterval);
+                    continue;
+                }
                 try
                 {
                     lock (_checkpointLock)
-                        if (!_restartPending) Checkpoint(connection, "PASSIVE");
+                        if (!_restartPending)
+                        {
+                            Checkpoint(connection, "PASSIVE");
+                            if (Volatile.Read(ref _logFrames) * frameBytes > _walLimit) _restartNow = true;
+                        }
                     done = now;
                 }
                 catch (SqliteException)
@@ -559,7 +576,9 @@ public sealed class SqliteEventStore : IDisposable
                 Interlocked.Increment(ref _commits);
                 Volatile.Write(ref _logFrames, _logFrames + PagesWritten(connection));
                 _restartPending = false; // this commit started the log afresh, if a restarting checkpoint came before it
-                if (_logFrames * frameBytes > _walLimit && Environment.TickCount64 >= restartAgainAt)
+                // asked by the checkpointer, right after a passive checkpoint; or, should the checkpointer fall behind,
+                // at twice the limit
+                if ((_restartNow || _logFrames * frameBytes > 2 * _walLimit) && Environment.TickCount64 >= restartAgainAt)
                 {
                     // Done here, between commits: from the checkpointer's own connection such a checkpoint waited for
                     // a moment without a commit, and the writer, never idle at a high rate, starved it (the log reached
@@ -576,6 +595,7 @@ public sealed class SqliteEventStore : IDisposable
                             if (Checkpoint(connection, "RESTART").Complete)
                             {
                                 Volatile.Write(ref _logFrames, 0);
+                                _restartNow = false;
                                 _restartPending = true;
                             }
                             else restartAgainAt = Environment.TickCount64 + 100;
