@@ -584,10 +584,9 @@ public sealed class SqliteEventStore : IDisposable
                     // a moment without a commit, and the writer, never idle at a high rate, starved it (the log reached
                     // 117 MiB against a 1 MiB limit). Writes wait while the rest of the log is copied; the next commit
                     // then writes from the log's beginning. RESTART, not TRUNCATE: the file is reused in place, since
-                    // truncating a log of 256 MiB stalled every write behind it for ~100 ms (bench/RESULTS.md). A long
-                    // read under way can keep it from finishing: then it is tried again 100 ms later.
-                    // while the checkpointer's passive checkpoint runs, the writer does not wait for it: it tries again
-                    // after its next commit, with less left to copy
+                    // truncating a log of 256 MiB stalled every write behind it for ~100 ms (bench/RESULTS.md). While
+                    // a passive checkpoint runs the writer does not wait for it: it tries again after its next commit.
+                    // A long read under way can keep the restart from finishing: then it is tried again 100 ms later.
                     if (Monitor.TryEnter(_checkpointLock))
                     {
                         try
