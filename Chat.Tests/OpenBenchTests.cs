@@ -84,10 +84,12 @@ public sealed class OpenBenchTests : IAsyncLifetime
     public async Task While_the_node_stalls_messages_still_go_out_on_time_and_their_latency_shows_the_stall()
     {
         await using var proxy = TcpProxy.Start(_node.Port);
+        var slowLog = Path.Combine(Path.GetTempPath(), $"chat-slow-{Guid.NewGuid():N}.tsv");
         // the node's answers and deliveries are held back for a second from message 100 (0.5 s into the run) on
         var resumed = Task.CompletedTask;
         var r = await Workloads.OpenAsync(Small(proxy.Address) with
         {
+            SlowLog = slowLog,
             OnDue = k =>
             {
                 if (k != 100) return;
@@ -107,6 +109,22 @@ public sealed class OpenBenchTests : IAsyncLifetime
         // ...and the messages caught in the stall waited for it
         Assert.True((double)r["lat_ms_max"] >= 900, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 500, $"p99 {r["lat_ms_p99"]} ms");
+        // the slow log (--slow-log) lists the slowest 1 %, 4 of 400, in the order they were due: all caught in the
+        // stall (due while it lasted, from message 100 to about 300), each with its due time and latency
+        try
+        {
+            var lines = File.ReadAllLines(slowLog).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')).ToList();
+            Assert.Equal(4, lines.Count);
+            var messages = lines.Select(l => int.Parse(l[2])).ToList();
+            Assert.All(messages, k => Assert.InRange(k, 100, 300));
+            Assert.Equal(messages.Order(), messages);
+            Assert.All(lines, l => Assert.True(double.Parse(l[1], System.Globalization.CultureInfo.InvariantCulture) >= 500, $"{l[1]} ms"));
+            Assert.All(lines, l => Assert.True(TimeOnly.TryParseExact(l[0], "HH:mm:ss.fff", out _), l[0]));
+        }
+        finally
+        {
+            File.Delete(slowLog);
+        }
     }
 
     [Fact]

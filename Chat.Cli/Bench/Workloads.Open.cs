@@ -317,7 +317,7 @@ public static partial class Workloads
             using var w = new StreamWriter(path);
             w.WriteLine("# due (UTC)\tlatency ms\tmessage");
             foreach (var (k, ms) in slowest)
-                w.WriteLine($"{_startUtc.AddSeconds(k / (double)_o.Rate):HH:mm:ss.fff}\t{ms:0.0}\t{k}");
+                w.WriteLine(FormattableString.Invariant($"{_startUtc.AddSeconds(k / (double)_o.Rate):HH:mm:ss.fff}\t{ms:0.0}\t{k}"));
         }
 
         public BenchResult Figures(double loginSeconds)
