@@ -28,6 +28,10 @@ public sealed record ChatSettings
     public required int MaxTextBytes { get; init; }
     public required int MaxInFlight { get; init; }
     public required int SyncBatch { get; init; }
+    /// <summary>How often the node checks whether to give memory back after a burst (zero: never; <see cref="Hosting.MemoryTrimmer"/>).</summary>
+    public required TimeSpan MemoryTrimInterval { get; init; }
+    /// <summary>Bytes allocated between two checks below which the node counts as quiet.</summary>
+    public required long MemoryTrimQuietBytes { get; init; }
     public required int OutgoingHighWater { get; init; }
     /// <summary>Answers (not inbox entries) waiting for a client that does not read, in bytes, before its connection is dropped.</summary>
     public required long MaxQueuedBytes { get; init; }
@@ -99,6 +103,8 @@ public sealed record ChatSettings
             MaxTextBytes = (int)c.Bytes("limits.max-text-bytes"),
             MaxInFlight = c.Int("limits.max-in-flight"),
             SyncBatch = c.Int("limits.sync-batch"),
+            MemoryTrimInterval = c.Time("memory.trim-interval"),
+            MemoryTrimQuietBytes = c.Bytes("memory.trim-quiet-bytes"),
             OutgoingHighWater = c.Int("limits.outgoing-high-water"),
             MaxQueuedBytes = c.Bytes("limits.max-queued-bytes"),
             MaxConnections = c.Int("limits.max-connections"),

@@ -98,6 +98,9 @@ public static class ChatMetrics
         CommitRows.Record(rows);
     }
 
+    /// <summary>Entities running on this node, of every type.</summary>
+    public static long EntitiesRunning => Volatile.Read(ref _entities[0]) + Volatile.Read(ref _entities[1]) + Volatile.Read(ref _entities[2]);
+
     public static void EntityStarted(EntityType type) => Interlocked.Increment(ref _entities[(int)type]);
     public static void EntityStopped(EntityType type) => Interlocked.Decrement(ref _entities[(int)type]);
 

@@ -312,6 +312,8 @@ public sealed class ChatNode : IAsyncDisposable
             Endpoint = Edge.Start();
             var edge = Edge;
             system.ActorOf(Admin.NodeProbe.Props($"{Endpoint.Address}:{Endpoint.Port}", () => edge.OpenConnections), Admin.NodeProbe.Name);
+            if (MemoryTrimmer.Props(settings.MemoryTrimInterval, settings.MemoryTrimQuietBytes, report) is { } trimmer)
+                system.ActorOf(trimmer, "memory-trimmer");
         }
 
         public async Task StopAsync(CancellationToken cancellationToken)
