@@ -165,4 +165,60 @@ public sealed class SessionSpecs : TestKit
         var accepted = _link.Next<Accepted>();
         Assert.Equal((7u, "c1", "m1"), (accepted.RequestId, accepted.ClientMessageId, accepted.MessageId));
     }
+
+    [Fact]
+    public void Acks_and_fetches_go_straight_to_the_users_entity_once_it_answered_and_through_the_region_again_when_it_stops()
+    {
+        LogIn(lastSeq: 1);
+        var entity = CreateTestProbe(_ann.Value); // sharding names a user's entity by the user's id
+        In(new Sync(0));
+        Assert.Equal(0, _users.ExpectMsg<FetchEntries>().After); // nothing known yet: through the region
+        _session.Tell(new Entries([Entry(1)], 1, 0), entity.Ref);
+        Assert.Equal(1, _link.Next<Message>().Seq);
+        _link.Next<SyncComplete>();
+
+        In(new Ack(1));
+        Assert.Equal(1, entity.ExpectMsg<Acknowledge>().UpTo);
+        _session.Tell(new Pushed(Entry(2)), entity.Ref);
+        Assert.Equal(2, _link.Next<Message>().Seq);
+        In(new Ack(2));
+        Assert.Equal(2, entity.ExpectMsg<Acknowledge>().UpTo);
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // the entity stops (moved, or restarted): the session attaches to the next one at once, and tells the latest ack
+        // again, since acks told to the stopped one may have been lost with it
+        Sys.Stop(entity.Ref);
+        Assert.Equal(_session, _users.ExpectMsg<KeepAttached>().Session);
+        Assert.Equal(2, _users.ExpectMsg<Acknowledge>().UpTo);
+        _session.Tell(new Pushed(Entry(3)), _users.Ref); // (not an entity's name: not learned)
+        Assert.Equal(3, _link.Next<Message>().Seq);
+        In(new Ack(3));
+        Assert.Equal(3, _users.ExpectMsg<Acknowledge>().UpTo);
+    }
+
+    [Fact]
+    public void A_text_goes_straight_to_the_entity_that_accepted_the_last_one_and_again_through_the_region_if_it_stops_without_answering()
+    {
+        LogIn();
+        var bob = CreateTestProbe(_bob.Value);
+        In(new Send(7, "c1", _bob.Value, "one"));
+        Assert.Equal("c1", _users.ExpectMsg<DeliverText>().ClientMessageId);
+        _session.Tell(new TextAccepted(7, "c1", "m1", 123), bob.Ref);
+        Assert.Equal("c1", _link.Next<Accepted>().ClientMessageId);
+        _users.ExpectMsg<WroteTo>();
+
+        In(new Send(8, "c2", _bob.Value, "two"));
+        Assert.Equal("c2", bob.ExpectMsg<DeliverText>().ClientMessageId);
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // it stops before answering: the text is told again through the region, and answered from there
+        Sys.Stop(bob.Ref);
+        var again = _users.ExpectMsg<DeliverText>();
+        Assert.Equal(("c2", 8u), (again.ClientMessageId, again.RequestId));
+        _users.Reply(new TextAccepted(8, "c2", "m2", 124));
+        Assert.Equal("c2", _link.Next<Accepted>().ClientMessageId);
+
+        In(new Send(9, "c3", _bob.Value, "three"));
+        Assert.Equal("c3", _users.ExpectMsg<DeliverText>().ClientMessageId);
+    }
 }

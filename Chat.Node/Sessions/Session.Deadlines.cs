@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Chat.Node.Users;
 using Chat.Protocol;
 using Error = Chat.Protocol.Error;
 
@@ -66,7 +67,8 @@ public sealed partial class Session
         foreach (var id in resend ?? [])
         {
             var send = _sendDeadlines[id];
-            send.Target!.Tell(send.Command);
+            // a text goes through the region: an entity it was told to directly may be on the node that was lost
+            (send.Command is DeliverText ? _users : send.Target!).Tell(send.Command);
             _sendDeadlines[id] = send with { ResendAt = now + ResendAfterMs };
         }
         if (expired is null) return;

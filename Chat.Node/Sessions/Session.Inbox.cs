@@ -25,7 +25,7 @@ public sealed partial class Session
     {
         _flow = Flow.Fetching;
         _fetchAfter = _delivered;
-        _users.Tell(new FetchEntries(_user, _delivered, _settings.SyncBatch));
+        Inbox.Tell(new FetchEntries(_user, _delivered, _settings.SyncBatch));
     }
 
     private void OnEntries(Entries e)

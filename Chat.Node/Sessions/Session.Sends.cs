@@ -73,7 +73,7 @@ public sealed partial class Session
         }
         var (target, command, requestId) = send switch
         {
-            Send s => (_users, (object)new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, media), s.RequestId),
+            Send s => (RecipientOf(new UserId(s.To)), (object)new DeliverText(new UserId(s.To), _user, s.ClientMessageId, s.Text, s.RequestId, media), s.RequestId),
             SendGroup g => (_groups, new PostToGroup(new GroupId(g.GroupId), _user, g.ClientMessageId, g.Text, g.RequestId, media), g.RequestId),
             _ => throw new ArgumentException($"not a send: {send.GetType().Name}"),
         };

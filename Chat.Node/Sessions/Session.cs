@@ -101,7 +101,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         {
             if (!_sendDeadlines.Remove(a.RequestId, out var answered)) return;
             // told before the client hears Accepted: whatever it does next, the entity knows the user wrote to them
-            if (answered.Command is DeliverText text) NoteWroteTo(text.UserId);
+            if (answered.Command is DeliverText text)
+            {
+                NoteWroteTo(text.UserId);
+                LearnRecipient(text.UserId, Sender);
+            }
             _connection.Write(new Accepted(a.RequestId, a.ClientMessageId, a.MessageId, a.ServerTime));
             ChatMetrics.MessageAccepted(Stopwatch.GetElapsedTime(answered.Started).TotalSeconds);
         });
@@ -114,10 +118,23 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             if (loginFailed) CountFailedLogin();
         });
         Receive<Authenticated>(OnAuthenticated);
-                Receive<Entries>(OnEntries);
-        Receive<Pushed>(OnPushed);
+        Receive<Entries>(e =>
+        {
+            LearnInbox(Sender);
+            OnEntries(e);
+        });
+        Receive<Pushed>(p =>
+        {
+            LearnInbox(Sender);
+            OnPushed(p);
+        });
         Receive<Drained>(_ => { if (_flow == Flow.WaitingForRoom) Fetch(); });
-        Receive<AttachState>(s => { if (_flow == Flow.Live && s.LastSeq > _delivered) Fetch(); });
+        Receive<AttachState>(s =>
+        {
+            LearnInbox(Sender);
+            if (_flow == Flow.Live && s.LastSeq > _delivered) Fetch();
+        });
+        Receive<Terminated>(t => OnEntityStopped(t.ActorRef));
         Receive<Done>(d => _connection.Write(new Ok(d.RequestId)));
         Receive<GroupCreatedReply>(g => _connection.Write(new GroupCreated(g.RequestId, g.GroupId.Value)));
         Receive<GroupDetails>(g => _connection.Write(new GroupInfo(g.RequestId, g.GroupId.Value, g.Name,
@@ -206,7 +223,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case StartUpload or ResumeUpload or UploadChunk or Download: OnMediaRequest(frame); return;
             case Ack a:
                 var upTo = Math.Min(a.Seq, _delivered);
-                if (upTo > 0) _users.Tell(new Acknowledge(_user, upTo));
+                if (upTo <= 0) return;
+                _ackedUpTo = Math.Max(_ackedUpTo, upTo);
+                Inbox.Tell(new Acknowledge(_user, upTo));
                 return;
             case Sync s: OnSync(s); return;
             case Read r: OnRead(r); return;

@@ -1,0 +1,90 @@
+using Akka.Actor;
+using Chat.Node.Users;
+
+namespace Chat.Node.Sessions;
+
+// Direct routes to user entities: the session's own entity (acks, fetches) and the entities of the users it writes to
+// (texts), learned from their answers, so that each of those messages skips the shard region and the shard (two actor
+// hops, each a mailbox and often a thread woken). Every entity known this way is watched: once it stops, messages go
+// through the region again (which starts the next incarnation), and what may have been lost with the stopped one is
+// told again. Acks are cumulative and texts carry their client message id, so telling them twice is harmless.
+public sealed partial class Session
+{
+    /// <summary>Recipients' entities kept at most; beyond it one is forgotten (and unwatched) for each one learned.</summary>
+    internal const int MaxKnownRecipients = 64;
+
+    /// <summary>This session's own user entity, once it has pushed or answered; null before, and after it stopped.</summary>
+    private IActorRef? _inbox;
+
+    /// <summary>The highest ack told to the user's entity: told again through the region when the entity stopped.</summary>
+    private long _ackedUpTo;
+
+    /// <summary>The entities of users this session wrote to, by user, each learned from its answer to a text.</summary>
+    private readonly Dictionary<UserId, IActorRef> _recipients = [];
+
+    /// <summary>Where acks and fetches for the user's own inbox go.</summary>
+    private IActorRef Inbox => _inbox ?? _users;
+
+    /// <summary>Where a text to <paramref name="to"/> goes.</summary>
+    private IActorRef RecipientOf(UserId to) => _recipients.TryGetValue(to, out var entity) ? entity : _users;
+
+    /// <summary>Takes the sender of a push or an answer about the user's own inbox as the user's entity.</summary>
+    private void LearnInbox(IActorRef from)
+    {
+        if (_inbox is not null || _phase != Phase.LoggedIn || !IsEntityOf(from, _user)) return;
+        _inbox = from;
+        Context.Watch(from);
+    }
+
+    /// <summary>Takes the sender of an accepted text as the recipient's entity (not for the user's own: that is <see cref="_inbox"/>).</summary>
+    private void LearnRecipient(UserId to, IActorRef from)
+    {
+        if (to == _user || _recipients.ContainsKey(to) || !IsEntityOf(from, to)) return;
+        if (_recipients.Count >= MaxKnownRecipients)
+        {
+            var (oldest, entity) = _recipients.First();
+            _recipients.Remove(oldest);
+            Context.Unwatch(entity);
+        }
+        _recipients[to] = from;
+        Context.Watch(from);
+    }
+
+    /// <summary>Sharding names a user's entity by the user's id.</summary>
+    private static bool IsEntityOf(IActorRef actor, UserId user) => !actor.IsNobody() && actor.Path.Name == user.Value;
+
+    private void OnEntityStopped(IActorRef entity)
+    {
+        if (entity.Equals(_inbox))
+        {
+            _inbox = null;
+            if (_phase != Phase.LoggedIn) return;
+            // the next incarnation pushes to this session at once, not after the next keep-attached tick; its answer
+            // fetches whatever was pushed while no entity had this session attached
+            _users.Tell(new KeepAttached(_user, _device, Self));
+            if (_ackedUpTo > 0) _users.Tell(new Acknowledge(_user, _ackedUpTo));
+            if (_flow == Flow.Fetching) Fetch();
+            return;
+        }
+        UserId? stopped = null;
+        foreach (var (user, known) in _recipients)
+            if (known.Equals(entity))
+            {
+                stopped = user;
+                break;
+            }
+        if (stopped is not { } to) return;
+        _recipients.Remove(to);
+        // texts told to it and not answered: told again through the region (the next incarnation answers a repeated
+        // client message id as the original, stored or not)
+        List<uint>? again = null;
+        foreach (var (id, send) in _sendDeadlines)
+            if (entity.Equals(send.Target)) (again ??= []).Add(id);
+        foreach (var id in again ?? [])
+        {
+            var send = _sendDeadlines[id];
+            _users.Tell(send.Command);
+            _sendDeadlines[id] = send with { Target = _users };
+        }
+    }
+}

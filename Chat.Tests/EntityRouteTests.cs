@@ -1,0 +1,45 @@
+using Akka.Actor;
+using Chat.Protocol;
+
+namespace Chat.Tests;
+
+/// <summary>
+/// Sessions tell their own user's entity, and the entities of users they write to, directly once those have answered.
+/// When such an entity stops while its users stay connected (its shard moved, or it failed), nothing waits for it.
+/// </summary>
+public sealed class EntityRouteTests(SharedNode shared) : IClassFixture<SharedNode>
+{
+    private readonly TestNode _node = shared.Node;
+
+    private async Task<IActorRef> EntityOf(string userId)
+    {
+        var found = await _node.Node.System.ActorSelection($"/system/sharding/user/*/{userId}")
+            .Ask<ActorIdentity>(new Identify(userId), TimeSpan.FromSeconds(5));
+        return found.Subject ?? throw new InvalidOperationException($"no entity running for {userId}");
+    }
+
+    [Fact]
+    public async Task When_a_connected_users_entity_stops_their_next_message_and_its_delivered_receipt_still_come_at_once()
+    {
+        await using var alice = await _node.NewUserAsync("Alice");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await alice.Client.SyncAsync(0);
+        await bob.Client.SyncAsync(0);
+        var first = await alice.Client.SendAsync(bob.Id, "one");
+        var one = await bob.Client.NextAsync<Message>();
+        bob.Client.Ack(one.Seq);
+        var receipt = await alice.Client.NextAsync<Receipt>();
+        Assert.Equal([first.MessageId], receipt.MessageIds);
+        alice.Client.Ack(receipt.Seq);
+
+        // Bob's entity stops while both stay connected
+        Assert.True(await (await EntityOf(bob.Id)).GracefulStop(TimeSpan.FromSeconds(5)));
+
+        // well within the request timeout (10 s) and the sessions' keep-attached interval (15 s)
+        var second = await alice.Client.SendAsync(bob.Id, "two").WaitAsync(TimeSpan.FromSeconds(8));
+        var two = await bob.Client.NextAsync<Message>(timeoutSeconds: 8);
+        Assert.Equal((second.MessageId, "two", one.Seq + 1), (two.MessageId, two.Text, two.Seq));
+        bob.Client.Ack(two.Seq);
+        Assert.Equal([second.MessageId], (await alice.Client.NextAsync<Receipt>(timeoutSeconds: 8)).MessageIds);
+    }
+}
