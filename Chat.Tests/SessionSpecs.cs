@@ -221,4 +221,52 @@ public sealed class SessionSpecs : TestKit
         In(new Send(9, "c3", _bob.Value, "three"));
         Assert.Equal("c3", _users.ExpectMsg<DeliverText>().ClientMessageId);
     }
+
+    [Fact]
+    public void Texts_go_straight_to_the_recipients_entity_only_once_none_is_on_its_way_through_the_region_so_none_overtakes_another()
+    {
+        LogIn();
+        var bob = CreateTestProbe(_bob.Value);
+        In(new Send(1, "c1", _bob.Value, "one"));
+        In(new Send(2, "c2", _bob.Value, "two"));
+        Assert.Equal("c1", _users.ExpectMsg<DeliverText>().ClientMessageId);
+        Assert.Equal("c2", _users.ExpectMsg<DeliverText>().ClientMessageId);
+        _session.Tell(new TextAccepted(1, "c1", "m1", 123), bob.Ref);
+        _link.Next<Accepted>();
+        _users.ExpectMsg<WroteTo>();
+
+        // c2 is still on its way through the region: c3 follows it there
+        In(new Send(3, "c3", _bob.Value, "three"));
+        Assert.Equal("c3", _users.ExpectMsg<DeliverText>().ClientMessageId);
+        bob.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        _session.Tell(new TextAccepted(2, "c2", "m2", 124), bob.Ref);
+        _session.Tell(new TextAccepted(3, "c3", "m3", 125), bob.Ref);
+        _link.Next<Accepted>();
+        _link.Next<Accepted>();
+
+        In(new Send(4, "c4", _bob.Value, "four"));
+        Assert.Equal("c4", bob.ExpectMsg<DeliverText>().ClientMessageId);
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void Texts_told_again_after_their_entity_stopped_go_in_the_order_they_were_sent()
+    {
+        LogIn();
+        var bob = CreateTestProbe(_bob.Value);
+        In(new Send(50, "c0", _bob.Value, "zero"));
+        _users.ExpectMsg<DeliverText>();
+        _session.Tell(new TextAccepted(50, "c0", "m0", 123), bob.Ref);
+        _link.Next<Accepted>();
+        _users.ExpectMsg<WroteTo>();
+        // request ids are the client's to choose, and answers come in any order: what is told again goes in the order sent
+        foreach (var id in new uint[] { 9, 3, 7 }) In(new Send(id, $"c{id}", _bob.Value, "x"));
+        for (var i = 0; i < 3; i++) bob.ExpectMsg<DeliverText>();
+        _session.Tell(new TextAccepted(3, "c3", "m3", 124), bob.Ref);
+        _link.Next<Accepted>();
+        foreach (var id in new uint[] { 1, 8 }) In(new Send(id, $"c{id}", _bob.Value, "x"));
+        for (var i = 0; i < 2; i++) bob.ExpectMsg<DeliverText>();
+        Sys.Stop(bob.Ref);
+        Assert.Equal([9u, 7u, 1u, 8u], Enumerable.Range(0, 4).Select(_ => _users.ExpectMsg<DeliverText>().RequestId));
+    }
 }

@@ -36,10 +36,15 @@ public sealed partial class Session
         Context.Watch(from);
     }
 
-    /// <summary>Takes the sender of an accepted text as the recipient's entity (not for the user's own: that is <see cref="_inbox"/>).</summary>
+    /// <summary>
+    /// Takes the sender of an accepted text as the recipient's entity (not for the user's own: that is <see cref="_inbox"/>),
+    /// unless another text to them is still on its way through the region: the next one, told directly, could overtake it.
+    /// </summary>
     private void LearnRecipient(UserId to, IActorRef from)
     {
         if (to == _user || _recipients.ContainsKey(to) || !IsEntityOf(from, to)) return;
+        foreach (var send in _sendDeadlines.Values)
+            if (send.Command is DeliverText text && text.UserId == to) return;
         if (_recipients.Count >= MaxKnownRecipients)
         {
             var (oldest, entity) = _recipients.First();
@@ -77,10 +82,12 @@ public sealed partial class Session
         _recipients.Remove(to);
         // texts told to it and not answered: told again through the region (the next incarnation answers a repeated
         // client message id as the original, stored or not)
-        List<uint>? again = null;
+        List<(long Started, uint Id)>? again = null;
         foreach (var (id, send) in _sendDeadlines)
-            if (entity.Equals(send.Target)) (again ??= []).Add(id);
-        foreach (var id in again ?? [])
+            if (entity.Equals(send.Target)) (again ??= []).Add((send.Started, id));
+        if (again is null) return;
+        again.Sort(); // in the order they were sent: the recipient stores them in that order
+        foreach (var (_, id) in again)
         {
             var send = _sendDeadlines[id];
             _users.Tell(send.Command);
