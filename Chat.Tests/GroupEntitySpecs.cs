@@ -55,4 +55,57 @@ public sealed class GroupEntitySpecs : TestKit
             return rest.IsSupersetOf([3, 4, 5, 6]);
         }, TimeSpan.FromSeconds(10));
     }
+
+    /// <summary>The next entry for <paramref name="member"/> that <paramref name="probe"/> gets, skipping other members'.</summary>
+    private static long NextFor(Akka.TestKit.TestProbe probe, UserId member) =>
+        probe.FishForMessage<DeliverGroupEntry>(d => d.UserId == member, TimeSpan.FromSeconds(5)).Entry.GroupSeq;
+
+    /// <summary>Entries for <paramref name="member"/> that <paramref name="probe"/> gets within 300 ms.</summary>
+    private static List<long> AnyFor(Akka.TestKit.TestProbe probe, UserId member)
+    {
+        var seen = new List<long>();
+        var until = DateTime.UtcNow + TimeSpan.FromMilliseconds(300);
+        while (probe.ReceiveOne(until - DateTime.UtcNow > TimeSpan.Zero ? until - DateTime.UtcNow : TimeSpan.Zero) is { } m)
+            if (m is DeliverGroupEntry d && d.UserId == member) seen.Add(d.Entry.GroupSeq);
+        return seen;
+    }
+
+    [Fact]
+    public void Entries_go_straight_to_a_members_entity_once_it_stored_all_sent_to_it_and_through_the_region_again_when_it_stops()
+    {
+        var users = CreateTestProbe();
+        var bob = CreateTestProbe(Bob.Value); // sharding names a user's entity by the user's id
+        // no retries within the test: what is sent again is sent because the entity stopped
+        var settings = TestNode.DefaultSettings() with { GroupFanoutRetryInterval = TimeSpan.FromMinutes(5) };
+        var group = Sys.ActorOf(GroupEntity.Props(Deals.Value, settings, TimeProvider.System, users.Ref));
+        group.Tell(new CreateGroupCommand(Deals, Ann, "Deals", [Bob], 1), TestActor);
+        ExpectMsg<GroupCreatedReply>();
+        Assert.Equal(1, NextFor(users, Bob));
+        for (var i = 2; i <= 3; i++)
+        {
+            group.Tell(new PostToGroup(Deals, Ann, $"c{i}", $"deal {i}", (uint)i), TestActor);
+            ExpectMsg<TextAccepted>();
+            Assert.Equal(i, NextFor(users, Bob));
+        }
+
+        // Bob's entity has stored up to 2 and 3 is on its way through the region: entry 4 follows it there
+        group.Tell(new GroupEntriesStored(Deals, Bob, 2), bob.Ref);
+        group.Tell(new PostToGroup(Deals, Ann, "c4", "deal 4", 4), TestActor);
+        ExpectMsg<TextAccepted>();
+        Assert.Equal(4, NextFor(users, Bob));
+
+        // it has everything: entry 5 goes to it directly
+        group.Tell(new GroupEntriesStored(Deals, Bob, 4), bob.Ref);
+        group.Tell(new PostToGroup(Deals, Ann, "c5", "deal 5", 5), TestActor);
+        ExpectMsg<TextAccepted>();
+        Assert.Equal(5, bob.ExpectMsg<DeliverGroupEntry>().Entry.GroupSeq);
+        Assert.Empty(AnyFor(users, Bob));
+
+        // it stops before storing 5: 5 is sent again through the region, and so is what comes next
+        Sys.Stop(bob.Ref);
+        Assert.Equal(5, NextFor(users, Bob));
+        group.Tell(new PostToGroup(Deals, Ann, "c6", "deal 6", 6), TestActor);
+        ExpectMsg<TextAccepted>();
+        Assert.Equal(6, NextFor(users, Bob));
+    }
 }

@@ -119,6 +119,7 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
             case Presence.RelayGroupTyping cmd: OnTyping(cmd); break;
             case TypingTick: RelayTypists(); break;
             case FanoutTick: OnFanoutTick(); break;
+            case Terminated t: OnMemberEntityStopped(t.ActorRef); break;
             case ReceiveTimeout:
                 if (_fanoutUpTo >= _durableSeq) Context.Parent.Tell(new Passivate(StopWhenDurable.Instance));
                 break;
@@ -213,7 +214,7 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
             foreach (var member in _state.RecipientsOf(deliver.GroupSeq))
             {
                 _storedUpTo.TryAdd(member, deliver.GroupSeq - 1);
-                _users.Tell(new DeliverGroupEntry(member, _groupId, deliver));
+                RouteTo(member).Tell(new DeliverGroupEntry(member, _groupId, deliver));
             }
             CountEventForSnapshot();
         });
@@ -223,7 +224,11 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
     {
         if (cmd.UpTo > _storedUpTo.GetValueOrDefault(cmd.Member)) _storedUpTo[cmd.Member] = cmd.UpTo;
         if (cmd.Held) _held.Add(cmd.Member);
-        else _held.Remove(cmd.Member);
+        else
+        {
+            _held.Remove(cmd.Member);
+            LearnMemberEntity(cmd.Member, Sender);
+        }
     }
 
     private void ScheduleFanoutCheck() =>
@@ -270,7 +275,7 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
         foreach (var entry in _state.EntriesFor(member, _storedUpTo.GetValueOrDefault(member, _fanoutUpTo)))
         {
             if (entry.GroupSeq > _durableSeq || max-- <= 0) break;
-            _users.Tell(new DeliverGroupEntry(member, _groupId, entry));
+            RouteTo(member).Tell(new DeliverGroupEntry(member, _groupId, entry));
         }
     }
 

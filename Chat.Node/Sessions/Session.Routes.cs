@@ -31,7 +31,7 @@ public sealed partial class Session
     /// <summary>Takes the sender of a push or an answer about the user's own inbox as the user's entity.</summary>
     private void LearnInbox(IActorRef from)
     {
-        if (_inbox is not null || _phase != Phase.LoggedIn || !IsEntityOf(from, _user)) return;
+        if (_inbox is not null || _phase != Phase.LoggedIn || !UserEntity.IsEntityOf(from, _user)) return;
         _inbox = from;
         Context.Watch(from);
     }
@@ -42,7 +42,7 @@ public sealed partial class Session
     /// </summary>
     private void LearnRecipient(UserId to, IActorRef from)
     {
-        if (to == _user || _recipients.ContainsKey(to) || !IsEntityOf(from, to)) return;
+        if (to == _user || _recipients.ContainsKey(to) || !UserEntity.IsEntityOf(from, to)) return;
         foreach (var send in _sendDeadlines.Values)
             if (send.Command is DeliverText text && text.UserId == to) return;
         if (_recipients.Count >= MaxKnownRecipients)
@@ -54,9 +54,6 @@ public sealed partial class Session
         _recipients[to] = from;
         Context.Watch(from);
     }
-
-    /// <summary>Sharding names a user's entity by the user's id.</summary>
-    private static bool IsEntityOf(IActorRef actor, UserId user) => !actor.IsNobody() && actor.Path.Name == user.Value;
 
     private void OnEntityStopped(IActorRef entity)
     {

@@ -49,6 +49,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
 
     public const string RegionName = "user";
 
+    /// <summary>Whether <paramref name="actor"/> is <paramref name="user"/>'s entity: sharding names it by the user's id.</summary>
+    public static bool IsEntityOf(IActorRef actor, UserId user) => !actor.IsNobody() && actor.Path.Name == user.Value;
+
     /// <param name="users">Where receipts for other users go; the "user" shard region when null.</param>
     public UserEntity(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null)
     {
