@@ -95,6 +95,39 @@ public sealed class UserEntitySpecs : TestKit
     }
 
     [Fact]
+    public void Receipts_go_straight_to_the_senders_entity_once_it_confirmed_all_issued_to_it_and_through_the_region_again_when_it_stops()
+    {
+        var users = CreateTestProbe();
+        var bob = CreateTestProbe(Bob.Value); // sharding names a user's entity by the user's id
+        // no retries within the test: what is sent again is sent because Bob's entity stopped
+        var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, _settings with { ReceiptRetryInterval = TimeSpan.FromMinutes(5) },
+            TimeProvider.System, users.Ref));
+        CreateAnnWithTextsFromBob(ann, 5);
+        long Receipt(Akka.TestKit.TestProbe to, long seq)
+        {
+            ann.Tell(new Acknowledge(Ann, seq));
+            var receipts = to.ExpectMsg<StoreReceipts>();
+            Assert.Equal(Bob, receipts.UserId);
+            return receipts.Batch.BatchNo;
+        }
+        var first = Receipt(users, 1);
+        var second = Receipt(users, 2);
+        // Bob's entity confirms the first batch while the second is on its way through the region: the third follows it
+        ann.Tell(new ReceiptsStoredAck(Ann, Bob, first), bob.Ref);
+        var third = Receipt(users, 3);
+        // everything issued to Bob is confirmed: the fourth goes to his entity directly
+        ann.Tell(new ReceiptsStoredAck(Ann, Bob, second), bob.Ref);
+        ann.Tell(new ReceiptsStoredAck(Ann, Bob, third), bob.Ref);
+        var fourth = Receipt(bob, 4);
+        users.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // it stops before confirming: the fourth goes again through the region at once, and so does the fifth
+        Sys.Stop(bob.Ref);
+        Assert.Equal(fourth, users.ExpectMsg<StoreReceipts>().Batch.BatchNo);
+        Assert.Equal(fourth + 1, Receipt(users, 5));
+    }
+
+    [Fact]
     public void Acks_in_quick_succession_send_one_delivered_receipt_per_message_and_fewer_batches()
     {
         var users = CreateTestProbe();

@@ -146,7 +146,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case Authenticate cmd: OnAuthenticate(cmd); break;
             case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;
-            case Terminated t: DetachSession(t.ActorRef); break;
+            case Terminated t: OnWatchedStopped(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
             case Chat.Node.Presence.IPresenceCommand or PresenceTick: OnPresenceCommand(message); break;
             case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
@@ -696,7 +696,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         var acked = (Acknowledged)e;
         var batches = acked.Batches;
-        for (var i = 0; i < batches.Count; i++) _users.Tell(new StoreReceipts(batches[i].To, _state.Profile!.Id, batches[i]));
+        for (var i = 0; i < batches.Count; i++) ReceiptsRouteTo(batches[i].To).Tell(new StoreReceipts(batches[i].To, _state.Profile!.Id, batches[i]));
         ScheduleRetry();
         CountEventForSnapshot();
         if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) PumpAck(); // the rest of it, once read
@@ -723,7 +723,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _state.Apply(read);
         PersistInOrder(read, e =>
         {
-            foreach (var batch in e.Batches ?? []) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
+            foreach (var batch in e.Batches ?? []) ReceiptsRouteTo(batch.To).Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
             ScheduleRetry();
             CountEventForSnapshot();
             if (e.UpTo < upTo) Read(cmd, replyTo); // the rest: further pages, or past the receipt size
@@ -842,6 +842,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         // Confirmations are kept in memory and reach the journal with the next snapshot: after a crash
         // the batches confirmed since then are resent once and recognised as duplicates by the sender.
         _state.Apply(confirmed);
+        LearnSenderEntity(cmd.Sender, Sender);
         // the retry timer is not cancelled here: its next tick finds the outbox empty and stops it. Starting and
         // cancelling a timer per message left thousands of cancelled timers waiting in the scheduler for their
         // time, each a young object referenced from old ones that every collection had to trace
