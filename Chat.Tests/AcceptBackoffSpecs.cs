@@ -31,8 +31,9 @@ public sealed class AcceptBackoffSpecs() : TestKit(ConfigurationFactory.ParseStr
         await Task.Delay(TimeSpan.FromSeconds(3));
         await edge.StopAsync();
 
-        // pauses of 10, 20, 40 ... 640 ms, then 1 s each: about 9 tries in 3 s (retrying at once makes millions)
-        Assert.InRange(calls, 5, 15);
+        // pauses of 10, 20, 40 ... 640 ms, then 1 s each: about 9 tries in 3 s (retrying at once makes millions); fewer
+        // when a busy machine fires the timers late
+        Assert.InRange(calls, 3, 15);
         var failed = warnings.Where(w => w.Contains("accept failed", StringComparison.Ordinal)).ToList();
         Assert.Single(failed);
         Assert.Contains("backing off", failed[0]);

@@ -29,9 +29,9 @@ public sealed class SendRateTests : IAsyncLifetime
         var refused = await Assert.ThrowsAsync<ChatException>(() => ann.Client.SendAsync(bob.Id, "ann 4", "a-4"));
         Assert.Equal(ErrorCode.RateLimited, refused.Code);
         Assert.Contains("3 messages a minute", refused.Message);
-        // 3 a minute: the next token comes 20 s after the last refill
+        // 3 a minute: the next token comes 20 s after the last refill (less the time the sends took on a busy machine)
         Assert.NotNull(refused.RetryAfter);
-        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromSeconds(19), TimeSpan.FromSeconds(20));
+        Assert.InRange(refused.RetryAfter!.Value, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(20));
 
         // a second connection of the same user shares the bucket, group sends too
         await using (var annAgain = await _node.ConnectAsync("tablet"))
