@@ -11,12 +11,22 @@ public sealed class EntityRouteTests(SharedNode shared) : IClassFixture<SharedNo
 {
     private readonly TestNode _node = shared.Node;
 
-    private async Task<IActorRef> EntityOf(string userId)
+    /// <summary>The user's entity if one is running (a selection with a wildcard answers nothing when none matches).</summary>
+    private async Task<IActorRef?> TryEntityOf(string userId)
     {
-        var found = await _node.Node.System.ActorSelection($"/system/sharding/user/*/{userId}")
-            .Ask<ActorIdentity>(new Identify(userId), TimeSpan.FromSeconds(5));
-        return found.Subject ?? throw new InvalidOperationException($"no entity running for {userId}");
+        try
+        {
+            return (await _node.Node.System.ActorSelection($"/system/sharding/user/*/{userId}")
+                .Ask<ActorIdentity>(new Identify(userId), TimeSpan.FromMilliseconds(500))).Subject;
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
     }
+
+    private async Task<IActorRef> EntityOf(string userId) =>
+        await TryEntityOf(userId) ?? throw new InvalidOperationException($"no entity running for {userId}");
 
     [Fact]
     public async Task When_a_connected_users_entity_stops_their_next_message_and_its_delivered_receipt_still_come_at_once()
@@ -32,8 +42,15 @@ public sealed class EntityRouteTests(SharedNode shared) : IClassFixture<SharedNo
         Assert.Equal([first.MessageId], receipt.MessageIds);
         alice.Client.Ack(receipt.Seq);
 
-        // Bob's entity stops while both stay connected
-        Assert.True(await (await EntityOf(bob.Id)).GracefulStop(TimeSpan.FromSeconds(5)));
+        // Bob's entity stops while both stay connected; his session has the next one started and attaches to it
+        var stopped = await EntityOf(bob.Id);
+        Assert.True(await stopped.GracefulStop(TimeSpan.FromSeconds(5)));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(8);
+        while (await TryEntityOf(bob.Id) is not { } next || next.Equals(stopped))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no new entity for Bob while his session stayed connected");
+            await Task.Delay(50);
+        }
 
         // well within the request timeout (10 s) and the sessions' keep-attached interval (15 s)
         var second = await alice.Client.SendAsync(bob.Id, "two").WaitAsync(TimeSpan.FromSeconds(8));

@@ -194,6 +194,21 @@ public sealed class SessionSpecs : TestKit
         Assert.Equal(3, _link.Next<Message>().Seq);
         In(new Ack(3));
         Assert.Equal(3, _users.ExpectMsg<Acknowledge>().UpTo);
+
+        // no new entity answered (the request may have been lost while the shard had not yet seen the stop): asked again
+        // on the next tick, until one does
+        Assert.Equal(_session, _users.ExpectMsg<KeepAttached>(TimeSpan.FromSeconds(3)).Session);
+        var next = CreateTestProbe();
+        _session.Tell(new AttachState(3), Sys.ActorOf(Props.Create(() => new Forwarder(next.Ref)), _ann.Value));
+        In(new Ack(3));
+        Assert.Equal(3, next.ExpectMsg<Acknowledge>().UpTo);
+        _users.ExpectNoMsg(TimeSpan.FromSeconds(2.5)); // no more asking
+    }
+
+    /// <summary>Stands for an entity (named by its user) and hands what it gets to a probe.</summary>
+    private sealed class Forwarder : ReceiveActor
+    {
+        public Forwarder(IActorRef to) => ReceiveAny(m => to.Forward(m));
     }
 
     [Fact]

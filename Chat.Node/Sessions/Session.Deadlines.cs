@@ -50,10 +50,11 @@ public sealed partial class Session
             Fail(ErrorCode.IdleTimeout, $"no frame for {_settings.IdleTimeout.TotalSeconds:0} s; send Ping to stay connected");
             return;
         }
+        if (_reattaching && _phase == Phase.LoggedIn) _users.Tell(new KeepAttached(_user, _device, Self));
         if (_sendDeadlines.Count == 0)
         {
             // thousands of idle connections would otherwise cost thousands of ticks a second
-            if (_phase == Phase.LoggedIn) TickFast(false);
+            if (_phase == Phase.LoggedIn && !_reattaching) TickFast(false);
             return;
         }
         List<uint>? expired = null;

@@ -19,6 +19,13 @@ public sealed partial class Session
     /// <summary>The highest ack told to the user's entity: told again through the region when the entity stopped.</summary>
     private long _ackedUpTo;
 
+    /// <summary>
+    /// The user's entity stopped and no new one has answered yet: the session asks to be attached again on every tick.
+    /// An entity stopped other than by passivation or hand-off leaves its shard a moment in which what is sent to it is
+    /// lost, and the first request may fall in it.
+    /// </summary>
+    private bool _reattaching;
+
     /// <summary>The entities of users this session wrote to, by user, each learned from its answer to a text.</summary>
     private readonly Dictionary<UserId, IActorRef> _recipients = [];
 
@@ -33,6 +40,7 @@ public sealed partial class Session
     {
         if (_inbox is not null || _phase != Phase.LoggedIn || !UserEntity.IsEntityOf(from, _user)) return;
         _inbox = from;
+        _reattaching = false;
         Context.Watch(from);
     }
 
@@ -64,6 +72,8 @@ public sealed partial class Session
             // the next incarnation pushes to this session at once, not after the next keep-attached tick; its answer
             // fetches whatever was pushed while no entity had this session attached
             _users.Tell(new KeepAttached(_user, _device, Self));
+            _reattaching = true;
+            TickFast(true);
             if (_ackedUpTo > 0) _users.Tell(new Acknowledge(_user, _ackedUpTo));
             if (_flow == Flow.Fetching) Fetch();
             return;
