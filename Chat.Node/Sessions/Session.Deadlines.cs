@@ -64,7 +64,8 @@ public sealed partial class Session
             if (send.Deadline < now) (expired ??= []).Add(id);
             else if (send.ResendAt < now && send.Command is not null) (resend ??= []).Add(id);
         }
-        if (resend is not null && _cluster.State.Members.Count < 2) resend = null;
+        if (resend is not null && _cluster.State.Members.Count < 2) resend.RemoveAll(id => !_sendDeadlines[id].AfterStop);
+        resend?.Sort((a, b) => _sendDeadlines[a].Started.CompareTo(_sendDeadlines[b].Started)); // in the order sent
         foreach (var id in resend ?? [])
         {
             var send = _sendDeadlines[id];

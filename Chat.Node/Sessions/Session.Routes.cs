@@ -98,7 +98,7 @@ public sealed partial class Session
         {
             var send = _sendDeadlines[id];
             _users.Tell(send.Command);
-            _sendDeadlines[id] = send with { Target = _users };
+            _sendDeadlines[id] = send with { Target = _users, ResendAt = Environment.TickCount64 + ResendAfterMs, AfterStop = true };
         }
     }
 }

@@ -61,7 +61,12 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once. A node alone
     /// never repeats (its own shards lose nothing), so a node that is merely slow is not handed every send twice.
     /// </summary>
-    private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command, long Started);
+    /// <remarks>
+    /// <see cref="AfterStop"/>: told again because the entity it was told to stopped. Such a send is repeated even by a node
+    /// alone: an entity stopped other than by passivation or hand-off leaves its shard a moment in which what reaches
+    /// it is lost, and the repeat may have fallen in it.
+    /// </remarks>
+    private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command, long Started, bool AfterStop = false);
     private Phase _phase = Phase.AwaitingHello;
     private Flow _flow = Flow.Off;
     private bool _initialSyncDone;
