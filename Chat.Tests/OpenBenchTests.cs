@@ -111,13 +111,14 @@ public sealed class OpenBenchTests : IAsyncLifetime
         Assert.True((double)r["lat_ms_max"] >= 900, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 500, $"p99 {r["lat_ms_p99"]} ms");
         // the slow log (--slow-log) lists the slowest 1 %, 4 of 400, in the order they were due: all caught in the
-        // stall (due while it lasted, from message 100 to about 300), each with its due time and latency
+        // stall (due while it lasted, from message 100 to about 300, or just before it with their delivery not yet
+        // back when it began), each with its due time and latency
         try
         {
             var lines = File.ReadAllLines(slowLog).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')).ToList();
             Assert.Equal(4, lines.Count);
             var messages = lines.Select(l => int.Parse(l[2])).ToList();
-            Assert.All(messages, k => Assert.InRange(k, 100, 300));
+            Assert.All(messages, k => Assert.InRange(k, 90, 300));
             Assert.Equal(messages.Order(), messages);
             Assert.All(lines, l => Assert.True(double.Parse(l[1], System.Globalization.CultureInfo.InvariantCulture) >= 500, $"{l[1]} ms"));
             Assert.All(lines, l => Assert.True(TimeOnly.TryParseExact(l[0], "HH:mm:ss.fff", out _), l[0]));

@@ -11,37 +11,22 @@ namespace Chat.Node.Groups;
 public sealed partial class GroupEntity
 {
     /// <summary>Members' entities that confirmed entries, by member.</summary>
-    private readonly Dictionary<UserId, IActorRef> _memberEntities = [];
+    private EntityRoutes<UserId>? _memberEntitiesMade;
+    private EntityRoutes<UserId> MemberEntities => _memberEntitiesMade ??= new(_settings.GroupMaxMembers);
 
     /// <summary>Where entries for <paramref name="member"/> go.</summary>
-    private IActorRef RouteTo(UserId member) => _memberEntities.TryGetValue(member, out var entity) ? entity : _users;
+    private IActorRef RouteTo(UserId member) => MemberEntities.Or(member, _users);
 
     private void LearnMemberEntity(UserId member, IActorRef from)
     {
-        if (_memberEntities.ContainsKey(member) || !UserEntity.IsEntityOf(from, member)) return;
+        if (MemberEntities.Contains(member) || !UserEntity.IsEntityOf(from, member)) return;
         if (_storedUpTo.GetValueOrDefault(member) < Math.Min(_state.LastFor(member), _durableSeq)) return; // some still on the way
-        if (_memberEntities.Count >= _settings.GroupMaxMembers)
-        {
-            // members come and go: a bound, so that a group with a long history does not watch all who ever were
-            var (other, entity) = _memberEntities.First();
-            _memberEntities.Remove(other);
-            Context.Unwatch(entity);
-        }
-        _memberEntities[member] = from;
-        Context.Watch(from);
+        // (bounded by the group's size: members come and go, and a group with a long history does not watch all who ever were)
+        MemberEntities.Add(member, from, Context);
     }
 
     private void OnMemberEntityStopped(IActorRef entity)
     {
-        UserId? stopped = null;
-        foreach (var (member, known) in _memberEntities)
-            if (known.Equals(entity))
-            {
-                stopped = member;
-                break;
-            }
-        if (stopped is not { } gone) return;
-        _memberEntities.Remove(gone);
-        Resend(gone); // through the region now
+        if (MemberEntities.TryRemove(entity, out var member)) Resend(member); // through the region now
     }
 }

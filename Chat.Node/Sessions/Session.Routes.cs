@@ -27,13 +27,13 @@ public sealed partial class Session
     private bool _reattaching;
 
     /// <summary>The entities of users this session wrote to, by user, each learned from its answer to a text.</summary>
-    private readonly Dictionary<UserId, IActorRef> _recipients = [];
+    private readonly EntityRoutes<UserId> _recipients = new(MaxKnownRecipients);
 
     /// <summary>Where acks and fetches for the user's own inbox go.</summary>
     private IActorRef Inbox => _inbox ?? _users;
 
     /// <summary>Where a text to <paramref name="to"/> goes.</summary>
-    private IActorRef RecipientOf(UserId to) => _recipients.TryGetValue(to, out var entity) ? entity : _users;
+    private IActorRef RecipientOf(UserId to) => _recipients.Or(to, _users);
 
     /// <summary>Takes the sender of a push or an answer about the user's own inbox as the user's entity.</summary>
     private void LearnInbox(IActorRef from)
@@ -50,17 +50,10 @@ public sealed partial class Session
     /// </summary>
     private void LearnRecipient(UserId to, IActorRef from)
     {
-        if (to == _user || _recipients.ContainsKey(to) || !UserEntity.IsEntityOf(from, to)) return;
+        if (to == _user || _recipients.Contains(to) || !UserEntity.IsEntityOf(from, to)) return;
         foreach (var send in _sendDeadlines.Values)
             if (send.Command is DeliverText text && text.UserId == to) return;
-        if (_recipients.Count >= MaxKnownRecipients)
-        {
-            var (oldest, entity) = _recipients.First();
-            _recipients.Remove(oldest);
-            Context.Unwatch(entity);
-        }
-        _recipients[to] = from;
-        Context.Watch(from);
+        _recipients.Add(to, from, Context);
     }
 
     private void OnEntityStopped(IActorRef entity)
@@ -78,15 +71,7 @@ public sealed partial class Session
             if (_flow == Flow.Fetching) Fetch();
             return;
         }
-        UserId? stopped = null;
-        foreach (var (user, known) in _recipients)
-            if (known.Equals(entity))
-            {
-                stopped = user;
-                break;
-            }
-        if (stopped is not { } to) return;
-        _recipients.Remove(to);
+        if (!_recipients.TryRemove(entity, out _)) return;
         // texts told to it and not answered: told again through the region (the next incarnation answers a repeated
         // client message id as the original, stored or not)
         List<(long Started, uint Id)>? again = null;

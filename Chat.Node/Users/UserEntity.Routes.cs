@@ -13,46 +13,28 @@ public sealed partial class UserEntity
     internal const int MaxKnownSenders = 64;
 
     /// <summary>Entities of users this one sends receipts to, by user; made on first use (most entities never need it).</summary>
-    private Dictionary<UserId, IActorRef>? _senders;
+    private EntityRoutes<UserId>? _senders;
 
     /// <summary>Where receipts for <paramref name="sender"/> go.</summary>
-    private IActorRef ReceiptsRouteTo(UserId sender) =>
-        _senders is not null && _senders.TryGetValue(sender, out var entity) ? entity : _users;
+    private IActorRef ReceiptsRouteTo(UserId sender) => _senders?.Or(sender, _users) ?? _users;
 
     private void LearnSenderEntity(UserId sender, IActorRef from)
     {
-        if (_senders is not null && _senders.ContainsKey(sender)) return;
+        if (_senders is not null && _senders.Contains(sender)) return;
         if (sender == _state.Profile?.Id || !IsEntityOf(from, sender)) return;
         foreach (var batch in _state.Outbox)
             if (batch.To == sender) return; // some still on the way
-        _senders ??= [];
-        if (_senders.Count >= MaxKnownSenders)
-        {
-            var (other, entity) = _senders.First();
-            _senders.Remove(other);
-            Context.Unwatch(entity);
-        }
-        _senders[sender] = from;
-        Context.Watch(from);
+        (_senders ??= new(MaxKnownSenders)).Add(sender, from, Context);
     }
 
     /// <summary>A watched actor stopped: a sender's entity (receipts go through the region again), else a session.</summary>
     private void OnWatchedStopped(IActorRef actor)
     {
-        UserId? stopped = null;
-        if (_senders is not null)
-            foreach (var (sender, known) in _senders)
-                if (known.Equals(actor))
-                {
-                    stopped = sender;
-                    break;
-                }
-        if (stopped is not { } gone)
+        if (_senders is null || !_senders.TryRemove(actor, out var gone))
         {
             DetachSession(actor);
             return;
         }
-        _senders!.Remove(gone);
         // told to it and not confirmed: told again through the region, in the order issued
         foreach (var batch in _state.Outbox)
             if (batch.To == gone) _users.Tell(new StoreReceipts(batch.To, _state.Profile!.Id, batch));
