@@ -110,17 +110,20 @@ public sealed class OpenBenchTests : IAsyncLifetime
         // ...and the messages caught in the stall waited for it
         Assert.True((double)r["lat_ms_max"] >= 900, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 500, $"p99 {r["lat_ms_p99"]} ms");
-        // the slow log (--slow-log) lists the slowest 1 %, 4 of 400, in the order they were due: all caught in the
-        // stall (due while it lasted, from message 100 to about 300, or just before it with their delivery not yet
-        // back when it began), each with its due time and latency
+        // the slow log (--slow-log) lists the slowest 1 %, 4 of 400, in the order they were due, each with its due time
+        // and latency: the run's slowest message among them and none faster than its p99, all slowed by a stall. (Which
+        // stall is not asserted: on a busy test machine the process itself may stall longer than the one made here.)
         try
         {
             var lines = File.ReadAllLines(slowLog).Where(l => !l.StartsWith('#')).Select(l => l.Split('\t')).ToList();
             Assert.Equal(4, lines.Count);
             var messages = lines.Select(l => int.Parse(l[2])).ToList();
-            Assert.All(messages, k => Assert.InRange(k, 90, 300));
             Assert.Equal(messages.Order(), messages);
-            Assert.All(lines, l => Assert.True(double.Parse(l[1], System.Globalization.CultureInfo.InvariantCulture) >= 500, $"{l[1]} ms"));
+            var latencies = lines.Select(l => double.Parse(l[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            const double rounding = 0.051; // the log gives a tenth of a millisecond
+            Assert.InRange(latencies.Max(), (double)r["lat_ms_max"] - rounding, (double)r["lat_ms_max"] + rounding);
+            Assert.All(latencies, ms => Assert.True(ms >= (double)r["lat_ms_p99"] - rounding, $"{ms} ms, below the p99 of {r["lat_ms_p99"]}"));
+            Assert.All(latencies, ms => Assert.True(ms >= 500, $"{ms} ms"));
             Assert.All(lines, l => Assert.True(TimeOnly.TryParseExact(l[0], "HH:mm:ss.fff", out _), l[0]));
         }
         finally
