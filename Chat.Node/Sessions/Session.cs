@@ -59,12 +59,13 @@ public sealed partial class Session : ReceiveActor, IWithTimers
     /// A send waiting for its answer: when it times out, and what to tell again if no answer came by <see cref="ResendAt"/>.
     /// A command told to a shard whose node has just died is dropped with that node; told again once the shard has a new
     /// home, it arrives. Repeating is safe: inboxes and groups answer a repeated client message id once. A node alone
-    /// never repeats (its own shards lose nothing), so a node that is merely slow is not handed every send twice.
+    /// repeats only sends marked <see cref="AfterStop"/> (its shards lose nothing otherwise), so a node that is merely
+    /// slow is not handed every send twice.
     /// </summary>
     /// <remarks>
-    /// <see cref="AfterStop"/>: told again because the entity it was told to stopped. Such a send is repeated even by a node
-    /// alone: an entity stopped other than by passivation or hand-off leaves its shard a moment in which what reaches
-    /// it is lost, and the repeat may have fallen in it.
+    /// <see cref="AfterStop"/>: told again because the entity it was told to stopped. An entity stopped other than by
+    /// passivation or hand-off leaves its shard a moment in which what reaches it is lost, and the repeat may have
+    /// fallen in it.
     /// </remarks>
     private record struct SendInFlight(long Deadline, long ResendAt, IActorRef? Target, object? Command, long Started, bool AfterStop = false);
     private Phase _phase = Phase.AwaitingHello;
