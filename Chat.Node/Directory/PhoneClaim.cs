@@ -133,7 +133,7 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock) =>
-        Akka.Actor.Props.Create(() => new PhoneClaim(phone, verification, sender, clock));
+        ActorMaker.Props(() => new PhoneClaim(phone, verification, sender, clock));
 
     protected override void OnRecover(object message)
     {

@@ -56,7 +56,7 @@ public sealed partial class GroupEntity : Chat.Node.Persistence.DurableOrderActo
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null) =>
-        Akka.Actor.Props.Create(() => new GroupEntity(entityId, settings, clock, users));
+        ActorMaker.Props(() => new GroupEntity(entityId, settings, clock, users));
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 

@@ -72,7 +72,7 @@ public sealed class MediaTransfer : ReceiveActor
     }
 
     public static Props Props(IMediaStore store, MediaSettings settings, string user, TimeProvider clock, Func<string, Task<bool>> maySee) =>
-        Akka.Actor.Props.Create(() => new MediaTransfer(store, settings, user, clock, maySee));
+        ActorMaker.Props(() => new MediaTransfer(store, settings, user, clock, maySee));
 
     private static ErrorCode CodeOf(MediaStoreError error) => error switch
     {

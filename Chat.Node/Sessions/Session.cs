@@ -181,7 +181,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
 
     public static Props Props(IClientLink connection, ChatSettings settings, IActorRef users, IActorRef phones, IActorRef groups,
         TimeProvider clock, IMediaStore media) =>
-        Akka.Actor.Props.Create(() => new Session(connection, settings, users, phones, groups, clock, media));
+        ActorMaker.Props(() => new Session(connection, settings, users, phones, groups, clock, media));
 
     protected override void PreStart()
     {

@@ -78,7 +78,7 @@ internal sealed class JournalPageReader : ReceiveActor
     }
 
     public static Props Props(IActorRef journal, string persistenceId, long fromSeqNr, long from, long to, int maxEvents, object tag) =>
-        Akka.Actor.Props.Create(() => new JournalPageReader(journal, persistenceId, fromSeqNr, from, to, maxEvents, tag));
+        ActorMaker.Props(() => new JournalPageReader(journal, persistenceId, fromSeqNr, from, to, maxEvents, tag));
 }
 
 /// <summary>Entries read from the journal (in inbox order; an entry missing from the range was not found), or why not.</summary>

@@ -85,7 +85,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(string entityId, ChatSettings settings, TimeProvider clock, IActorRef? users = null) =>
-        Akka.Actor.Props.Create(() => new UserEntity(entityId, settings, clock, users));
+        ActorMaker.Props(() => new UserEntity(entityId, settings, clock, users));
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
