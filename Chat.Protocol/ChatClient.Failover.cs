@@ -224,6 +224,7 @@ public sealed partial class ChatClient
         connection.Enqueue(new Login(id, token, _options.Device));
         var answer = (LoggedIn)await WaitAsync(wait.Task, id, ct).ConfigureAwait(false);
         _token = token;
+        if (UserId != answer.UserId) Interlocked.Exchange(ref _highestAck, 0); // another user's acks are not this one's
         UserId = answer.UserId;
         _loggedIn = answer;
         RememberContact(new UserProfile(answer.UserId, answer.Name, answer.Phone));
@@ -242,6 +243,7 @@ public sealed partial class ChatClient
             _syncDone = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
             connection.Enqueue(new Sync(LastSeq));
         }
+        if (Interlocked.Read(ref _highestAck) is > 0 and var acked) connection.Enqueue(new Ack(acked)); // see Ack
         ResubscribeOn(connection);
         return answer;
     }

@@ -23,10 +23,18 @@ public sealed partial class ChatClient
 
     /// <summary>
     /// Acknowledges every inbox entry up to <paramref name="seq"/>. Cheap: acks are coalesced (unless
-    /// <see cref="ChatClientOptions.CoalesceAcks"/> is off). An ack made while the
-    /// client is reconnecting is dropped; acks are cumulative, so the next one covers it.
+    /// <see cref="ChatClientOptions.CoalesceAcks"/> is off). An ack made while the client is reconnecting is not
+    /// sent then: the highest ack is sent again after every reconnect (a node that crashed may have lost the acks it
+    /// had not yet written, docs/protocol.md 9.4).
     /// </summary>
-    public void Ack(long seq) => LoggedInTarget()?.Enqueue(new Ack(seq));
+    public void Ack(long seq)
+    {
+        var known = Interlocked.Read(ref _highestAck);
+        while (seq > known && Interlocked.CompareExchange(ref _highestAck, seq, known) is var seen && seen != known) known = seen;
+        LoggedInTarget()?.Enqueue(new Ack(seq));
+    }
+
+    private long _highestAck;
 
     /// <summary>The inbox sequence of an inbox entry frame (Message, Receipt, ReceiptSet, GroupNotice), else 0.</summary>
     public static long SeqOf(Frame frame) => frame switch

@@ -57,6 +57,16 @@ public sealed class EntityRouteTests(SharedNode shared) : IClassFixture<SharedNo
         var two = await bob.Client.NextAsync<Message>(timeoutSeconds: 8);
         Assert.Equal((second.MessageId, "two", one.Seq + 1), (two.MessageId, two.Text, two.Seq));
         bob.Client.Ack(two.Seq);
-        Assert.Equal([second.MessageId], (await alice.Client.NextAsync<Receipt>(timeoutSeconds: 8)).MessageIds);
+        // the entity was stopped as a crash would stop it, so Bob's ack of "one", held only in memory, went with it: his
+        // session tells the new entity again, and "one" may be receipted a second time (docs/protocol.md 9.4)
+        var named = new List<string>();
+        while (!named.Contains(second.MessageId))
+            named.AddRange(await alice.Client.NextAsync(timeoutSeconds: 8) switch
+            {
+                Receipt r => r.MessageIds,
+                ReceiptSet set => set.Items.SelectMany(i => i.MessageIds),
+                var other => throw new Xunit.Sdk.XunitException($"Alice got {other} instead of a receipt"),
+            });
+        Assert.All(named, id => Assert.Contains(id, new[] { first.MessageId, second.MessageId }));
     }
 }

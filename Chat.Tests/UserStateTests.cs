@@ -93,15 +93,18 @@ public sealed class UserStateTests
         var state = Registered(Ann);
         var b1 = Deliver(state, Bob, "b1");
         Deliver(state, Cat, "c1");
-        state.Apply(state.DecideAck(2, 0).Event!); // batch 1 to Bob, batch 1 to Cat
+        var acked = state.DecideAck(2, 0).Event!; // a delivered receipt to Bob and one to Cat, keyed
+        state.Apply(acked);
         var read = state.DecideRead(Bob.Value, 2, 10).Event!;
         var batch = Assert.Single(read.Batches!);
         Assert.Equal([b1.MessageId], batch.MessageIds);
-        Assert.Equal(2, batch.BatchNo);
+        Assert.Equal(1, batch.BatchNo); // read receipts are numbered on their own
         state.Apply(read);
         Assert.Null(state.DecideRead(Bob.Value, 2, 11).Event);
-        // confirmed batches leave the outbox
-        state.Apply(state.DecideConfirm(Bob, 2).Event!);
+        // confirmed batches leave the outbox: a number confirms the numbered ones up to it, a key only its own batch
+        state.Apply(state.DecideConfirm(Bob, 1).Event!);
+        Assert.Equal(ReceiptStatus.Delivered, Assert.Single(state.Outbox, b => b.To == Bob).Status); // read receipt 1 left, not the keyed one
+        state.Apply(state.DecideConfirm(Bob, Assert.Single(acked.Batches, b => b.To == Bob).BatchNo).Event!);
         Assert.Equal(Cat, Assert.Single(state.Outbox).To);
     }
 
@@ -118,6 +121,36 @@ public sealed class UserStateTests
         Assert.Null(again.Event);
         Assert.Single(again.Duplicates);
         Assert.NotNull(state.DecideStoreReceipts([new StoreReceipts(Ann, Cat, batch)], 0).Event);
+    }
+
+    [Fact]
+    public void Delivered_receipts_are_stored_in_any_order_once_per_key_and_leave_read_receipts_in_sequence()
+    {
+        var state = Registered(Ann);
+        StoreReceipts From(UserId by, long no, ReceiptStatus status = ReceiptStatus.Delivered) =>
+            new(Ann, by, new ReceiptBatch(Ann, no, status, [$"m{no}"], 7));
+        // keyed (delivered) receipts: the later one first, then the earlier one; both are stored
+        foreach (var key in new long[] { -22, -11 })
+        {
+            var (stored, dups, later) = state.DecideStoreReceipts([From(Bob, key)], 0);
+            Assert.Empty(dups);
+            Assert.Empty(later);
+            state.Apply(stored!);
+        }
+        // a repeat of either is a duplicate; the same key from another issuer is another receipt
+        var again = state.DecideStoreReceipts([From(Bob, -11), From(Bob, -22)], 0);
+        Assert.Null(again.Event);
+        Assert.Equal(2, again.Duplicates.Count);
+        Assert.NotNull(state.DecideStoreReceipts([From(Cat, -11)], 0).Event);
+        // numbered (read) receipts from Bob still start at 1 and come in order
+        var gap = state.DecideStoreReceipts([From(Bob, 2, ReceiptStatus.Read)], 0);
+        Assert.Null(gap.Event);
+        Assert.Empty(gap.Duplicates);
+        state.Apply(state.DecideStoreReceipts([From(Bob, 1, ReceiptStatus.Read)], 0).Event!);
+        Assert.NotNull(state.DecideStoreReceipts([From(Bob, 2, ReceiptStatus.Read)], 0).Event);
+        // keys are remembered for a while: one repeated after many later ones is stored again (a receipt twice)
+        for (var k = 1; k <= UserState.KeysRemembered; k++) state.Apply(state.DecideStoreReceipts([From(Bob, -100 - k)], 0).Event!);
+        Assert.NotNull(state.DecideStoreReceipts([From(Bob, -22)], 0).Event);
     }
 
     [Fact]
@@ -138,14 +171,16 @@ public sealed class UserStateTests
         var state = Registered(Ann);
         var b1 = Deliver(state, Bob, "b1");
         Deliver(state, Cat, "c1");
-        state.Apply(state.DecideAck(1, 0).Event!);
+        state.Apply(state.DecideAck(1, 0).Event!); // a keyed delivered receipt to Bob
+        state.Apply(state.DecideRead(Bob.Value, 1, 0).Event!); // read receipt 1 to Bob
         var restored = UserState.FromSnapshot(state.ToSnapshot());
         Assert.Equal(state.LastSeq, restored.LastSeq);
         Assert.Equal(state.AckedSeq, restored.AckedSeq);
+        Assert.Equal(state.Outbox, restored.Outbox); // the receipts owed, keyed and numbered
         Assert.Equal(b1, Deliver(restored, Bob, "b1")); // dedup survives
         Deliver(restored, Bob, "b2");
-        var next = restored.DecideAck(3, 0).Event!;
-        Assert.Equal(2, Assert.Single(next.Batches, b => b.To == Bob).BatchNo); // numbering continues
+        var next = restored.DecideRead(Bob.Value, restored.LastSeq, 0).Event!;
+        Assert.Equal(2, Assert.Single(next.Batches!).BatchNo); // numbering continues
     }
 
     [Fact]
@@ -244,7 +279,8 @@ public sealed class UserStateTests
         for (var i = 0; i < UserState.MaxIdsPerReceipt * 2 + 5; i++) Deliver(state, Bob, $"c{i}");
         var ack = state.DecideAck(state.LastSeq, 0).Event!;
         Assert.Equal([UserState.MaxIdsPerReceipt, UserState.MaxIdsPerReceipt, 5], ack.Batches.Select(b => b.MessageIds.Count));
-        Assert.Equal([1L, 2L, 3L], ack.Batches.Select(b => b.BatchNo));
+        Assert.All(ack.Batches, b => Assert.True(UserState.IsKeyed(b.BatchNo)));
+        Assert.Equal(3, ack.Batches.Select(b => b.BatchNo).Distinct().Count());
         var read = state.DecideRead(Bob.Value, state.LastSeq, 0).Event!;
         Assert.Equal(UserState.MaxIdsPerReceipt, Assert.Single(read.Batches!).MessageIds.Count);
         Assert.Equal(UserState.MaxIdsPerReceipt, read.UpTo);

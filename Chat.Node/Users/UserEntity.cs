@@ -45,7 +45,6 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     private readonly WriteGatherer<DeliverText> _texts;
     private readonly WriteGatherer<StoreReceipts> _receipts;
     private readonly WriteGatherer<DeliverGroupEntry> _groupEntries;
-    private readonly WriteGatherer<Acknowledge> _acks;
 
     public const string RegionName = "user";
 
@@ -59,7 +58,6 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         _texts = new WriteGatherer<DeliverText>(this, DecideTexts, TextsDurable);
         _receipts = new WriteGatherer<StoreReceipts>(this, DecideReceipts, ReceiptsDurable);
         _groupEntries = new WriteGatherer<DeliverGroupEntry>(this, DecideGroupEntries, GroupEntriesDurable);
-        _acks = new WriteGatherer<Acknowledge>(this, DecideAcks, AcksDurable);
         _settings = settings;
         _state = new UserState(settings.InboxTail);
         HoldTail();
@@ -151,10 +149,10 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             case Chat.Node.Presence.IPresenceCommand or PresenceTick: OnPresenceCommand(message); break;
             case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
-            case StopWhenDurable: StopOnceDurable(); break;
+            case StopWhenDurable: WriteAckBeforeStop(); StopOnceDurable(); break;
             case ExpireUserEntries cmd: OnExpire(cmd); break;
             case JournalPage page: OnPage(page); break;
-            case PumpAcks: PumpAck(); break;
+            case PumpAcks: _ackPumpQueued = false; PumpAck(); break;
             case InboxProbe: Sender.Tell(new InboxProbeReply(_state.HeldEntries, _state.InboxCount, _state.DedupKeys, _state.Index.Count,
                 _state.HeldBytes, _state.DecodedEntries)); break;
             default:
@@ -635,14 +633,19 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     }
 
     /// <summary>
-    /// Acks are cumulative: those gathered while an ack is being written are decided as one (the highest), so a busy
-    /// inbox costs one ack write, and one receipt batch per sender, per journal round trip.
+    /// Acks are cumulative: those waiting in the mailbox together are decided as one (the highest), so a busy inbox
+    /// sends one receipt batch per sender for them.
     /// </summary>
     private void OnAck(Acknowledge cmd)
     {
         _ackWanted = Math.Max(_ackWanted, cmd.UpTo);
-        PumpAck();
+        // decided after the messages already waiting for this entity: acks that arrive together make one receipt batch
+        if (_ackPumpQueued) return;
+        _ackPumpQueued = true;
+        Self.Tell(PumpAcks.Instance);
     }
+
+    private bool _ackPumpQueued;
 
     /// <summary>The highest acknowledgement asked for; decided as far as the entries it covers are in memory.</summary>
     private long _ackWanted;
@@ -668,39 +671,48 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
             });
             return;
         }
-        _acks.Add(new Acknowledge(_state.Profile?.Id ?? default, target), Self);
+        DecideAck(target);
     }
 
-    private IUserEvent? DecideAcks(List<(Acknowledge Command, IActorRef ReplyTo)> pending)
+    private void DecideAck(long upTo)
     {
-        var upTo = long.MinValue;
-        foreach (var (command, _) in pending) upTo = Math.Max(upTo, command.UpTo);
-        var decision = _state.DecideAck(Math.Min(upTo, _durableSeq), Now);
+        var decision = _state.DecideAck(upTo, Now);
         if (decision.Event is not { } acked)
         {
             Self.Tell(PumpAcks.Instance); // stopped before an entry not in memory: read it
-            return null;
+            return;
         }
         _state.Apply(acked);
-        // An ack that covers no message (only receipts) owes nobody a receipt: nothing to make durable.
-        // After a restart the same range is scanned again and yields nothing again.
-        if (acked.Batches.Count == 0)
+        // An ack is not written: it is kept in memory, reaches the journal with the next snapshot or when the entity
+        // stops (WriteAckBeforeStop), and its delivered receipts go to their senders at once, numbered with keys that
+        // stay unique across a crash (UserState.IsKeyed). A crash loses the acks since; the client's next ack covers
+        // them again, and a receipt the sender already stored may then reach it twice (docs/protocol.md, 9.4).
+        // An ack that covers no message (only receipts) owes nobody a receipt: it is not even remembered for a write.
+        var batches = acked.Batches;
+        if (batches.Count > 0)
         {
-            if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) Self.Tell(PumpAcks.Instance);
-            return null;
+            _ackUnwritten = true;
+            for (var i = 0; i < batches.Count; i++) ReceiptsRouteTo(batches[i].To).Tell(new StoreReceipts(batches[i].To, _state.Profile!.Id, batches[i]));
+            ScheduleRetry();
         }
-        return acked;
+        if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) Self.Tell(PumpAcks.Instance); // the rest of it, once read
     }
 
-    private void AcksDurable(IUserEvent e)
+    /// <summary>Whether the acknowledged position or delivered receipts not yet confirmed are known only in memory.</summary>
+    private bool _ackUnwritten;
+
+    /// <summary>
+    /// Before the entity stops (passivation, or its shard moving): the acknowledged position and the delivered
+    /// receipts its senders have not confirmed are written as one event, so the next incarnation neither owes the
+    /// receipts again nor forgets to send them.
+    /// </summary>
+    private void WriteAckBeforeStop()
     {
-        var acked = (Acknowledged)e;
-        var batches = acked.Batches;
-        for (var i = 0; i < batches.Count; i++) ReceiptsRouteTo(batches[i].To).Tell(new StoreReceipts(batches[i].To, _state.Profile!.Id, batches[i]));
-        ScheduleRetry();
-        CountEventForSnapshot();
-        if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) PumpAck(); // the rest of it, once read
+        if (!_ackUnwritten || !_state.Exists) return;
+        _ackUnwritten = false;
+        PersistInOrder(new Acknowledged(_state.AckedSeq, _state.KeyedOutbox()), static _ => { });
     }
+
 
     private void OnRead(MarkRead cmd) => Read(cmd, Sender);
 

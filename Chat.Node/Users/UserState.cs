@@ -326,7 +326,7 @@ public sealed class UserState
         // arrays, not lists: the batches and their ids are serialized several times (journal, the sender's inbox, its
         // pushes), and a list is serialized through its interface, with a boxed enumerator each time
         if (bySender is null && onlyIds.Count <= MaxIdsPerReceipt) // the usual: one sender, one batch
-            return new(new Acknowledged(upTo, new[] { new ReceiptBatch(onlySender, NextBatchTo(onlySender), ReceiptStatus.Delivered, onlyIds.ToArray(), now) }));
+            return new(new Acknowledged(upTo, new[] { new ReceiptBatch(onlySender, NewBatchKey(), ReceiptStatus.Delivered, onlyIds.ToArray(), now) }));
         var batches = new List<ReceiptBatch>(bySender?.Count ?? 1);
         if (bySender is null) AddBatches(onlySender, onlyIds);
         else foreach (var (sender, ids) in bySender) AddBatches(sender, ids);
@@ -334,14 +334,13 @@ public sealed class UserState
 
         void AddBatches(UserId sender, List<string> ids)
         {
-            var next = NextBatchTo(sender);
             if (ids.Count <= MaxIdsPerReceipt)
             {
-                batches.Add(new ReceiptBatch(sender, next, ReceiptStatus.Delivered, ids.ToArray(), now));
+                batches.Add(new ReceiptBatch(sender, NewBatchKey(), ReceiptStatus.Delivered, ids.ToArray(), now));
                 return;
             }
             foreach (var chunk in ids.Chunk(MaxIdsPerReceipt))
-                batches.Add(new ReceiptBatch(sender, next++, ReceiptStatus.Delivered, chunk, now));
+                batches.Add(new ReceiptBatch(sender, NewBatchKey(), ReceiptStatus.Delivered, chunk, now));
         }
     }
 
@@ -426,6 +425,18 @@ public sealed class UserState
         for (var c = 0; c < cmds.Count; c++) // indexed: a foreach through the interface boxes an enumerator
         {
             var cmd = cmds[c];
+            if (IsKeyed(cmd.Batch.BatchNo))
+            {
+                // a delivered receipt: taken in any order, once per key while the key is remembered
+                if (_keysFrom?.Contains((cmd.By, cmd.Batch.BatchNo)) == true || AcceptedKey(accepted, cmd)) (duplicates ??= []).Add(cmd);
+                else if (ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
+                {
+                    accepted.Add(cmd);
+                    ids += cmd.Batch.MessageIds.Count;
+                }
+                else (deferred ??= []).Add(cmd);
+                continue;
+            }
             var known = LastAcceptedFrom(accepted, cmd.By) ?? _lastBatchFrom.GetValueOrDefault(cmd.By);
             if (cmd.Batch.BatchNo <= known) (duplicates ??= []).Add(cmd);
             else if (cmd.Batch.BatchNo == known + 1 && ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
@@ -455,16 +466,59 @@ public sealed class UserState
     private static long? LastAcceptedFrom(List<StoreReceipts> accepted, UserId issuer)
     {
         for (var a = accepted.Count - 1; a >= 0; a--)
-            if (accepted[a].By == issuer) return accepted[a].Batch.BatchNo;
+            if (accepted[a].By == issuer && !IsKeyed(accepted[a].Batch.BatchNo)) return accepted[a].Batch.BatchNo;
         return null;
+    }
+
+    private static bool AcceptedKey(List<StoreReceipts> accepted, StoreReceipts cmd)
+    {
+        for (var a = 0; a < accepted.Count; a++)
+            if (accepted[a].By == cmd.By && accepted[a].Batch.BatchNo == cmd.Batch.BatchNo) return true;
+        return false;
     }
 
     public Decision<ReceiptsConfirmed> DecideConfirm(UserId sender, long batchNo)
     {
         foreach (var batch in _outbox)
-            if (batch.To == sender && batch.BatchNo <= batchNo)
+            if (batch.To == sender && (IsKeyed(batchNo) ? batch.BatchNo == batchNo : !IsKeyed(batch.BatchNo) && batch.BatchNo <= batchNo))
                 return new(new ReceiptsConfirmed(sender, batchNo));
         return Decision<ReceiptsConfirmed>.Nothing;
+    }
+
+    /// <summary>
+    /// Delivered receipts are numbered with a random negative key instead of the next number to their sender: the ack
+    /// that issues them is not written (<see cref="Acknowledged"/>), so after a crash the entity could not know which
+    /// numbers it had used. The sender takes them in any order and recognises a repeat by its key
+    /// (<see cref="KeysRemembered"/> of them). Read receipts, which are written, keep the numbered sequence.
+    /// </summary>
+    public static bool IsKeyed(long batchNo) => batchNo < 0;
+
+    private static long NewBatchKey() => -Random.Shared.NextInt64(1, long.MaxValue);
+
+    /// <summary>Keys of delivered receipts stored lately, per issuer: a repeat of one (its confirmation was lost) is a duplicate.</summary>
+    public const int KeysRemembered = 128;
+
+    private HashSet<(UserId By, long Key)>? _keysFrom; // made with the first: most entities never store a receipt
+    private Queue<(UserId By, long Key)>? _keysInOrder;
+
+    private void RememberKey(UserId by, long key)
+    {
+        _keysFrom ??= [];
+        _keysInOrder ??= new();
+        if (!_keysFrom.Add((by, key))) return;
+        _keysInOrder.Enqueue((by, key));
+        if (_keysInOrder.Count > KeysRemembered) _keysFrom.Remove(_keysInOrder.Dequeue());
+    }
+
+    /// <summary>Delivered receipts (keyed) issued and not yet confirmed by their senders: written with the ack when the entity stops.</summary>
+    public ReceiptBatch[] KeyedOutbox()
+    {
+        var count = 0;
+        foreach (var b in _outbox) if (IsKeyed(b.BatchNo)) count++;
+        var keyed = new ReceiptBatch[count];
+        count = 0;
+        foreach (var b in _outbox) if (IsKeyed(b.BatchNo)) keyed[count++] = b;
+        return keyed;
     }
 
     private long NextBatchTo(UserId sender) => _lastBatchTo.GetValueOrDefault(sender) + 1;
@@ -568,7 +622,8 @@ public sealed class UserState
                 for (var i = 0; i < r.Sources.Count; i++)
                 {
                     var source = r.Sources[i];
-                    _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
+                    if (IsKeyed(source.BatchNo)) RememberKey(source.By, source.BatchNo);
+                    else _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
                 }
                 break;
             case ReceiptsConfirmed c:
@@ -616,7 +671,7 @@ public sealed class UserState
         for (var i = 0; i < _outbox.Count; i++)
         {
             var b = _outbox[i];
-            if (b.To == c.To && b.BatchNo <= c.UpToBatch) continue;
+            if (b.To == c.To && (IsKeyed(c.UpToBatch) ? b.BatchNo == c.UpToBatch : !IsKeyed(b.BatchNo) && b.BatchNo <= c.UpToBatch)) continue;
             _outbox[kept++] = b;
         }
         _outbox.RemoveRange(kept, _outbox.Count - kept);
@@ -747,6 +802,9 @@ public sealed class UserState
 
     private void AddToOutbox(ReceiptBatch batch)
     {
+        if (IsKeyed(batch.BatchNo))
+            foreach (var b in _outbox)
+                if (b.To == batch.To && b.BatchNo == batch.BatchNo) return; // written again when the entity stopped
         _outbox.Add(batch);
         _lastBatchTo[batch.To] = Math.Max(_lastBatchTo.GetValueOrDefault(batch.To), batch.BatchNo);
     }
