@@ -713,7 +713,6 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         PersistInOrder(new Acknowledged(_state.AckedSeq, _state.KeyedOutbox()), static _ => { });
     }
 
-
     private void OnRead(MarkRead cmd) => Read(cmd, Sender);
 
     /// <summary>Marks a conversation read, reading its entries older than the tail from the journal a page at a time.</summary>

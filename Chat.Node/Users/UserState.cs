@@ -495,7 +495,7 @@ public sealed class UserState
 
     private static long NewBatchKey() => -Random.Shared.NextInt64(1, long.MaxValue);
 
-    /// <summary>Keys of delivered receipts stored lately, per issuer: a repeat of one (its confirmation was lost) is a duplicate.</summary>
+    /// <summary>How many keys of delivered receipts stored lately (with their issuers) the inbox remembers: a repeat of one (its confirmation was lost) is a duplicate.</summary>
     public const int KeysRemembered = 128;
 
     private HashSet<(UserId By, long Key)>? _keysFrom; // made with the first: most entities never store a receipt
