@@ -137,11 +137,11 @@ public sealed class UserStateTests
             Assert.Empty(later);
             state.Apply(stored!);
         }
-        // a repeat of either is a duplicate; the same key from another issuer is another receipt
+        // a repeat of either is a duplicate; another key is another receipt
         var again = state.DecideStoreReceipts([From(Bob, -11), From(Bob, -22)], 0);
         Assert.Null(again.Event);
         Assert.Equal(2, again.Duplicates.Count);
-        Assert.NotNull(state.DecideStoreReceipts([From(Cat, -11)], 0).Event);
+        Assert.NotNull(state.DecideStoreReceipts([From(Cat, -33)], 0).Event);
         // numbered (read) receipts from Bob still start at 1 and come in order
         var gap = state.DecideStoreReceipts([From(Bob, 2, ReceiptStatus.Read)], 0);
         Assert.Null(gap.Event);

@@ -428,7 +428,7 @@ public sealed class UserState
             if (IsKeyed(cmd.Batch.BatchNo))
             {
                 // a delivered receipt: taken in any order, once per key while the key is remembered
-                if (_keysFrom?.Contains((cmd.By, cmd.Batch.BatchNo)) == true || AcceptedKey(accepted, cmd)) (duplicates ??= []).Add(cmd);
+                if (KeyStored(cmd.Batch.BatchNo) || AcceptedKey(accepted, cmd)) (duplicates ??= []).Add(cmd);
                 else if (ids + cmd.Batch.MessageIds.Count <= MaxIdsPerReceipt * 5)
                 {
                     accepted.Add(cmd);
@@ -473,7 +473,7 @@ public sealed class UserState
     private static bool AcceptedKey(List<StoreReceipts> accepted, StoreReceipts cmd)
     {
         for (var a = 0; a < accepted.Count; a++)
-            if (accepted[a].By == cmd.By && accepted[a].Batch.BatchNo == cmd.Batch.BatchNo) return true;
+            if (accepted[a].Batch.BatchNo == cmd.Batch.BatchNo) return true;
         return false;
     }
 
@@ -495,19 +495,29 @@ public sealed class UserState
 
     private static long NewBatchKey() => -Random.Shared.NextInt64(1, long.MaxValue);
 
-    /// <summary>How many keys of delivered receipts stored lately (with their issuers) the inbox remembers: a repeat of one (its confirmation was lost) is a duplicate.</summary>
+    /// <summary>
+    /// How many keys of delivered receipts stored lately the inbox remembers: a repeat of one (its confirmation was
+    /// lost) is a duplicate. Keys are 63 random bits, so they are told apart without their issuers.
+    /// </summary>
     public const int KeysRemembered = 128;
 
-    private HashSet<(UserId By, long Key)>? _keysFrom; // made with the first: most entities never store a receipt
-    private Queue<(UserId By, long Key)>? _keysInOrder;
+    private long[]? _keys; // a ring of the latest keys (1 KiB), made with the first: most entities never store a receipt
+    private int _nextKey;
 
-    private void RememberKey(UserId by, long key)
+    private bool KeyStored(long key)
     {
-        _keysFrom ??= [];
-        _keysInOrder ??= new();
-        if (!_keysFrom.Add((by, key))) return;
-        _keysInOrder.Enqueue((by, key));
-        if (_keysInOrder.Count > KeysRemembered) _keysFrom.Remove(_keysInOrder.Dequeue());
+        if (_keys is null) return false;
+        foreach (var k in _keys)
+            if (k == key) return true;
+        return false;
+    }
+
+    private void RememberKey(long key)
+    {
+        if (KeyStored(key)) return;
+        _keys ??= new long[KeysRemembered];
+        _keys[_nextKey] = key;
+        _nextKey = (_nextKey + 1) % KeysRemembered;
     }
 
     /// <summary>Delivered receipts (keyed) issued and not yet confirmed by their senders: written with the ack when the entity stops.</summary>
@@ -622,7 +632,7 @@ public sealed class UserState
                 for (var i = 0; i < r.Sources.Count; i++)
                 {
                     var source = r.Sources[i];
-                    if (IsKeyed(source.BatchNo)) RememberKey(source.By, source.BatchNo);
+                    if (IsKeyed(source.BatchNo)) RememberKey(source.BatchNo);
                     else _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
                 }
                 break;
