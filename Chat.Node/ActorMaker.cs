@@ -5,8 +5,8 @@ namespace Chat.Node;
 /// <summary>
 /// Props for the actors made once per connection, user, group, phone or page read: their actor is made by a plain
 /// constructor call. <c>Props.Create(() =&gt; new …)</c> builds an expression tree at every call, reads each argument
-/// out of it by reflection, and makes the actor through <see cref="Activator"/>: about 4.5 % of the node's CPU while
-/// 10,000 users came back after a restart (bench/RESULTS.md).
+/// out of it by reflection, and makes the actor through <see cref="Activator"/>: about 3 % of the node's CPU, measured
+/// while 10,000 users came back after a restart (bench/RESULTS.md).
 /// </summary>
 internal static class ActorMaker
 {
