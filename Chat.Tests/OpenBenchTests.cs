@@ -169,6 +169,22 @@ public sealed class OpenBenchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sends_the_node_refuses_count_as_not_accepted_and_not_as_lost()
+    {
+        // each user may send a burst of 25, then 25 a minute: about 15 of each sender's 40 messages are refused (RateLimited)
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.sends-per-user = 25");
+        var r = await Workloads.OpenAsync(Small(node.Server)).WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.Equal(400L, r["sent"]);
+        Assert.Equal(0L, r["unanswered"]); // each send got its answer: accepted or refused
+        Assert.InRange((long)r["not_accepted"], 100L, 150L); // the bucket refills a little during the run
+        Assert.Equal(400L, (long)r["accepted"] + (long)r["not_accepted"]);
+        Assert.Equal(r["accepted"], r["received"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.Equal(r["accepted"], r["receipts_delivered"]);
+    }
+
+    [Fact]
     public async Task Acknowledging_every_third_entry_and_the_last_still_brings_a_delivered_receipt_for_every_message()
     {
         var r = await Workloads.OpenAsync(Small(_node.Server) with { Duration = TimeSpan.FromSeconds(1), AckEvery = 3 })

@@ -3,14 +3,15 @@ using Chat.Protocol;
 namespace Chat.Cli.Bench;
 
 /// <summary>
-/// Acknowledges the inbox entries one bench client reads, as <see cref="BenchOptions.AckEvery"/> says. With 1 (the
+/// Acknowledges the inbox entries one bench client reads (through <c>ack</c>, its client's <see cref="ChatClient.Ack"/> or a
+/// lean link's Ack frame), as <see cref="BenchOptions.AckEvery"/> says. With 1 (the
 /// default) every entry gets its own Ack the moment it is read, even when several came in one read, as from a client
 /// that stores and acknowledges each message in turn; its client is made with <see cref="ChatClientOptions.CoalesceAcks"/>
 /// off so each of them reaches the wire. With N &gt; 1, every N-th entry and, at the end, the last one read. With 0, the
 /// last entry of each batch the client had ready at once (one Ack per read, coalesced by the client as usual).
 /// </summary>
 /// <remarks>Used by the one task that reads the client's entries.</remarks>
-internal sealed class EntryAcks(ChatClient client, int every)
+internal sealed class EntryAcks(Action<long> ack, int every)
 {
     private long _last;
     private long _acked;
@@ -42,7 +43,7 @@ internal sealed class EntryAcks(ChatClient client, int every)
     {
         _unacked = 0;
         if (_last <= _acked) return;
-        client.Ack(_last);
+        ack(_last);
         _acked = _last;
         Sent++;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Sockets;
 using Chat.Protocol;
 
 namespace Chat.Cli.Bench;
@@ -18,7 +19,8 @@ public static partial class Workloads
     /// and shows in the tail. The generator stops offering, and says so, when it falls more than
     /// <see cref="BenchOptions.MaxLag"/> behind its timetable or more than <see cref="BenchOptions.MaxInFlight"/>
     /// messages are sent and not received. Afterwards it waits up to <see cref="BenchOptions.Grace"/> for what is
-    /// missing, then as long again for the delivered receipts the receivers' acks cause.
+    /// missing, then as long again for the delivered receipts the receivers' acks cause. Each user is a
+    /// <see cref="LeanLink"/>, not a <see cref="ChatClient"/>: the generator's CPU is taken from the node's two cores.
     /// </summary>
     /// <remarks>
     /// Fixed pairs rather than random recipients: order is promised per sender and recipient, and with a fixed partner
@@ -34,26 +36,22 @@ public static partial class Workloads
         using var deadline = new CancellationTokenSource(o.Timeout);
         var setup = Stopwatch.StartNew();
         var accounts = await RegisterAsync(o, pairs * 2, "p", deadline.Token);
-        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
-        await Task.WhenAll(clients.Select(c => c.SyncAsync(0, deadline.Token)));
+        var links = await OpenLinksAsync(o, accounts, deadline.Token);
         var loginSeconds = setup.Elapsed.TotalSeconds;
-        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s; offering {o.Rate} messages/s for {o.Duration.TotalSeconds:0.#} s" +
+        progress?.Invoke($"{links.Length} users logged in in {loginSeconds:0.0} s; offering {o.Rate} messages/s for {o.Duration.TotalSeconds:0.#} s" +
             (warm > 0 ? $" after {o.Warmup.TotalSeconds:0.#} s of warm-up" : ""));
 
-        var run = new OpenRun(o, clients, accounts, pairs, total, warm, maxInFlight);
-        using var stopReceiving = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-        var receiving = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.ReceiveAsync(p, stopReceiving.Token))).ToArray();
-        var receipts = Enumerable.Range(0, pairs).Select(p => Task.Run(() => run.TakeReceiptsAsync(p, deadline.Token))).ToArray();
+        var run = new OpenRun(o, links, accounts, pairs, total, warm, maxInFlight);
+        foreach (var link in links) link.Start(run);
 
-        // A thread of its own: the timetable keeps time even when the thread pool is busy with the clients.
+        // A thread of its own: the timetable keeps time even when the thread pool is busy with the connections.
         await Task.Factory.StartNew(() => run.KeepTimetable(deadline.Token), CancellationToken.None,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var timedOut = deadline.IsCancellationRequested;
 
         run.ExpectEverythingSent();
         timedOut |= !await Within(run.AllReceived, o.Grace, deadline.Token);
-        await stopReceiving.CancelAsync(); // receivers acknowledge what they have left unacknowledged (--ack-every N)
-        await Task.WhenAll(receiving);
+        run.FinishReceiverAcks(); // receivers acknowledge what they have left unacknowledged (--ack-every N)
         run.ExpectReceiptsForEverythingReceived();
         timedOut |= !await Within(run.AllReceipted, o.Grace, deadline.Token);
         var used = run.StopCpu();
@@ -62,9 +60,26 @@ public static partial class Workloads
         result.TimedOut = timedOut;
         used.AddTo(result, ("msg", run.MeasuredReceived));
         await deadline.CancelAsync();
-        await Task.WhenAll(receipts.Select(Quietly));
-        await DisposeAllAsync(clients);
+        foreach (var link in links) await link.DisposeAsync();
         return result;
+    }
+
+    /// <summary>Logs every account in on a <see cref="LeanLink"/> of its own (spread over the nodes given), a few at a time.</summary>
+    private static async Task<LeanLink[]> OpenLinksAsync(BenchOptions o, Account[] accounts, CancellationToken ct)
+    {
+        var links = new LeanLink[accounts.Length];
+        try
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, accounts.Length),
+                new ParallelOptions { MaxDegreeOfParallelism = o.SetupConcurrency, CancellationToken = ct },
+                async (i, token) => links[i] = await LeanLink.OpenAsync(o.ServerFor(i), i, accounts[i].Token, "bench", token));
+        }
+        catch
+        {
+            foreach (var link in links) if (link is not null) await link.DisposeAsync();
+            throw;
+        }
+        return links;
     }
 
     /// <summary>Waits for <paramref name="done"/> at most <paramref name="grace"/>; false only if the run's deadline passed.</summary>
@@ -80,9 +95,8 @@ public static partial class Workloads
     }
 
     /// <summary>One open-loop run: the timetable, what happened to each message, and the loops that watch it happen.</summary>
-    private sealed class OpenRun
+    private sealed class OpenRun : LeanLink.IReader
     {
-        private static readonly Action<Task<Accepted>, object?> s_onAnswer = static (send, run) => ((OpenRun)run!).OnAnswer(send);
 
         private readonly BenchOptions _o;
         private readonly int _pairs;
@@ -90,10 +104,12 @@ public static partial class Workloads
         private readonly int _warm; // messages before this one are the warm-up
         private readonly int _maxInFlight;
         private CpuMeter? _cpu; // started when the first measured message falls due
-        private readonly ChatClient[] _senders;
-        private readonly ChatClient[] _receivers;
+        private readonly LeanLink[] _senders;
+        private readonly LeanLink[] _receivers;
         private readonly EntryAcks[] _senderAcks;
         private readonly EntryAcks[] _receiverAcks;
+        private readonly int[] _latest; // per receiver, the newest message it received
+        private readonly HashSet<string>[] _receipted; // per sender, the messages it has a delivered receipt for
         private readonly string[] _to;
         // Made before the run so that sending costs no formatting: message k's text starts with "k:", its client message id is k.
         private readonly string[] _texts;
@@ -104,7 +120,7 @@ public static partial class Workloads
         private readonly long[] _receivedAt;
         private readonly double _ticksPerMessage;
         private readonly Threshold _received = new();
-        private readonly Threshold _receipted = new();
+        private readonly Threshold _receipts = new();
         private long _start;
         private DateTime _startUtc; // the wall clock at _start, for the slow log
         private int _sent;
@@ -115,17 +131,19 @@ public static partial class Workloads
         private long _duplicateReceipts;
         private string _stopped = "no";
 
-        public OpenRun(BenchOptions o, ChatClient[] clients, Account[] accounts, int pairs, int total, int warm, int maxInFlight)
+        public OpenRun(BenchOptions o, LeanLink[] links, Account[] accounts, int pairs, int total, int warm, int maxInFlight)
         {
             _o = o;
             _warm = warm;
             _pairs = pairs;
             _total = total;
             _maxInFlight = maxInFlight;
-            _senders = clients[..pairs];
-            _receivers = clients[pairs..(2 * pairs)];
-            _senderAcks = _senders.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
-            _receiverAcks = _receivers.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+            _senders = links[..pairs];
+            _receivers = links[pairs..(2 * pairs)];
+            _senderAcks = _senders.Select(AcksOf).ToArray();
+            _receiverAcks = _receivers.Select(AcksOf).ToArray();
+            _latest = Enumerable.Repeat(-1, pairs).ToArray();
+            _receipted = Enumerable.Range(0, pairs).Select(_ => new HashSet<string>()).ToArray();
             _to = accounts[pairs..(2 * pairs)].Select(a => a.UserId).ToArray();
             _texts = new string[total];
             _ids = new string[total];
@@ -140,8 +158,10 @@ public static partial class Workloads
             _ticksPerMessage = (double)Stopwatch.Frequency / o.Rate;
         }
 
+        private EntryAcks AcksOf(LeanLink link) => new(seq => link.Write(new Ack(seq)), _o.AckEvery);
+
         public Task AllReceived => _received.Reached;
-        public Task AllReceipted => _receipted.Reached;
+        public Task AllReceipted => _receipts.Reached;
         public long Received => _received.Count;
 
         /// <summary>Messages received that were due after the warm-up.</summary>
@@ -187,8 +207,15 @@ public static partial class Workloads
                 }
                 var pair = k % _pairs;
                 _sentAt[k] = now;
-                _senders[pair].SendAsync(_to[pair], _texts[k], _ids[k], ct)
-                    .ContinueWith(s_onAnswer, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                try
+                {
+                    // request id k + 1: the Accepted (or Error) names the message without a table of pending sends
+                    _senders[pair].Write(new Send((uint)k + 1, _ids[k], _to[pair], _texts[k]));
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref _refused); // the connection is gone: this one is not sent
+                }
                 Volatile.Write(ref _sent, k + 1);
             }
         }
@@ -208,92 +235,79 @@ public static partial class Workloads
             }
         }
 
-        private void OnAnswer(Task<Accepted> send)
+        /// <summary>What a user's connection received; on that connection's receive loop, one frame at a time.</summary>
+        public void OnFrame(LeanLink link, Frame frame)
         {
-            var now = Stopwatch.GetTimestamp();
-            if (send.IsCompletedSuccessfully)
-            {
-                if (int.TryParse(send.Result.ClientMessageId, NumberStyles.None, CultureInfo.InvariantCulture, out var k) && (uint)k < (uint)_total)
-                    Volatile.Write(ref _acceptedAt[k], now);
-            }
-            else if (send.IsFaulted)
-            {
-                _ = send.Exception; // observed: the count says it
-                Interlocked.Increment(ref _refused);
-            }
+            if (link.Index < _pairs) OnSenderFrame(link.Index, frame);
+            else OnReceiverFrame(link.Index - _pairs, frame);
         }
 
-        /// <summary>Reads pair <paramref name="pair"/>'s receiver until told to stop, acknowledging as <see cref="BenchOptions.AckEvery"/> says.</summary>
-        public async Task ReceiveAsync(int pair, CancellationToken stop)
+        public void OnBatchEnd(LeanLink link)
         {
-            var entries = _receivers[pair].Entries;
-            var acks = _receiverAcks[pair];
-            var latest = -1;
-            try
-            {
-                while (await entries.WaitToReadAsync(stop))
-                {
-                    while (entries.TryRead(out var entry))
-                    {
-                        if (entry is Message m && KeyOf(m.Text) is var k && (uint)k < (uint)_total)
-                        {
-                            if (_receivedAt[k] != 0)
-                            {
-                                Interlocked.Increment(ref _duplicates);
-                            }
-                            else
-                            {
-                                _receivedAt[k] = Stopwatch.GetTimestamp();
-                                if (k < latest) Interlocked.Increment(ref _outOfOrder);
-                                else latest = k;
-                                _received.Increment();
-                            }
-                        }
-                        acks.Read(ChatClient.SeqOf(entry));
-                    }
-                    acks.EndOfBatch();
-                }
-            }
-            catch (OperationCanceledException) { /* the run is over */ }
-            acks.Finish();
+            var acks = link.Index < _pairs ? _senderAcks[link.Index] : _receiverAcks[link.Index - _pairs];
+            lock (acks) acks.EndOfBatch();
         }
 
-        /// <summary>Reads pair <paramref name="pair"/>'s sender: the delivered receipts for its messages, acknowledged like any entry.</summary>
-        public async Task TakeReceiptsAsync(int pair, CancellationToken stop)
+        /// <summary>A sender hears that its messages are accepted (or refused) and that they were delivered.</summary>
+        private void OnSenderFrame(int pair, Frame frame)
         {
-            var entries = _senders[pair].Entries;
+            switch (frame)
+            {
+                case Accepted accepted when accepted.RequestId - 1 < (uint)_total:
+                    Volatile.Write(ref _acceptedAt[accepted.RequestId - 1], Stopwatch.GetTimestamp());
+                    return;
+                case Error { RequestId: > 0 }:
+                    Interlocked.Increment(ref _refused);
+                    return;
+                case Receipt { Status: ReceiptStatus.Delivered } receipt:
+                    CountReceipt(receipt.MessageIds, _receipted[pair]);
+                    break;
+                case ReceiptSet set:
+                    foreach (var item in set.Items)
+                        if (item.Status == ReceiptStatus.Delivered) CountReceipt(item.MessageIds, _receipted[pair]);
+                    break;
+                case Receipt:
+                    break;
+                default:
+                    return; // not an inbox entry
+            }
             var acks = _senderAcks[pair];
-            var named = new HashSet<string>();
-            try
+            lock (acks) acks.Read(ChatClient.SeqOf(frame));
+        }
+
+        /// <summary>A receiver gets its partner's messages, each checked against the one before it, and acknowledges them.</summary>
+        private void OnReceiverFrame(int pair, Frame frame)
+        {
+            if (frame is not (Message or Receipt or ReceiptSet or GroupNotice)) return;
+            if (frame is Message m && KeyOf(m.Text) is var k && (uint)k < (uint)_total)
             {
-                while (await entries.WaitToReadAsync(stop))
+                if (_receivedAt[k] != 0)
                 {
-                    while (entries.TryRead(out var entry))
-                    {
-                        switch (entry)
-                        {
-                            case Receipt { Status: ReceiptStatus.Delivered } receipt:
-                                CountReceipt(receipt.MessageIds, named);
-                                break;
-                            case ReceiptSet set:
-                                foreach (var item in set.Items)
-                                    if (item.Status == ReceiptStatus.Delivered) CountReceipt(item.MessageIds, named);
-                                break;
-                        }
-                        acks.Read(ChatClient.SeqOf(entry));
-                    }
-                    acks.EndOfBatch();
+                    Interlocked.Increment(ref _duplicates);
+                }
+                else
+                {
+                    _receivedAt[k] = Stopwatch.GetTimestamp();
+                    if (k < _latest[pair]) Interlocked.Increment(ref _outOfOrder);
+                    else _latest[pair] = k;
+                    _received.Increment();
                 }
             }
-            catch (OperationCanceledException) { /* the run is over */ }
-            acks.Finish();
+            var acks = _receiverAcks[pair];
+            lock (acks) acks.Read(ChatClient.SeqOf(frame));
+        }
+
+        /// <summary>The wait for messages is over: each receiver acknowledges what it has left unacknowledged.</summary>
+        public void FinishReceiverAcks()
+        {
+            foreach (var acks in _receiverAcks) lock (acks) acks.Finish();
         }
 
         private void CountReceipt(IReadOnlyList<string> messageIds, HashSet<string> named)
         {
             foreach (var id in messageIds)
             {
-                if (named.Add(id)) _receipted.Increment();
+                if (named.Add(id)) _receipts.Increment();
                 else Interlocked.Increment(ref _duplicateReceipts);
             }
         }
@@ -308,7 +322,7 @@ public static partial class Workloads
         public void ExpectEverythingSent() => _received.Expect(Volatile.Read(ref _sent));
 
         /// <summary>Every message received is now expected to come back to its sender as a delivered receipt.</summary>
-        public void ExpectReceiptsForEverythingReceived() => _receipted.Expect(_received.Count);
+        public void ExpectReceiptsForEverythingReceived() => _receipts.Expect(_received.Count);
 
         /// <summary>The slowest 1 % of the measured messages, in the order they were due: stalls show as runs of due times.</summary>
         private void WriteSlowLog(string path, List<(int K, double Ms)> measured)
@@ -377,7 +391,7 @@ public static partial class Workloads
                 .Add("accept_ms_p999", Percentile(acc, 99.9)).Add("accept_ms_max", Max(acc))
                 .Add("send_lag_ms_p99", Percentile(lag, 99)).Add("send_lag_ms_max", Max(lag))
                 .Add("acks_sent", EntryAcks.Total(_receiverAcks)).Add("receipt_acks_sent", EntryAcks.Total(_senderAcks))
-                .Add("receipts_delivered", _receipted.Count).Add("receipts_missing", Math.Max(0, received - _receipted.Count))
+                .Add("receipts_delivered", _receipts.Count).Add("receipts_missing", Math.Max(0, received - _receipts.Count))
                 .Add("duplicate_receipts", Interlocked.Read(ref _duplicateReceipts))
                 .WithStop(_stopped switch
                 {

@@ -120,7 +120,7 @@ public static partial class Workloads
         long lastArrival = 0;
 
         foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
-        var acks = clients.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var acks = clients.Select(c => new EntryAcks(c.Ack, o.AckEvery)).ToArray();
         var cpu = CpuMeter.Start(o.ServerPid);
         var receivers = new List<Task>();
         for (var p = 0; p < pairs; p++)
@@ -228,7 +228,7 @@ public static partial class Workloads
         var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var clock = Stopwatch.StartNew();
         long lastArrival = 0;
-        var acks = clients.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var acks = clients.Select(c => new EntryAcks(c.Ack, o.AckEvery)).ToArray();
         var cpu = CpuMeter.Start(o.ServerPid);
         var receivers = clients.Select((c, index) => Task.Run(async () =>
         {
@@ -303,7 +303,7 @@ public static partial class Workloads
         var padding = new string('x', Math.Max(0, o.Size - 16));
         var expected = (long)pairs * o.Messages;
 
-        var senderAcks = senders.Select(c => new EntryAcks(c, o.AckEvery)).ToArray();
+        var senderAcks = senders.Select(c => new EntryAcks(c.Ack, o.AckEvery)).ToArray();
         var drains = Enumerable.Range(0, pairs).Select(i => DrainAsync(senders[i], senderAcks[i], deadline.Token)).ToList();
         var store = Stopwatch.StartNew();
         var timedOut = false;
@@ -333,7 +333,7 @@ public static partial class Workloads
         if (!timedOut)
         {
             receivers = await LoginAllAsync(o, accounts[pairs..], "bench", deadline.Token);
-            receiverAcks = receivers.Select(r => new EntryAcks(r, o.AckEvery)).ToArray();
+            receiverAcks = receivers.Select(r => new EntryAcks(r.Ack, o.AckEvery)).ToArray();
             drain.Restart();
             try
             {

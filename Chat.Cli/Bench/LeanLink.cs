@@ -1,0 +1,137 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Chat.Protocol;
+
+namespace Chat.Cli.Bench;
+
+/// <summary>
+/// One bench user's logged-in connection without the reference client's machinery: a frame is written on the caller's
+/// thread, straight to the socket, and one receive loop decodes what arrives and hands each frame to the workload on its
+/// own thread. No queues, write loop or request table between the socket and the workload, so the load generator spends
+/// its CPU on the protocol's system calls rather than on handing frames between tasks: on this machine the reference
+/// client costs the generator about as much CPU per message as the node under test spends (bench/RESULTS.md).
+/// </summary>
+/// <remarks>It does not reconnect: a connection that closes ends its loop, and the workload counts what is missing.</remarks>
+internal sealed class LeanLink : IAsyncDisposable
+{
+    /// <summary>What the workload does with what arrives: each frame, then the end of each batch read at once.</summary>
+    public interface IReader
+    {
+        void OnFrame(LeanLink link, Frame frame);
+        void OnBatchEnd(LeanLink link);
+    }
+
+    private readonly Socket _socket;
+    private readonly Lock _writeGate = new();
+    private readonly ArrayBufferWriter<byte> _out = new(512);
+    private byte[] _in = new byte[8 * 1024];
+    private int _filled;
+    private int _maxFrameBytes = 1 << 20;
+    private Task _loop = Task.CompletedTask;
+
+    private LeanLink(Socket socket) => _socket = socket;
+
+    /// <summary>The user this connection is logged in as.</summary>
+    public string UserId { get; private set; } = "";
+
+    /// <summary>Which of the workload's users this is.</summary>
+    public int Index { get; private init; }
+
+    /// <summary>Connects to the first address of <paramref name="server"/>, logs in with <paramref name="token"/> and syncs the (empty) inbox.</summary>
+    public static async Task<LeanLink> OpenAsync(string server, int index, string token, string device, CancellationToken ct)
+    {
+        var address = ServerAddress.ParseList(server)[0];
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var link = new LeanLink(socket) { Index = index };
+        try
+        {
+            await socket.ConnectAsync(address.Host, address.Port, ct);
+            link.Write(new Hello(ChatClient.ProtocolVersion, "chat-bench"));
+            link._maxFrameBytes = (await link.ExpectAsync<Welcome>(ct)).MaxFrameBytes;
+            link.Write(new Login(1, token, device));
+            var loggedIn = await link.ExpectAsync<LoggedIn>(ct);
+            link.UserId = loggedIn.UserId;
+            link.Write(new Sync(loggedIn.LastSeq));
+            await link.ExpectAsync<SyncComplete>(ct);
+            return link;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes one frame, whole, before returning; safe from any thread.</summary>
+    public void Write(Frame frame)
+    {
+        lock (_writeGate)
+        {
+            _out.ResetWrittenCount();
+            FrameCodec.Write(_out, frame);
+            var bytes = _out.WrittenSpan;
+            while (!bytes.IsEmpty) bytes = bytes[_socket.Send(bytes)..];
+        }
+    }
+
+    /// <summary>Starts the receive loop: until the connection closes, every frame goes to <paramref name="reader"/>.</summary>
+    public void Start(IReader reader) => _loop = Task.Run(() => ReceiveLoopAsync(reader));
+
+    private async Task ReceiveLoopAsync(IReader reader)
+    {
+        try
+        {
+            while (true)
+            {
+                var buffered = new ReadOnlySequence<byte>(_in, 0, _filled);
+                var any = false;
+                while (FrameCodec.TryRead(ref buffered, _maxFrameBytes, out var frame))
+                {
+                    reader.OnFrame(this, frame);
+                    any = true;
+                }
+                if (any) reader.OnBatchEnd(this);
+                if (!await ReceiveMoreAsync(buffered, CancellationToken.None)) return;
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or FrameViolationException) { /* closed */ }
+    }
+
+    /// <summary>Keeps the undecoded rest of the buffer and reads more after it; false when the connection closed.</summary>
+    private async ValueTask<bool> ReceiveMoreAsync(ReadOnlySequence<byte> rest, CancellationToken ct)
+    {
+        var kept = (int)rest.Length;
+        if (kept > 0 && kept != _filled) Buffer.BlockCopy(_in, _filled - kept, _in, 0, kept);
+        _filled = kept;
+        if (_filled == _in.Length) Array.Resize(ref _in, _in.Length * 2); // a frame larger than the buffer
+        var n = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None, ct);
+        _filled += n;
+        return n > 0;
+    }
+
+    /// <summary>Reads frames until one of type <typeparamref name="T"/>; an error frame throws.</summary>
+    private async Task<T> ExpectAsync<T>(CancellationToken ct) where T : Frame
+    {
+        while (true)
+        {
+            var buffered = new ReadOnlySequence<byte>(_in, 0, _filled);
+            while (FrameCodec.TryRead(ref buffered, _maxFrameBytes, out var frame))
+            {
+                if (frame is Error error) throw ChatException.From(error);
+                if (frame is not T wanted) continue;
+                var kept = (int)buffered.Length;
+                Buffer.BlockCopy(_in, _filled - kept, _in, 0, kept);
+                _filled = kept;
+                return wanted;
+            }
+            if (!await ReceiveMoreAsync(buffered, ct)) throw new IOException($"the server closed the connection before {typeof(T).Name}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception) { /* already closed */ }
+        _socket.Dispose();
+        await _loop;
+    }
+}
