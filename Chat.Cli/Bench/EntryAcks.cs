@@ -10,7 +10,7 @@ namespace Chat.Cli.Bench;
 /// off so each of them reaches the wire. With N &gt; 1, every N-th entry and, at the end, the last one read. With 0, the
 /// last entry of each batch the client had ready at once (one Ack per read, coalesced by the client as usual).
 /// </summary>
-/// <remarks>Used by the one task that reads the client's entries.</remarks>
+/// <remarks>Not thread-safe: used by one reader of the client's entries at a time.</remarks>
 internal sealed class EntryAcks(Action<long> ack, int every)
 {
     private long _last;

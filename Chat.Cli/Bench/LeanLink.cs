@@ -11,7 +11,11 @@ namespace Chat.Cli.Bench;
 /// its CPU on the protocol's system calls rather than on handing frames between tasks: on this machine the reference
 /// client costs the generator about as much CPU per message as the node under test spends (bench/RESULTS.md).
 /// </summary>
-/// <remarks>It does not reconnect: a connection that closes ends its loop, and the workload counts what is missing.</remarks>
+/// <remarks>
+/// It does not reconnect: a connection that closes ends its loop, and the workload counts what is missing. Nor does it
+/// hold sends back at the node's cap on unanswered sends (<see cref="Welcome.MaxInFlight"/>): beyond it the node
+/// refuses them with an error frame, which the workload counts as not accepted.
+/// </remarks>
 internal sealed class LeanLink : IAsyncDisposable
 {
     /// <summary>What the workload does with what arrives: each frame, then the end of each batch read at once.</summary>

@@ -97,7 +97,6 @@ public static partial class Workloads
     /// <summary>One open-loop run: the timetable, what happened to each message, and the loops that watch it happen.</summary>
     private sealed class OpenRun : LeanLink.IReader
     {
-
         private readonly BenchOptions _o;
         private readonly int _pairs;
         private readonly int _total;
