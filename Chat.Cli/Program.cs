@@ -21,7 +21,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        if (args is ["bench", "open", ..]) AnswerOnTheSocketThread();
+        if (args is ["bench", "open" or "direct", ..]) AnswerOnTheSocketThread();
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

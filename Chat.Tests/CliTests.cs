@@ -309,6 +309,21 @@ public sealed class BenchTests : IAsyncLifetime
         Assert.True((double)r["server_cpu_us_per_msg"] > 0);
     }
 
+    [Fact]
+    public async Task Direct_counts_the_sends_the_node_refuses_as_not_accepted_and_goes_on()
+    {
+        // each user may send a burst of 25, then 25 a minute: most of each sender's 40 messages past the 25th are
+        // refused (RateLimited); each refusal frees its place in the window, so the run ends without waiting
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.sends-per-user = 25");
+        var r = await Workloads.DirectAsync(Options with { Server = node.Server }).WaitAsync(TimeSpan.FromSeconds(90));
+
+        Assert.False(r.TimedOut);
+        Assert.InRange((long)r["not_accepted"], 50L, 75L);
+        Assert.Equal(200L, (long)r["accepted"] + (long)r["not_accepted"]);
+        Assert.Equal(r["accepted"], r["delivered"]);
+        Assert.Equal(0L, r["lost"]);
+        Assert.Equal(0L, r["out_of_order"]);
+    }
 
     [Fact]
     public async Task Offline_stores_then_drains_everything()

@@ -66,15 +66,41 @@ internal sealed class LeanLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes one frame, whole, before returning; safe from any thread.</summary>
+    /// <summary>Writes one frame, whole, and any queued before it, before returning; safe from any thread.</summary>
     public void Write(Frame frame)
     {
         lock (_writeGate)
         {
-            _out.ResetWrittenCount();
             FrameCodec.Write(_out, frame);
-            var bytes = _out.WrittenSpan;
+            SendQueued();
+        }
+    }
+
+    /// <summary>
+    /// Adds a frame to those written with the next <see cref="Flush"/> or <see cref="Write"/>: frames decided while
+    /// reading one batch then leave in one system call, as a client that answers a batch at once sends them.
+    /// </summary>
+    public void Queue(Frame frame)
+    {
+        lock (_writeGate) FrameCodec.Write(_out, frame);
+    }
+
+    /// <summary>Writes the queued frames.</summary>
+    public void Flush()
+    {
+        lock (_writeGate) SendQueued();
+    }
+
+    private void SendQueued()
+    {
+        var bytes = _out.WrittenSpan;
+        try
+        {
             while (!bytes.IsEmpty) bytes = bytes[_socket.Send(bytes)..];
+        }
+        finally
+        {
+            _out.ResetWrittenCount();
         }
     }
 

@@ -90,116 +90,14 @@ public sealed class BenchResult(string workload)
 }
 
 /// <summary>
-/// Load generators driving a node over the real protocol with real <see cref="ChatClient"/>s: every
-/// client logs in, acknowledges what it receives and drains its receipts, as a real client does.
+/// Load generators driving a node over the real protocol with real <see cref="ChatClient"/>s (<see cref="LeanLink"/>s
+/// for <c>direct</c> and <c>open</c>): every client logs in, acknowledges what it receives and drains its receipts, as
+/// a real client does.
 /// All loops are bounded by count and by <see cref="BenchOptions.Timeout"/>.
 /// </summary>
 public static partial class Workloads
 {
     private sealed record Account(string UserId, string Token);
-
-    public static async Task<BenchResult> DirectAsync(BenchOptions o, Action<string>? progress = null)
-    {
-        var pairs = Math.Max(1, o.Users / 2);
-        using var deadline = new CancellationTokenSource(o.Timeout);
-        var setup = Stopwatch.StartNew();
-        var accounts = await RegisterAsync(o, pairs * 2, "d", deadline.Token);
-        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
-        var loginSeconds = setup.Elapsed.TotalSeconds;
-        progress?.Invoke($"{clients.Length} users logged in in {loginSeconds:0.0} s");
-
-        var latencies = new ConcurrentBag<double[]>();
-        var expected = (long)pairs * o.Messages;
-        long delivered = 0, outOfOrder = 0, duplicates = 0;
-        var accepted = new long[1];
-        var failed = new long[1];
-        var windows = Enumerable.Range(0, pairs).Select(_ => new SemaphoreSlim(o.Window)).ToArray();
-        var padding = new string('x', Math.Max(0, o.Size - 32));
-        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var clock = Stopwatch.StartNew();
-        long lastArrival = 0;
-
-        foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
-        var acks = clients.Select(c => new EntryAcks(c.Ack, o.AckEvery)).ToArray();
-        var cpu = CpuMeter.Start(o.ServerPid);
-        var receivers = new List<Task>();
-        for (var p = 0; p < pairs; p++)
-        {
-            var pair = p;
-            var receiver = clients[pairs + pair];
-            var receiverAcks = acks[pairs + pair];
-            receivers.Add(Task.Run(async () =>
-            {
-                var lat = new double[o.Messages];
-                var seen = 0;
-                var next = 1;
-                var seenSet = new HashSet<int>();
-                try
-                {
-                    while (seen < o.Messages && await receiver.Entries.WaitToReadAsync(deadline.Token))
-                    {
-                        while (receiver.Entries.TryRead(out var frame))
-                        {
-                            receiverAcks.Read(ChatClient.SeqOf(frame));
-                            if (frame is not Message m) continue;
-                            var (n, sentTicks) = Parse(m.Text);
-                            if (!seenSet.Add(n)) { Interlocked.Increment(ref duplicates); continue; }
-                            if (n != next) Interlocked.Increment(ref outOfOrder);
-                            next = n + 1;
-                            lat[seen++] = (clock.ElapsedTicks - sentTicks) * 1000.0 / Stopwatch.Frequency;
-                            Interlocked.Exchange(ref lastArrival, clock.ElapsedTicks);
-                            windows[pair].Release();
-                            if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
-                        }
-                        receiverAcks.EndOfBatch();
-                    }
-                }
-                catch (OperationCanceledException) { }
-                receiverAcks.Finish();
-                latencies.Add(lat[..seen]);
-            }));
-        }
-        // senders drain their receipts as a client would
-        var drains = Enumerable.Range(0, pairs).Select(i => DrainAsync(clients[i], acks[i], deadline.Token)).ToList();
-
-        var start = clock.ElapsedTicks;
-        var senders = Enumerable.Range(0, pairs).Select(pair => Task.Run(async () =>
-        {
-            var sender = clients[pair];
-            var to = accounts[pairs + pair].UserId;
-            var sends = new List<Task>(o.Messages);
-            try
-            {
-                for (var n = 1; n <= o.Messages; n++)
-                {
-                    await windows[pair].WaitAsync(deadline.Token);
-                    var text = $"{n}:{clock.ElapsedTicks}:{padding}";
-                    sends.Add(Counted(sender.SendAsync(to, text, $"b{n}", deadline.Token), accepted, failed, ok => { if (!ok) windows[pair].Release(); }));
-                }
-                await Task.WhenAll(sends);
-            }
-            catch (OperationCanceledException) { }
-        })).ToList();
-
-        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders).Concat(drains), settle: senders);
-        var used = cpu.Stop();
-        var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
-        await DisposeAllAsync(clients);
-
-        var all = latencies.SelectMany(l => l).ToArray();
-        Array.Sort(all);
-        var result = new BenchResult("direct") { TimedOut = timedOut }
-            .Add("users", pairs * 2).Add("pairs", pairs).Add("msgs_per_sender", o.Messages).Add("window", o.Window).Add("ack_every", o.AckEvery)
-            .Add("body_bytes", o.Size).Add("login_s", Round(loginSeconds)).Add("sent_expected", expected)
-            .Add("accepted", accepted[0]).Add("not_accepted", failed[0])
-            .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] - delivered)).Add("out_of_order", outOfOrder)
-            .Add("duplicates", duplicates).Add("wall_s", Round(wall))
-            .Add("delivered_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
-            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p90", Percentile(all, 90))
-            .Add("lat_ms_p99", Percentile(all, 99)).Add("lat_ms_max", all.Length > 0 ? Round(all[^1]) : 0)
-            .Add("acks_sent", EntryAcks.Total(acks[pairs..])).Add("receipt_acks_sent", EntryAcks.Total(acks[..pairs]));
-        return used.AddTo(result, ("msg", delivered));
-    }
 
     /// <summary>
     /// <see cref="BenchOptions.Groups"/> groups of <see cref="BenchOptions.GroupSize"/> members; every member sends
@@ -629,7 +527,6 @@ public static partial class Workloads
         return (int.Parse(text.AsSpan(0, a)), long.Parse(text.AsSpan(a + 1, b - a - 1)));
     }
 
-    /// <summary>Waits until everything arrived or the deadline passed (true), then stops every loop.</summary>
     /// <summary>
     /// Waits until everything arrived (or the deadline), then up to 10 s more for <paramref name="settle"/> (the senders'
     /// last answers: a text can reach its receiver before its Accepted reaches the sender), then stops the loops.
