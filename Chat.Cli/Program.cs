@@ -21,7 +21,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
-        if (args is ["bench", "open" or "direct", ..]) AnswerOnTheSocketThread();
+        if (args is ["bench", "open" or "direct" or "group", ..]) AnswerOnTheSocketThread();
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {

@@ -394,6 +394,22 @@ public sealed class GroupBenchTests : IAsyncLifetime
         Assert.True((double)r["server_cpu_us_per_delivery"] > 0);
         Assert.True((double)r["client_cpu_us_per_post"] > 0);
     }
+
+    [Fact]
+    public async Task Group_counts_the_posts_the_node_refuses_and_ends_without_waiting_for_their_deliveries()
+    {
+        // each member may post a burst of 2: of its 4 posts about 2 are refused (RateLimited), each freeing its window
+        await using var node = await TestNode.StartAsync(extraHocon: "chat.limits.sends-per-user = 2");
+        var r = await Workloads.GroupAsync(new BenchOptions
+        {
+            Server = node.Server, Groups = 2, GroupSize = 5, Messages = 4, Window = 1, Timeout = TimeSpan.FromSeconds(30),
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(r.TimedOut);
+        Assert.InRange((long)r["posts_not_accepted"], 10L, 20L);
+        Assert.Equal(40L, (long)r["posts_accepted"] + (long)r["posts_not_accepted"]);
+        Assert.Equal((long)r["posts_accepted"] * 4, r["delivered"]);
+        Assert.Equal(0L, r["lost"]);
+    }
 }
 
 [Collection("chat-home")]

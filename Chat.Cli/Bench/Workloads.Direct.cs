@@ -234,12 +234,6 @@ public static partial class Workloads
             }
         }
 
-        private static int KeyOf(string text)
-        {
-            var colon = text.IndexOf(':');
-            return colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
-        }
-
         public BenchResult Figures(double loginSeconds)
         {
             var all = _state.SelectMany(s => s.Latencies).ToArray();

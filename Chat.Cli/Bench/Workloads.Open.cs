@@ -311,12 +311,6 @@ public static partial class Workloads
             }
         }
 
-        private static int KeyOf(string text)
-        {
-            var colon = text.IndexOf(':');
-            return colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : -1;
-        }
-
         /// <summary>Every message sent is now expected at its receiver.</summary>
         public void ExpectEverythingSent() => _received.Expect(Volatile.Read(ref _sent));
 

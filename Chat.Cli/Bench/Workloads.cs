@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using Chat.Protocol;
 
@@ -98,98 +99,6 @@ public sealed class BenchResult(string workload)
 public static partial class Workloads
 {
     private sealed record Account(string UserId, string Token);
-
-    /// <summary>
-    /// <see cref="BenchOptions.Groups"/> groups of <see cref="BenchOptions.GroupSize"/> members; every member sends
-    /// <see cref="BenchOptions.Messages"/> texts with at most <see cref="BenchOptions.Window"/> unaccepted; every other
-    /// member must receive each once. A delivery is one text arriving at one member.
-    /// </summary>
-    public static async Task<BenchResult> GroupAsync(BenchOptions o, Action<string>? progress = null)
-    {
-        using var deadline = new CancellationTokenSource(o.Timeout);
-        var size = Math.Max(2, o.GroupSize);
-        var total = o.Groups * size;
-        var accounts = await RegisterAsync(o, total, "g", deadline.Token);
-        var clients = await LoginAllAsync(o, accounts, "bench", deadline.Token);
-        foreach (var c in clients) await c.SyncAsync(0, deadline.Token);
-        var groupIds = new string[o.Groups];
-        for (var g = 0; g < o.Groups; g++)
-            groupIds[g] = await clients[g * size].CreateGroupAsync($"bench {g}",
-                Enumerable.Range(g * size + 1, size - 1).Select(i => accounts[i].UserId).ToList(), deadline.Token);
-        progress?.Invoke($"{o.Groups} groups of {size} members ready");
-
-        var expected = (long)total * o.Messages * (size - 1);
-        long delivered = 0, duplicates = 0;
-        var accepted = new long[1];
-        var failed = new long[1];
-        var latencies = new ConcurrentBag<double[]>();
-        var allDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var clock = Stopwatch.StartNew();
-        long lastArrival = 0;
-        var acks = clients.Select(c => new EntryAcks(c.Ack, o.AckEvery)).ToArray();
-        var cpu = CpuMeter.Start(o.ServerPid);
-        var receivers = clients.Select((c, index) => Task.Run(async () =>
-        {
-            var lat = new List<double>(o.Messages * (size - 1));
-            var seen = new HashSet<string>();
-            try
-            {
-                while (lat.Count < o.Messages * (size - 1) && await c.Entries.WaitToReadAsync(deadline.Token))
-                {
-                    while (c.Entries.TryRead(out var f))
-                    {
-                        acks[index].Read(ChatClient.SeqOf(f));
-                        if (f is not Message { Group: not null } m || m.From == accounts[index].UserId) continue;
-                        if (!seen.Add(m.MessageId)) { Interlocked.Increment(ref duplicates); continue; }
-                        var (_, sentTicks) = Parse(m.Text);
-                        lat.Add((clock.ElapsedTicks - sentTicks) * 1000.0 / Stopwatch.Frequency);
-                        Interlocked.Exchange(ref lastArrival, clock.ElapsedTicks);
-                        if (Interlocked.Increment(ref delivered) == expected) allDone.TrySetResult();
-                    }
-                    acks[index].EndOfBatch();
-                }
-                // keep acknowledging receipts until the run ends
-                await DrainAsync(c, acks[index], deadline.Token);
-            }
-            catch (OperationCanceledException) { }
-            latencies.Add(lat.ToArray());
-        })).ToList();
-
-        var padding = new string('x', Math.Max(0, o.Size - 32));
-        var start = clock.ElapsedTicks;
-        var senders = clients.Select((c, index) => Task.Run(async () =>
-        {
-            var gate = new SemaphoreSlim(o.Window);
-            var sends = new List<Task>(o.Messages);
-            try
-            {
-                for (var n = 1; n <= o.Messages; n++)
-                {
-                    await gate.WaitAsync(deadline.Token);
-                    var send = c.SendGroupAsync(groupIds[index / size], $"{n}:{clock.ElapsedTicks}:{padding}", $"g{n}", deadline.Token);
-                    sends.Add(Counted(send, accepted, failed, _ => gate.Release()));
-                }
-                await Task.WhenAll(sends);
-            }
-            catch (OperationCanceledException) { }
-        })).ToList();
-
-        var timedOut = await FinishAsync(allDone.Task, deadline, receivers.Concat(senders), settle: senders);
-        var used = cpu.Stop();
-        var wall = (Interlocked.Read(ref lastArrival) - start) / (double)Stopwatch.Frequency;
-        await DisposeAllAsync(clients);
-        var all = latencies.SelectMany(l => l).ToArray();
-        Array.Sort(all);
-        var result = new BenchResult("group") { TimedOut = timedOut }
-            .Add("groups", o.Groups).Add("members", size).Add("msgs_per_member", o.Messages).Add("window", o.Window).Add("ack_every", o.AckEvery)
-            .Add("deliveries_expected", expected).Add("posts_accepted", accepted[0]).Add("posts_not_accepted", failed[0])
-            .Add("delivered", delivered).Add("lost", Math.Max(0, accepted[0] * (size - 1) - delivered))
-            .Add("duplicates", duplicates).Add("wall_s", Round(wall))
-            .Add("deliveries_per_s", Math.Round(wall > 0 ? delivered / wall : 0))
-            .Add("lat_ms_p50", Percentile(all, 50)).Add("lat_ms_p99", Percentile(all, 99))
-            .Add("acks_sent", EntryAcks.Total(acks));
-        return used.AddTo(result, ("post", accepted[0]), ("delivery", delivered));
-    }
 
     public static async Task<BenchResult> OfflineAsync(BenchOptions o, Action<string>? progress = null)
     {
@@ -509,15 +418,11 @@ public static partial class Workloads
         acks.Finish();
     }
 
-    /// <summary>Counts a send as accepted or refused (an Error answer after the client's retries), then runs <paramref name="then"/>.</summary>
-    private static Task Counted(Task<Accepted> send, long[] accepted, long[] failed, Action<bool> then)
+    /// <summary>The number a bench text starts with ("k:..."), or -1.</summary>
+    private static int KeyOf(string text)
     {
-        return send.ContinueWith(t =>
-        {
-            if (t.IsCompletedSuccessfully) Interlocked.Increment(ref accepted[0]);
-            else if (!t.IsCanceled) Interlocked.Increment(ref failed[0]);
-            then(t.IsCompletedSuccessfully);
-        }, TaskScheduler.Default);
+        var colon = text.IndexOf(':');
+        return colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var k) ? k : -1;
     }
 
     private static (int N, long Ticks) Parse(string text)
@@ -525,26 +430,6 @@ public static partial class Workloads
         var a = text.IndexOf(':');
         var b = text.IndexOf(':', a + 1);
         return (int.Parse(text.AsSpan(0, a)), long.Parse(text.AsSpan(a + 1, b - a - 1)));
-    }
-
-    /// <summary>
-    /// Waits until everything arrived (or the deadline), then up to 10 s more for <paramref name="settle"/> (the senders'
-    /// last answers: a text can reach its receiver before its Accepted reaches the sender), then stops the loops.
-    /// </summary>
-    private static async Task<bool> FinishAsync(Task allDone, CancellationTokenSource deadline, IEnumerable<Task> loops,
-        IEnumerable<Task>? settle = null)
-    {
-        var timedOut = false;
-        try { await allDone.WaitAsync(deadline.Token); }
-        catch (OperationCanceledException) { timedOut = true; }
-        if (!timedOut && settle is not null)
-        {
-            try { await Task.WhenAll(settle).WaitAsync(TimeSpan.FromSeconds(10), deadline.Token); }
-            catch (Exception e) when (e is OperationCanceledException or TimeoutException) { }
-        }
-        await deadline.CancelAsync();
-        await Task.WhenAll(loops.Select(Quietly));
-        return timedOut;
     }
 
     private static async Task Quietly(Task t)
