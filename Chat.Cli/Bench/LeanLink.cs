@@ -5,9 +5,9 @@ using Chat.Protocol;
 namespace Chat.Cli.Bench;
 
 /// <summary>
-/// One bench user's logged-in connection without the reference client's machinery: a frame is written on the caller's
-/// thread, straight to the socket, and one receive loop decodes what arrives and hands each frame to the workload on its
-/// own thread. No queues, write loop or request table between the socket and the workload, so the load generator spends
+/// One bench user's logged-in connection without the reference client's machinery: frames are written on the caller's
+/// thread, straight to the socket (each at once, or queued and written together by <see cref="Flush"/>), and one
+/// receive loop decodes what arrives and hands each frame to the workload on its own thread. No queues, write loop or request table between the socket and the workload, so the load generator spends
 /// its CPU on the protocol's system calls rather than on handing frames between tasks: on this machine the reference
 /// client costs the generator about as much CPU per message as the node under test spends (bench/RESULTS.md).
 /// </summary>
