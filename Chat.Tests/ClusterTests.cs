@@ -285,8 +285,24 @@ internal sealed class ClusterLoad : IAsyncDisposable
                 Device = name,
                 RequestTimeout = TimeSpan.FromSeconds(30),
             });
-            var phone = Phones.Next();
-            var registered = await client.RegisterAsync(name, phone);
+            string phone;
+            Registered registered;
+            for (var attempt = 1; ; attempt++)
+            {
+                phone = Phones.Next();
+                try
+                {
+                    registered = await client.RegisterAsync(name, phone);
+                    break;
+                }
+                catch (ChatException e) when (e.Code == ErrorCode.Unavailable && attempt < 3)
+                {
+                    // "did not answer in time; retry": on a busy test machine a cluster that has just formed can take
+                    // longer than the node's 10 s to place the phone numbers' first shard, and a client retries. A new
+                    // number: the first attempt may still have claimed its own.
+                    cluster.Log($"{name}: registration {e.Code} ({e.Message}); retrying");
+                }
+            }
             await client.LoginAsync(registered.Token);
             var participant = new Participant(client, registered.UserId, registered.Token, phone, name, home, servers.Split(',')[0]);
             await client.SyncAsync(0);

@@ -137,15 +137,20 @@ public sealed class OpenBenchTests : IAsyncLifetime
     {
         var r = await Workloads.OpenAsync(Small(_node.Server) with
         {
-            // the pause under test: the timetable's thread blocked at 0.5 s for 0.8 s, as in a long garbage collection
-            OnDue = k => { if (k == 100) Thread.Sleep(800); },
+            // a warm-up second first, so that the fresh node's first messages (compiling its code on a busy test
+            // machine) are not in the figures: only the pause under test is
+            Warmup = TimeSpan.FromSeconds(1),
+            // the pause under test: the timetable's thread blocked 0.5 s into the measured part for 0.8 s, as in a long
+            // garbage collection
+            OnDue = k => { if (k == 300) Thread.Sleep(800); },
         }).WaitAsync(TimeSpan.FromSeconds(90));
 
         Assert.Null(r.Stopped);
-        Assert.Equal(400L, r["received"]);
+        Assert.Equal(600L, r["received"]);
+        Assert.Equal(400L, r["measured"]);
         Assert.Equal(0L, r["lost"]);
         Assert.True((double)r["send_lag_ms_max"] >= 750, $"sent at most {r["send_lag_ms_max"]} ms late");
-        // the 160 messages due during the pause went out together when it ended: 40 % of all, late by up to 0.8 s
+        // the 160 messages due during the pause went out together when it ended: 40 % of those measured, late by up to 0.8 s
         Assert.True((double)r["lat_ms_max"] >= 750, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 700, $"p99 {r["lat_ms_p99"]} ms");
         Assert.True((double)r["lat_ms_p50"] < 400, $"p50 {r["lat_ms_p50"]} ms");
