@@ -101,30 +101,22 @@ internal abstract class LeanRun : LeanLink.IReader
     protected sealed class SendWindow(int window, int messages)
     {
         private readonly Lock _gate = new();
-        private readonly Lock _filling = new();
         private int _sent;
         private int _open;
 
         /// <summary>
-        /// Calls <paramref name="send"/> with the number of each send the window has room for, in order: when an arrival
-        /// and a refusal make room at once, their sends still leave in the order of their numbers.
+        /// Calls <paramref name="send"/> with the number of each send the window has room for, in order, under the
+        /// window's lock: when an arrival and a refusal make room at once, their sends still leave in number order.
         /// </summary>
         public void Fill(Action<int> send)
         {
-            lock (_filling)
-            {
-                for (var n = Take(); n > 0; n = Take()) send(n);
-            }
-        }
-
-        /// <summary>The number of the next send, or 0 when the window is full or every send is out.</summary>
-        private int Take()
-        {
             lock (_gate)
             {
-                if (_open >= window || _sent >= messages) return 0;
-                _open++;
-                return ++_sent;
+                while (_open < window && _sent < messages)
+                {
+                    _open++;
+                    send(++_sent);
+                }
             }
         }
 
