@@ -95,16 +95,34 @@ public sealed class SqliteJournal : WriteJournalBase
     /// <summary>
     /// Serializes the events of a write, with one pass over its envelopes, into the <see cref="Answer"/> that the store's
     /// writer holds until the write is committed and that then answers it. Allocated per write: the answer (which holds
-    /// the first row), an array for further rows when there are any, and one for rejections when there is one.
+    /// the first row), a copy of the envelopes, an array for further rows when there are any, and one for rejections when
+    /// there is one.
     /// </summary>
     private void Write(WriteMessages request)
     {
-        var envelopes = request.Messages as IReadOnlyList<IPersistentEnvelope> ?? request.Messages.ToList();
+        var envelopes = TakeEnvelopes(request);
         var answer = new Answer(request, envelopes, Self);
         answer.Rejected = AddRows(_serialization, _adapts ? this : null, envelopes, answer, DateTime.UtcNow.Ticks);
         // queued even with no rows (only rejections or deferred messages): its answers then still come after those of
         // the entity's earlier writes, which the writer may not have sent yet
         _store.Append(answer);
+    }
+
+    /// <summary>
+    /// The write's envelopes, copied out of the list the entity sent, which is then emptied. That list is the persistent
+    /// actor's batch: made when its previous write left and kept until this one, it is most often old (promoted) by the
+    /// time the events are added to it. Left as it was, every collection until the next full one found, through it, the
+    /// write's events, their entries and strings, and promoted them all, long after the write was answered: one write
+    /// per active entity per collection (a heap dump at 1,000 and 6,000 messages/s: 1,000-2,000 such writes in
+    /// generation 1, each reached from such a list). Emptied, it holds nothing young.
+    /// </summary>
+    private static IPersistentEnvelope[] TakeEnvelopes(WriteMessages request)
+    {
+        if (request.Messages is not List<IPersistentEnvelope> list) return request.Messages.ToArray();
+        var envelopes = list.ToArray();
+        list.Clear();
+        list.Capacity = 0; // its array, young, goes too
+        return envelopes;
     }
 
     /// <summary>
