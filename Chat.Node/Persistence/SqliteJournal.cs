@@ -116,7 +116,7 @@ public sealed class SqliteJournal : WriteJournalBase
     /// per active entity per collection (a heap dump at 1,000 and 6,000 messages/s: 1,000-2,000 such writes in
     /// generation 1, each reached from such a list). Emptied, it holds nothing young.
     /// </summary>
-    private static IPersistentEnvelope[] TakeEnvelopes(WriteMessages request)
+    internal static IPersistentEnvelope[] TakeEnvelopes(WriteMessages request)
     {
         if (request.Messages is not List<IPersistentEnvelope> list) return request.Messages.ToArray();
         var envelopes = list.ToArray();
