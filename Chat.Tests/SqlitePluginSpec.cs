@@ -15,18 +15,32 @@ public abstract class SqlitePluginSpec : TestKit
 {
     protected readonly string Data;
 
-    protected SqlitePluginSpec() : this(TestNode.NewDataDirectory()) { }
+    protected SqlitePluginSpec() : this(SystemConfig, "contract") { }
 
-    private SqlitePluginSpec(string data) : base(SystemConfig(data), "contract") => Data = data;
+    /// <summary>A system configured by <paramref name="config"/> for a data directory of its own (deleted afterwards).</summary>
+    protected SqlitePluginSpec(Func<string, Config> config, string name) : this(TestNode.NewDataDirectory(), config, name) { }
+
+    private SqlitePluginSpec(string data, Func<string, Config> config, string name) : base(config(data), name) => Data = data;
+
+    /// <summary>Warnings only, and a patient default wait for expected messages.</summary>
+    protected const string QuietTestSystem = """
+        akka.loglevel = WARNING
+        akka.test.single-expect-default = 15s
+        """;
+
+    /// <summary>The connection string of the database file in <paramref name="data"/> (made if missing), escaped for a quoted HOCON string.</summary>
+    protected static string DatabaseOf(string data)
+    {
+        Directory.CreateDirectory(data);
+        return SqliteStore.ConnectionString(data).Replace("\\", "\\\\").Replace("\"", "\\\"");
+    }
 
     /// <summary>The configuration of a system on <paramref name="data"/>'s database (another system may share it).</summary>
     protected static Config SystemConfig(string data)
     {
-        Directory.CreateDirectory(data);
-        var connection = SqliteStore.ConnectionString(data).Replace("\\", "\\\\").Replace("\"", "\\\"");
+        var connection = DatabaseOf(data);
         return ConfigurationFactory.ParseString($$"""
-            akka.loglevel = WARNING
-            akka.test.single-expect-default = 15s
+            {{QuietTestSystem}}
             akka.actor.provider = remote
             akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
             akka.actor.serializers {
