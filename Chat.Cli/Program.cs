@@ -40,15 +40,13 @@ public static class Program
         }
     }
 
-    /// <summary>Runs one command line. Output for scripts and people goes to <paramref name="stdout"/>
-    /// (default: the current <see cref="Console.Out"/>), errors to the current <see cref="Console.Error"/>; what a command
-    /// asks for (the verification code of <c>register</c>) is read from <paramref name="stdin"/> (default: <see cref="Console.In"/>).</summary>
     /// <summary>
     /// Has the runtime run what follows a socket read on the thread that saw the socket ready, instead of handing it to
-    /// the thread pool. The connections of <c>chat bench open</c>, <c>direct</c> and <c>group</c> (<see cref="Bench.LeanLink"/>)
-    /// decode, count, acknowledge and send the next message without ever blocking, so the hand-off is pure cost: measured
-    /// for <c>open</c> at 6,000 messages/s, 72 µs of the generator's CPU per message instead of 99 (bench/RESULTS.md). Read once, when the process first uses a socket; a value already
-    /// set in the environment is left as it is.
+    /// the thread pool. The connections of <c>chat bench open</c>, <c>direct</c> and <c>group</c>
+    /// (<see cref="Bench.LeanLink"/>) decode, count, acknowledge and send the next message without ever blocking, so the
+    /// hand-off is pure cost: measured for <c>open</c> at 6,000 messages/s, 72 µs of the generator's CPU per message
+    /// instead of 99 (bench/RESULTS.md). Read once, when the process first uses a socket; a value already set in the
+    /// environment is left as it is.
     /// </summary>
     private static void AnswerOnTheSocketThread()
     {
@@ -56,6 +54,9 @@ public static class Program
         if (Environment.GetEnvironmentVariable(inline) is null) Environment.SetEnvironmentVariable(inline, "1");
     }
 
+    /// <summary>Runs one command line. Output for scripts and people goes to <paramref name="stdout"/>
+    /// (default: the current <see cref="Console.Out"/>), errors to the current <see cref="Console.Error"/>; what a command
+    /// asks for (the verification code of <c>register</c>) is read from <paramref name="stdin"/> (default: <see cref="Console.In"/>).</summary>
     public static Task<int> Run(string[] args, TextWriter? stdout = null, CancellationToken cancellationToken = default, TextReader? stdin = null)
     {
         var console = CreateConsole(stdout ?? Console.Out, terminal: stdout is null && !Console.IsOutputRedirected);

@@ -7,9 +7,10 @@ namespace Chat.Cli.Bench;
 /// <summary>
 /// One bench user's logged-in connection without the reference client's machinery: frames are written on the caller's
 /// thread, straight to the socket (each at once, or queued and written together by <see cref="Flush"/>), and one
-/// receive loop decodes what arrives and hands each frame to the workload on its own thread. No queues, write loop or request table between the socket and the workload, so the load generator spends
-/// its CPU on the protocol's system calls rather than on handing frames between tasks: on this machine the reference
-/// client costs the generator about as much CPU per message as the node under test spends (bench/RESULTS.md).
+/// receive loop decodes what arrives and hands each frame to the workload on its own thread. No write loop or request
+/// table between the socket and the workload, so the load generator spends its CPU on the protocol's system calls
+/// rather than on handing frames between tasks: on this machine the reference client costs the generator about as much
+/// CPU per message as the node under test spends (bench/RESULTS.md).
 /// </summary>
 /// <remarks>
 /// It does not reconnect: a connection that closes ends its loop, and the workload counts what is missing. Nor does it

@@ -23,11 +23,7 @@ public sealed class DetachingSqlJournal(Config journalConfig) : SqlWriteJournal(
             return base.AroundReceive(receive, message);
         var stashed = Stash.Count;
         var handled = base.AroundReceive(receive, new WriteMessages(list.ToArray(), write.PersistentActor, write.ActorInstanceId));
-        if (Stash.Count == stashed)
-        {
-            list.Clear();
-            list.Capacity = 0;
-        }
+        if (Stash.Count == stashed) SqliteJournal.Empty(list);
         return handled;
     }
 }

@@ -120,9 +120,15 @@ public sealed class SqliteJournal : WriteJournalBase
     {
         if (request.Messages is not List<IPersistentEnvelope> list) return request.Messages.ToArray();
         var envelopes = list.ToArray();
-        list.Clear();
-        list.Capacity = 0; // its array, young, goes too
+        Empty(list);
         return envelopes;
+    }
+
+    /// <summary>Empties an entity's batch list, letting its array (young) go too.</summary>
+    internal static void Empty(List<IPersistentEnvelope> list)
+    {
+        list.Clear();
+        list.Capacity = 0;
     }
 
     /// <summary>
