@@ -43,7 +43,20 @@ internal sealed class LeanLink : IAsyncDisposable
     public int Index { get; private init; }
 
     /// <summary>Connects to the first address of <paramref name="server"/>, logs in with <paramref name="token"/> and syncs the (empty) inbox.</summary>
-    public static async Task<LeanLink> OpenAsync(string server, int index, string token, string device, CancellationToken ct)
+    public static async Task<LeanLink> OpenAsync(string server, int index, string token, string device, CancellationToken ct) =>
+        (await OpenAsync(server, index, token, device, fromStart: false, ct)).Link;
+
+    /// <summary>
+    /// Connects, logs in and reads the whole stored inbox, as a device that comes back after the node restarted:
+    /// the highest inbox sequence among the entries the node sends before <see cref="SyncComplete"/>, and the last one
+    /// that frame reports.
+    /// </summary>
+    public static Task<(LeanLink Link, long HighestSeq, long LastSeq)> OpenAndSyncAllAsync(
+        string server, int index, string token, string device, CancellationToken ct) =>
+        OpenAsync(server, index, token, device, fromStart: true, ct);
+
+    private static async Task<(LeanLink Link, long HighestSeq, long LastSeq)> OpenAsync(
+        string server, int index, string token, string device, bool fromStart, CancellationToken ct)
     {
         var address = ServerAddress.ParseList(server)[0];
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -56,9 +69,10 @@ internal sealed class LeanLink : IAsyncDisposable
             link.Write(new Login(1, token, device));
             var loggedIn = await link.ExpectAsync<LoggedIn>(ct);
             link.UserId = loggedIn.UserId;
-            link.Write(new Sync(loggedIn.LastSeq));
-            await link.ExpectAsync<SyncComplete>(ct);
-            return link;
+            link.Write(new Sync(fromStart ? 0 : loggedIn.LastSeq));
+            long highest = 0;
+            var complete = await link.ExpectAsync<SyncComplete>(ct, frame => highest = Math.Max(highest, ChatClient.SeqOf(frame)));
+            return (link, highest, complete.LastSeq);
         }
         catch
         {
@@ -140,8 +154,8 @@ internal sealed class LeanLink : IAsyncDisposable
         return n > 0;
     }
 
-    /// <summary>Reads frames until one of type <typeparamref name="T"/>; an error frame throws.</summary>
-    private async Task<T> ExpectAsync<T>(CancellationToken ct) where T : Frame
+    /// <summary>Reads frames until one of type <typeparamref name="T"/>, handing the others to <paramref name="other"/>; an error frame throws.</summary>
+    private async Task<T> ExpectAsync<T>(CancellationToken ct, Action<Frame>? other = null) where T : Frame
     {
         while (true)
         {
@@ -149,7 +163,11 @@ internal sealed class LeanLink : IAsyncDisposable
             while (FrameCodec.TryRead(ref buffered, _maxFrameBytes, out var frame))
             {
                 if (frame is Error error) throw ChatException.From(error);
-                if (frame is not T wanted) continue;
+                if (frame is not T wanted)
+                {
+                    other?.Invoke(frame);
+                    continue;
+                }
                 var kept = (int)buffered.Length;
                 Buffer.BlockCopy(_in, _filled - kept, _in, 0, kept);
                 _filled = kept;

@@ -219,14 +219,12 @@ public static partial class Workloads
                 {
                     try
                     {
-                        await using var c = await ChatClient.ConnectAsync(o.ServerFor(i), new ChatClientOptions { Device = "restart" }, ct);
-                        await c.LoginAsync(saved[i].Token, ct);
-                        var last = await c.SyncAsync(0, ct);
-                        long got = 0;
-                        while (got < last && await c.Entries.WaitToReadAsync(ct))
-                            while (c.Entries.TryRead(out var f)) got = ChatClient.SeqOf(f);
-                        Interlocked.Add(ref entries, got);
-                        Interlocked.Increment(ref served);
+                        var (link, highest, last) = await LeanLink.OpenAndSyncAllAsync(o.ServerFor(i), i, saved[i].Token, "restart", ct);
+                        await link.DisposeAsync();
+                        Interlocked.Add(ref entries, highest);
+                        // served: every stored entry up to the last the node reports arrived before its SyncComplete
+                        if (highest == last) Interlocked.Increment(ref served);
+                        else Interlocked.Increment(ref failures);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
