@@ -32,6 +32,8 @@ public sealed record ChatSettings
     public required TimeSpan MemoryTrimInterval { get; init; }
     /// <summary>Bytes allocated between two checks below which the node counts as quiet.</summary>
     public required long MemoryTrimQuietBytes { get; init; }
+    /// <summary>Compile the message path before listening (<see cref="Hosting.Warmup"/>).</summary>
+    public required bool WarmUp { get; init; }
     public required int OutgoingHighWater { get; init; }
     /// <summary>Answers (not inbox entries) waiting for a client that does not read, in bytes, before its connection is dropped.</summary>
     public required long MaxQueuedBytes { get; init; }
@@ -105,6 +107,7 @@ public sealed record ChatSettings
             SyncBatch = c.Int("limits.sync-batch"),
             MemoryTrimInterval = c.Time("memory.trim-interval"),
             MemoryTrimQuietBytes = c.Bytes("memory.trim-quiet-bytes"),
+            WarmUp = c.Bool("startup.warm-up"),
             OutgoingHighWater = c.Int("limits.outgoing-high-water"),
             MaxQueuedBytes = c.Bytes("limits.max-queued-bytes"),
             MaxConnections = c.Int("limits.max-connections"),

@@ -81,12 +81,13 @@ public sealed class NodeProcess : IAsyncDisposable
         return process;
     }
 
-    /// <summary>A configuration file for test node processes: <c>chat.verification.mode = auto</c>.</summary>
+    /// <summary>A configuration file for test node processes: <c>chat.verification.mode = auto</c>, no warm-up (they start faster).</summary>
     private static readonly Lazy<string> TestConfig = new(() =>
     {
         var path = Path.Combine(Path.GetTempPath(), $"chat-test-node-{Environment.ProcessId}.conf");
         File.WriteAllText(path, "chat.verification.mode = auto\nchat.limits.registrations-per-address = 0\nchat.limits.lookups-per-user = 0\nchat.limits.whois-per-user = 0\n" +
-            "chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n");
+            "chat.limits.sends-per-user = 0\nchat.limits.stranger-inbox-messages = 0\nchat.limits.stranger-inbox-bytes = 0\n" +
+            "chat.startup.warm-up = off\n");
         return path;
     });
 

@@ -8,7 +8,8 @@ public sealed class TestNode : IAsyncDisposable
 {
     /// <summary>
     /// Every test node: messages serialized as between nodes, and phone verification in its test mode (the code comes
-    /// back in CodeSent and <see cref="ChatClient.RegisterAsync(string, string, string?, CancellationToken)"/> completes it).
+    /// back in CodeSent and <see cref="ChatClient.RegisterAsync(string, string, string?, CancellationToken)"/> completes it),
+    /// and no warm-up before listening (a test node starts faster; WarmupTests start their own).
     /// Tests of verification itself layer <c>chat.verification.mode = required</c> over it.
     /// </summary>
     public const string TestHocon = """
@@ -21,6 +22,7 @@ public sealed class TestNode : IAsyncDisposable
         chat.limits.sends-per-user = 0
         chat.limits.stranger-inbox-messages = 0
         chat.limits.stranger-inbox-bytes = 0
+        chat.startup.warm-up = off
         """;
 
     private TestNode(ChatNode node, string dataDirectory, bool ownsDirectory)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
+using Chat.Node.Serialization;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
@@ -308,6 +309,7 @@ public sealed class ChatNode : IAsyncDisposable
                     "verification: chat.verification.mode = auto hands every code back to the client, so anyone can take any phone number; for tests only")
                     { Level = "warning" });
             SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
+            if (settings.WarmUp) WarmUp();
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
             var edge = Edge;
@@ -379,6 +381,16 @@ public sealed class ChatNode : IAsyncDisposable
                 }
                 await Task.Delay(100, cancellationToken).ConfigureAwait(false);
             }
+        }
+
+        /// <summary>Compiles the message path before the node listens (<see cref="Warmup"/>) and says how long it took.</summary>
+        private void WarmUp()
+        {
+            var serializer = (ChatSerializer)system.Serialization.FindSerializerForType(typeof(IChatMessage));
+            var done = Warmup.Run(serializer);
+            report.Write(new OperatorLine("warmed-up",
+                $"compiled {done.Methods} methods and {done.Formatters} message formatters in {done.Took.TotalSeconds:0.0} s before listening",
+                [new("methods", done.Methods), new("formatters", done.Formatters), new("seconds", Math.Round(done.Took.TotalSeconds, 2))]));
         }
 
         private IActorRef Singleton(string name, Props props)

@@ -1,0 +1,153 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Chat.Node.Serialization;
+using Chat.Protocol;
+using MessagePack;
+
+namespace Chat.Node.Hosting;
+
+/// <summary>
+/// Compiles, before the node listens, what its first messages would otherwise compile on their way
+/// (<c>chat.startup.warm-up</c>). The node's methods are compiled optimized on first use (tiered compilation is off),
+/// and MessagePack builds each type's formatter, with Reflection.Emit, the first time the type is written. On a fresh
+/// node the first text of a run compiled about 220 methods in 150 ms (runtime JIT events), and every message offered
+/// meanwhile waited behind it: at 1,000 messages/s the slowest 1 % waited 30-50 ms.
+/// </summary>
+/// <remarks>
+/// What it compiles: every method of this assembly and of Chat.Protocol; the formatters of every chat message type
+/// and every frame type, with the delegate the serializer's by-type entry point makes for each; and every method of the
+/// generic collections the node keeps in fields over value types (<c>Dictionary&lt;UserId, long&gt;</c> and the like),
+/// whose code is not shared with other instantiations. Akka's own code is left to compile on first use: most of it runs
+/// during start-up and log-in anyway.
+/// </remarks>
+internal static class Warmup
+{
+    public sealed record Result(int Methods, int Formatters, TimeSpan Took);
+
+    public static Result Run(ChatSerializer serializer)
+    {
+        var watch = Stopwatch.StartNew();
+        var formatterTypes = new List<Type>();
+        formatterTypes.AddRange(serializer.BuildFormatters().Select(f => f.GetType()));
+        foreach (var type in FrameTypes())
+        {
+            if (FrameCodec.Options.Resolver.GetFormatterDynamic(type) is not { } formatter) continue;
+            formatterTypes.Add(formatter.GetType());
+            if (type != typeof(Frame)) TryRoundTrip(type, blank => RoundTrip((Frame)blank));
+        }
+
+        var own = new[] { typeof(Warmup).Assembly, typeof(Frame).Assembly }.SelectMany(a => a.GetTypes()).ToArray();
+        var work = own.Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)null))
+            .Concat(formatterTypes.Distinct().Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)null)))
+            .Concat(ValueTypeCollections(own).Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)t.GetGenericArguments().Select(a => a.TypeHandle).ToArray())))
+            .ToArray();
+        var methods = 0;
+        Parallel.ForEach(work, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+            item => Interlocked.Add(ref methods, Prepare(item.Type, item.Instantiation)));
+        return new Result(methods, formatterTypes.Count, watch.Elapsed);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="roundTrip"/> on an instance of <paramref name="type"/> with every field at its default, to
+    /// compile the code that writes and reads it. A type whose writing needs a field set (a collection that is null here)
+    /// stops part way, and what it did not reach compiles on first use.
+    /// </summary>
+    internal static void TryRoundTrip(Type type, Action<object> roundTrip)
+    {
+        if (type.IsAbstract) return;
+        try
+        {
+            roundTrip(RuntimeHelpers.GetUninitializedObject(type));
+        }
+        catch (Exception e) when (e is NullReferenceException or ArgumentException or InvalidOperationException or MessagePackSerializationException)
+        {
+            // partly warmed: see above
+        }
+    }
+
+    private static void RoundTrip(Frame frame)
+    {
+        var written = new ArrayBufferWriter<byte>();
+        FrameCodec.Write(written, frame);
+        var bytes = new ReadOnlySequence<byte>(written.WrittenMemory);
+        FrameCodec.TryRead(ref bytes, int.MaxValue, out _);
+    }
+
+    /// <summary>The frame types, as the union on <see cref="Frame"/> lists them.</summary>
+    private static IEnumerable<Type> FrameTypes() =>
+        typeof(Frame).GetCustomAttributes<UnionAttribute>(inherit: false).Select(u => u.SubType).Prepend(typeof(Frame));
+
+    private const BindingFlags Declared =
+        BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+
+    /// <summary>
+    /// Compiles every method and constructor <paramref name="type"/> declares. A generic type or method is compiled
+    /// for reference types (<c>object</c>), whose code every instantiation over reference types shares; one whose
+    /// constraints do not admit <c>object</c> compiles on first use.
+    /// </summary>
+    private static int Prepare(Type type, RuntimeTypeHandle[]? instantiation)
+    {
+        if (type.IsInterface) return 0;
+        if (type.IsGenericTypeDefinition)
+        {
+            if (Close(() => type.MakeGenericType(Objects(type.GetGenericArguments().Length))) is not { } closed) return 0;
+            (type, instantiation) = (closed, closed.GetGenericArguments().Select(a => a.TypeHandle).ToArray());
+        }
+        else if (type.ContainsGenericParameters) return 0;
+        var prepared = 0;
+        foreach (var declared in type.GetMethods(Declared).Cast<MethodBase>().Concat(type.GetConstructors(Declared)))
+        {
+            var method = declared is MethodInfo { IsGenericMethodDefinition: true } generic
+                ? Close(() => generic.MakeGenericMethod(Objects(generic.GetGenericArguments().Length)))
+                : declared;
+            if (method is null || method.IsAbstract || method.ContainsGenericParameters) continue;
+            try
+            {
+                if (instantiation is null) RuntimeHelpers.PrepareMethod(method.MethodHandle);
+                else RuntimeHelpers.PrepareMethod(method.MethodHandle, instantiation);
+                prepared++;
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or TypeLoadException or BadImageFormatException)
+            {
+                // a method the runtime will not compile ahead (an intrinsic, a P/Invoke stub): it compiles on first use
+            }
+        }
+        return prepared;
+    }
+
+    private static Type[] Objects(int count) => Enumerable.Repeat(typeof(object), count).ToArray();
+
+    /// <summary>The generic type or method made by <paramref name="make"/>, or null when its constraints refuse <c>object</c>.</summary>
+    private static T? Close<T>(Func<T> make) where T : class
+    {
+        try
+        {
+            return make();
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The closed generic types the node's fields hold with a value type among their type arguments (their code is
+    /// compiled for that instantiation alone), and those nested in them (an enumerator, an entry).
+    /// </summary>
+    private static IEnumerable<Type> ValueTypeCollections(IEnumerable<Type> own)
+    {
+        var found = new ConcurrentDictionary<Type, bool>();
+        foreach (var type in own)
+        {
+            if (type.ContainsGenericParameters) continue;
+            foreach (var field in type.GetFields(Declared))
+                if (field.FieldType is { IsConstructedGenericType: true, ContainsGenericParameters: false } closed
+                    && closed.GetGenericArguments().Any(a => a.IsValueType))
+                    found.TryAdd(closed, true);
+        }
+        return found.Keys;
+    }
+}
