@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
-using Chat.Node.Serialization;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
@@ -246,6 +245,7 @@ public sealed class ChatNode : IAsyncDisposable
     public static async Task<ChatNode> StartAsync(NodeOptions options, CancellationToken cancellationToken = default)
     {
         var host = BuildHost(options, out var settings);
+        if (settings.WarmUp) _ = Warmup.StartOnce(); // alongside the actor system's start; the edge awaits it
         try
         {
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -309,7 +309,7 @@ public sealed class ChatNode : IAsyncDisposable
                     "verification: chat.verification.mode = auto hands every code back to the client, so anyone can take any phone number; for tests only")
                     { Level = "warning" });
             SendRates.Start(system, settings.SendsPerUser, clock); // before any session asks for it
-            if (settings.WarmUp) WarmUp();
+            if (settings.WarmUp) await WarmedUpAsync(cancellationToken).ConfigureAwait(false);
             Edge = new TcpEdge(system, settings, connection => Session.Props(connection, settings, users, phones, groups, clock, media));
             Endpoint = Edge.Start();
             var edge = Edge;
@@ -383,11 +383,10 @@ public sealed class ChatNode : IAsyncDisposable
             }
         }
 
-        /// <summary>Compiles the message path before the node listens (<see cref="Warmup"/>) and says how long it took.</summary>
-        private void WarmUp()
+        /// <summary>Waits for the warm-up started with the node (<see cref="Warmup"/>) and says what it did.</summary>
+        private async Task WarmedUpAsync(CancellationToken cancellationToken)
         {
-            var serializer = (ChatSerializer)system.Serialization.FindSerializerForType(typeof(IChatMessage));
-            var done = Warmup.Run(serializer);
+            var done = await Warmup.StartOnce().WaitAsync(cancellationToken).ConfigureAwait(false);
             report.Write(new OperatorLine("warmed-up",
                 $"compiled {done.Methods} methods and {done.Formatters} message formatters in {done.Took.TotalSeconds:0.0} s before listening",
                 [new("methods", done.Methods), new("formatters", done.Formatters), new("seconds", Math.Round(done.Took.TotalSeconds, 2))]));

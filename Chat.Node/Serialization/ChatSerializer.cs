@@ -5,7 +5,6 @@ using Akka.Serialization;
 using MessagePack;
 using MessagePack.Formatters;
 using MessagePack.Resolvers;
-using Chat.Node.Hosting;
 
 namespace Chat.Node.Serialization;
 
@@ -60,22 +59,6 @@ public sealed class ChatSerializer : SerializerWithStringManifest
 
     /// <summary>Every type this serializer knows, for tests.</summary>
     public static IEnumerable<Type> KnownTypes => ManifestsByType.Keys;
-
-    /// <summary>
-    /// Builds the formatter of every known type, with the delegate <see cref="ToBinary"/> and <see cref="FromBinary"/>
-    /// make for each type on first use, and writes and reads back an instance with every field at its default, which
-    /// builds the formatters of its fields' types too: what the node's first messages would otherwise build on their way
-    /// (<see cref="Hosting.Warmup"/>). Returns the formatters.
-    /// </summary>
-    internal IEnumerable<object> BuildFormatters()
-    {
-        foreach (var (type, manifest) in ManifestsByType)
-        {
-            if (_options.Resolver.GetFormatterDynamic(type) is not { } formatter) continue;
-            Warmup.TryRoundTrip(type, blank => FromBinary(ToBinary(blank), manifest));
-            yield return formatter;
-        }
-    }
 
     public override string Manifest(object o) =>
         ManifestsByType.TryGetValue(o.GetType(), out var manifest)
