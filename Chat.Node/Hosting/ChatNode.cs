@@ -383,10 +383,23 @@ public sealed class ChatNode : IAsyncDisposable
             }
         }
 
-        /// <summary>Waits for the warm-up started with the node (<see cref="Warmup"/>) and says what it did.</summary>
+        /// <summary>
+        /// Waits for the warm-up started with the node (<see cref="Warmup"/>) and says what it did. A warm-up that
+        /// fails only leaves the first messages to compile on their way: the node starts all the same.
+        /// </summary>
         private async Task WarmedUpAsync(CancellationToken cancellationToken)
         {
-            var done = await Warmup.StartOnce().WaitAsync(cancellationToken).ConfigureAwait(false);
+            Warmup.Result done;
+            try
+            {
+                done = await Warmup.StartOnce().WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                report.Write(new OperatorLine("warm-up-failed", $"warm-up failed, the first messages compile on their way: {e.Message}",
+                    [new("reason", e.Message)]) { Level = "warning" });
+                return;
+            }
             report.Write(new OperatorLine("warmed-up",
                 $"compiled {done.Methods} methods and {done.Formatters} message formatters in {done.Took.TotalSeconds:0.0} s before listening",
                 [new("methods", done.Methods), new("formatters", done.Formatters), new("seconds", Math.Round(done.Took.TotalSeconds, 2))]));

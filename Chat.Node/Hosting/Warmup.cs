@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
@@ -152,20 +151,17 @@ internal static class Warmup
     }
 
     /// <summary>
-    /// The closed generic types the node's fields hold with a value type among their type arguments (their code is
-    /// compiled for that instantiation alone), and those nested in them (an enumerator, an entry).
+    /// The closed generic types the node's fields hold with a value type among their type arguments: their code is
+    /// compiled for that instantiation alone.
     /// </summary>
     private static IEnumerable<Type> ValueTypeCollections(IEnumerable<Type> own)
     {
-        var found = new ConcurrentDictionary<Type, bool>();
-        foreach (var type in own)
-        {
-            if (type.ContainsGenericParameters) continue;
+        var found = new HashSet<Type>();
+        foreach (var type in own.Where(t => !t.ContainsGenericParameters))
             foreach (var field in type.GetFields(Declared))
                 if (field.FieldType is { IsConstructedGenericType: true, ContainsGenericParameters: false } closed
                     && closed.GetGenericArguments().Any(a => a.IsValueType))
-                    found.TryAdd(closed, true);
-        }
-        return found.Keys;
+                    found.Add(closed);
+        return found;
     }
 }
