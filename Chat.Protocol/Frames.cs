@@ -149,6 +149,9 @@ public static class Opcodes
         return known;
     }
 
+    /// <summary>Every frame type of this version of the protocol.</summary>
+    public static IEnumerable<Type> FrameTypes => ByType.Keys;
+
     /// <summary>True when <paramref name="opcode"/> names a frame this version of the protocol knows.</summary>
     public static bool IsKnown(int opcode) => (uint)opcode < (uint)Known.Length && Known[opcode];
 

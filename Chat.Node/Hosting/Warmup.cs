@@ -49,7 +49,7 @@ internal static class Warmup
             formatterTypes.Add(formatter.GetType());
             TryRoundTrip(type, blank => MessagePackSerializer.Deserialize(type, MessagePackSerializer.Serialize(type, blank, chat), chat));
         }
-        foreach (var type in FrameTypes())
+        foreach (var type in Opcodes.FrameTypes.Prepend(typeof(Frame)))
         {
             if (FrameCodec.Options.Resolver.GetFormatterDynamic(type) is not { } formatter) continue;
             formatterTypes.Add(formatter.GetType());
@@ -92,10 +92,6 @@ internal static class Warmup
         var bytes = new ReadOnlySequence<byte>(written.WrittenMemory);
         FrameCodec.TryRead(ref bytes, int.MaxValue, out _);
     }
-
-    /// <summary>The frame types, as the union on <see cref="Frame"/> lists them.</summary>
-    private static IEnumerable<Type> FrameTypes() =>
-        typeof(Frame).GetCustomAttributes<UnionAttribute>(inherit: false).Select(u => u.SubType).Prepend(typeof(Frame));
 
     private const BindingFlags Declared =
         BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
