@@ -512,12 +512,15 @@ public sealed class RestartBenchTests
             {
                 var r = await Workloads.RestartAsync(new BenchOptions
                 {
-                    Server = node.Server, Phase = "check", StateFile = state, Timeout = TimeSpan.FromSeconds(60),
+                    Server = node.Server, Phase = "check", StateFile = state, Timeout = TimeSpan.FromSeconds(60), ServerPid = Environment.ProcessId,
                 });
                 Assert.False(r.TimedOut);
                 Assert.Equal(30L, r["served"]);
                 Assert.Equal(0L, r["failures"]);
                 Assert.Equal(30L * 3, r["entries_synced"]);
+                // the node runs in this process: what a returning user costs is there for both sides
+                Assert.True((double)r["server_cpu_us_per_user"] > 0);
+                Assert.True((double)r["client_cpu_us_per_user"] > 0);
             }
         }
         finally

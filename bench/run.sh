@@ -50,7 +50,7 @@ for w in "${workloads[@]}"; do
       kill "$pid"; wait "$pid" 2>/dev/null || true
       start_node
       echo "# node restarted; chat bench restart --phase check --server $server (run $run)" >&2
-      "$chat" bench restart --phase check --server "$server" --state "$data/accounts-$run.txt" --json ${BENCH_FLAGS:-} | tail -n 1
+      "$chat" bench restart --phase check --server "$server" --server-pid "$pid" --state "$data/accounts-$run.txt" --json ${BENCH_FLAGS:-} | tail -n 1
     done
     continue
   fi

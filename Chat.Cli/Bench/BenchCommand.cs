@@ -43,7 +43,7 @@ internal sealed class BenchSettings : CommandSettings
     [CommandOption("--hold <SECONDS>")] [DefaultValue(0)] [Description("connections: keep them open and idle this long and report the node's CPU use (needs --server-pid)")]
     public int Hold { get; set; }
 
-    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory and (direct, group, open) its CPU per message")]
+    [CommandOption("--server-pid <PID>")] [Description("The node's process id, to report its memory and (direct, group, open, restart) its CPU per message or user")]
     public int? ServerPid { get; set; }
 
     [CommandOption("--rate <R>")] [DefaultValue(1000)] [Description("open: messages offered per second, all senders together, on a fixed timetable")]

@@ -210,6 +210,7 @@ public static partial class Workloads
         var saved = (await File.ReadAllLinesAsync(o.StateFile, deadline.Token))
             .Select(l => l.Split(' ')).Select(p => new Account(p[0], p[1])).ToArray();
         long served = 0, failures = 0, entries = 0;
+        var cpu = CpuMeter.Start(o.ServerPid);
         var watch = Stopwatch.StartNew();
         var timedOut = false;
         try
@@ -234,9 +235,11 @@ public static partial class Workloads
         }
         catch (OperationCanceledException) { timedOut = true; }
         var seconds = watch.Elapsed.TotalSeconds;
-        return new BenchResult("restart") { TimedOut = timedOut }.Add("phase", "check").Add("users", saved.Length)
+        var result = new BenchResult("restart") { TimedOut = timedOut }.Add("phase", "check").Add("users", saved.Length)
             .Add("served", served).Add("failures", failures).Add("entries_synced", entries)
             .Add("serve_all_s", Round(seconds)).Add("users_per_s", Math.Round(served / seconds));
+        // what a returning user costs each side: the node's figure is the one a restart's length follows
+        return cpu.Stop().AddTo(result, ("user", served));
     }
 
     public static async Task<BenchResult> ConnectionsAsync(BenchOptions o, Action<string>? progress = null)
