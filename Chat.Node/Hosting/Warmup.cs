@@ -16,8 +16,9 @@ namespace Chat.Node.Hosting;
 /// meanwhile waited behind it: at 1,000 messages/s the slowest 1 % waited 33-69 ms (8-12 ms warmed up).
 /// </summary>
 /// <remarks>
-/// What it compiles: every method of this assembly and of Chat.Protocol (generic ones for reference types, whose code
-/// every such instantiation shares); the formatters of every chat message type
+/// What it compiles: every method of this assembly and of Chat.Protocol that a message may run (generic ones for
+/// reference types, whose code every such instantiation shares; not start-up, the operator's surfaces or the client,
+/// see <see cref="OnTheMessagePath"/>); the formatters of every chat message type
 /// and every frame type, with the delegate the serializer's by-type entry point makes for each; and every method of the
 /// generic collections the node keeps in fields over value types (<c>Dictionary&lt;UserId, long&gt;</c> and the like),
 /// whose code is not shared with other instantiations. Akka's own code is left to compile on first use: most of it runs
@@ -39,24 +40,24 @@ internal static class Warmup
     private static Result Run()
     {
         var watch = Stopwatch.StartNew();
-        var formatterTypes = new List<Type>();
         // the serializer's own options add a formatter for actor references only; every other formatter comes from
-        // the standard resolver, whose formatters (and the by-type entry point's delegates) are built once per process
+        // the standard resolver, whose formatters (and the by-type entry point's delegates) are built once per process.
+        // Building them (Reflection.Emit) is most of the warm-up, and it is thread-safe: both cores share it.
         var chat = MessagePackSerializerOptions.Standard;
-        foreach (var type in ChatSerializer.KnownTypes)
+        var serialized = ChatSerializer.KnownTypes.Select(t => (Type: t, Frame: false))
+            .Concat(Opcodes.FrameTypes.Prepend(typeof(Frame)).Select(t => (Type: t, Frame: true)));
+        var formatterTypes = new System.Collections.Concurrent.ConcurrentBag<Type>();
+        Parallel.ForEach(serialized, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, item =>
         {
-            if (chat.Resolver.GetFormatterDynamic(type) is not { } formatter) continue;
+            var (type, frame) = item;
+            var options = frame ? FrameCodec.Options : chat;
+            if (options.Resolver.GetFormatterDynamic(type) is not { } formatter) return;
             formatterTypes.Add(formatter.GetType());
-            TryRoundTrip(type, blank => MessagePackSerializer.Deserialize(type, MessagePackSerializer.Serialize(type, blank, chat), chat));
-        }
-        foreach (var type in Opcodes.FrameTypes.Prepend(typeof(Frame)))
-        {
-            if (FrameCodec.Options.Resolver.GetFormatterDynamic(type) is not { } formatter) continue;
-            formatterTypes.Add(formatter.GetType());
-            if (type != typeof(Frame)) TryRoundTrip(type, blank => RoundTrip((Frame)blank));
-        }
+            if (!frame) TryRoundTrip(type, blank => MessagePackSerializer.Deserialize(type, MessagePackSerializer.Serialize(type, blank, chat), chat));
+            else if (type != typeof(Frame)) TryRoundTrip(type, blank => RoundTrip((Frame)blank));
+        });
 
-        var own = new[] { typeof(Warmup).Assembly, typeof(Frame).Assembly }.SelectMany(a => a.GetTypes()).ToArray();
+        var own = new[] { typeof(Warmup).Assembly, typeof(Frame).Assembly }.SelectMany(a => a.GetTypes()).Where(OnTheMessagePath).ToArray();
         var work = own.Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)null))
             .Concat(formatterTypes.Distinct().Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)null)))
             .Concat(ValueTypeCollections(own).Select(t => (Type: t, Instantiation: (RuntimeTypeHandle[]?)t.GetGenericArguments().Select(a => a.TypeHandle).ToArray())))
@@ -93,6 +94,25 @@ internal static class Warmup
         FrameCodec.TryRead(ref bytes, int.MaxValue, out _);
     }
 
+    /// <summary>
+    /// False for code that no message waits for: start-up (run once, before the node listens), the operator's surfaces
+    /// (admin endpoint, logs, retention sweeps; its metrics stay, messages count in them) and the client half of
+    /// Chat.Protocol. Left out, they compile on first use. A type not named here is compiled: a new part of the node is
+    /// warmed up unless it is added to this list.
+    /// </summary>
+    private static bool OnTheMessagePath(Type type)
+    {
+        var outer = type;
+        while (outer.DeclaringType is { } declaring) outer = declaring;
+        if (outer == typeof(Chat.Node.Admin.ChatMetrics) || outer == typeof(Chat.Node.Admin.SessionCount)) return true;
+        return outer.Namespace is not ("Chat.Node.Hosting" or "Chat.Node.Admin" or "Chat.Node.Logs" or "Chat.Node.Retention")
+               && outer != typeof(Program)
+               && !(outer.Namespace == "Chat.Protocol" && outer.Name.StartsWith("ChatClient", StringComparison.Ordinal));
+    }
+
+    /// <summary>A record's text form, for logs and debugging: no message's way runs it.</summary>
+    private static bool ForLogsOnly(MethodBase method) => method.Name is "ToString" or "PrintMembers";
+
     private const BindingFlags Declared =
         BindingFlags.DeclaredOnly | BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
 
@@ -116,7 +136,7 @@ internal static class Warmup
             var method = declared is MethodInfo { IsGenericMethodDefinition: true } generic
                 ? Close(() => generic.MakeGenericMethod(Objects(generic.GetGenericArguments().Length)))
                 : declared;
-            if (method is null || method.IsAbstract || method.ContainsGenericParameters) continue;
+            if (method is null || method.IsAbstract || method.ContainsGenericParameters || ForLogsOnly(method)) continue;
             try
             {
                 if (instantiation is null) RuntimeHelpers.PrepareMethod(method.MethodHandle);
