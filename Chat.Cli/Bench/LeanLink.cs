@@ -64,9 +64,10 @@ internal sealed class LeanLink : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(address.Host, address.Port, ct);
-            link.Write(new Hello(ChatClient.ProtocolVersion, "chat-bench"));
-            link._maxFrameBytes = (await link.ExpectAsync<Welcome>(ct)).MaxFrameBytes;
+            // Hello and Login in one write: the protocol lets a client pipeline its requests up to the login
+            link.Queue(new Hello(ChatClient.ProtocolVersion, "chat-bench"));
             link.Write(new Login(1, token, device));
+            link._maxFrameBytes = (await link.ExpectAsync<Welcome>(ct)).MaxFrameBytes;
             var loggedIn = await link.ExpectAsync<LoggedIn>(ct);
             link.UserId = loggedIn.UserId;
             link.Write(new Sync(fromStart ? 0 : loggedIn.LastSeq));
