@@ -179,7 +179,8 @@ public static partial class Workloads
     /// Measures recovery. <c>prepare</c>: <see cref="BenchOptions.Users"/> users, each sent
     /// <see cref="BenchOptions.Messages"/> texts, tokens saved to <see cref="BenchOptions.StateFile"/>. Then the node is
     /// restarted (by bench/run.sh or by hand) and <c>check</c> logs every user in and syncs: the time until every
-    /// user has been served its whole inbox is what a restart costs.
+    /// user has been served its whole inbox is what a restart costs. Users stay connected until all are served, as
+    /// clients do after a restart; the connections close after the measurement.
     /// </summary>
     public static async Task<BenchResult> RestartAsync(BenchOptions o, Action<string>? progress = null)
     {
@@ -210,6 +211,7 @@ public static partial class Workloads
         var saved = (await File.ReadAllLinesAsync(o.StateFile, deadline.Token))
             .Select(l => l.Split(' ')).Select(p => new Account(p[0], p[1])).ToArray();
         long served = 0, failures = 0, entries = 0;
+        var links = new LeanLink?[saved.Length];
         var cpu = CpuMeter.Start(o.ServerPid);
         var watch = Stopwatch.StartNew();
         var timedOut = false;
@@ -221,7 +223,7 @@ public static partial class Workloads
                     try
                     {
                         var (link, highest, last) = await LeanLink.OpenAndSyncAllAsync(o.ServerFor(i), i, saved[i].Token, "restart", ct);
-                        await link.DisposeAsync();
+                        links[i] = link;
                         Interlocked.Add(ref entries, highest);
                         // served: every stored entry up to the last the node reports arrived before its SyncComplete
                         if (highest == last) Interlocked.Increment(ref served);
@@ -235,11 +237,14 @@ public static partial class Workloads
         }
         catch (OperationCanceledException) { timedOut = true; }
         var seconds = watch.Elapsed.TotalSeconds;
+        var used = cpu.Stop();
+        foreach (var link in links)
+            if (link is not null) await link.DisposeAsync();
         var result = new BenchResult("restart") { TimedOut = timedOut }.Add("phase", "check").Add("users", saved.Length)
             .Add("served", served).Add("failures", failures).Add("entries_synced", entries)
             .Add("serve_all_s", Round(seconds)).Add("users_per_s", Math.Round(served / seconds));
         // what a returning user costs each side: the node's figure is the one a restart's length follows
-        return cpu.Stop().AddTo(result, ("user", served));
+        return used.AddTo(result, ("user", served));
     }
 
     public static async Task<BenchResult> ConnectionsAsync(BenchOptions o, Action<string>? progress = null)
