@@ -5,6 +5,7 @@ using Akka.Configuration;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Chat.Node;
+using Chat.Node.Directory;
 using Chat.Node.Sessions;
 using Chat.Node.Tcp;
 using Chat.Node.Users;
@@ -46,13 +47,13 @@ public sealed class SessionSpecs : TestKit
         public void Close() => Interlocked.Increment(ref Closes);
         public void Abort() => Interlocked.Increment(ref Aborts);
 
-        public Frame Next()
+        public Frame Next(TimeSpan? within = null)
         {
-            Assert.True(_written.TryTake(out var frame, TimeSpan.FromSeconds(10)), "the session wrote nothing");
+            Assert.True(_written.TryTake(out var frame, within ?? TimeSpan.FromSeconds(10)), "the session wrote nothing");
             return frame!;
         }
 
-        public T Next<T>() where T : Frame => Assert.IsType<T>(Next());
+        public T Next<T>(TimeSpan? within = null) where T : Frame => Assert.IsType<T>(Next(within));
 
         /// <summary>Nothing is written within <paramref name="ms"/>.</summary>
         public void Nothing(int ms = 300) => Assert.False(_written.TryTake(out var frame, ms), $"unexpected {frame}");
@@ -61,6 +62,7 @@ public sealed class SessionSpecs : TestKit
     private readonly ChatSettings _settings = TestNode.DefaultSettings();
     private readonly RecordingLink _link = new();
     private readonly TestProbe _users;
+    private readonly TestProbe _phones;
     private readonly IActorRef _session;
     private readonly UserId _ann = UserId.New();
     private readonly UserId _bob = UserId.New();
@@ -68,7 +70,8 @@ public sealed class SessionSpecs : TestKit
     public SessionSpecs() : base(Hocon)
     {
         _users = CreateTestProbe();
-        _session = Sys.ActorOf(Session.Props(_link, _settings, _users.Ref, CreateTestProbe().Ref, CreateTestProbe().Ref,
+        _phones = CreateTestProbe();
+        _session = Sys.ActorOf(Session.Props(_link, _settings, _users.Ref, _phones.Ref, CreateTestProbe().Ref,
             TimeProvider.System, new Chat.Node.Media.FileMediaStore(Path.Combine(Path.GetTempPath(), "chat-spec-media"))));
     }
 
@@ -97,6 +100,33 @@ public sealed class SessionSpecs : TestKit
         _users.Reply(new Entries(Enumerable.Range(1, entries).Select(i => (InboxEntry)Entry(i)).ToList(), entries, 0));
         for (var i = 1; i <= entries; i++) Assert.Equal(i, _link.Next<Message>().Seq);
         Assert.Equal(entries, _link.Next<SyncComplete>().LastSeq);
+    }
+
+    [Fact]
+    public void A_lookup_lost_on_its_way_to_the_phone_entity_is_asked_again_and_answered_well_before_the_timeout()
+    {
+        // a shard handed from one node to another drops what it had buffered: the first question never arrives
+        LogIn();
+        var started = DateTime.UtcNow;
+        In(new Lookup(5, "+14155550123"));
+        var lost = _phones.ExpectMsg<LookupPhone>();
+        var again = _phones.ExpectMsg<LookupPhone>(_settings.RequestTimeout);
+        Assert.Equal(lost, again);
+        _phones.Reply(new PhoneOwner(5, "+14155550123", _bob, "Bob"));
+        var found = _link.Next<LookupResult>();
+        Assert.Equal((5u, _bob.Value), (found.RequestId, found.UserId));
+        Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"answered only after {DateTime.UtcNow - started}");
+    }
+
+    [Fact]
+    public void A_lookup_nobody_answers_is_answered_Unavailable_at_the_timeout_after_a_few_tries()
+    {
+        LogIn();
+        In(new Lookup(6, "+14155550124"));
+        var error = _link.Next<Error>(_settings.RequestTimeout * 2);
+        Assert.Equal((6u, ErrorCode.Unavailable), (error.RequestId, error.Code));
+        var tries = _phones.ReceiveWhile(TimeSpan.FromMilliseconds(200), m => m as LookupPhone).Count;
+        Assert.InRange(tries, 2, 5); // repeated with growing gaps, not every second
     }
 
     [Fact]

@@ -46,7 +46,7 @@ public sealed partial class Session
     /// <summary>Asks this user's entity whether their inbox names a media item (safe to call off the actor: captures no context).</summary>
     private Func<string, Task<bool>> MaySeeMedia()
     {
-        var (users, user, timeout) = (_users, _user, _settings.RequestTimeout);
-        return async mediaId => (await users.Ask<MediaAccess>(new MaySeeMedia(user, mediaId), timeout).ConfigureAwait(false)).Allowed;
+        var (users, user, timeout, repeat) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter);
+        return async mediaId => (await RepeatedAsk.AskAsync<MediaAccess>(users, new MaySeeMedia(user, mediaId), timeout, repeat).ConfigureAwait(false)).Allowed;
     }
 }

@@ -42,7 +42,7 @@ public sealed partial class Session
         {
             case Subscribe s: OnSubscribe(s); return;
             case Typing t: OnTyping(t); return;
-            case SetPrivacy p: AskAndReply(_users, new SetLastSeenHidden(_user, p.HideLastSeen, p.RequestId), p.RequestId); return;
+            case SetPrivacy p: AskAgainAndReply(_users, new SetLastSeenHidden(_user, p.HideLastSeen, p.RequestId), p.RequestId); return;
         }
     }
 

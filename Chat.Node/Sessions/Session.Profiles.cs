@@ -35,18 +35,18 @@ public sealed partial class Session
         }
         // ids that are not user ids name nobody: they are left out like strangers
         var ids = w.UserIds.Where(UserId.IsValid).Distinct().Select(id => new UserId(id)).ToList();
-        var (users, me, timeout, requestId) = (_users, _user, _settings.RequestTimeout, w.RequestId);
+        var (users, me, timeout, repeat, requestId) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter, w.RequestId);
         var lookedUp = _lookedUp.Where(ids.Contains).ToHashSet();
         ResolveAsync().PipeTo(Self, success: frame => new Reply(frame), failure: e => new RequestFailed(requestId, e));
 
         async Task<Frame> ResolveAsync()
         {
             if (ids.Count == 0) return new Profiles(requestId, []);
-            var mine = await users.Ask<ContactsFound>(new FindContacts(me, ids), timeout).ConfigureAwait(false);
+            var mine = await RepeatedAsk.AskAsync<ContactsFound>(users, new FindContacts(me, ids), timeout, repeat).ConfigureAwait(false);
             var known = mine.Known.ToHashSet();
             known.UnionWith(lookedUp);
             var answers = await Task.WhenAll(ids.Select(id =>
-                users.Ask<ProfileShown>(new ShowProfile(id, me, known.Contains(id), mine.Groups), timeout))).ConfigureAwait(false);
+                RepeatedAsk.AskAsync<ProfileShown>(users, new ShowProfile(id, me, known.Contains(id), mine.Groups), timeout, repeat))).ConfigureAwait(false);
             return new Profiles(requestId, answers
                 .Where(a => a.Name is not null)
                 .Select(a => new UserProfile(a.UserId.Value, a.Name!, a.Phone ?? ""))

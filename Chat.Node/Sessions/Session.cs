@@ -247,9 +247,9 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             case SetAdmin a: OnChangeGroup(a.RequestId, a.GroupId, a.IsAdmin ? GroupNoticeKind.Promoted : GroupNoticeKind.Demoted, [a.Member], null); return;
             case GetGroupInfo g:
                 if (!GroupId.IsValid(g.GroupId)) { _connection.Write(new Error(g.RequestId, ErrorCode.UnknownGroup, $"no group '{Truncate(g.GroupId)}'")); return; }
-                AskAndReply(_groups, new GetGroup(new GroupId(g.GroupId), _user, g.RequestId), g.RequestId);
+                AskAgainAndReply(_groups, new GetGroup(new GroupId(g.GroupId), _user, g.RequestId), g.RequestId);
                 return;
-            case ListGroups l: AskAndReply(_users, new ListMyGroups(_user, l.RequestId), l.RequestId); return;
+            case ListGroups l: AskAgainAndReply(_users, new ListMyGroups(_user, l.RequestId), l.RequestId); return;
             default:
                 Fail(ErrorCode.WrongState, $"opcode {frame.Opcode} is not a client request");
                 return;
@@ -260,6 +260,11 @@ public sealed partial class Session : ReceiveActor, IWithTimers
         target.Ask<object>(request, _settings.RequestTimeout)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
 
+    /// <summary>As <see cref="AskAndReply"/>, for a request whose repeat changes nothing: asked again while unanswered (<see cref="RepeatedAsk"/>).</summary>
+    private void AskAgainAndReply(IActorRef target, object request, uint requestId) =>
+        RepeatedAsk.AskAsync<object>(target, request, _settings.RequestTimeout, _settings.ResendAfter)
+            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+
     private void OnRead(Read r)
     {
         if (ReadProblem(r.With, r.UpTo) is { } problem)
@@ -267,9 +272,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             _connection.Write(new Error(r.RequestId, problem.Code, problem.Reason));
             return;
         }
-        var requestId = r.RequestId;
-        _users.Ask<object>(new MarkRead(_user, r.With, r.UpTo, r.RequestId), _settings.RequestTimeout)
-            .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
+        AskAgainAndReply(_users, new MarkRead(_user, r.With, r.UpTo, r.RequestId), r.RequestId);
     }
 
     private void OnLookup(Lookup l)
@@ -287,7 +290,7 @@ public sealed partial class Session : ReceiveActor, IWithTimers
             return;
         }
         var requestId = l.RequestId;
-        _phones.Ask<PhoneOwner>(new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout)
+        RepeatedAsk.AskAsync<PhoneOwner>(_phones, new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout, _settings.ResendAfter)
             .PipeTo(Self,
                 success: o => new Reply(o.UserId is { } id
                     ? new LookupResult(requestId, o.Phone, id.Value, o.Name ?? "")
