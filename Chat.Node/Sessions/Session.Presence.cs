@@ -23,17 +23,23 @@ public sealed partial class Session
     /// <summary>Users whose presence this connection follows, with what the client was last told (null: nothing yet).</summary>
     private readonly Dictionary<UserId, PresenceNow?> _watching = [];
 
-    private void ReceivePresence()
+    /// <summary>The typing and presence signals entities tell this session; false for any other message.</summary>
+    private bool OnPresenceMessage(object message)
     {
-        Receive<TypingSeen>(OnTypingSeen);
-        // the relaying entity saw this user's typing to the conversation from another connection, maybe on another node
-        Receive<TypingTooSoon>(t => _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited,
-            $"typing is relayed at most once per {_settings.Presence.TypingInterval.TotalSeconds:0.###} s per conversation", t.RetryAfterMs)));
-        Receive<PresenceNow>(OnPresenceNow);
-        Receive<RenewWatchesTick>(_ =>
+        switch (message)
         {
-            foreach (var watched in _watching.Keys) _users.Tell(new WatchPresence(watched, _user, Self));
-        });
+            case TypingSeen t: OnTypingSeen(t); return true;
+            // the relaying entity saw this user's typing to the conversation from another connection, maybe on another node
+            case TypingTooSoon t:
+                _connection.Write(new Error(t.RequestId, ErrorCode.RateLimited,
+                    $"typing is relayed at most once per {_settings.Presence.TypingInterval.TotalSeconds:0.###} s per conversation", t.RetryAfterMs));
+                return true;
+            case PresenceNow p: OnPresenceNow(p); return true;
+            case RenewWatchesTick:
+                foreach (var watched in _watching.Keys) _users.Tell(new WatchPresence(watched, _user, Self));
+                return true;
+            default: return false;
+        }
     }
 
     private void OnPresenceFrame(Frame frame)
