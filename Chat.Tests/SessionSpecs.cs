@@ -102,31 +102,61 @@ public sealed class SessionSpecs : TestKit
         Assert.Equal(entries, _link.Next<SyncComplete>().LastSeq);
     }
 
-    [Fact]
-    public void A_lookup_lost_on_its_way_to_the_phone_entity_is_asked_again_and_answered_well_before_the_timeout()
+    /// <summary>
+    /// Makes this spec's actor system one of two cluster members: the session repeats a request only in a cluster,
+    /// where a shard handed from one node to another drops what it had buffered.
+    /// </summary>
+    private async Task<ActorSystem> JoinSecondMemberAsync()
     {
-        // a shard handed from one node to another drops what it had buffered: the first question never arrives
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        var second = ActorSystem.Create(Sys.Name, Sys.Settings.Config);
+        Akka.Cluster.Cluster.Get(second).Join(cluster.SelfAddress);
+        await AwaitConditionAsync(() => Task.FromResult(cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == 2),
+            TimeSpan.FromSeconds(30));
+        return second;
+    }
+
+    [Fact]
+    public async Task In_a_cluster_a_lookup_lost_on_its_way_to_the_phone_entity_is_asked_again_and_answered_well_before_the_timeout()
+    {
+        using var second = await JoinSecondMemberAsync();
         LogIn();
         var started = DateTime.UtcNow;
         In(new Lookup(5, "+14155550123"));
-        var lost = _phones.ExpectMsg<LookupPhone>();
+        var lost = _phones.ExpectMsg<LookupPhone>(); // dropped at a shard's hand-off: never answered
         var again = _phones.ExpectMsg<LookupPhone>(_settings.RequestTimeout);
         Assert.Equal(lost, again);
         _phones.Reply(new PhoneOwner(5, "+14155550123", _bob, "Bob"));
         var found = _link.Next<LookupResult>();
         Assert.Equal((5u, _bob.Value), (found.RequestId, found.UserId));
         Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"answered only after {DateTime.UtcNow - started}");
+        await second.Terminate();
     }
 
     [Fact]
-    public void A_lookup_nobody_answers_is_answered_Unavailable_at_the_timeout_after_a_few_tries()
+    public async Task In_a_cluster_a_lookup_nobody_answers_is_answered_Unavailable_at_the_timeout_after_a_few_tries()
     {
+        using var second = await JoinSecondMemberAsync();
         LogIn();
         In(new Lookup(6, "+14155550124"));
         var error = _link.Next<Error>(_settings.RequestTimeout * 2);
         Assert.Equal((6u, ErrorCode.Unavailable), (error.RequestId, error.Code));
         var tries = _phones.ReceiveWhile(TimeSpan.FromMilliseconds(200), m => m as LookupPhone).Count;
         Assert.InRange(tries, 2, 5); // repeated with growing gaps, not every second
+        await second.Terminate();
+    }
+
+    [Fact]
+    public void A_node_alone_asks_a_lookup_once_it_loses_nothing_at_hand_offs_and_a_slow_node_is_not_asked_twice()
+    {
+        LogIn();
+        In(new Lookup(7, "+14155550125"));
+        _phones.ExpectMsg<LookupPhone>();
+        var asker = _phones.LastSender;
+        _phones.ExpectNoMsg(_settings.ResendAfter * 3);
+        asker.Tell(new PhoneOwner(7, "+14155550125", _bob, "Bob"));
+        Assert.Equal(7u, _link.Next<LookupResult>().RequestId);
     }
 
     [Fact]

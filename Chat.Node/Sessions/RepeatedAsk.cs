@@ -7,7 +7,7 @@ namespace Chat.Node.Sessions;
 /// comes within <c>chat.session.resend-after</c>, the question is asked again, then after twice as long, and so on until
 /// the request timeout. A shard handed from one node to another drops the messages it had buffered for it (Akka's
 /// sharding does so to keep their order); without the repeat such a request would wait the whole timeout and fail.
-/// The answer to any of the tries counts; at most four or so tries fit in the default 10 s.
+/// The answer to the latest try counts; at most four tries fit in the default 10 s. A zero <c>firstRepeat</c> asks once.
 /// </summary>
 public static class RepeatedAsk
 {

@@ -32,6 +32,13 @@ public sealed partial class Session
 
     private long ResendAfterMs => (long)_settings.ResendAfter.TotalMilliseconds;
 
+    /// <summary>
+    /// When a request whose repeat changes nothing is asked again (<see cref="RepeatedAsk"/>): in a cluster of several
+    /// nodes, where a shard handed over drops what it buffered; a node alone loses nothing that way, and a node that is
+    /// merely slow is not asked everything twice (zero: asked once).
+    /// </summary>
+    private TimeSpan RepeatAfter => _cluster.State.Members.Count >= 2 ? _settings.ResendAfter : TimeSpan.Zero;
+
     private void OnTick()
     {
         var now = Environment.TickCount64;

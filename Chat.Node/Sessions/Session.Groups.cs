@@ -35,7 +35,7 @@ public sealed partial class Session
         var users = ids.Distinct().Select(id => new UserId(id)).ToList();
         var timeout = _settings.RequestTimeout;
         var adder = _user;
-        var (region, repeat) = (_users, _settings.ResendAfter);
+        var (region, repeat) = (_users, RepeatAfter);
         var checks = users.Select(u => RepeatedAsk.AskAsync<UserExistsReply>(region, new UserExists(u, adder, group), timeout, repeat)).ToList();
         Task.WhenAll(checks).ContinueWith(t =>
         {
@@ -66,7 +66,7 @@ public sealed partial class Session
         var requestId = c.RequestId;
         var members = c.Members ?? [];
         // the creator's group count is checked first (a limit per user), then the members
-        RepeatedAsk.AskAsync<MyGroups>(_users, new ListMyGroups(_user, requestId), _settings.RequestTimeout, _settings.ResendAfter).PipeTo(Self,
+        RepeatedAsk.AskAsync<MyGroups>(_users, new ListMyGroups(_user, requestId), _settings.RequestTimeout, RepeatAfter).PipeTo(Self,
             success: mine => mine.Groups.Count >= _settings.GroupsPerUser
                 ? new Reply(new Error(requestId, ErrorCode.TooManyGroups, $"you are in {mine.Groups.Count} groups; the limit is {_settings.GroupsPerUser}"))
                 : new CreateChecked(c),

@@ -46,7 +46,11 @@ public sealed partial class Session
     /// <summary>Asks this user's entity whether their inbox names a media item (safe to call off the actor: captures no context).</summary>
     private Func<string, Task<bool>> MaySeeMedia()
     {
-        var (users, user, timeout, repeat) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter);
-        return async mediaId => (await RepeatedAsk.AskAsync<MediaAccess>(users, new MaySeeMedia(user, mediaId), timeout, repeat).ConfigureAwait(false)).Allowed;
+        var (users, user, timeout, resendAfter, cluster) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter, _cluster);
+        return async mediaId =>
+        {
+            var repeat = cluster.State.Members.Count >= 2 ? resendAfter : TimeSpan.Zero; // as RepeatAfter, read when asked
+            return (await RepeatedAsk.AskAsync<MediaAccess>(users, new MaySeeMedia(user, mediaId), timeout, repeat).ConfigureAwait(false)).Allowed;
+        };
     }
 }

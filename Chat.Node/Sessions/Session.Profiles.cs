@@ -35,7 +35,7 @@ public sealed partial class Session
         }
         // ids that are not user ids name nobody: they are left out like strangers
         var ids = w.UserIds.Where(UserId.IsValid).Distinct().Select(id => new UserId(id)).ToList();
-        var (users, me, timeout, repeat, requestId) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter, w.RequestId);
+        var (users, me, timeout, repeat, requestId) = (_users, _user, _settings.RequestTimeout, RepeatAfter, w.RequestId);
         var lookedUp = _lookedUp.Where(ids.Contains).ToHashSet();
         ResolveAsync().PipeTo(Self, success: frame => new Reply(frame), failure: e => new RequestFailed(requestId, e));
 

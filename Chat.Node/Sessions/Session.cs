@@ -274,7 +274,7 @@ public sealed partial class Session : UntypedActor, IWithTimers
 
     /// <summary>As <see cref="AskAndReply"/>, for a request whose repeat changes nothing: asked again while unanswered (<see cref="RepeatedAsk"/>).</summary>
     private void AskAgainAndReply(IActorRef target, object request, uint requestId) =>
-        RepeatedAsk.AskAsync<object>(target, request, _settings.RequestTimeout, _settings.ResendAfter)
+        RepeatedAsk.AskAsync<object>(target, request, _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
 
     private void OnRead(Read r)
@@ -302,7 +302,7 @@ public sealed partial class Session : UntypedActor, IWithTimers
             return;
         }
         var requestId = l.RequestId;
-        RepeatedAsk.AskAsync<PhoneOwner>(_phones, new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout, _settings.ResendAfter)
+        RepeatedAsk.AskAsync<PhoneOwner>(_phones, new LookupPhone(l.Phone, l.RequestId), _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self,
                 success: o => new Reply(o.UserId is { } id
                     ? new LookupResult(requestId, o.Phone, id.Value, o.Name ?? "")
