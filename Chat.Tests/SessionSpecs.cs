@@ -148,6 +148,22 @@ public sealed class SessionSpecs : TestKit
     }
 
     [Fact]
+    public async Task In_a_cluster_a_Register_whose_code_request_was_lost_is_asked_again_as_the_same_request()
+    {
+        using var second = await JoinSecondMemberAsync();
+        In(new Hello(ChatClient.ProtocolVersion, "spec"));
+        _link.Next<Welcome>();
+        In(new Register(3, "Ann", "+14155550126", null));
+        var lost = _phones.ExpectMsg<RequestCode>();
+        var again = _phones.ExpectMsg<RequestCode>(_settings.RequestTimeout);
+        Assert.NotNull(again.Nonce);
+        Assert.Equal(lost, again); // the same nonce: the phone's entry answers it once, and sends one code
+        _phones.Reply(new CodeIssued("+14155550126", 600, "123456"));
+        Assert.Equal((3u, "123456"), _link.Next<CodeSent>() is var sent ? (sent.RequestId, sent.Code) : default);
+        await second.Terminate();
+    }
+
+    [Fact]
     public void A_node_alone_asks_a_lookup_once_it_loses_nothing_at_hand_offs_and_a_slow_node_is_not_asked_twice()
     {
         LogIn();

@@ -36,9 +36,13 @@ public sealed record PhoneOwner(
     [property: Key(2)] UserId? UserId,
     [property: Key(3)] string? Name) : IChatMessage;
 
-/// <summary>Sends a new verification code to the phone. Answered with <see cref="CodeIssued"/> or <see cref="Rejected"/>.</summary>
+/// <summary>
+/// Sends a new verification code to the phone. Answered with <see cref="CodeIssued"/> or <see cref="Rejected"/>.
+/// <see cref="Nonce"/> names the client's request: the same request asked again (a session repeats it when a shard
+/// handed over may have dropped it) gets the same answer and sends no second code.
+/// </summary>
 [MessagePackObject, Manifest("p5")]
-public sealed record RequestCode([property: Key(0)] string Phone) : IPhoneCommand;
+public sealed record RequestCode([property: Key(0)] string Phone, [property: Key(1)] string? Nonce = null) : IPhoneCommand;
 
 /// <summary>A code was sent (its value only in the test mode <c>auto</c>, which hands it back instead of sending it).</summary>
 [MessagePackObject, Manifest("p6")]
@@ -89,7 +93,7 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     private sealed class RetryCreate : INoSerializationVerificationNeeded { public static readonly RetryCreate Instance = new(); }
     private sealed class RetryClose : INoSerializationVerificationNeeded { public static readonly RetryClose Instance = new(); }
     /// <summary>The sender finished with a code (failed when <see cref="Failure"/> is set).</summary>
-    private sealed record CodeSendDone(IActorRef ReplyTo, string Code, int ExpiresIn, Exception? Failure) : INoSerializationVerificationNeeded;
+    private sealed record CodeSendDone(IActorRef ReplyTo, string Code, int ExpiresIn, Exception? Failure, string? Nonce) : INoSerializationVerificationNeeded;
 
     private IActorRef _users = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -103,11 +107,18 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     private UserId? _previous;
     private PhoneCodes _codes = PhoneCodes.None;
     private readonly List<IActorRef> _waiting = [];
+    /// <summary>The latest <see cref="RequestCode"/>'s nonce, its answer once there is one, and who else asked for it meanwhile.</summary>
+    private string? _codeNonce;
+    private object? _codeAnswer;
+    private readonly List<IActorRef> _codeWaiting = [];
+    /// <summary>The latest refused Verify (by its new user's id) and its answer: a repeat of it costs no second attempt.</summary>
+    private (UserId User, Rejected Answer)? _refusedVerify;
 
     public const string RegionName = "phone";
 
-    public PhoneClaim(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock)
+    public PhoneClaim(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock, IActorRef? users = null)
     {
+        _users = users ?? ActorRefs.Nobody;
         _phone = phone;
         _verification = verification;
         _sender = sender;
@@ -118,7 +129,7 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
 
     protected override void PreStart()
     {
-        _users = Akka.Cluster.Sharding.ClusterSharding.Get(Context.System).ShardRegion(UserEntity.RegionName);
+        if (_users.IsNobody()) _users = Akka.Cluster.Sharding.ClusterSharding.Get(Context.System).ShardRegion(UserEntity.RegionName);
         Admin.ChatMetrics.EntityStarted(Admin.ChatMetrics.EntityType.Phone);
         base.PreStart();
     }
@@ -132,8 +143,10 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     public override string PersistenceId { get; }
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock) =>
-        ActorMaker.Props(() => new PhoneClaim(phone, verification, sender, clock));
+    /// <param name="users">the user region (specs pass a probe); by default the node's, looked up when the entity starts</param>
+    public static Props Props(string phone, VerificationSettings verification, IVerificationSender sender, TimeProvider clock,
+        IActorRef? users = null) =>
+        ActorMaker.Props(() => new PhoneClaim(phone, verification, sender, clock, users));
 
     protected override void OnRecover(object message)
     {
@@ -172,7 +185,7 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
             case ClaimPhone claim:
                 Sender.Tell(new Rejected(0, ErrorCode.PhoneTaken, $"{claim.Phone} is already registered"));
                 break;
-            case RequestCode: OnRequestCode(); break;
+            case RequestCode request: OnRequestCode(request); break;
             case CodeSendDone done: OnCodeSendDone(done); break;
             case VerifyPhone verify: OnVerify(verify); break;
             case UserCreated created when !_completed && created.UserId == _claim?.UserId:
@@ -215,33 +228,42 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
         }
     }
 
-    private void OnRequestCode()
+    private void OnRequestCode(RequestCode request)
     {
+        if (request.Nonce is not null && request.Nonce == _codeNonce)
+        {
+            // the same request again: its answer, or a place among those waiting for it
+            if (_codeAnswer is not null) Sender.Tell(_codeAnswer);
+            else _codeWaiting.Add(Sender);
+            return;
+        }
+        (_codeNonce, _codeAnswer) = (request.Nonce, null);
+        _codeWaiting.Clear();
         var code = PhoneCodes.NewCode();
         var now = _clock.GetUtcNow();
         var (next, error, reason) = _codes.Issue(code, now, _verification);
         _codes = next;
         if (error is { } refused)
         {
-            Sender.Tell(new Rejected(0, refused, reason));
+            AnswerCodeRequest(Sender, new Rejected(0, refused, reason), request.Nonce);
             return;
         }
         // stored before the code goes out: a code sent is always counted, also after a crash
         var replyTo = Sender;
-        Persist(new PhoneCodeSent(now.ToUnixTimeMilliseconds()), _ => SendCode(replyTo, code));
+        Persist(new PhoneCodeSent(now.ToUnixTimeMilliseconds()), _ => SendCode(replyTo, code, request.Nonce));
     }
 
-    private void SendCode(IActorRef replyTo, string code)
+    private void SendCode(IActorRef replyTo, string code, string? nonce)
     {
         var expiresIn = (int)Math.Ceiling(_verification.CodeLifetime.TotalSeconds);
         if (_verification.Mode == VerificationMode.Auto)
         {
-            replyTo.Tell(new CodeIssued(_phone, expiresIn, code)); // the test mode: handed back, not sent
+            AnswerCodeRequest(replyTo, new CodeIssued(_phone, expiresIn, code), nonce); // the test mode: handed back, not sent
             return;
         }
         SendCodeAsync(_sender, _phone, code).PipeTo(Self,
-            success: () => new CodeSendDone(replyTo, code, expiresIn, null),
-            failure: e => new CodeSendDone(replyTo, code, expiresIn, e));
+            success: () => new CodeSendDone(replyTo, code, expiresIn, null, nonce),
+            failure: e => new CodeSendDone(replyTo, code, expiresIn, e, nonce));
     }
 
     private static async Task SendCodeAsync(IVerificationSender sender, string phone, string code)
@@ -254,16 +276,38 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     {
         if (done.Failure is null)
         {
-            done.ReplyTo.Tell(new CodeIssued(_phone, done.ExpiresIn, null));
+            AnswerCodeRequest(done.ReplyTo, new CodeIssued(_phone, done.ExpiresIn, null), done.Nonce);
             return;
         }
         _log.Error(done.Failure, "sending a verification code to {0} failed", _phone);
         if (_codes.Pending?.Code == done.Code) _codes = _codes with { Pending = null };
-        done.ReplyTo.Tell(new Rejected(0, ErrorCode.Unavailable, "the code could not be sent; try again later"));
+        AnswerCodeRequest(done.ReplyTo, new Rejected(0, ErrorCode.Unavailable, "the code could not be sent; try again later"), done.Nonce);
+    }
+
+    /// <summary>Answers a code request, and the repeats of it that came meanwhile; a later repeat gets the same answer.</summary>
+    private void AnswerCodeRequest(IActorRef replyTo, object answer, string? nonce)
+    {
+        replyTo.Tell(answer);
+        if (nonce is null || nonce != _codeNonce) return; // an older request's answer: a newer one is the latest
+        _codeAnswer = answer;
+        foreach (var waiting in _codeWaiting) waiting.Tell(answer);
+        _codeWaiting.Clear();
     }
 
     private void OnVerify(VerifyPhone verify)
     {
+        if (_claim is not null && _claim.UserId == verify.Claim.UserId)
+        {
+            // the same Verify again (its new user's id is drawn per request): it succeeded, or is finishing
+            if (_completed) Sender.Tell(new PhoneClaimed(_claim.Phone, _claim.UserId));
+            else _waiting.Add(Sender);
+            return;
+        }
+        if (_refusedVerify is { } refusedBefore && refusedBefore.User == verify.Claim.UserId)
+        {
+            Sender.Tell(refusedBefore.Answer);
+            return;
+        }
         if ((_claim is not null && !_completed) || _previous is not null)
         {
             // the code is left as it is: the client may retry it in a moment
@@ -274,7 +318,9 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
         _codes = next;
         if (error is { } refused)
         {
-            Sender.Tell(new Rejected(0, refused, reason));
+            var answer = new Rejected(0, refused, reason);
+            _refusedVerify = (verify.Claim.UserId, answer);
+            Sender.Tell(answer);
             return;
         }
         _waiting.Add(Sender);

@@ -52,7 +52,8 @@ public sealed partial class Session
         var user = UserId.New();
         var (token, hash) = Tokens.New(user);
         var requestId = r.RequestId;
-        _phones.Ask<object>(new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout)
+        // repeatable: the phone's entity answers a claim it already holds for this new user's id as done
+        RepeatedAsk.AskAsync<object>(_phones, new ClaimPhone(r.Phone, user, r.Name.Trim(), r.Email, hash), _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self,
                 success: answer => new Reply(answer switch
                 {
@@ -67,7 +68,8 @@ public sealed partial class Session
     private void RequestCode(Register r)
     {
         var requestId = r.RequestId;
-        _phones.Ask<object>(new RequestCode(r.Phone), _settings.RequestTimeout)
+        // repeatable: the nonce makes a repeat get the first one's answer, and no second code
+        RepeatedAsk.AskAsync<object>(_phones, new RequestCode(r.Phone, Guid.NewGuid().ToString("N")), _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self,
                 success: answer => new Reply(answer switch
                 {
@@ -100,7 +102,8 @@ public sealed partial class Session
         var (token, hash) = Tokens.New(user);
         var requestId = v.RequestId;
         var claim = new ClaimPhone(v.Phone, user, v.Name.Trim(), v.Email, hash);
-        _phones.Ask<object>(new VerifyPhone(v.Phone, v.Code, claim), _settings.RequestTimeout)
+        // repeatable: the phone's entity answers a Verify for the same new user's id with its outcome
+        RepeatedAsk.AskAsync<object>(_phones, new VerifyPhone(v.Phone, v.Code, claim), _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self,
                 success: answer => new Reply(answer switch
                 {
