@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Chat.Protocol;
 using Xunit.Abstractions;
 
 namespace Chat.Tests;
@@ -31,7 +33,8 @@ public sealed class TestCluster : IAsyncDisposable
     public int Size => _nodes.Length;
 
     /// <summary>
-    /// Starts every node at once and returns when all accept clients (which they do once they are cluster members);
+    /// Starts every node at once and returns when all serve clients: each accepts them once it is a cluster member, and
+    /// then answers a code request (its phone entry may be on any node) once the cluster has placed its first shards.
     /// <paramref name="hocon"/>, when given, is layered over every node's test settings.
     /// </summary>
     public static async Task<TestCluster> StartAsync(int size, string connectionString, ITestOutputHelper? log = null, string? hocon = null)
@@ -43,7 +46,35 @@ public sealed class TestCluster : IAsyncDisposable
             File.WriteAllText(cluster._configFile, hocon);
         }
         await Task.WhenAll(Enumerable.Range(0, size).Select(cluster.StartNodeAsync));
+        await cluster.WaitUntilServingAsync(TimeSpan.FromSeconds(90));
         return cluster;
+    }
+
+    /// <summary>
+    /// Waits until a code request (the first step of a registration) is answered through every node, as an operator
+    /// waits for a new cluster to serve before sending users to it: on a loaded machine a cluster that has just formed
+    /// has left a first request unanswered for the whole request timeout while it placed its first shards.
+    /// </summary>
+    private async Task WaitUntilServingAsync(TimeSpan limit)
+    {
+        var started = Stopwatch.StartNew();
+        for (var node = 0; node < Size; node++)
+        {
+            while (true)
+            {
+                try
+                {
+                    await using var client = await ChatClient.ConnectAsync(Servers(node).Split(',')[0]);
+                    Assert.IsType<CodeSent>(await client.RequestCodeAsync("Probe", Phones.Next()));
+                    break;
+                }
+                catch (ChatException e) when (e.Code == ErrorCode.Unavailable && started.Elapsed < limit)
+                {
+                    Log($"node{node}: not serving yet: {e.Message}");
+                }
+            }
+        }
+        Log($"every node answers a code request, {started.Elapsed.TotalSeconds:0.0} s after all listened");
     }
 
     /// <summary>Client addresses of every node, starting with node <paramref name="first"/> (a client's failover list).</summary>
