@@ -160,10 +160,7 @@ public sealed partial class Session : UntypedActor, IWithTimers
             case PhoneMovedAway m: Fail(ErrorCode.PhoneMoved, $"{m.Phone} was verified on another account; this account is closed"); return;
             case ShutDown: Fail(ErrorCode.ShuttingDown, "the node is shutting down"); return;
             case Tick: OnTick(); return;
-            case CreateChecked c:
-                WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
-                    users => new CreateGroupCommand(GroupId.New(), _user, c.Request.Name, users, c.Request.RequestId), _groups);
-                return;
+            case CreateChecked c: OnCreateChecked(c); return;
             case KeepAttachedTick: _users.Tell(new KeepAttached(_user, _device, Self)); return;
             case MediaTransfer.Answer a:
                 _mediaInFlight--;
@@ -175,6 +172,11 @@ public sealed partial class Session : UntypedActor, IWithTimers
                 return;
         }
     }
+
+    // its own method: a lambda capturing a case's variable inside OnReceive made every message allocate the closure
+    private void OnCreateChecked(CreateChecked c) =>
+        WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
+            users => new CreateGroupCommand(GroupId.New(), _user, c.Request.Name, users, c.Request.RequestId), _groups);
 
     private void OnTextAccepted(TextAccepted a)
     {
