@@ -37,7 +37,10 @@ public sealed partial class Session
     /// nodes, where a shard handed over drops what it buffered; a node alone loses nothing that way, and a node that is
     /// merely slow is not asked everything twice (zero: asked once).
     /// </summary>
-    private TimeSpan RepeatAfter => _cluster.State.Members.Count >= 2 ? _settings.ResendAfter : TimeSpan.Zero;
+    private TimeSpan RepeatAfter => RepeatAfterIn(_cluster, _settings.ResendAfter);
+
+    private static TimeSpan RepeatAfterIn(Akka.Cluster.Cluster cluster, TimeSpan resendAfter) =>
+        cluster.State.Members.Count >= 2 ? resendAfter : TimeSpan.Zero;
 
     private void OnTick()
     {

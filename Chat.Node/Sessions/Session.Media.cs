@@ -49,7 +49,7 @@ public sealed partial class Session
         var (users, user, timeout, resendAfter, cluster) = (_users, _user, _settings.RequestTimeout, _settings.ResendAfter, _cluster);
         return async mediaId =>
         {
-            var repeat = cluster.State.Members.Count >= 2 ? resendAfter : TimeSpan.Zero; // as RepeatAfter, read when asked
+            var repeat = RepeatAfterIn(cluster, resendAfter); // read when asked: the cluster may have grown since
             return (await RepeatedAsk.AskAsync<MediaAccess>(users, new MaySeeMedia(user, mediaId), timeout, repeat).ConfigureAwait(false)).Allowed;
         };
     }
