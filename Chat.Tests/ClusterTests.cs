@@ -181,26 +181,10 @@ internal sealed class ClusterLoad : IAsyncDisposable
             {
                 await using var again = await ChatClient.ConnectAsync(_cluster.Servers(node).Split(',')[0],
                     new ChatClientOptions { Device = "check" });
-                Assert.Equal(user.Id, (await AgainIfUnavailableAsync(() => again.LoginAsync(user.Token))).UserId);
+                Assert.Equal(user.Id, (await again.LoginAsync(user.Token)).UserId);
             }
             var info = await _users[node].Client.GetGroupInfoAsync(_group);
             Assert.Equal(_users.Select(u => u.Id).Order(), info.Members.Order());
-        }
-    }
-
-    /// <summary>
-    /// A request the node does not repeat by itself (a login) is lost when a shard moves between nodes while it waits;
-    /// the node answers <c>Unavailable</c> after its request timeout, and a client asks again.
-    /// </summary>
-    private async Task<T> AgainIfUnavailableAsync<T>(Func<Task<T>> request)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try { return await request(); }
-            catch (ChatException e) when (e.Code == ErrorCode.Unavailable && attempt < 3)
-            {
-                _cluster.Log($"asked again after: {e.Code} {e.Message}");
-            }
         }
     }
 

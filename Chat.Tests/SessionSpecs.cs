@@ -164,6 +164,24 @@ public sealed class SessionSpecs : TestKit
     }
 
     [Fact]
+    public async Task In_a_cluster_a_Login_lost_on_its_way_to_the_user_entity_is_asked_again_and_logs_in_well_before_the_timeout()
+    {
+        using var second = await JoinSecondMemberAsync();
+        In(new Hello(ChatClient.ProtocolVersion, "spec"));
+        _link.Next<Welcome>();
+        var (token, _) = Tokens.New(_ann);
+        var started = DateTime.UtcNow;
+        In(new Login(1, token, "phone"));
+        var lost = _users.ExpectMsg<Authenticate>(); // dropped at a shard's hand-off: never answered
+        var again = _users.ExpectMsg<Authenticate>(_settings.RequestTimeout);
+        Assert.Equal(lost, again); // the same session and device: the entity attaches it once
+        _users.Reply(new Authenticated(again.RequestId, _ann, "Ann", "+14155550100", 4));
+        Assert.Equal((1u, 4L), _link.Next<LoggedIn>() is var loggedIn ? (loggedIn.RequestId, loggedIn.LastSeq) : default);
+        Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"logged in only after {DateTime.UtcNow - started}");
+        await second.Terminate();
+    }
+
+    [Fact]
     public void A_node_alone_asks_a_lookup_once_it_loses_nothing_at_hand_offs_and_a_slow_node_is_not_asked_twice()
     {
         LogIn();

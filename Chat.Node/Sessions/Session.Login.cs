@@ -135,7 +135,8 @@ public sealed partial class Session
         _phase = Phase.LoggingIn;
         var requestId = l.RequestId;
         _device = l.Device;
-        _users.Ask<object>(new Authenticate(user, hash, l.Device, Self, l.RequestId), _settings.RequestTimeout)
+        // repeatable: the entity attaches a session once, and the session takes the first answer
+        RepeatedAsk.AskAsync<object>(_users, new Authenticate(user, hash, l.Device, Self, l.RequestId), _settings.RequestTimeout, RepeatAfter)
             .PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }
 
