@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Chat.Node;
+using Chat.Node.Presence;
 using Chat.Node.Users;
 using Chat.Protocol;
 
@@ -168,6 +170,71 @@ public sealed class UserEntitySpecs : TestKit
         users.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
         ann.Tell(new Acknowledge(Ann, 3));
         Assert.Equal([ids[2]], Receipt().Batch.MessageIds);
+    }
+
+    [Fact]
+    public void A_login_is_written_at_its_first_renewal_and_going_offline_and_a_stop_while_online_at_once()
+    {
+        var clock = new ManualClock(DateTimeOffset.FromUnixTimeMilliseconds(1_000_000));
+        IActorRef StartAnn() => Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, clock, CreateTestProbe().Ref));
+        IActorRef Restart(IActorRef entity, bool gracefully)
+        {
+            Watch(entity);
+            if (gracefully) entity.Tell(Chat.Node.Persistence.DurableOrderActor.StopWhenDurable.Instance);
+            else Sys.Stop(entity); // as a crash leaves it: nothing more written
+            ExpectTerminated(entity);
+            return StartAnn();
+        }
+        PresenceNow ShownToBob(IActorRef entity) // Bob wrote to Ann: he may follow her presence
+        {
+            var watcher = CreateTestProbe();
+            entity.Tell(new WatchPresence(Ann, Bob, watcher.Ref));
+            return watcher.ExpectMsg<PresenceNow>();
+        }
+        TestProbe LogIn(IActorRef entity)
+        {
+            var session = CreateTestProbe();
+            entity.Tell(new Authenticate(Ann, [1], "phone", session.Ref, 1), TestActor);
+            ExpectMsg<Authenticated>();
+            return session;
+        }
+        var ann = StartAnn();
+        CreateAnnWithTextsFromBob(ann, 1);
+
+        // a login is not written at once: after a crash before its session renewed its attachment, last seen is what
+        // was stored before it (here: nothing yet)
+        LogIn(ann);
+        clock.Advance(TimeSpan.FromSeconds(5));
+        ann = Restart(ann, gracefully: false);
+        Assert.Equal((false, 0L), ShownToBob(ann) is var first ? (first.Online, first.LastSeen) : default);
+
+        // it is written at the session's first renewal: a crash after it shows when she came online
+        var cameOnlineAt = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var renewing = LogIn(ann);
+        clock.Advance(TimeSpan.FromSeconds(15));
+        ann.Tell(new KeepAttached(Ann, "phone", renewing.Ref), TestActor);
+        ExpectMsg<AttachState>();
+        ann = Restart(ann, gracefully: false);
+        Assert.Equal((false, cameOnlineAt), ShownToBob(ann) is var renewed ? (renewed.Online, renewed.LastSeen) : default);
+
+        // stopped while she is online (her shard moves, the node stops): last seen is the stop
+        LogIn(ann);
+        clock.Advance(TimeSpan.FromSeconds(60));
+        var stoppedAt = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        ann = Restart(ann, gracefully: true);
+        Assert.Equal((false, stoppedAt), ShownToBob(ann) is var second ? (second.Online, second.LastSeen) : default);
+
+        // going offline is written at once: it survives a crash right after
+        var session = LogIn(ann);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var leftAt = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        var follower = CreateTestProbe();
+        ann.Tell(new WatchPresence(Ann, Bob, follower.Ref));
+        Assert.True(follower.ExpectMsg<PresenceNow>().Online);
+        Sys.Stop(session.Ref);
+        follower.FishForMessage(m => m is PresenceNow { Online: false }, TimeSpan.FromSeconds(10));
+        ann = Restart(ann, gracefully: false);
+        Assert.Equal((false, leftAt), ShownToBob(ann) is var third ? (third.Online, third.LastSeen) : default);
     }
 
     [Fact]

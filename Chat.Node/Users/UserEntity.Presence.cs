@@ -129,8 +129,42 @@ public sealed partial class UserEntity
         if (!_state.IsOpen) return;
         var seen = new LastSeenSet(Now);
         _state.Apply(seen);
-        PersistInOrder(seen, _ => CountEventForSnapshot());
+        if (online)
+        {
+            // Written later, not at the login: a write per login made every returning user wait for the journal, and
+            // after a restart the logins' writes made the event store's readers read their pages again. The login's
+            // last seen is written at the session's first renewal (WriteSeenWhileOnline), unless the user went offline
+            // first (that is written, below) or the entity stopped (WriteSeenBeforeStop). A crash before the renewal
+            // loses it: last seen is then the one stored before this login.
+            _seenUnwritten = true;
+        }
+        else
+        {
+            _seenUnwritten = false;
+            PersistInOrder(seen, _ => CountEventForSnapshot());
+        }
         Announce();
+    }
+
+    /// <summary>Whether the user came online since last seen was last written.</summary>
+    private bool _seenUnwritten;
+
+    /// <summary>A session renewed its attachment (every <c>chat.session.keep-attached-interval</c>): the login's last seen is written now.</summary>
+    private void WriteSeenWhileOnline()
+    {
+        if (!_seenUnwritten || !_online || !_state.IsOpen) return;
+        _seenUnwritten = false;
+        PersistInOrder(new LastSeenSet(_state.LastSeen), _ => CountEventForSnapshot());
+    }
+
+    /// <summary>Before the entity stops (passivation, or its shard moving) while its user is online: last seen is now.</summary>
+    private void WriteSeenBeforeStop()
+    {
+        if (!_seenUnwritten || !_state.IsOpen) return;
+        _seenUnwritten = false;
+        var seen = new LastSeenSet(Now);
+        _state.Apply(seen);
+        PersistInOrder(seen, _ => CountEventForSnapshot());
     }
 
     /// <summary>Tells followers this user's presence when it changed, at most once per <c>chat.presence.coalesce</c>.</summary>

@@ -142,14 +142,14 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
                 break;
             case ShowProfile cmd: Sender.Tell(Contacts.Show(_state, cmd)); break;
             case Authenticate cmd: OnAuthenticate(cmd); break;
-            case KeepAttached cmd: Attach(cmd.Session, cmd.Device); Sender.Tell(new AttachState(_durableSeq)); break;
+            case KeepAttached cmd: Attach(cmd.Session, cmd.Device); WriteSeenWhileOnline(); Sender.Tell(new AttachState(_durableSeq)); break;
             case Detach cmd: DetachSession(cmd.Session); break;
             case Terminated t: OnWatchedStopped(t.ActorRef); break;
             case CreateUser cmd: OnCreate(cmd); break;
             case Chat.Node.Presence.IPresenceCommand or PresenceTick: OnPresenceCommand(message); break;
             case RetryReceipts: SendOutbox(olderThan: Now - (long)_settings.ReceiptRetryInterval.TotalMilliseconds); break;
             case ReceiveTimeout: Context.Parent.Tell(new Passivate(StopWhenDurable.Instance)); break;
-            case StopWhenDurable: WriteAckBeforeStop(); StopOnceDurable(); break;
+            case StopWhenDurable: WriteAckBeforeStop(); WriteSeenBeforeStop(); StopOnceDurable(); break;
             case ExpireUserEntries cmd: OnExpire(cmd); break;
             case JournalPage page: OnPage(page); break;
             case PumpAcks: _ackPumpQueued = false; PumpAck(); break;
