@@ -36,6 +36,16 @@ public sealed class UserEntitySpecs : TestKit
         return ids;
     }
 
+    /// <summary>Stops <paramref name="entity"/> (gracefully, or as a crash leaves it: nothing more written), then starts it again.</summary>
+    private IActorRef StopThenStart(IActorRef entity, bool gracefully, Func<IActorRef> start)
+    {
+        Watch(entity);
+        if (gracefully) entity.Tell(Chat.Node.Persistence.DurableOrderActor.StopWhenDurable.Instance);
+        else Sys.Stop(entity);
+        ExpectTerminated(entity);
+        return start();
+    }
+
     [Fact]
     public void Stopped_for_a_hand_off_it_first_answers_every_send_it_already_received()
     {
@@ -138,14 +148,7 @@ public sealed class UserEntitySpecs : TestKit
         var ann = StartAnn();
         var ids = CreateAnnWithTextsFromBob(ann, 3);
         StoreReceipts Receipt() => users.ExpectMsg<StoreReceipts>(r => r.Batch.Status == ReceiptStatus.Delivered);
-        IActorRef Restart(IActorRef entity, bool gracefully)
-        {
-            Watch(entity);
-            if (gracefully) entity.Tell(Chat.Node.Persistence.DurableOrderActor.StopWhenDurable.Instance);
-            else Sys.Stop(entity); // as a crash leaves it: nothing more written
-            ExpectTerminated(entity);
-            return StartAnn();
-        }
+        IActorRef Restart(IActorRef entity, bool gracefully) => StopThenStart(entity, gracefully, StartAnn);
 
         // the receipt goes at once, before anything is written
         ann.Tell(new Acknowledge(Ann, 1));
@@ -177,14 +180,7 @@ public sealed class UserEntitySpecs : TestKit
     {
         var clock = new ManualClock(DateTimeOffset.FromUnixTimeMilliseconds(1_000_000));
         IActorRef StartAnn() => Sys.ActorOf(UserEntity.Props(Ann.Value, _settings, clock, CreateTestProbe().Ref));
-        IActorRef Restart(IActorRef entity, bool gracefully)
-        {
-            Watch(entity);
-            if (gracefully) entity.Tell(Chat.Node.Persistence.DurableOrderActor.StopWhenDurable.Instance);
-            else Sys.Stop(entity); // as a crash leaves it: nothing more written
-            ExpectTerminated(entity);
-            return StartAnn();
-        }
+        IActorRef Restart(IActorRef entity, bool gracefully) => StopThenStart(entity, gracefully, StartAnn);
         PresenceNow ShownToBob(IActorRef entity) // Bob wrote to Ann: he may follow her presence
         {
             var watcher = CreateTestProbe();
