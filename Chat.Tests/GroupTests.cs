@@ -194,7 +194,7 @@ public sealed class GroupCrashTests
     [Fact]
     public async Task A_crash_in_the_middle_of_a_fan_out_still_gives_every_member_each_message_exactly_once()
     {
-        const int members = 40, postsPerRound = 10;
+        const int members = 80, postsPerRound = 10;
         var data = TestNode.NewDataDirectory();
         try
         {
@@ -217,7 +217,7 @@ public sealed class GroupCrashTests
                 var rounds = new List<Task<Accepted>>();
                 var copies = new Dictionary<long, int>();
                 var partial = false;
-                for (var round = 0; round < 20 && !partial; round++)
+                for (var round = 0; round < 40 && !partial; round++)
                 {
                     var batch = Enumerable.Range(round * postsPerRound, postsPerRound)
                         .Select(i => poster.SendGroupAsync(groupId, $"post {i}", $"c{i}")).ToList();
