@@ -140,8 +140,7 @@ public sealed partial class UserEntity
         }
         else
         {
-            _seenUnwritten = false;
-            PersistInOrder(seen, _ => CountEventForSnapshot());
+            WriteSeen(seen);
         }
         Announce();
     }
@@ -152,18 +151,22 @@ public sealed partial class UserEntity
     /// <summary>A session renewed its attachment (every <c>chat.session.keep-attached-interval</c>): the login's last seen is written now.</summary>
     private void WriteSeenWhileOnline()
     {
-        if (!_seenUnwritten || !_online || !_state.IsOpen) return;
-        _seenUnwritten = false;
-        PersistInOrder(new LastSeenSet(_state.LastSeen), _ => CountEventForSnapshot());
+        if (_seenUnwritten && _online && _state.IsOpen) WriteSeen(new LastSeenSet(_state.LastSeen));
     }
 
     /// <summary>Before the entity stops (passivation, or its shard moving) while its user is online: last seen is now.</summary>
     private void WriteSeenBeforeStop()
     {
         if (!_seenUnwritten || !_state.IsOpen) return;
-        _seenUnwritten = false;
         var seen = new LastSeenSet(Now);
         _state.Apply(seen);
+        WriteSeen(seen);
+    }
+
+    /// <summary>Writes last seen (already applied to the state).</summary>
+    private void WriteSeen(LastSeenSet seen)
+    {
+        _seenUnwritten = false;
         PersistInOrder(seen, _ => CountEventForSnapshot());
     }
 
