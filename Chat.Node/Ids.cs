@@ -41,7 +41,13 @@ public static class RandomIds
         }
         var bytes = _random.AsSpan(_used, randomBytes);
         _used += randomBytes;
-        Span<char> chars = stackalloc char[1 + (randomBytes * 8 + 4) / 5];
+        return Encode(prefix, bytes);
+    }
+
+    /// <summary>The prefix and ceil(8 × length / 5) lowercase base32 characters of <paramref name="bytes"/>.</summary>
+    public static string Encode(char prefix, ReadOnlySpan<byte> bytes)
+    {
+        Span<char> chars = stackalloc char[1 + (bytes.Length * 8 + 4) / 5];
         chars[0] = prefix;
         ulong acc = 0;
         int bits = 0, at = 1;
@@ -74,6 +80,19 @@ public static class RandomIds
 public readonly record struct GroupId(string Value)
 {
     public static GroupId New() => new(UserId.NewId('g'));
+
+    /// <summary>
+    /// The id of the group that <paramref name="creator"/> creates under its own <paramref name="clientGroupId"/>: the
+    /// first 80 bits of a SHA-256 of both, so a repeated creation names the same group, and another user's creation
+    /// under the same client id names another.
+    /// </summary>
+    public static GroupId For(UserId creator, string clientGroupId)
+    {
+        var text = $"{creator.Value}\n{clientGroupId}";
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text), hash);
+        return new(RandomIds.Encode('g', hash[..10]));
+    }
 
     public static bool IsValid(string? s) => RandomIds.HasShape(s, 'g', 16);
 

@@ -7,6 +7,15 @@ public sealed partial class ChatClient
     public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
         => ((GroupCreated)await RequestAsync(id => new CreateGroup(id, name, members), cancellationToken).ConfigureAwait(false)).GroupId;
 
+    /// <summary>
+    /// Creates a group under the client's own id for this creation (1 to 64 characters): asked again with the same
+    /// <paramref name="clientGroupId"/> (after a timeout or a reconnect), it answers the same group id and creates
+    /// nothing more.
+    /// </summary>
+    public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, string clientGroupId,
+        CancellationToken cancellationToken = default)
+        => ((GroupCreated)await RequestAsync(id => new CreateGroup(id, name, members, clientGroupId), cancellationToken).ConfigureAwait(false)).GroupId;
+
     /// <summary>Adds members (admins only).</summary>
     public Task AddMembersAsync(string groupId, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
         => RequestAsync(id => new AddMembers(id, groupId, members), cancellationToken);

@@ -368,12 +368,17 @@ public sealed record ReceiptItem(
     [property: Key(2)] IReadOnlyList<string> MessageIds,
     [property: Key(3)] string? Group = null);
 
-/// <summary>Creates a group with the sender as admin and the listed users as members. Answered by <see cref="GroupCreated"/>.</summary>
+/// <summary>
+/// Creates a group with the sender as admin and the listed users as members. Answered by <see cref="GroupCreated"/>.
+/// With a <see cref="ClientGroupId"/> (1 to 64 characters, the client's own) a repeat of the request by the same user
+/// is the same creation: it is answered with the same group id and creates nothing more.
+/// </summary>
 [MessagePackObject]
 public sealed record CreateGroup(
     [property: Key(0)] uint RequestId,
     [property: Key(1)] string Name,
-    [property: Key(2)] IReadOnlyList<string> Members) : Frame, IRequest;
+    [property: Key(2)] IReadOnlyList<string> Members,
+    [property: Key(3)] string? ClientGroupId = null) : Frame, IRequest;
 
 /// <summary>The new group's id.</summary>
 [MessagePackObject]

@@ -42,7 +42,7 @@ public sealed class CodecTests
         new Ok(12),
         new ReceiptSet(7, [new ReceiptItem(ReceiptStatus.Delivered, "uqrstuvwxyz234567", ["m1"], "gabcdefghijklmnop"),
             new ReceiptItem(ReceiptStatus.Read, "uabcdefghijklmnop", ["m2", "m3"])], 1_764_000_000_002),
-        new CreateGroup(13, "hikers", ["uqrstuvwxyz234567", "uabcdefghijklmnop"]),
+        new CreateGroup(13, "hikers", ["uqrstuvwxyz234567", "uabcdefghijklmnop"], "create-hikers"),
         new GroupCreated(13, "gabcdefghijklmnop"),
         new AddMembers(14, "gabcdefghijklmnop", ["uqrstuvwxyz234567"]),
         new RemoveMembers(15, "gabcdefghijklmnop", ["uqrstuvwxyz234567"]),
@@ -207,6 +207,15 @@ public sealed class CodecTests
         // Ping with an extra trailing field: [17, [5, "future"]]
         byte[] payload = [0x92, 0x11, 0x92, 0x05, 0xa6, .."future"u8];
         Assert.Equal(new Ping(5), FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
+    }
+
+    [Fact]
+    public void A_CreateGroup_from_a_client_that_sends_no_ClientGroupId_still_reads()
+    {
+        // [32, [13, "hikers", []]]: the three fields of the first version
+        byte[] payload = [0x92, 0x20, 0x93, 0x0d, 0xa6, .."hikers"u8, 0x90];
+        var read = Assert.IsType<CreateGroup>(FrameCodec.Decode(new ReadOnlySequence<byte>(payload)));
+        Assert.Equal((13u, "hikers", 0, (string?)null), (read.RequestId, read.Name, read.Members.Count, read.ClientGroupId));
     }
 
     /// <summary>Field by field, lists and byte arrays by their contents.</summary>

@@ -81,6 +81,34 @@ public sealed class GroupStateTests
     }
 
     [Fact]
+    public void Every_change_asked_again_once_done_is_answered_and_changes_nothing_more()
+    {
+        var g = Created(Bob, Cat);
+        var creation = new CreateGroupCommand(G, Ann, "friends", [Bob, Cat], 1);
+        var again = g.DecideCreate(creation, 0, Limits);
+        Assert.True(again is { Event: null, Error: null }, $"the creation asked again: {again.Error}");
+        Assert.Equal(ErrorCode.InvalidArgument, g.DecideCreate(creation with { Creator = Bob }, 0, Limits).Error);
+        var image = new MediaRef("iaaaaaaaaaaaaaaaa", "image/png", 10);
+        foreach (var change in new[]
+                 {
+                     Change(Ann, GroupNoticeKind.Added, Dan), Change(Ann, GroupNoticeKind.Removed, Dan),
+                     Change(Ann, GroupNoticeKind.Promoted, Bob), Change(Ann, GroupNoticeKind.Demoted, Bob),
+                     Change(Bob, GroupNoticeKind.Renamed), new ChangeGroup(G, Bob, GroupNoticeKind.ImageChanged, [], null, 1, image),
+                     new ChangeGroup(G, Bob, GroupNoticeKind.ImageChanged, [], null, 1, image with { Thumbnail = [1, 2] }),
+                     new ChangeGroup(G, Bob, GroupNoticeKind.ImageChanged, [], null, 1), Change(Cat, GroupNoticeKind.Left),
+                 })
+        {
+            Do(g, change);
+            var seq = g.LastSeq;
+            var repeat = g.DecideChange(change, 0, Limits);
+            Assert.True(repeat is { Event: null, Error: null }, $"{change.Kind} asked again: {repeat.Error} {repeat.Event}");
+            Assert.Equal(seq, g.LastSeq);
+        }
+        // leaving is answered for someone who was a member, refused for someone who never was
+        Assert.Equal(ErrorCode.NotMember, g.DecideChange(Change(new UserId("ueeeeeeeeeeeeeeee"), GroupNoticeKind.Left), 0, Limits).Error);
+    }
+
+    [Fact]
     public void Limits_are_enforced()
     {
         var g = Created(Bob, Cat);

@@ -112,6 +112,36 @@ public sealed class GroupTests(SharedNode shared) : IClassFixture<SharedNode>
     }
 
     [Fact]
+    public async Task A_CreateGroup_asked_again_with_its_client_group_id_answers_the_same_group_and_creates_no_second()
+    {
+        await using var ann = await _node.NewUserAsync("Ann");
+        await using var bob = await _node.NewUserAsync("Bob");
+        await using var eve = await _node.NewUserAsync("Eve");
+        await bob.Client.SyncAsync(0);
+
+        var first = await ann.Client.CreateGroupAsync("club", [bob.Id], "create-1");
+        Assert.Equal(first, await ann.Client.CreateGroupAsync("club", [bob.Id], "create-1")); // after a timeout, say
+        var second = await ann.Client.CreateGroupAsync("club", [bob.Id], "create-2");
+        Assert.NotEqual(first, second);
+        Assert.NotEqual(first, await eve.Client.CreateGroupAsync("club", [], "create-1")); // another user's id is another group
+        await ann.Client.SendGroupAsync(second, "after");
+
+        // Bob is told of two groups, not three, and Ann is in two
+        var created = new List<string>();
+        while (await bob.Client.NextAsync(30) is var f && f is not Message { Text: "after" })
+        {
+            bob.Client.Ack(ChatClient.SeqOf(f));
+            if (f is GroupNotice { Kind: GroupNoticeKind.Created } n) created.Add(n.Group);
+        }
+        Assert.Equal(new[] { first, second }.Order(), created.Order());
+        Assert.Equal(new[] { first, second }.Order(), (await ann.Client.ListGroupsAsync()).Select(g => g.GroupId).Order());
+
+        async Task<ErrorCode> Fails(Func<Task> f) => (await Assert.ThrowsAsync<ChatException>(f)).Code;
+        Assert.Equal(ErrorCode.InvalidArgument, await Fails(() => ann.Client.CreateGroupAsync("club", [], new string('k', 65))));
+        Assert.Equal(ErrorCode.InvalidArgument, await Fails(() => ann.Client.CreateGroupAsync("club", [], "")));
+    }
+
+    [Fact]
     public async Task Non_members_and_non_admins_get_clear_errors()
     {
         await using var ann = await _node.NewUserAsync("Ann");

@@ -63,6 +63,7 @@ public sealed class SessionSpecs : TestKit
     private readonly RecordingLink _link = new();
     private readonly TestProbe _users;
     private readonly TestProbe _phones;
+    private readonly TestProbe _groups;
     private readonly IActorRef _session;
     private readonly UserId _ann = UserId.New();
     private readonly UserId _bob = UserId.New();
@@ -71,7 +72,8 @@ public sealed class SessionSpecs : TestKit
     {
         _users = CreateTestProbe();
         _phones = CreateTestProbe();
-        _session = Sys.ActorOf(Session.Props(_link, _settings, _users.Ref, _phones.Ref, CreateTestProbe().Ref,
+        _groups = CreateTestProbe();
+        _session = Sys.ActorOf(Session.Props(_link, _settings, _users.Ref, _phones.Ref, _groups.Ref,
             TimeProvider.System, new Chat.Node.Media.FileMediaStore(Path.Combine(Path.GetTempPath(), "chat-spec-media"))));
     }
 
@@ -178,6 +180,31 @@ public sealed class SessionSpecs : TestKit
         _users.Reply(new Authenticated(again.RequestId, _ann, "Ann", "+14155550100", 4));
         Assert.Equal((1u, 4L), _link.Next<LoggedIn>() is var loggedIn ? (loggedIn.RequestId, loggedIn.LastSeq) : default);
         Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"logged in only after {DateTime.UtcNow - started}");
+        await second.Terminate();
+    }
+
+    [Fact]
+    public async Task In_a_cluster_a_group_creation_or_change_lost_on_its_way_to_the_group_is_asked_again_and_answered_well_before_the_timeout()
+    {
+        using var second = await JoinSecondMemberAsync();
+        LogIn();
+        var started = DateTime.UtcNow;
+        In(new CreateGroup(5, "club", [], "create-1"));
+        Assert.Equal(5u, _users.ExpectMsg<ListMyGroups>().RequestId);
+        _users.Reply(new MyGroups(5, []));
+        var lost = _groups.ExpectMsg<Chat.Node.Groups.CreateGroupCommand>(); // dropped at a shard's hand-off: never answered
+        var again = _groups.ExpectMsg<Chat.Node.Groups.CreateGroupCommand>(_settings.RequestTimeout);
+        Assert.Equal(lost, again); // the same group id: the group's entity creates it once
+        Assert.Equal(GroupId.For(_ann, "create-1"), again.GroupId);
+        _groups.Reply(new Chat.Node.Groups.GroupCreatedReply(5, again.GroupId));
+        Assert.Equal(again.GroupId.Value, _link.Next<GroupCreated>().GroupId);
+
+        In(new RenameGroup(6, again.GroupId.Value, "club 2"));
+        var lostRename = _groups.ExpectMsg<Chat.Node.Groups.ChangeGroup>();
+        Assert.Equal(lostRename, _groups.ExpectMsg<Chat.Node.Groups.ChangeGroup>(_settings.RequestTimeout));
+        _groups.Reply(new Done(6));
+        Assert.Equal(6u, _link.Next<Ok>().RequestId);
+        Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"answered only after {DateTime.UtcNow - started}");
         await second.Terminate();
     }
 

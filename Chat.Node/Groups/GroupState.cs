@@ -95,6 +95,8 @@ public sealed class GroupState
     public Decision<GroupEntryAppended> DecideChange(ChangeGroup cmd, long now, GroupLimits limits)
     {
         if (!Exists) return Decision<GroupEntryAppended>.Fail(ErrorCode.UnknownGroup, $"no group {cmd.GroupId}");
+        // every change asked again once done changes nothing more: a session repeats a request lost at a shard's hand-off
+        if (cmd.Kind == GroupNoticeKind.Left && !IsMember(cmd.Actor) && _past.ContainsKey(cmd.Actor)) return Decision<GroupEntryAppended>.Nothing;
         if (!IsMember(cmd.Actor)) return Decision<GroupEntryAppended>.Fail(ErrorCode.NotMember, "you are not a member of this group");
         var seq = LastSeq + 1;
         GroupChange Change(IReadOnlyList<UserId> members, string? name = null) =>
@@ -119,9 +121,11 @@ public sealed class GroupState
             case GroupNoticeKind.Left:
                 return new(new GroupEntryAppended(Change(new[] { cmd.Actor }))); // an array: Akka's message check (serialize-messages) cannot rebuild a one-element collection literal
             case GroupNoticeKind.ImageChanged:
+                if (SameImage(Image, cmd.Image)) return Decision<GroupEntryAppended>.Nothing;
                 return new(new GroupEntryAppended(new GroupChange(seq, cmd.Kind, cmd.Actor, [], Name, now, cmd.Image)));
             case GroupNoticeKind.Renamed:
                 if (NameProblem(cmd.Name, limits) is { } problem) return Decision<GroupEntryAppended>.Fail(ErrorCode.InvalidName, problem);
+                if (cmd.Name!.Trim() == Name) return Decision<GroupEntryAppended>.Nothing;
                 return new(new GroupEntryAppended(Change([], cmd.Name!.Trim())));
             case GroupNoticeKind.Promoted or GroupNoticeKind.Demoted:
             {
@@ -138,6 +142,9 @@ public sealed class GroupState
                 return Decision<GroupEntryAppended>.Fail(ErrorCode.InvalidArgument, $"unknown change {cmd.Kind}");
         }
     }
+
+    private static bool SameImage(MediaRef? a, MediaRef? b) =>
+        a?.MediaId == b?.MediaId && (a?.Thumbnail ?? []).AsSpan().SequenceEqual(b?.Thumbnail ?? []);
 
     private static Decision<GroupEntryAppended> NotAdmin() =>
         Decision<GroupEntryAppended>.Fail(ErrorCode.NotAdmin, "only group admins can do this");

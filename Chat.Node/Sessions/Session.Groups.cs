@@ -52,7 +52,8 @@ public sealed partial class Session
             if (full is not null)
                 return Task.FromResult<object>(new Reply(new Error(requestId, ErrorCode.TooManyGroups,
                     $"user '{full.UserId}' is already in {full.Groups} groups; the limit is {_settings.GroupsPerUser}")));
-            return target.Ask<object>(then(users), timeout);
+            // a group change is the same change when asked again (GroupState), so it is repeated like a lookup
+            return RepeatedAsk.AskAsync<object>(target, then(users), timeout, repeat);
         }).Unwrap().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }
 
@@ -61,6 +62,11 @@ public sealed partial class Session
         if (GroupNameProblem(c.Name, _settings.NameMaxChars) is var (nameProblem, nameReason))
         {
             _connection.Write(new Error(c.RequestId, nameProblem, nameReason));
+            return;
+        }
+        if (c.ClientGroupId is { Length: 0 or > 64 })
+        {
+            _connection.Write(new Error(c.RequestId, ErrorCode.InvalidArgument, "a client group id has 1 to 64 characters"));
             return;
         }
         var requestId = c.RequestId;
@@ -94,7 +100,7 @@ public sealed partial class Session
             _connection.Write(new Error(requestId, ErrorCode.UnknownUser, "a member id is not a user id"));
             return;
         }
-        AskAndReply(_groups, new ChangeGroup(group, _user, kind, (members ?? []).Select(m => new UserId(m)).ToList(), name, requestId), requestId);
+        AskAgainAndReply(_groups, new ChangeGroup(group, _user, kind, (members ?? []).Select(m => new UserId(m)).ToList(), name, requestId), requestId);
     }
 
     /// <summary>A group picture names stored media, checked and renewed as a media message's is; null removes it.</summary>
@@ -109,7 +115,7 @@ public sealed partial class Session
         var group = new GroupId(request.GroupId);
         if (request.Image is null)
         {
-            AskAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
+            AskAgainAndReply(_groups, new ChangeGroup(group, _user, GroupNoticeKind.ImageChanged, [], null, requestId), requestId);
             return;
         }
         if (MediaRefProblem(request.Image, _settings.Media.MaxThumbnailBytes) is var (code, reason))
@@ -117,13 +123,14 @@ public sealed partial class Session
             _connection.Write(new Error(requestId, code, reason));
             return;
         }
-        var (store, groups, user, now, timeout, maySee) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout, MaySeeMedia());
+        var (store, groups, user, now, timeout, repeat, maySee) = (_media, _groups, _user, _clock.GetUtcNow(), _settings.RequestTimeout, RepeatAfter, MaySeeMedia());
         var image = request.Image;
         async Task<object> Set()
         {
             var (stored, problem) = await ReferStoredMedia(store, image, requestId, now, user.Value, maySee, MediaKind.Image).ConfigureAwait(false);
             if (problem is not null) return new Reply(problem);
-            return await groups.Ask<object>(new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored), timeout).ConfigureAwait(false);
+            return await RepeatedAsk.AskAsync<object>(groups, new ChangeGroup(group, user, GroupNoticeKind.ImageChanged, [], null, requestId, stored),
+                timeout, repeat).ConfigureAwait(false);
         }
         Set().PipeTo(Self, success: answer => answer, failure: e => new RequestFailed(requestId, e));
     }

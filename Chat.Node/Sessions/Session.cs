@@ -176,7 +176,8 @@ public sealed partial class Session : UntypedActor, IWithTimers
     // its own method: a lambda capturing a case's variable inside OnReceive made every message allocate the closure
     private void OnCreateChecked(CreateChecked c) =>
         WithExistingUsers(c.Request.RequestId, c.Request.Members, _settings.GroupMaxMembers - 1,
-            users => new CreateGroupCommand(GroupId.New(), _user, c.Request.Name, users, c.Request.RequestId), _groups);
+            users => new CreateGroupCommand(c.Request.ClientGroupId is { } key ? GroupId.For(_user, key) : GroupId.New(), _user, c.Request.Name,
+                users, c.Request.RequestId), _groups);
 
     private void OnTextAccepted(TextAccepted a)
     {
