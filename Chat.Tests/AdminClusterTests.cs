@@ -134,6 +134,7 @@ public sealed class AdminClusterTests(ITestOutputHelper output)
             var readiness = JsonDocument.Parse(await notReady.Content.ReadAsStringAsync()).RootElement;
             Assert.False(readiness.GetProperty("ready").GetBoolean());
             Assert.False(readiness.GetProperty("memberUp").GetBoolean());
+            Assert.False(readiness.GetProperty("shardsRegistered").GetBoolean());
             Assert.False(readiness.GetProperty("clientPortOpen").GetBoolean());
 
             // the seed comes up: the waiting node joins, opens its client port and becomes ready
@@ -147,6 +148,7 @@ public sealed class AdminClusterTests(ITestOutputHelper output)
             }
             var ready = JsonDocument.Parse(await http.GetStringAsync("health/ready")).RootElement;
             Assert.True(ready.GetProperty("memberUp").GetBoolean());
+            Assert.True(ready.GetProperty("shardsRegistered").GetBoolean());
             Assert.True(ready.GetProperty("journalWritable").GetBoolean());
             Assert.True(ready.GetProperty("clientPortOpen").GetBoolean());
         }

@@ -110,7 +110,9 @@ public sealed class AdminTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Unauthorized, (await Send(http, HttpMethod.Post, path, "wrong")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(http, HttpMethod.Get, "admin/status", token)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/live")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("health/ready")).StatusCode);
+        var ready = await http.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Contains("\"shardsRegistered\":true", await ready.Content.ReadAsStringAsync());
 
         var wrong = Path.Combine(_node.DataDirectory, "wrong.token");
         await File.WriteAllTextAsync(wrong, "0123456789abcdef0123456789abcdef");

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Hosting;
 using Chat.Node.Hosting;
@@ -9,6 +10,9 @@ namespace Chat.Node.Admin;
 internal sealed record AdminContext(ActorSystem System, ChatSettings Settings, IActorRegistry Registry, IJournalMaintenance Journal,
     ChatNode.EdgeService Edge)
 {
+    /// <summary>Set once every shard region of this node has been seen registered with its coordinator (<see cref="Health"/>).</summary>
+    public StrongBox<bool> RegionsRegistered { get; } = new();
+
     /// <summary>How long a call waits for an actor (an entity, a singleton, another node) before answering 504.</summary>
     public static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
