@@ -140,9 +140,10 @@ public sealed class OpenBenchTests : IAsyncLifetime
             // a warm-up second first, so that the fresh node's first messages (compiling its code on a busy test
             // machine) are not in the figures: only the pause under test is
             Warmup = TimeSpan.FromSeconds(1),
-            // the pause under test: the timetable's thread blocked 0.5 s into the measured part for 0.8 s, as in a long
-            // garbage collection
-            OnDue = k => { if (k == 300) Thread.Sleep(800); },
+            // the pause under test: the timetable's thread blocked 1.6 s into the measured part for 0.8 s, as in a long
+            // garbage collection (late in the run, so that the burst sent when it ends, which a busy test machine may
+            // take a while to serve, delays no message before the median)
+            OnDue = k => { if (k == 520) Thread.Sleep(800); },
         }).WaitAsync(TimeSpan.FromSeconds(90));
 
         Assert.Null(r.Stopped);
@@ -150,7 +151,7 @@ public sealed class OpenBenchTests : IAsyncLifetime
         Assert.Equal(400L, r["measured"]);
         Assert.Equal(0L, r["lost"]);
         Assert.True((double)r["send_lag_ms_max"] >= 750, $"sent at most {r["send_lag_ms_max"]} ms late");
-        // the 160 messages due during the pause went out together when it ended: 40 % of those measured, late by up to 0.8 s
+        // the 80 messages due from the pause on went out together when it ended: 20 % of those measured, late by 0.4-0.8 s
         Assert.True((double)r["lat_ms_max"] >= 750, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 700, $"p99 {r["lat_ms_p99"]} ms");
         Assert.True((double)r["lat_ms_p50"] < 400, $"p50 {r["lat_ms_p50"]} ms");
