@@ -4,16 +4,19 @@ namespace Chat.Protocol;
 public sealed partial class ChatClient
 {
     /// <summary>Creates a group with this user as admin; returns its id.</summary>
-    public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
-        => ((GroupCreated)await RequestAsync(id => new CreateGroup(id, name, members), cancellationToken).ConfigureAwait(false)).GroupId;
+    public Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, CancellationToken cancellationToken = default)
+        => RequestGroupAsync(name, members, null, cancellationToken);
 
     /// <summary>
     /// Creates a group under the client's own id for this creation (1 to 64 characters): asked again with the same
     /// <paramref name="clientGroupId"/> (after a timeout or a reconnect), it answers the same group id and creates
     /// nothing more.
     /// </summary>
-    public async Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, string clientGroupId,
+    public Task<string> CreateGroupAsync(string name, IReadOnlyList<string> members, string clientGroupId,
         CancellationToken cancellationToken = default)
+        => RequestGroupAsync(name, members, clientGroupId, cancellationToken);
+
+    private async Task<string> RequestGroupAsync(string name, IReadOnlyList<string> members, string? clientGroupId, CancellationToken cancellationToken)
         => ((GroupCreated)await RequestAsync(id => new CreateGroup(id, name, members, clientGroupId), cancellationToken).ConfigureAwait(false)).GroupId;
 
     /// <summary>Adds members (admins only).</summary>
