@@ -190,6 +190,8 @@ public sealed class SessionSpecs : TestKit
         LogIn();
         var started = DateTime.UtcNow;
         In(new CreateGroup(5, "club", [], "create-1"));
+        _groups.ExpectMsg<Chat.Node.Groups.GetGroup>();
+        _groups.Reply(new Rejected(5, ErrorCode.UnknownGroup, "no group"));
         Assert.Equal(5u, _users.ExpectMsg<ListMyGroups>().RequestId);
         _users.Reply(new MyGroups(5, []));
         var lost = _groups.ExpectMsg<Chat.Node.Groups.CreateGroupCommand>(); // dropped at a shard's hand-off: never answered
@@ -206,6 +208,24 @@ public sealed class SessionSpecs : TestKit
         Assert.Equal(6u, _link.Next<Ok>().RequestId);
         Assert.True(DateTime.UtcNow - started < _settings.RequestTimeout / 2, $"answered only after {DateTime.UtcNow - started}");
         await second.Terminate();
+    }
+
+    [Fact]
+    public void A_CreateGroup_repeated_with_its_client_group_id_once_the_group_exists_is_answered_without_the_checks()
+    {
+        LogIn();
+        In(new CreateGroup(5, "club", [_bob.Value], "create-1"));
+        var asked = _groups.ExpectMsg<Chat.Node.Groups.GetGroup>();
+        Assert.Equal(GroupId.For(_ann, "create-1"), asked.GroupId);
+        _groups.Reply(new Chat.Node.Groups.GroupDetails(5, asked.GroupId, "club", [_ann, _bob], [_ann], 1));
+        Assert.Equal((5u, asked.GroupId.Value), _link.Next<GroupCreated>() is var created ? (created.RequestId, created.GroupId) : default);
+        _users.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // neither the creator's groups nor the members asked about again
+
+        // one not created yet goes through the checks
+        In(new CreateGroup(6, "club 2", [], "create-2"));
+        _groups.ExpectMsg<Chat.Node.Groups.GetGroup>();
+        _groups.Reply(new Rejected(6, ErrorCode.UnknownGroup, "no group"));
+        Assert.Equal(6u, _users.ExpectMsg<ListMyGroups>().RequestId);
     }
 
     [Fact]

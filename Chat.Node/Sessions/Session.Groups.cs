@@ -69,8 +69,25 @@ public sealed partial class Session
             _connection.Write(new Error(c.RequestId, ErrorCode.InvalidArgument, "a client group id has 1 to 64 characters"));
             return;
         }
+        if (c.ClientGroupId is { } key)
+        {
+            // a creation repeated once done is answered without the checks below, which it might no longer pass (its own
+            // group counts towards the creator's limit, its Created notice towards the members' stranger quotas)
+            var (group, id) = (GroupId.For(_user, key), c.RequestId);
+            RepeatedAsk.AskAsync<object>(_groups, new GetGroup(group, _user, id), _settings.RequestTimeout, RepeatAfter).PipeTo(Self,
+                success: answer => answer is GroupDetails { LastSeq: >= 1 } ? new Reply(new GroupCreated(id, group.Value)) : new CreateNotSeen(c),
+                failure: e => new RequestFailed(id, e));
+            return;
+        }
+        CheckAndCreate(c);
+    }
+
+    /// <summary>A keyed creation whose group does not exist yet (or no longer counts the creator as a member).</summary>
+    private sealed record CreateNotSeen(CreateGroup Request) : INoSerializationVerificationNeeded;
+
+    private void CheckAndCreate(CreateGroup c)
+    {
         var requestId = c.RequestId;
-        var members = c.Members ?? [];
         // the creator's group count is checked first (a limit per user), then the members
         RepeatedAsk.AskAsync<MyGroups>(_users, new ListMyGroups(_user, requestId), _settings.RequestTimeout, RepeatAfter).PipeTo(Self,
             success: mine => mine.Groups.Count >= _settings.GroupsPerUser

@@ -161,6 +161,7 @@ public sealed partial class Session : UntypedActor, IWithTimers
             case ShutDown: Fail(ErrorCode.ShuttingDown, "the node is shutting down"); return;
             case Tick: OnTick(); return;
             case CreateChecked c: OnCreateChecked(c); return;
+            case CreateNotSeen c: CheckAndCreate(c.Request); return;
             case KeepAttachedTick: _users.Tell(new KeepAttached(_user, _device, Self)); return;
             case MediaTransfer.Answer a:
                 _mediaInFlight--;
