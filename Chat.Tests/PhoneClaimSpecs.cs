@@ -57,6 +57,27 @@ public sealed class PhoneClaimSpecs() : TestKit(EntitySpecConfig.Hocon())
     }
 
     [Fact]
+    public void A_code_request_asked_again_after_a_newer_one_came_waits_for_its_own_answer_and_sends_no_other_code()
+    {
+        var sender = new HeldSender();
+        var users = CreateTestProbe();
+        var entry = Sys.ActorOf(PhoneClaim.Props(Phone, Verification(VerificationMode.Required), sender, TimeProvider.System, users.Ref));
+        var (first, second, again) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+
+        entry.Tell(new RequestCode(Phone, "n1"), first.Ref);
+        AwaitCondition(() => sender.Sent == 1);
+        entry.Tell(new RequestCode(Phone, "n2"), second.Ref); // another device asks meanwhile
+        AwaitCondition(() => sender.Sent == 2);
+        entry.Tell(new RequestCode(Phone, "n1"), again.Ref);  // the first request, repeated after a shard moved
+        again.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        sender.Release.SetResult();
+        first.ExpectMsg<CodeIssued>();
+        second.ExpectMsg<CodeIssued>();
+        again.ExpectMsg<CodeIssued>();
+        Assert.Equal(2, sender.Sent);
+    }
+
+    [Fact]
     public void A_Verify_asked_again_costs_no_second_attempt_when_wrong_and_is_answered_claimed_once_it_succeeded()
     {
         var users = CreateTestProbe();

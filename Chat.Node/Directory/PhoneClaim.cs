@@ -107,10 +107,20 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     private UserId? _previous;
     private PhoneCodes _codes = PhoneCodes.None;
     private readonly List<IActorRef> _waiting = [];
-    /// <summary>The latest <see cref="RequestCode"/>'s nonce, its answer once there is one, and who else asked for it meanwhile.</summary>
-    private string? _codeNonce;
-    private object? _codeAnswer;
-    private readonly List<IActorRef> _codeWaiting = [];
+    /// <summary>
+    /// The latest <see cref="RequestCode"/>s by nonce (at most <see cref="CodeRequestsKept"/>, newest last), each with its
+    /// answer once there is one and who else asked for it meanwhile: a repeat of an older request still being sent waits
+    /// for its answer rather than counting as a new request when a newer one came between.
+    /// </summary>
+    private readonly List<CodeRequestSeen> _codeRequests = [];
+    private const int CodeRequestsKept = 4;
+
+    private sealed class CodeRequestSeen(string nonce)
+    {
+        public string Nonce { get; } = nonce;
+        public object? Answer { get; set; }
+        public List<IActorRef> Waiting { get; } = [];
+    }
     /// <summary>The latest refused Verify (by its new user's id) and its answer: a repeat of it costs no second attempt.</summary>
     private (UserId User, Rejected Answer)? _refusedVerify;
 
@@ -230,15 +240,18 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
 
     private void OnRequestCode(RequestCode request)
     {
-        if (request.Nonce is not null && request.Nonce == _codeNonce)
+        if (request.Nonce is not null && _codeRequests.Find(r => r.Nonce == request.Nonce) is { } seen)
         {
             // the same request again: its answer, or a place among those waiting for it
-            if (_codeAnswer is not null) Sender.Tell(_codeAnswer);
-            else _codeWaiting.Add(Sender);
+            if (seen.Answer is not null) Sender.Tell(seen.Answer);
+            else seen.Waiting.Add(Sender);
             return;
         }
-        (_codeNonce, _codeAnswer) = (request.Nonce, null);
-        _codeWaiting.Clear();
+        if (request.Nonce is not null)
+        {
+            if (_codeRequests.Count == CodeRequestsKept) _codeRequests.RemoveAt(0);
+            _codeRequests.Add(new CodeRequestSeen(request.Nonce));
+        }
         var code = PhoneCodes.NewCode();
         var now = _clock.GetUtcNow();
         var (next, error, reason) = _codes.Issue(code, now, _verification);
@@ -288,10 +301,10 @@ public sealed class PhoneClaim : UntypedPersistentActor, IWithTimers
     private void AnswerCodeRequest(IActorRef replyTo, object answer, string? nonce)
     {
         replyTo.Tell(answer);
-        if (nonce is null || nonce != _codeNonce) return; // an older request's answer: a newer one is the latest
-        _codeAnswer = answer;
-        foreach (var waiting in _codeWaiting) waiting.Tell(answer);
-        _codeWaiting.Clear();
+        if (nonce is null || _codeRequests.Find(r => r.Nonce == nonce) is not { } seen) return;
+        seen.Answer = answer;
+        foreach (var waiting in seen.Waiting) waiting.Tell(answer);
+        seen.Waiting.Clear();
     }
 
     private void OnVerify(VerifyPhone verify)
