@@ -5,7 +5,9 @@ namespace Chat.Node;
 /// <summary>
 /// A diagnostic for latency work: with <c>CHAT_GC_TRACE=1</c> the node prints one line per garbage collection to
 /// standard error (generation, how long threads were being suspended, how long the collection took, the whole pause).
-/// A tail of tens of milliseconds that recurs every few seconds at a steady load is usually this.
+/// A tail of tens of milliseconds that recurs every few seconds at a steady load is usually this. With
+/// <c>CHAT_GC_STEPS=1</c> too, it adds the runtime's events inside each collection (the marking from each kind of root
+/// among them) and, after each, the bytes promoted and the size of each generation.
 /// With <c>CHAT_GC_TRACE=alloc</c> it also samples allocations (one sample per ~100 KB allocated) and prints the
 /// types allocated most in each 10 s: where the bytes that fill generation 0 come from.
 /// </summary>
@@ -62,6 +64,18 @@ internal sealed class GcPauseLog : EventListener
         }
     }
 
+    /// <summary>
+    /// After each collection: what it promoted out of generations 0 and 1, and the size of each generation then (the
+    /// older generations' size is what a young collection may have to look through for references to young objects).
+    /// </summary>
+    private static void HeapStats(EventWrittenEventArgs e)
+    {
+        var names = e.PayloadNames!;
+        double Mb(string name) => Convert.ToInt64(e.Payload![names.IndexOf(name)]) / 1048576.0;
+        Console.Error.WriteLine($"gcheap: promoted from gen0 {Mb("TotalPromotedSize0"):0.00} MB, from gen1 {Mb("TotalPromotedSize1"):0.00} MB; " +
+            $"gen1 {Mb("GenerationSize1"):0.0} MB, gen2 {Mb("GenerationSize2"):0.0} MB, large objects {Mb("GenerationSize3"):0.0} MB");
+    }
+
     protected override void OnEventWritten(EventWrittenEventArgs e)
     {
         var at = e.TimeStamp;
@@ -76,6 +90,7 @@ internal sealed class GcPauseLog : EventListener
                 Console.Error.WriteLine($"gc: {_gcStart:HH:mm:ss.fff} gen{_generation} suspend {(_suspendEnd - _suspendBegin).TotalMilliseconds:0.0} ms, " +
                     $"collect {(_gcEnd - _gcStart).TotalMilliseconds:0.0} ms, pause {(at - _suspendBegin).TotalMilliseconds:0.0} ms");
                 break;
+            case "GCHeapStats_V2" when Steps: HeapStats(e); break;
             case { } other when _inGc && Steps:
                 Console.Error.WriteLine($"gcstep: +{(at - _gcStart).TotalMilliseconds:0.00} ms {other} {string.Join(',', e.Payload ?? [])}");
                 break;
