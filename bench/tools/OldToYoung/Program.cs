@@ -1,7 +1,8 @@
 using Microsoft.Diagnostics.Runtime;
 
 // Counts the references from old objects (generation 2, large and pinned objects) to young ones (generations 0 and 1)
-// in a running node, by holder type and field: what a young collection must find through the card table at that moment.
+// in a running node, by holder type and field, and the card table's set bytes under old objects, by the types lying on
+// them: what the next young collection will read through.
 // Attaching suspends the process for a few seconds.
 //   dotnet run -c Release --project bench/tools/OldToYoung -- PID [path of libmscordaccore.so]
 if (args.Length < 1 || !int.TryParse(args[0], out var pid))
@@ -18,6 +19,7 @@ var heap = runtime.Heap;
 var byHolder = new Dictionary<string, (long Refs, long Holders)>();
 var byField = new Dictionary<string, long>();
 var cards = new HashSet<ulong>();
+var youngAt = new List<ulong>(); // where old objects hold young ones: their card bytes must be set (a check of the reading below)
 long objects = 0, old = 0, references = 0;
 foreach (var obj in heap.EnumerateObjects())
 {
@@ -31,6 +33,7 @@ foreach (var obj in heap.EnumerateObjects())
         if (!IsYoung(heap, reference.Object.Address)) continue;
         found++;
         cards.Add((obj.Address + (ulong)IntPtr.Size + (ulong)reference.Offset) >> 8); // 256-byte cards
+        youngAt.Add(obj.Address + (ulong)IntPtr.Size + (ulong)reference.Offset);
         var key = $"{Short(holder)}.{reference.Field?.Name ?? "[]"} -> {Short(reference.Object.Type?.Name ?? "?")}";
         byField[key] = byField.GetValueOrDefault(key) + 1;
     }
@@ -46,6 +49,33 @@ foreach (var (type, (refs, holders)) in byHolder.OrderByDescending(p => p.Value.
 Console.WriteLine("references  holder.field -> young type");
 foreach (var (key, count) in byField.OrderByDescending(p => p.Value).Take(40))
     Console.WriteLine($"{count,10}  {key}");
+
+// The card table at this moment: each byte covers 2 KiB of the heap and is set by the write barrier when a reference to
+// a young object is stored there (and cleared by a collection that finds none left). Old objects on set bytes are what
+// the next young collection will read through, whether or not they still hold anything young: by type, the set bytes
+// they lie on (an object on several counts each; a byte shared by several objects counts for each of them).
+var cardTable = heap.SubHeaps[0].CardTable;
+var dirtyBytes = new HashSet<ulong>();
+var onDirty = new Dictionary<string, long>();
+var buffer = new byte[1];
+foreach (var obj in heap.EnumerateObjects())
+{
+    if (!IsOld(heap, obj.Address) || obj.Type is not { ContainsPointers: true } type) continue;
+    var first = obj.Address >> 11;
+    var last = (obj.Address + Math.Max(obj.Size, 1) - 1) >> 11;
+    for (var card = first; card <= last; card++)
+    {
+        if (target.DataReader.Read(cardTable + card, buffer) != 1 || buffer[0] == 0) continue;
+        dirtyBytes.Add(card);
+        onDirty[type.Name ?? "?"] = onDirty.GetValueOrDefault(type.Name ?? "?") + 1;
+    }
+}
+var marked = youngAt.Count(at => target.DataReader.Read(cardTable + (at >> 11), buffer) == 1 && buffer[0] != 0);
+Console.WriteLine($"card table: {dirtyBytes.Count} bytes set under old objects ({dirtyBytes.Count * 2} KiB to read through); " +
+    $"{marked} of the {youngAt.Count} old->young references lie on a set byte (all of them, if the table is read right)");
+Console.WriteLine("set bytes  old object type on them");
+foreach (var (typeName, count) in onDirty.OrderByDescending(p => p.Value).Take(40))
+    Console.WriteLine($"{count,9}  {Short(typeName)}");
 return 0;
 
 static bool IsOld(ClrHeap heap, ulong address) =>
