@@ -17,9 +17,10 @@ public sealed class LeanLinkTests
         var frames = new ArrayBufferWriter<byte>();
         FrameCodec.Write(frames, new Welcome(ChatClient.ProtocolVersion, "stand-in", 1 << 20, 65536, 100, 500));
         FrameCodec.Write(frames, new LoggedIn(1, "uaaaaaaaaaaaaaaaa", "Ann", "+14155550100", 300));
-        // 300 entries (some 40 KB) written at once, one of them a 20 KB text: more than a small buffer, in one burst
+        // 300 entries (some 120 KB) written at once, one of them a 100 KB text: more than a small buffer, in one burst, and
+        // a frame larger than the most the buffer grows to when reads fill it (64 KiB), which only the frame itself can grow it to
         for (var seq = 1; seq <= 300; seq++)
-            FrameCodec.Write(frames, new Message(seq, $"m{seq}", "ubbbbbbbbbbbbbbbb", seq == 150 ? new string('x', 20_000) : $"text {seq}", seq));
+            FrameCodec.Write(frames, new Message(seq, $"m{seq}", "ubbbbbbbbbbbbbbbb", seq == 150 ? new string('x', 100_000) : $"text {seq}", seq));
         FrameCodec.Write(frames, new SyncComplete(300));
         var server = Task.Run(async () =>
         {
