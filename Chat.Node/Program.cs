@@ -28,6 +28,8 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        // first: it may start the program again, and nothing done before it would be kept
+        YoungGeneration.EnsureBudget();
         using var gcPauses = GcPauseLog.FromEnvironment();
         NodeOptions options;
         try
