@@ -35,9 +35,9 @@ internal static class YoungGeneration
             var raw = File.ReadAllBytes("/proc/self/cmdline");
             argv = Encoding.UTF8.GetString(raw).TrimEnd('\0').Split('\0');
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return;
+            return; // no /proc (a container without it): the runtime's own budget
         }
         var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
             .Where(e => (string)e.Key != Variable).Select(e => $"{e.Key}={e.Value}").Append($"{Variable}={DefaultBudget}");
