@@ -29,7 +29,7 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         // first: it may start the program again, and nothing done before it would be kept
-        YoungGeneration.EnsureBudget();
+        CollectorSettings.Ensure();
         using var gcPauses = GcPauseLog.FromEnvironment();
         NodeOptions options;
         try
@@ -79,6 +79,8 @@ public static class Program
             return 0;
         }
         console.NodeAddress = Akka.Cluster.Cluster.Get(node.System).SelfAddress.ToString();
+        var collector = CollectorSettings.Describe();
+        console.Say(new OperatorLine("collector", $"garbage collector: {collector}", [new("collector", collector)]));
         if (node.AdminEndpoint is { } admin)
             console.Say(new OperatorLine("admin", $"admin on {admin.Address}:{admin.Port}",
                 [new("host", admin.Address.ToString()), new("port", admin.Port)]));

@@ -322,9 +322,9 @@ public static partial class Workloads
         {
             var slowest = measured.OrderByDescending(m => m.Ms).Take(Math.Max(1, measured.Count / 100)).OrderBy(m => m.K);
             using var w = new StreamWriter(path);
-            w.WriteLine("# due (UTC)\tlatency ms\tmessage");
+            w.WriteLine("# due (UTC)\tlatency ms\tmessage\tsent late by ms\taccepted after ms (-1: not accepted)");
             foreach (var (k, ms) in slowest)
-                w.WriteLine(FormattableString.Invariant($"{_startUtc.AddSeconds(k / (double)_o.Rate):HH:mm:ss.fff}\t{ms:0.0}\t{k}"));
+                w.WriteLine(FormattableString.Invariant($"{_startUtc.AddSeconds(k / (double)_o.Rate):HH:mm:ss.fff}\t{ms:0.0}\t{k}\t{Ms(_sentAt[k] - Due(k)):0.0}\t{(_acceptedAt[k] == 0 ? -1 : Ms(_acceptedAt[k] - Due(k))):0.0}"));
         }
 
         public BenchResult Figures(double loginSeconds)
@@ -335,6 +335,7 @@ public static partial class Workloads
             var measuredFrom = Math.Min(_warm, sent);
             var lag = new double[sent - measuredFrom];
             var slow = new List<(int K, double Ms)>();
+            var fromSend = new List<double>(sent);
             long accepted = 0, lost = 0;
             long firstArrival = long.MaxValue, lastArrival = 0, lastSent = sent > 0 ? _sentAt[sent - 1] : _start;
             for (var k = 0; k < sent; k++)
@@ -353,6 +354,7 @@ public static partial class Workloads
                 }
                 if (receivedAt == 0 || !measured) continue;
                 latency.Add(Ms(receivedAt - due));
+                fromSend.Add(Ms(receivedAt - _sentAt[k]));
                 if (_o.SlowLog is not null) slow.Add((k, Ms(receivedAt - due)));
                 firstArrival = Math.Min(firstArrival, receivedAt);
                 lastArrival = Math.Max(lastArrival, receivedAt);
@@ -367,6 +369,7 @@ public static partial class Workloads
             var lat = Sorted(latency);
             if (_o.SlowLog is { } path) WriteSlowLog(path, slow);
             var acc = Sorted(accept);
+            var toReceived = Sorted(fromSend);
             Array.Sort(lag);
             return new BenchResult("open")
                 .Add("users", _pairs * 2).Add("pairs", _pairs).Add("rate_offered", _o.Rate)
@@ -380,6 +383,7 @@ public static partial class Workloads
                 .Add("sent_per_s", Math.Round(sentPerSecond)).Add("achieved_per_s", Math.Round(achieved))
                 .Add("lat_ms_p50", Percentile(lat, 50)).Add("lat_ms_p99", Percentile(lat, 99))
                 .Add("lat_ms_p999", Percentile(lat, 99.9)).Add("lat_ms_max", Max(lat))
+                .Add("sent_to_received_ms_p99", Percentile(toReceived, 99)).Add("sent_to_received_ms_p999", Percentile(toReceived, 99.9))
                 .Add("accept_ms_p50", Percentile(acc, 50)).Add("accept_ms_p99", Percentile(acc, 99))
                 .Add("accept_ms_p999", Percentile(acc, 99.9)).Add("accept_ms_max", Max(acc))
                 .Add("send_lag_ms_p99", Percentile(lag, 99)).Add("send_lag_ms_max", Max(lag))
