@@ -14,8 +14,9 @@ namespace Chat.Node.Hosting;
 /// collection's pause is mostly reading through the old objects written since the last one, about 7 µs per user who
 /// was active in between. The server collector does that on every core at once; the workstation collector on one.
 /// Without the cap, the server collector lets each heap's young generation grow to tens of megabytes and pauses ~100
-/// ms; with it, on two cores, young pauses of 11-13 ms against 17-19 at 1,000 messages/s, and at 6,000/s p99 28 ms
-/// against 34-125, direct sends 79-82k/s against 61-74k, the restart check 4.8 s against 5.1, memory within 2 %.
+/// ms; with it, on two cores, young pauses of 11-13 ms against 17-19 at 1,000 messages/s (the tail there within the
+/// machine's spread), and at 6,000/s p99 28 ms against 34-125, direct sends 79-82k/s against 61-74k, the restart check
+/// 4.8 s against 5.1, memory within a few per cent.
 /// An environment that sets any of these (<c>DOTNET_gcServer=0</c> for the workstation collector, say) gets none of
 /// the others from the node: the runtime's own choices apply to what it leaves unset.
 /// </remarks>
