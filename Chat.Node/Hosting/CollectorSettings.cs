@@ -31,7 +31,7 @@ internal static class CollectorSettings
     /// <summary>8 MiB, in the hexadecimal the runtime reads.</summary>
     public const string DefaultGen0MaxBudget = "0x800000";
 
-    /// <summary>16 MiB: the workstation collector's young generation, and the server heaps' starting size.</summary>
+    /// <summary>16 MiB: the young generation's starting budget, set with the cap as in the measured configuration (the cap decides).</summary>
     public const string DefaultGen0Size = "0x1000000";
 
     private static readonly string[] Names = [Server, HeapCount, Gen0MaxBudget, Gen0Size];
