@@ -204,5 +204,112 @@ public sealed class SqliteEventStoreTests : IDisposable
         }
     }
 
+    /// <summary>Waits (bounded) until every committed row has its entry in the index by entity.</summary>
+    private static async Task AllIndexed(SqliteEventStore store)
+    {
+        var deadline = DateTime.UtcNow + SqliteEventStore.IndexEvery * 10;
+        while (store.PendingIndexEntries > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Equal(0, store.PendingIndexEntries);
+    }
+
+    [Fact]
+    public async Task Events_are_read_the_same_before_and_after_their_index_entries_are_written()
+    {
+        await _store.AppendAsync([.. Enumerable.Range(1, 30).Select(i => Row("g", i, $"g{i}")), Row("h", 1)]);
+        Assert.True(_store.PendingIndexEntries > 0, "just committed, the rows wait for their index entries");
+        var before = _store.ReadEvents("g", 5, 25, 10).Select(r => Text(r)).ToList();
+        await AllIndexed(_store);
+        Assert.Equal(before, _store.ReadEvents("g", 5, 25, 10).Select(r => Text(r)).ToList());
+        Assert.Equal(Enumerable.Range(5, 10).Select(i => $"g{i}"), before);
+
+        // indexed and pending rows of one entity together, in order, within the bounds
+        await _store.AppendAsync([Row("g", 31, "g31"), Row("g", 32, "g32")]);
+        Assert.Equal(["g29", "g30", "g31"], _store.ReadEvents("g", 29, 40, 3).Select(r => Text(r)));
+        Assert.Equal(32, _store.HighestSequenceNr("g"));
+
+        // an indexed event cannot be written again; deleting reaches indexed and pending rows alike
+        await Assert.ThrowsAnyAsync<Exception>(() => _store.AppendAsync([Row("g", 7, "again")]));
+        await _store.DeleteEventsAsync("g", 31);
+        Assert.Equal(["g32"], _store.ReadEvents("g", 1, long.MaxValue, long.MaxValue).Select(r => Text(r)));
+        using (var connection = _store.OpenConnection())
+        using (var count = connection.CreateCommand())
+        {
+            count.CommandText = "SELECT count(*) FROM events WHERE persistence_id = 'g'"; // gone from the file, not only unlisted
+            Assert.Equal(1L, count.ExecuteScalar());
+        }
+        Assert.Equal(32, _store.HighestSequenceNr("g"));
+        Assert.Single(_store.ReadEvents("h", 1, 1, 1));
+    }
+
+    [Fact]
+    public async Task Rows_committed_but_not_yet_indexed_when_the_node_dies_are_found_after_it_starts_again()
+    {
+        await _store.AppendAsync([.. Enumerable.Range(1, 300).Select(i => Row($"c{i % 7}", i / 7 + 1))]);
+        await AllIndexed(_store);
+        await _store.AppendAsync([.. Enumerable.Range(301, 199).Select(i => Row($"c{i % 7}", i / 7 + 1))]);
+        // the files as a power cut would leave them: copied on the writer's thread between two commits, while the
+        // newest rows' index entries exist only in memory
+        var copy = TestNode.NewDataDirectory();
+        Directory.CreateDirectory(copy);
+        var pendingThen = 0;
+        await _store.ExecuteAsync(_ =>
+        {
+            pendingThen = _store.PendingIndexEntries;
+            foreach (var file in new[] { "chat.db", "chat.db-wal" })
+                File.Copy(Path.Combine(_data, file), Path.Combine(copy, file));
+        });
+        Assert.True(pendingThen > 0, "the copy was taken with rows waiting for their index entries");
+        var restarted = SqliteEventStore.Acquire(SqliteStore.ConnectionString(copy), "NORMAL");
+        try
+        {
+            for (var e = 0; e < 7; e++)
+            {
+                var expected = Enumerable.Range(1, 499).Where(i => i % 7 == e).Select(i => (long)(i / 7 + 1)).ToList();
+                Assert.Equal(expected, restarted.ReadEvents($"c{e}", 1, long.MaxValue, long.MaxValue).Select(r => r.SequenceNr));
+                Assert.Equal(expected[^1], restarted.HighestSequenceNr($"c{e}"));
+            }
+            Assert.Equal(0, restarted.PendingIndexEntries);
+        }
+        finally
+        {
+            restarted.Release();
+            TestNode.TryDelete(copy);
+        }
+    }
+
+    [Fact]
+    public async Task Rows_a_previous_version_wrote_and_deleted_in_the_file_are_replayed_as_it_left_them()
+    {
+        await _store.AppendAsync([Row("r", 1, "one"), Row("r", 2, "two"), Row("r", 3, "three")]);
+        _store.Release();
+        // what the previous version does with the file: builds its index by entity again, deletes, appends (SQLite numbers
+        // the new row after the highest left: 1, a number this version's index had for another event)
+        using (var old = new Microsoft.Data.Sqlite.SqliteConnection(SqliteStore.ConnectionString(_data)))
+        {
+            old.Open();
+            using var command = old.CreateCommand();
+            command.CommandText = """
+                CREATE UNIQUE INDEX IF NOT EXISTS events_by_entity ON events (persistence_id, sequence_nr);
+                DELETE FROM events WHERE persistence_id = 'r' AND sequence_nr <= 3;
+                INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created)
+                    VALUES ('r', 4, 'm', 4201, CAST('four' AS BLOB), 1004);
+                """;
+            command.ExecuteNonQuery();
+        }
+        var reopened = SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL");
+        try
+        {
+            Assert.Equal([(4L, "four")], reopened.ReadEvents("r", 1, long.MaxValue, long.MaxValue).Select(r => (r.SequenceNr, Text(r))));
+            await Assert.ThrowsAnyAsync<Exception>(() => reopened.AppendAsync([Row("r", 4, "again")]));
+            await reopened.AppendAsync([Row("r", 5, "five")]);
+            Assert.Equal(5, reopened.HighestSequenceNr("r"));
+        }
+        finally
+        {
+            reopened.Release();
+            SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL"); // for Dispose's Release
+        }
+    }
+
     private static string? Text(StoredRow? row) => row is { } r ? System.Text.Encoding.UTF8.GetString(r.Payload) : null;
 }

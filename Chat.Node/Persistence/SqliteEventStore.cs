@@ -20,7 +20,8 @@ public readonly record struct StoredRow(string PersistenceId, long SequenceNr, s
 /// Akka.Persistence.Sql on the same file spends most of a write building SQL text through linq2db; here a
 /// write is a bound prepared statement, and every entity writing at the same moment shares one commit.
 /// Events are appended in commit order (rowid) with a separate index by entity: a table clustered by
-/// (entity, sequence) measured 10× slower to insert into, as every commit touched pages all over the tree.
+/// (entity, sequence) measured 10× slower to insert into, as every commit touched pages all over the tree. The index
+/// is written a second at a time, off the commits that acknowledge writes (<see cref="PendingIndex"/>).
 /// </remarks>
 public sealed class SqliteEventStore : IDisposable
 {
@@ -195,6 +196,30 @@ public sealed class SqliteEventStore : IDisposable
     private readonly object _checkpointLock = new();
     private volatile bool _restartPending;
 
+    /// <summary>Rows committed but not yet in <c>entity_index</c>: see <see cref="PendingIndex"/>.</summary>
+    private readonly PendingIndex _pending = new();
+
+    /// <summary>
+    /// How long rows wait before their index entries are written. An index by entity puts each entity's newest entry
+    /// on a page of its own, so an index written with every commit added one page to the write-ahead log per event:
+    /// at 6,000 messages/s the writer's commits took ~40 % of a core and the log grew by ~45 MB/s (bench/RESULTS.md,
+    /// "An index by entity written a second at a time"). Written once a second, in key order, an entity's events of
+    /// that second share their page write, and the commits that acknowledge writes only append.
+    /// </summary>
+    internal static readonly TimeSpan IndexEvery = TimeSpan.FromSeconds(1);
+
+    /// <summary>Rows that start a generation's index write before <see cref="IndexEvery"/> (a bound on memory).</summary>
+    internal const int IndexGenerationRows = 50_000;
+
+    /// <summary>
+    /// Index entries written per transaction (whole entities, in key order): short enough that a commit waiting behind
+    /// one is not held up for long, long enough that a generation is written in a few dozen of them.
+    /// </summary>
+    internal const int IndexRunRows = 256;
+
+    /// <summary>The rowid of the next row appended (the writer's; see <see cref="FirstOrdering"/>).</summary>
+    private long _nextOrdering;
+
     /// <summary>The default of <c>chat.sqlite.wal-limit</c> for stores opened without it (tests).</summary>
     public const long DefaultWalLimit = 256L << 20;
 
@@ -213,7 +238,8 @@ public sealed class SqliteEventStore : IDisposable
         _pragmas = $"PRAGMA journal_mode=WAL; PRAGMA synchronous={mode}; PRAGMA secure_delete=ON;";
         using (var connection = OpenConnection(write: true))
         {
-            // the tables as the first version created them; Migrate adds the later columns, to new and old files alike
+            // the tables as the first version created them (less its index by entity); Migrate adds the later columns and
+            // tables, to new and old files alike
             Run(connection, """
                 CREATE TABLE IF NOT EXISTS events (
                     ordering INTEGER PRIMARY KEY,
@@ -223,7 +249,6 @@ public sealed class SqliteEventStore : IDisposable
                     serializer_id INTEGER NOT NULL,
                     payload BLOB NOT NULL,
                     created INTEGER NOT NULL);
-                CREATE UNIQUE INDEX IF NOT EXISTS events_by_entity ON events (persistence_id, sequence_nr);
                 CREATE TABLE IF NOT EXISTS deleted_to (
                     persistence_id TEXT NOT NULL PRIMARY KEY,
                     sequence_nr INTEGER NOT NULL) WITHOUT ROWID;
@@ -237,6 +262,8 @@ public sealed class SqliteEventStore : IDisposable
                     PRIMARY KEY (persistence_id, sequence_nr));
                 """);
             Migrate(connection);
+            IndexLeftovers(connection);
+            _nextOrdering = FirstOrdering(connection);
         }
         _writer = new Thread(WriteLoop) { IsBackground = true, Name = "sqlite-writer" };
         _writer.Start();
@@ -251,8 +278,11 @@ public sealed class SqliteEventStore : IDisposable
     /// <item><c>events.writer_id</c> and <c>events.event_manifest</c>: rows written before them hold NULL, read as
     /// "undefined" (<see cref="string.Empty"/>), which is what those rows were written with (the chat's events have no
     /// adapter manifest) or could not tell (the writer).</item>
+    /// <item><c>entity_index</c> (with <c>index_state</c>) instead of the index <c>events_by_entity</c>: filled from the
+    /// rows there are, in one pass (the only step whose time grows with the file); again, with every row, if a previous
+    /// version opened the file since (it builds <c>events_by_entity</c> again).</item>
     /// </list>
-    /// Adding a column with no default rewrites no row, so this takes no longer on a large file than on an empty one.
+    /// Adding a column with no default rewrites no row.
     /// </summary>
     private static void Migrate(SqliteConnection connection)
     {
@@ -269,6 +299,33 @@ public sealed class SqliteEventStore : IDisposable
             // no declared type: a writer id that is a GUID is stored as its 16 bytes, any other as text (TryWriterGuid)
             if (!columns.Contains("writer_id")) Run(connection, "ALTER TABLE events ADD COLUMN writer_id");
             if (!columns.Contains("event_manifest")) Run(connection, "ALTER TABLE events ADD COLUMN event_manifest TEXT");
+            using (var exists = connection.CreateCommand())
+            {
+                exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entity_index'";
+                if (Convert.ToInt64(exists.ExecuteScalar()) == 0)
+                    Run(connection, """
+                        CREATE TABLE entity_index (
+                            persistence_id TEXT NOT NULL,
+                            sequence_nr INTEGER NOT NULL,
+                            ordering INTEGER NOT NULL,
+                            PRIMARY KEY (persistence_id, sequence_nr)) WITHOUT ROWID;
+                        INSERT INTO entity_index SELECT persistence_id, sequence_nr, ordering FROM events ORDER BY persistence_id, sequence_nr;
+                        CREATE TABLE index_state (id INTEGER PRIMARY KEY CHECK (id = 0), indexed_below INTEGER NOT NULL);
+                        INSERT INTO index_state VALUES (0, coalesce((SELECT max(ordering) FROM events), 0) + 1);
+                        """);
+                else if (HasIndexByEntity(connection))
+                    // a previous version opened the file since (it builds that index again) and wrote and deleted rows
+                    // without entity_index: it is brought up to date with every row
+                    // without entity_index (and SQLite numbered its rows, reusing the numbers of deleted ones): entries
+                    // whose row is gone or is another event's go, then every row is indexed
+                    Run(connection, """
+                        DELETE FROM entity_index WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.ordering = entity_index.ordering
+                            AND e.persistence_id = entity_index.persistence_id AND e.sequence_nr = entity_index.sequence_nr);
+                        INSERT OR IGNORE INTO entity_index SELECT persistence_id, sequence_nr, ordering FROM events ORDER BY persistence_id, sequence_nr;
+                        """);
+            }
+            // the index by entity that every commit used to write (PendingIndex says why it went)
+            Run(connection, "DROP INDEX IF EXISTS events_by_entity");
             Run(connection, "COMMIT");
         }
         catch
@@ -276,6 +333,41 @@ public sealed class SqliteEventStore : IDisposable
             Run(connection, "ROLLBACK");
             throw;
         }
+    }
+
+    private static bool HasIndexByEntity(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_by_entity'";
+        return Convert.ToInt64(command.ExecuteScalar()) > 0;
+    }
+
+    /// <summary>
+    /// Indexes the rows a node that stopped without closing the store (a crash, a kill) left unindexed: those from
+    /// <c>index_state.indexed_below</c> on, at most a few seconds of writes. A closed store leaves none.
+    /// </summary>
+    private static void IndexLeftovers(SqliteConnection connection)
+    {
+        Run(connection, """
+            BEGIN IMMEDIATE;
+            INSERT OR IGNORE INTO entity_index
+                SELECT persistence_id, sequence_nr, ordering FROM events WHERE ordering >= (SELECT indexed_below FROM index_state)
+                ORDER BY persistence_id, sequence_nr;
+            UPDATE index_state SET indexed_below = max(indexed_below, coalesce((SELECT max(ordering) FROM events), 0) + 1);
+            COMMIT;
+            """);
+    }
+
+    /// <summary>
+    /// The rowid for the next row: above every row there is and every one there was. The writer numbers its rows
+    /// itself: SQLite would reuse the numbers of the newest rows once they were deleted, and a row numbered below
+    /// <c>index_state.indexed_below</c> that was not indexed when the node stopped would never be.
+    /// </summary>
+    private static long FirstOrdering(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT max(coalesce((SELECT max(ordering) FROM events), 0) + 1, (SELECT indexed_below FROM index_state))";
+        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     /// <summary>A pooled connection; the writer's also gets the durability and secure-delete settings.</summary>
@@ -321,19 +413,41 @@ public sealed class SqliteEventStore : IDisposable
     internal Task ExecuteAsync(Action<SqliteConnection> action) => Enqueue(new Execute(action));
 
     /// <summary>Deletes events up to <paramref name="toSequenceNr"/>, remembering the highest deleted number.</summary>
-    public Task DeleteEventsAsync(string persistenceId, long toSequenceNr) => Enqueue(new Execute(c =>
+    public Task DeleteEventsAsync(string persistenceId, long toSequenceNr) => Enqueue(new DeleteEvents(persistenceId, toSequenceNr));
+
+    private sealed class DeleteEvents(string persistenceId, long toSequenceNr) : Work
     {
-        using var mark = c.CreateCommand();
-        mark.CommandText = """
-            INSERT INTO deleted_to (persistence_id, sequence_nr)
-            SELECT $p, max(sequence_nr) FROM events WHERE persistence_id = $p AND sequence_nr <= $to HAVING max(sequence_nr) IS NOT NULL
-            ON CONFLICT (persistence_id) DO UPDATE SET sequence_nr = max(sequence_nr, excluded.sequence_nr);
-            DELETE FROM events WHERE persistence_id = $p AND sequence_nr <= $to;
-            """;
-        mark.Parameters.AddWithValue("$p", persistenceId);
-        mark.Parameters.AddWithValue("$to", toSequenceNr);
-        mark.ExecuteNonQuery();
-    }));
+        public string PersistenceId { get; } = persistenceId;
+        public long ToSequenceNr { get; } = toSequenceNr;
+    }
+
+    /// <summary>Deletes, inside the writer's transaction, an entity's indexed and pending rows up to a sequence number.</summary>
+    private void Delete(WriterStatements statements, DeleteEvents d)
+    {
+        var pending = _pending.Find(d.PersistenceId, long.MinValue, d.ToSequenceNr);
+        var highest = pending.Count > 0 ? pending[^1].SequenceNr : 0;
+        statements.IndexedHighest.Text(1, d.PersistenceId);
+        statements.IndexedHighest.Integer(2, d.ToSequenceNr);
+        highest = Math.Max(highest, statements.IndexedHighest.Scalar());
+        if (highest > 0)
+        {
+            statements.MarkDeleted.Text(1, d.PersistenceId);
+            statements.MarkDeleted.Integer(2, highest);
+            statements.MarkDeleted.Run();
+        }
+        statements.DeleteIndexed.Text(1, d.PersistenceId);
+        statements.DeleteIndexed.Integer(2, d.ToSequenceNr);
+        statements.DeleteIndexed.Run();
+        statements.DeleteIndexEntries.Text(1, d.PersistenceId);
+        statements.DeleteIndexEntries.Integer(2, d.ToSequenceNr);
+        statements.DeleteIndexEntries.Run();
+        foreach (var entry in pending)
+        {
+            statements.DeleteRow.Integer(1, entry.Ordering);
+            statements.DeleteRow.Run();
+        }
+        if (pending.Count > 0) _txDeletes.Add((d.PersistenceId, d.ToSequenceNr));
+    }
 
     public Task DeleteSnapshotsAsync(string persistenceId, long minSeq, long maxSeq, long minCreated, long maxCreated) => Enqueue(new Execute(c =>
     {
@@ -370,15 +484,18 @@ public sealed class SqliteEventStore : IDisposable
         work.Fail(new InvalidOperationException("the SQLite event store is closed or its writer failed", _failed));
     }
 
-    /// <summary>Blocks until there is work; swaps the waiting list for <paramref name="spare"/>. Null once closed and drained.</summary>
-    private List<Work>? TakeWaiting(List<Work> spare)
+    /// <summary>
+    /// Blocks until there is work, or for at most <paramref name="waitMs"/> (then returns <paramref name="spare"/>, empty);
+    /// swaps the waiting list for <paramref name="spare"/>. Null once closed and drained.
+    /// </summary>
+    private List<Work>? TakeWaiting(List<Work> spare, int waitMs)
     {
         lock (_gate)
         {
             while (_waiting.Count == 0)
             {
                 if (_closed) return null;
-                Monitor.Wait(_gate);
+                if (!Monitor.Wait(_gate, waitMs)) return spare;
             }
             var taken = _waiting;
             _waiting = spare;
@@ -418,24 +535,40 @@ public sealed class SqliteEventStore : IDisposable
     private sealed class WriterStatements : IDisposable
     {
         public readonly RawStatement InsertEvent, SaveSnapshot, Begin, Commit, Rollback;
+        public readonly RawStatement IsIndexed, IndexEntry, SetIndexedBelow, IndexedHighest, MarkDeleted, DeleteIndexed, DeleteIndexEntries, DeleteRow;
 
         public WriterStatements(SqliteConnection connection)
         {
             var db = connection.Handle!;
             InsertEvent = new RawStatement(db, """
-                INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest, ordering)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                 """);
             SaveSnapshot = new RawStatement(db,
                 "INSERT OR REPLACE INTO snapshots (persistence_id, sequence_nr, manifest, serializer_id, payload, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
             Begin = new RawStatement(db, "BEGIN");
             Commit = new RawStatement(db, "COMMIT");
             Rollback = new RawStatement(db, "ROLLBACK");
+            IsIndexed = new RawStatement(db, "SELECT 1 FROM entity_index WHERE persistence_id = ?1 AND sequence_nr = ?2");
+            IndexEntry = new RawStatement(db, "INSERT OR IGNORE INTO entity_index (persistence_id, sequence_nr, ordering) VALUES (?1, ?2, ?3)");
+            SetIndexedBelow = new RawStatement(db, "UPDATE index_state SET indexed_below = ?1");
+            IndexedHighest = new RawStatement(db, "SELECT coalesce(max(sequence_nr), 0) FROM entity_index WHERE persistence_id = ?1 AND sequence_nr <= ?2");
+            MarkDeleted = new RawStatement(db, """
+                INSERT INTO deleted_to (persistence_id, sequence_nr) VALUES (?1, ?2)
+                ON CONFLICT (persistence_id) DO UPDATE SET sequence_nr = max(sequence_nr, excluded.sequence_nr)
+                """);
+            DeleteIndexed = new RawStatement(db, """
+                DELETE FROM events WHERE ordering IN (SELECT ordering FROM entity_index WHERE persistence_id = ?1 AND sequence_nr <= ?2)
+                """);
+            DeleteIndexEntries = new RawStatement(db, "DELETE FROM entity_index WHERE persistence_id = ?1 AND sequence_nr <= ?2");
+            DeleteRow = new RawStatement(db, "DELETE FROM events WHERE ordering = ?1");
         }
 
         public void Dispose()
         {
-            foreach (var statement in new[] { InsertEvent, SaveSnapshot, Begin, Commit, Rollback }) statement.Dispose();
+            foreach (var statement in new[] { InsertEvent, SaveSnapshot, Begin, Commit, Rollback, IsIndexed, IndexEntry, SetIndexedBelow,
+                         IndexedHighest, MarkDeleted, DeleteIndexed, DeleteIndexEntries, DeleteRow })
+                statement.Dispose();
         }
     }
 
@@ -462,6 +595,25 @@ public sealed class SqliteEventStore : IDisposable
             : SQLitePCL.raw.sqlite3_bind_blob(_statement, index, value));
 
         public void Null(int index) => Check(SQLitePCL.raw.sqlite3_bind_null(_statement, index));
+
+        /// <summary>Runs a query; true when it gave a row. Resets it for the next run.</summary>
+        public bool Exists()
+        {
+            var rc = SQLitePCL.raw.sqlite3_step(_statement);
+            SQLitePCL.raw.sqlite3_reset(_statement);
+            if (rc != SQLitePCL.raw.SQLITE_DONE && rc != SQLitePCL.raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _db);
+            return rc == SQLitePCL.raw.SQLITE_ROW;
+        }
+
+        /// <summary>Runs a query of one number; 0 when it gave no row. Resets it for the next run.</summary>
+        public long Scalar()
+        {
+            var rc = SQLitePCL.raw.sqlite3_step(_statement);
+            var value = rc == SQLitePCL.raw.SQLITE_ROW ? SQLitePCL.raw.sqlite3_column_int64(_statement, 0) : 0;
+            SQLitePCL.raw.sqlite3_reset(_statement);
+            if (rc != SQLitePCL.raw.SQLITE_DONE && rc != SQLitePCL.raw.SQLITE_ROW) SqliteException.ThrowExceptionForRC(rc, _db);
+            return value;
+        }
 
         /// <summary>Runs the statement to its end and resets it for the next run; a failure throws <see cref="SqliteException"/>.</summary>
         public void Run()
@@ -557,7 +709,9 @@ public sealed class SqliteEventStore : IDisposable
         var restartAgainAt = 0L;
         var frameBytes = PageSize(connection) + FrameHeaderBytes;
         PagesWritten(connection); // counted from here
-        while (TakeWaiting(spare) is { } taken)
+        // idle, the writer still writes a generation of index entries that is due, or being written
+        int Idle() => _pending.Empty ? Timeout.Infinite : _pending.Flushing ? 0 : (int)IndexEvery.TotalMilliseconds;
+        while (TakeWaiting(spare, Idle()) is { } taken)
         {
             var next = 0;
             while (next < taken.Count)
@@ -612,10 +766,19 @@ public sealed class SqliteEventStore : IDisposable
             }
             taken.Clear();
             spare = taken;
+            try
+            {
+                IndexRun(statements, all: false);
+            }
+            catch (SqliteException)
+            {
+                // the entries stay pending (readers find them there) and are written at the next turn
+            }
         }
+        while (IndexRun(statements, all: true)) { } // closing: the next start finds every row indexed
     }
 
-    private static void CommitBatch(SqliteConnection connection, WriterStatements statements, List<Work> batch)
+    private void CommitBatch(SqliteConnection connection, WriterStatements statements, List<Work> batch)
     {
         try
         {
@@ -640,8 +803,16 @@ public sealed class SqliteEventStore : IDisposable
         }
     }
 
-    private static void Commit(SqliteConnection connection, WriterStatements statements, List<Work> batch)
+    /// <summary>The transaction's appended rows, their keys, and the entities whose pending rows it deleted (the writer's).</summary>
+    private readonly List<(string PersistenceId, PendingIndex.Entry Entry)> _txRows = [];
+    private readonly HashSet<(string, long)> _txKeys = [];
+    private readonly List<(string PersistenceId, long To)> _txDeletes = [];
+
+    private void Commit(SqliteConnection connection, WriterStatements statements, List<Work> batch)
     {
+        _txRows.Clear();
+        _txKeys.Clear();
+        _txDeletes.Clear();
         statements.Begin.Run();
         try
         {
@@ -650,10 +821,13 @@ public sealed class SqliteEventStore : IDisposable
                 switch (work)
                 {
                     case Appending a:
-                        for (var i = 0; i < a.Count; i++) Bind(statements.InsertEvent, a[i], events: true);
+                        for (var i = 0; i < a.Count; i++) Append(statements, a[i]);
                         break;
                     case SaveSnapshot s:
                         Bind(statements.SaveSnapshot, s.Row, events: false);
+                        break;
+                    case DeleteEvents d:
+                        Delete(statements, d);
                         break;
                     case Execute x:
                         x.Action(connection);
@@ -668,6 +842,87 @@ public sealed class SqliteEventStore : IDisposable
             catch (SqliteException) { /* SQLite already rolled it back; the first error is the one to report */ }
             throw;
         }
+        foreach (var (id, to) in _txDeletes) _pending.Remove(id, to);
+        _pending.Add(_txRows);
+    }
+
+    /// <summary>
+    /// Appends an event row, refusing a sequence number the entity already has (as a unique index would: a second
+    /// incarnation of an entity writing over the first must fail, not be stored beside it).
+    /// </summary>
+    private void Append(WriterStatements statements, in StoredRow row)
+    {
+        if (!_txKeys.Add((row.PersistenceId, row.SequenceNr)) || Taken(statements, row.PersistenceId, row.SequenceNr))
+            throw new InvalidOperationException($"event {row.SequenceNr} of {row.PersistenceId} is already stored");
+        var ordering = _nextOrdering;
+        statements.InsertEvent.Integer(9, ordering);
+        Bind(statements.InsertEvent, row, events: true);
+        _nextOrdering = ordering + 1;
+        _txRows.Add((row.PersistenceId, new PendingIndex.Entry(row.SequenceNr, ordering)));
+    }
+
+    /// <summary>
+    /// The highest sequence number each entity written to lately has stored (indexed or pending): an event above it
+    /// cannot be taken, so only an event at or below it is looked up. Forgotten when it grows past
+    /// <see cref="HighestKept"/> entities (they are then looked up once more).
+    /// </summary>
+    private readonly Dictionary<string, long> _highest = new(StringComparer.Ordinal);
+    private const int HighestKept = 100_000;
+
+    private bool Taken(WriterStatements statements, string persistenceId, long sequenceNr)
+    {
+        if (!_highest.TryGetValue(persistenceId, out var highest))
+        {
+            if (_highest.Count >= HighestKept) _highest.Clear();
+            statements.IndexedHighest.Text(1, persistenceId);
+            statements.IndexedHighest.Integer(2, long.MaxValue);
+            highest = Math.Max(statements.IndexedHighest.Scalar(), _pending.HighestSequenceNr(persistenceId));
+        }
+        if (sequenceNr > highest)
+        {
+            _highest[persistenceId] = sequenceNr; // (a transaction that fails leaves it high: then the next looks it up)
+            return false;
+        }
+        if (_pending.Contains(persistenceId, sequenceNr)) return true;
+        statements.IsIndexed.Text(1, persistenceId);
+        statements.IsIndexed.Integer(2, sequenceNr);
+        return statements.IsIndexed.Exists();
+    }
+
+    /// <summary>
+    /// Writes the next run of pending index entries (starting a generation when one is due; all of them, when
+    /// <paramref name="all"/>), in a transaction of its own; false when there was nothing to write.
+    /// </summary>
+    private bool IndexRun(WriterStatements statements, bool all)
+    {
+        if (!_pending.Flushing && !_pending.StartFlush(IndexEvery, IndexGenerationRows, now: all)) return false;
+        var run = _pending.NextRun(IndexRunRows, out var last);
+        statements.Begin.Run();
+        try
+        {
+            foreach (var (id, rows) in run)
+                foreach (var entry in rows)
+                {
+                    statements.IndexEntry.Text(1, id);
+                    statements.IndexEntry.Integer(2, entry.SequenceNr);
+                    statements.IndexEntry.Integer(3, entry.Ordering);
+                    statements.IndexEntry.Run();
+                }
+            if (last)
+            {
+                statements.SetIndexedBelow.Integer(1, _pending.IndexedBelow(_nextOrdering));
+                statements.SetIndexedBelow.Run();
+            }
+            statements.Commit.Run();
+        }
+        catch
+        {
+            try { statements.Rollback.Run(); }
+            catch (SqliteException) { /* already rolled back */ }
+            throw;
+        }
+        _pending.Indexed(run);
+        return true;
     }
 
     private static void Bind(RawStatement statement, in StoredRow row, bool events)
@@ -719,17 +974,21 @@ public sealed class SqliteEventStore : IDisposable
     private sealed class Reader : IDisposable
     {
         private readonly SqliteConnection _connection;
-        public readonly SqliteCommand Events, Highest, Snapshot;
+        public readonly SqliteCommand Events, Highest, Snapshot, Row;
 
         public Reader(SqliteEventStore store)
         {
             _connection = store.OpenConnection();
             Events = Prepare("""
-                SELECT sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest FROM events
-                WHERE persistence_id = $p AND sequence_nr BETWEEN $from AND $to ORDER BY sequence_nr LIMIT $max
+                SELECT e.sequence_nr, e.manifest, e.serializer_id, e.payload, e.created, e.writer_id, e.event_manifest
+                FROM entity_index i JOIN events e ON e.ordering = i.ordering
+                WHERE i.persistence_id = $p AND i.sequence_nr BETWEEN $from AND $to ORDER BY i.sequence_nr LIMIT $max
                 """, ("$p", SqliteType.Text), ("$from", SqliteType.Integer), ("$to", SqliteType.Integer), ("$max", SqliteType.Integer));
+            Row = Prepare("""
+                SELECT sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest FROM events WHERE ordering = $o
+                """, ("$o", SqliteType.Integer));
             Highest = Prepare("""
-                SELECT max(coalesce((SELECT max(sequence_nr) FROM events WHERE persistence_id = $p), 0),
+                SELECT max(coalesce((SELECT max(sequence_nr) FROM entity_index WHERE persistence_id = $p), 0),
                            coalesce((SELECT sequence_nr FROM deleted_to WHERE persistence_id = $p), 0))
                 """, ("$p", SqliteType.Text));
             Snapshot = Prepare("""
@@ -760,6 +1019,7 @@ public sealed class SqliteEventStore : IDisposable
             Events.Dispose();
             Highest.Dispose();
             Snapshot.Dispose();
+            Row.Dispose();
             _connection.Dispose();
         }
     }
@@ -792,27 +1052,50 @@ public sealed class SqliteEventStore : IDisposable
     private static StoredRow ReadRow(string persistenceId, SqliteDataReader reader) =>
         new(persistenceId, reader.GetInt64(0), reader.GetString(1), reader.GetInt32(2), (byte[])reader.GetValue(3), reader.GetInt64(4));
 
-    /// <summary>Events of one entity in sequence order, within the bounds, at most <paramref name="max"/>.</summary>
+    /// <summary>
+    /// Events of one entity in sequence order, within the bounds, at most <paramref name="max"/>: those in the index,
+    /// then the pending ones (<see cref="PendingIndex"/>, looked at first: a row indexed meanwhile is then found twice
+    /// and kept once, while looking second could miss one indexed between the two looks).
+    /// </summary>
     public List<StoredRow> ReadEvents(string persistenceId, long from, long to, long max)
     {
         if (max <= 0 || to < from) return [];
+        var pending = _pending.Find(persistenceId, from, to);
         return WithReader(r =>
         {
             var rows = new List<StoredRow>();
-            using var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader();
-            while (reader.Read())
-                rows.Add(ReadRow(persistenceId, reader) with
-                {
-                    WriterId = DecodeWriterId(reader.GetValue(5)),
-                    EventManifest = reader.IsDBNull(6) ? "" : reader.GetString(6),
-                });
+            using (var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader())
+                while (reader.Read()) rows.Add(ReadEvent(persistenceId, reader));
+            if (pending.Count == 0) return rows;
+            var last = rows.Count > 0 ? rows[^1].SequenceNr : long.MinValue;
+            foreach (var entry in pending)
+            {
+                if (rows.Count >= max && entry.SequenceNr > last) break;
+                if (entry.SequenceNr <= last && rows.Exists(x => x.SequenceNr == entry.SequenceNr)) continue;
+                using var reader = Reader.Bind(r.Row, entry.Ordering).ExecuteReader();
+                if (reader.Read()) rows.Add(ReadEvent(persistenceId, reader)); // (gone: deleted since the look)
+            }
+            rows.Sort((a, b) => a.SequenceNr.CompareTo(b.SequenceNr));
+            if (rows.Count > max) rows.RemoveRange((int)max, rows.Count - (int)max);
             return rows;
         });
     }
 
+    private static StoredRow ReadEvent(string persistenceId, SqliteDataReader reader) => ReadRow(persistenceId, reader) with
+    {
+        WriterId = DecodeWriterId(reader.GetValue(5)),
+        EventManifest = reader.IsDBNull(6) ? "" : reader.GetString(6),
+    };
+
     /// <summary>The highest sequence number ever written for the entity (deleted events included).</summary>
-    public long HighestSequenceNr(string persistenceId) =>
-        WithReader(r => Convert.ToInt64(Reader.Bind(r.Highest, persistenceId).ExecuteScalar()));
+    public long HighestSequenceNr(string persistenceId)
+    {
+        var pending = _pending.HighestSequenceNr(persistenceId);
+        return Math.Max(pending, WithReader(r => Convert.ToInt64(Reader.Bind(r.Highest, persistenceId).ExecuteScalar())));
+    }
+
+    /// <summary>Rows committed whose index entries are not written yet (diagnostics and tests).</summary>
+    internal int PendingIndexEntries => _pending.Count;
 
     /// <summary>The newest snapshot within the bounds, or null.</summary>
     public StoredRow? LoadSnapshot(string persistenceId, long minSeq, long maxSeq, long minCreated, long maxCreated) =>

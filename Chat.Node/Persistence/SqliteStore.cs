@@ -99,7 +99,13 @@ public static class SqliteStore
                 exists.Parameters.AddWithValue("$t", table);
                 if (Convert.ToInt64(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false)) == 0) continue;
                 await using var command = connection.CreateCommand();
-                command.CommandText = $"SELECT DISTINCT persistence_id FROM {table}";
+                // the default store's events: through its index by entity, and the rows not in it yet (the newest)
+                command.CommandText = table == "events"
+                    ? """
+                      SELECT persistence_id FROM entity_index
+                      UNION SELECT persistence_id FROM events WHERE ordering >= (SELECT indexed_below FROM index_state)
+                      """
+                    : $"SELECT DISTINCT persistence_id FROM {table}";
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 while (await reader.ReadAsync(ct).ConfigureAwait(false)) ids.Add(reader.GetString(0));
             }
