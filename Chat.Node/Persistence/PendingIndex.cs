@@ -150,10 +150,8 @@ internal sealed class PendingIndex
         {
             if (_flushNext < _flushOrder.Length || _currentRows == 0) return false;
             if (!now && _currentRows < rows && Environment.TickCount64 - _currentSince < age.TotalMilliseconds) return false;
-            foreach (var (id, list) in _flushing) // rows left by a flush cut short (a failed index write): kept, in order
-                if (_current.Remove(id, out var newer)) list.AddRange(newer);
-            foreach (var (id, list) in _current) _flushing[id] = list;
-            _current = new Dictionary<string, List<Entry>>(StringComparer.Ordinal);
+            // a finished generation leaves its dictionary empty (each run takes its entities whole): it is reused
+            (_flushing, _current) = (_current, _flushing);
             _currentRows = 0;
             _currentFirstOrdering = long.MaxValue;
             _flushOrder = [.. _flushing.Keys];
