@@ -311,5 +311,124 @@ public sealed class SqliteEventStoreTests : IDisposable
         }
     }
 
+    /// <summary>Holds the writer inside a transaction until the returned action runs: what is queued meanwhile shares its next commit.</summary>
+    private (Task Held, Action Release) HoldWriter()
+    {
+        var inCommit = new ManualResetEventSlim();
+        var release = new ManualResetEventSlim();
+        var held = _store.ExecuteAsync(_ =>
+        {
+            inCommit.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        });
+        Assert.True(inCommit.Wait(TimeSpan.FromSeconds(10)), "the writer never started the holding commit");
+        return (held, release.Set);
+    }
+
+    [Fact]
+    public async Task Events_deleted_in_the_commit_that_stored_them_stay_deleted_across_a_restart()
+    {
+        var (held, release) = HoldWriter();
+        var writes = new[]
+        {
+            _store.AppendAsync([Row("e", 1), Row("e", 2), Row("e", 3)]),
+            _store.DeleteEventsAsync("e", long.MaxValue),
+            _store.AppendAsync([Row("f", 1, "one"), Row("f", 2, "two")]),
+            _store.DeleteEventsAsync("f", 1),
+        };
+        release();
+        await held;
+        await Task.WhenAll(writes);
+        void Check(SqliteEventStore store)
+        {
+            Assert.Empty(store.ReadEvents("e", 1, long.MaxValue, long.MaxValue));
+            Assert.Equal(3, store.HighestSequenceNr("e"));
+            Assert.Equal([(2L, "two")], store.ReadEvents("f", 1, long.MaxValue, long.MaxValue).Select(r => (r.SequenceNr, Text(r))));
+            Assert.Equal(2, store.HighestSequenceNr("f"));
+        }
+        Check(_store);
+        await AllIndexed(_store);
+        Check(_store);
+        _store.Release();
+        var reopened = SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL");
+        try
+        {
+            Check(reopened);
+        }
+        finally
+        {
+            reopened.Release();
+            SqliteEventStore.Acquire(SqliteStore.ConnectionString(_data), "NORMAL"); // for Dispose's Release
+        }
+    }
+
+    [Fact]
+    public async Task A_stored_sequence_number_is_refused_even_when_the_writer_forgets_entities_in_the_middle_of_a_commit()
+    {
+        _store.HighestKept = 2; // the writer's memory of entities' highest numbers fills after two
+        var (held, release) = HoldWriter();
+        var writes = new[]
+        {
+            _store.AppendAsync([Row("dup", 7, "first incarnation")]),
+            _store.AppendAsync([Row("o1", 1)]),
+            _store.AppendAsync([Row("o2", 1)]),
+            _store.AppendAsync([Row("dup", 6, "second incarnation")]),
+        };
+        release();
+        await held;
+        await Task.WhenAll(writes);
+        await Assert.ThrowsAnyAsync<Exception>(() => _store.AppendAsync([Row("dup", 7, "second incarnation")]));
+        Assert.Equal([(6L, "second incarnation"), (7L, "first incarnation")],
+            _store.ReadEvents("dup", 1, long.MaxValue, long.MaxValue).Select(r => (r.SequenceNr, Text(r))));
+    }
+
+    [Fact]
+    public async Task A_read_that_a_delete_overtakes_between_the_index_and_the_newest_rows_leaves_no_gap()
+    {
+        await _store.AppendAsync([.. Enumerable.Range(1, 4).Select(i => Row("g", i))]);
+        await AllIndexed(_store);
+        await _store.AppendAsync([.. Enumerable.Range(5, 4).Select(i => Row("g", i))]); // 5-8: not indexed yet
+        Assert.True(_store.PendingIndexEntries > 0);
+        _store.BetweenReads = () =>
+        {
+            _store.BetweenReads = null;
+            _store.DeleteEventsAsync("g", 6).Wait(TimeSpan.FromSeconds(10));
+        };
+        var read = _store.ReadEvents("g", 1, long.MaxValue, long.MaxValue).Select(r => r.SequenceNr).ToList();
+        // as before the delete or as after it, never part of each
+        Assert.True(read.SequenceEqual([1L, 2, 3, 4, 5, 6, 7, 8]) || read.SequenceEqual([7L, 8]), $"read {string.Join(", ", read)}");
+        Assert.Equal([7L, 8L], _store.ReadEvents("g", 1, long.MaxValue, long.MaxValue).Select(r => r.SequenceNr));
+    }
+
+    [Fact]
+    public async Task Retention_finds_the_entities_of_a_file_an_older_version_wrote_and_this_store_has_not_opened()
+    {
+        var old = TestNode.NewDataDirectory();
+        Directory.CreateDirectory(old);
+        try
+        {
+            // a file of the first version (as `chat.persistence = sqlite-sql` leaves it): events, no index by entity yet
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(SqliteStore.ConnectionString(old)))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = """
+                    CREATE TABLE events (ordering INTEGER PRIMARY KEY, persistence_id TEXT NOT NULL, sequence_nr INTEGER NOT NULL,
+                        manifest TEXT NOT NULL, serializer_id INTEGER NOT NULL, payload BLOB NOT NULL, created INTEGER NOT NULL);
+                    INSERT INTO events (persistence_id, sequence_nr, manifest, serializer_id, payload, created)
+                        VALUES ('a', 1, 'm', 4201, x'00', 1), ('b', 1, 'm', 4201, x'00', 1), ('a', 2, 'm', 4201, x'00', 2);
+                    """;
+                command.ExecuteNonQuery();
+            }
+            var ids = await new SqliteStore.Maintenance(old).PersistenceIdsAsync();
+            Assert.Equal(["a", "b"], ids.Order());
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            TestNode.TryDelete(old);
+        }
+    }
+
     private static string? Text(StoredRow? row) => row is { } r ? System.Text.Encoding.UTF8.GetString(r.Payload) : null;
 }

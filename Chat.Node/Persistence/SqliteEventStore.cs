@@ -426,6 +426,17 @@ public sealed class SqliteEventStore : IDisposable
     {
         var pending = _pending.Find(d.PersistenceId, long.MinValue, d.ToSequenceNr);
         var highest = pending.Count > 0 ? pending[^1].SequenceNr : 0;
+        // rows this transaction appended before the delete are in neither the index nor the pending entries yet
+        for (var i = _txRows.Count - 1; i >= 0; i--)
+        {
+            var (id, entry) = _txRows[i];
+            if (entry.SequenceNr > d.ToSequenceNr || !string.Equals(id, d.PersistenceId, StringComparison.Ordinal)) continue;
+            statements.DeleteRow.Integer(1, entry.Ordering);
+            statements.DeleteRow.Run();
+            highest = Math.Max(highest, entry.SequenceNr);
+            _txKeys.Remove((id, entry.SequenceNr));
+            _txRows.RemoveAt(i);
+        }
         statements.IndexedHighest.Text(1, d.PersistenceId);
         statements.IndexedHighest.Integer(2, d.ToSequenceNr);
         highest = Math.Max(highest, statements.IndexedHighest.Scalar());
@@ -813,6 +824,8 @@ public sealed class SqliteEventStore : IDisposable
         _txRows.Clear();
         _txKeys.Clear();
         _txDeletes.Clear();
+        // forgotten between transactions only: a lookup in the middle of one cannot see the rows it has appended
+        if (_highest.Count >= HighestKept) _highest.Clear();
         statements.Begin.Run();
         try
         {
@@ -863,17 +876,16 @@ public sealed class SqliteEventStore : IDisposable
 
     /// <summary>
     /// The highest sequence number each entity written to lately has stored (indexed or pending): an event above it
-    /// cannot be taken, so only an event at or below it is looked up. Forgotten when it grows past
-    /// <see cref="HighestKept"/> entities (they are then looked up once more).
+    /// cannot be taken, so only an event at or below it is looked up. Forgotten at the start of a transaction once it
+    /// holds <see cref="HighestKept"/> entities (they are then looked up once more).
     /// </summary>
     private readonly Dictionary<string, long> _highest = new(StringComparer.Ordinal);
-    private const int HighestKept = 100_000;
+    internal int HighestKept { get; set; } = 100_000;
 
     private bool Taken(WriterStatements statements, string persistenceId, long sequenceNr)
     {
         if (!_highest.TryGetValue(persistenceId, out var highest))
         {
-            if (_highest.Count >= HighestKept) _highest.Clear();
             statements.IndexedHighest.Text(1, persistenceId);
             statements.IndexedHighest.Integer(2, long.MaxValue);
             highest = Math.Max(statements.IndexedHighest.Scalar(), _pending.HighestSequenceNr(persistenceId));
@@ -974,16 +986,21 @@ public sealed class SqliteEventStore : IDisposable
     private sealed class Reader : IDisposable
     {
         private readonly SqliteConnection _connection;
-        public readonly SqliteCommand Events, Highest, Snapshot, Row;
+        public readonly SqliteCommand Events, Highest, Snapshot, Row, Begin, End;
+
+        public readonly SqliteEventStore Store;
 
         public Reader(SqliteEventStore store)
         {
+            Store = store;
             _connection = store.OpenConnection();
             Events = Prepare("""
                 SELECT e.sequence_nr, e.manifest, e.serializer_id, e.payload, e.created, e.writer_id, e.event_manifest
                 FROM entity_index i JOIN events e ON e.ordering = i.ordering
                 WHERE i.persistence_id = $p AND i.sequence_nr BETWEEN $from AND $to ORDER BY i.sequence_nr LIMIT $max
                 """, ("$p", SqliteType.Text), ("$from", SqliteType.Integer), ("$to", SqliteType.Integer), ("$max", SqliteType.Integer));
+            Begin = Prepare("BEGIN");
+            End = Prepare("COMMIT");
             Row = Prepare("""
                 SELECT sequence_nr, manifest, serializer_id, payload, created, writer_id, event_manifest FROM events WHERE ordering = $o
                 """, ("$o", SqliteType.Integer));
@@ -1020,6 +1037,8 @@ public sealed class SqliteEventStore : IDisposable
             Highest.Dispose();
             Snapshot.Dispose();
             Row.Dispose();
+            Begin.Dispose();
+            End.Dispose();
             _connection.Dispose();
         }
     }
@@ -1064,21 +1083,46 @@ public sealed class SqliteEventStore : IDisposable
         return WithReader(r =>
         {
             var rows = new List<StoredRow>();
-            using (var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader())
-                while (reader.Read()) rows.Add(ReadEvent(persistenceId, reader));
-            if (pending.Count == 0) return rows;
-            var last = rows.Count > 0 ? rows[^1].SequenceNr : long.MinValue;
-            foreach (var entry in pending)
+            if (pending.Count == 0)
             {
-                if (rows.Count >= max && entry.SequenceNr > last) break;
-                if (entry.SequenceNr <= last && rows.Exists(x => x.SequenceNr == entry.SequenceNr)) continue;
-                using var reader = Reader.Bind(r.Row, entry.Ordering).ExecuteReader();
-                if (reader.Read()) rows.Add(ReadEvent(persistenceId, reader)); // (gone: deleted since the look)
+                using var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader();
+                while (reader.Read()) rows.Add(ReadEvent(persistenceId, reader));
+                return rows;
             }
-            rows.Sort((a, b) => a.SequenceNr.CompareTo(b.SequenceNr));
-            if (rows.Count > max) rows.RemoveRange((int)max, rows.Count - (int)max);
+            // the index and the pending rows read in one transaction: a delete committed between two reads would
+            // otherwise leave a gap (indexed rows from before it, pending rows from after it)
+            r.Begin.ExecuteNonQuery();
+            try
+            {
+                ReadPending(r, persistenceId, from, to, max, pending, rows);
+            }
+            finally
+            {
+                r.End.ExecuteNonQuery();
+            }
             return rows;
         });
+    }
+
+    /// <summary>Tests: runs between a read's look in the index and its look at the pending rows.</summary>
+    internal Action? BetweenReads;
+
+    /// <summary>An entity's indexed rows within the bounds and its pending ones, merged in sequence order, at most <paramref name="max"/>.</summary>
+    private static void ReadPending(Reader r, string persistenceId, long from, long to, long max, List<PendingIndex.Entry> pending, List<StoredRow> rows)
+    {
+        using (var reader = Reader.Bind(r.Events, persistenceId, from, to, max).ExecuteReader())
+            while (reader.Read()) rows.Add(ReadEvent(persistenceId, reader));
+        r.Store.BetweenReads?.Invoke();
+        var last = rows.Count > 0 ? rows[^1].SequenceNr : long.MinValue;
+        foreach (var entry in pending)
+        {
+            if (rows.Count >= max && entry.SequenceNr > last) break;
+            if (entry.SequenceNr <= last && rows.Exists(x => x.SequenceNr == entry.SequenceNr)) continue;
+            using var reader = Reader.Bind(r.Row, entry.Ordering).ExecuteReader();
+            if (reader.Read()) rows.Add(ReadEvent(persistenceId, reader)); // (gone: deleted since the look)
+        }
+        rows.Sort((a, b) => a.SequenceNr.CompareTo(b.SequenceNr));
+        if (rows.Count > max) rows.RemoveRange((int)max, rows.Count - (int)max);
     }
 
     private static StoredRow ReadEvent(string persistenceId, SqliteDataReader reader) => ReadRow(persistenceId, reader) with

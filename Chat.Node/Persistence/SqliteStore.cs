@@ -92,15 +92,20 @@ public static class SqliteStore
             await connection.OpenAsync(ct).ConfigureAwait(false);
             var ids = new List<string>();
             // events/snapshots: the default store; journal/snapshot: Akka.Persistence.Sql (chat.persistence = sqlite-sql)
-            foreach (var table in new[] { "events", "snapshots", "journal", "snapshot" })
+            async Task<bool> Exists(string table)
             {
                 await using var exists = connection.CreateCommand();
                 exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $t";
                 exists.Parameters.AddWithValue("$t", table);
-                if (Convert.ToInt64(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false)) == 0) continue;
+                return Convert.ToInt64(await exists.ExecuteScalarAsync(ct).ConfigureAwait(false)) > 0;
+            }
+            foreach (var table in new[] { "events", "snapshots", "journal", "snapshot" })
+            {
+                if (!await Exists(table).ConfigureAwait(false)) continue;
                 await using var command = connection.CreateCommand();
-                // the default store's events: through its index by entity, and the rows not in it yet (the newest)
-                command.CommandText = table == "events"
+                // the default store's events: through its index by entity, and the rows not in it yet (the newest); a
+                // file the default store has not opened since an older version wrote it has no such index yet
+                command.CommandText = table == "events" && await Exists("entity_index").ConfigureAwait(false)
                     ? """
                       SELECT persistence_id FROM entity_index
                       UNION SELECT persistence_id FROM events WHERE ordering >= (SELECT indexed_below FROM index_state)
