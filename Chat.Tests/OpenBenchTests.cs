@@ -159,8 +159,10 @@ public sealed class OpenBenchTests : IAsyncLifetime
         Assert.True((double)r["lat_ms_max"] >= 750, $"latency at most {r["lat_ms_max"]} ms");
         Assert.True((double)r["lat_ms_p99"] >= 700, $"p99 {r["lat_ms_p99"]} ms");
         Assert.True((double)r["lat_ms_p50"] < 400, $"p50 {r["lat_ms_p50"]} ms");
-        // counted from when each actually went out, the generator's pause is not the node's: the burst was served at once
-        Assert.True((double)r["sent_to_received_ms_p99"] < 400, $"p99 from sending {r["sent_to_received_ms_p99"]} ms");
+        // counted from when each actually went out, the generator's pause is not the node's: the burst's latency from
+        // sending leaves out the 0.4-0.8 s it waited in the generator, however long a busy machine takes to serve it
+        var fromSending = (double)r["sent_to_received_ms_p99"];
+        Assert.True(fromSending <= (double)r["lat_ms_p99"] - 500, $"p99 from sending {fromSending} ms, from the due time {r["lat_ms_p99"]} ms");
     }
 
     [Fact]
