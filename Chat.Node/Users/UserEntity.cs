@@ -698,7 +698,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
         if (acked.UpTo < Math.Min(_ackWanted, _durableSeq)) Self.Tell(PumpAcks.Instance); // the rest of it, once read
     }
 
-    /// <summary>Whether the acknowledged position or delivered receipts not yet confirmed are known only in memory.</summary>
+    /// <summary>Whether the acknowledged position, delivered receipts not yet confirmed or their confirmations are known only in memory.</summary>
     private bool _ackUnwritten;
 
     /// <summary>
@@ -710,7 +710,7 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         if (!_ackUnwritten || !_state.Exists) return;
         _ackUnwritten = false;
-        PersistInOrder(new Acknowledged(_state.AckedSeq, _state.KeyedOutbox()), static _ => { });
+        PersistInOrder(new Acknowledged(_state.AckedSeq, _state.KeyedOutbox(), Replaces: true), static _ => { });
     }
 
     private void OnRead(MarkRead cmd) => Read(cmd, Sender);
@@ -850,9 +850,11 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         var decision = _state.DecideConfirm(cmd.Sender, cmd.BatchNo);
         if (decision.Event is not { } confirmed) return;
-        // Confirmations are kept in memory and reach the journal with the next snapshot: after a crash
-        // the batches confirmed since then are resent once and recognised as duplicates by the sender.
+        // Confirmations are kept in memory and reach the journal with the next snapshot, or with the event written
+        // when the entity stops (it lists the keyed batches still unconfirmed): after a crash the batches confirmed
+        // since the snapshot are resent once and recognised as duplicates by the sender.
         _state.Apply(confirmed);
+        if (UserState.IsKeyed(cmd.BatchNo)) _ackUnwritten = true;
         LearnSenderEntity(cmd.Sender, Sender);
         // the retry timer is not cancelled here: its next tick finds the outbox empty and stops it. Starting and
         // cancelling a timer per message left thousands of cancelled timers waiting in the scheduler for their

@@ -101,7 +101,12 @@ public sealed record MessageStored([property: Key(0)] InboxMessage Entry) : IUse
 public sealed record ReceiptStored([property: Key(0)] InboxReceipt Entry, [property: Key(1)] long BatchNo) : IUserEvent;
 
 [MessagePackObject, Manifest("u4")]
-public sealed record Acknowledged([property: Key(0)] long UpTo, [property: Key(1)] IReadOnlyList<ReceiptBatch> Batches) : IUserEvent;
+/// <param name="Replaces">
+/// Batches lists every keyed delivered receipt not yet confirmed (written when the entity stops): keyed batches not in
+/// it were confirmed. Events written before this existed only add theirs.
+/// </param>
+public sealed record Acknowledged([property: Key(0)] long UpTo, [property: Key(1)] IReadOnlyList<ReceiptBatch> Batches,
+    [property: Key(2)] bool Replaces = false) : IUserEvent;
 
 /// <summary>Messages of a conversation (a user id or a group id) marked read up to a sequence.</summary>
 [MessagePackObject, Manifest("u5")]
@@ -417,4 +422,5 @@ public sealed record UserSnapshot(
     [property: Key(23)] IReadOnlyList<string>? JoinedGroups = null,
     [property: Key(24)] IReadOnlyList<string>? JoinedAdders = null,
     [property: Key(25)] IReadOnlyList<long>? JoinedSeqs = null,
-    [property: Key(26)] IReadOnlyList<long>? MediaTimes = null) : IChatMessage;
+    [property: Key(26)] IReadOnlyList<long>? MediaTimes = null,
+    [property: Key(27)] IReadOnlyList<long>? ReceiptKeys = null) : IChatMessage;

@@ -512,6 +512,24 @@ public sealed class UserState
         return false;
     }
 
+    /// <summary>The remembered keys, oldest first (kept in snapshots, so a repeat is still known after a restart).</summary>
+    private long[]? RememberedKeys()
+    {
+        if (_keys is null) return null;
+        var keys = new List<long>(KeysRemembered);
+        for (var i = 0; i < KeysRemembered; i++)
+            if (_keys[(_nextKey + i) % KeysRemembered] is var k && k != 0) keys.Add(k);
+        return [.. keys];
+    }
+
+    private void RestoreKeys(IReadOnlyList<long> oldestFirst)
+    {
+        _keys = new long[KeysRemembered];
+        var from = Math.Max(0, oldestFirst.Count - KeysRemembered);
+        for (var i = from; i < oldestFirst.Count; i++) _keys[i - from] = oldestFirst[i];
+        _nextKey = (oldestFirst.Count - from) % KeysRemembered;
+    }
+
     private void RememberKey(long key)
     {
         if (KeyStored(key)) return;
@@ -605,6 +623,7 @@ public sealed class UserState
                 _inbox.Acknowledged(AckedSeq);
                 if (_page.Length > 0 && _pageFrom + _page.Length - 1 <= AckedSeq) DropPage(); // read for this ack: done
                 ForgetStrangersUpTo(AckedSeq);
+                if (a.Replaces) _outbox.RemoveAll(b => IsKeyed(b.BatchNo)); // the rest were confirmed
                 for (var i = 0; i < a.Batches.Count; i++) AddToOutbox(a.Batches[i]);
                 break;
             case ReadMarked r:
@@ -898,6 +917,7 @@ public sealed class UserState
             JoinedGroups: _joinedByStranger.Keys.Select(g => g.Value).ToArray(),
             JoinedAdders: _joinedByStranger.Values.Select(v => v.Adder.Value).ToArray(),
             JoinedSeqs: _joinedByStranger.Values.Select(v => v.Seq).ToArray(),
+            ReceiptKeys: RememberedKeys(),
             MediaTimes: _media.Values.ToArray());
     }
 
@@ -962,6 +982,7 @@ public sealed class UserState
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
         state._outbox.AddRange(s.Outbox);
+        if (s.ReceiptKeys is { Count: > 0 } receiptKeys) state.RestoreKeys(receiptKeys);
         foreach (var (k, v) in s.LastBatchTo) state._lastBatchTo[new UserId(k)] = v;
         foreach (var (k, v) in s.LastBatchFrom) state._lastBatchFrom[new UserId(k)] = v;
         return state;
