@@ -16,15 +16,26 @@ internal sealed class EntityRoutes<TKey>(int max) where TKey : notnull
     /// <summary>The entity of <paramref name="key"/>, or <paramref name="otherwise"/> (the region) when none is known.</summary>
     public IActorRef Or(TKey key, IActorRef otherwise) => _routes.TryGetValue(key, out var entity) ? entity : otherwise;
 
-    /// <summary>Remembers and watches <paramref name="entity"/> as <paramref name="key"/>'s (once: a key already known is kept).</summary>
-    public void Add(TKey key, IActorRef entity, IActorContext context)
+    /// <summary>
+    /// Remembers and watches <paramref name="entity"/> as <paramref name="key"/>'s (once: a key already known is kept).
+    /// When full, a route is forgotten to make room, but never one <paramref name="inUse"/> says something still waits
+    /// on (its stop must still be heard); when every route is in use, the new one is not remembered.
+    /// </summary>
+    public void Add(TKey key, IActorRef entity, IActorContext context, Func<IActorRef, bool>? inUse = null)
     {
         if (_routes.ContainsKey(key)) return;
         if (_routes.Count >= max)
         {
-            var (other, route) = _routes.First();
-            _routes.Remove(other);
-            context.Unwatch(route);
+            var forgotten = false;
+            foreach (var (other, route) in _routes)
+            {
+                if (inUse is not null && inUse(route)) continue;
+                _routes.Remove(other);
+                context.Unwatch(route);
+                forgotten = true;
+                break;
+            }
+            if (!forgotten) return;
         }
         _routes[key] = entity;
         context.Watch(entity);

@@ -409,6 +409,34 @@ public sealed class SessionSpecs : TestKit
     }
 
     [Fact]
+    public void A_route_a_text_still_waits_on_is_not_forgotten_for_newer_ones_so_its_entitys_stop_still_sends_the_text_again()
+    {
+        LogIn();
+        var bob = CreateTestProbe(_bob.Value);
+        In(new Send(1, "c1", _bob.Value, "one"));
+        _users.ExpectMsg<DeliverText>();
+        _session.Tell(new TextAccepted(1, "c1", "m1", 123), bob.Ref);
+        _link.Next<Accepted>();
+        In(new Send(2, "c2", _bob.Value, "two"));
+        Assert.Equal("c2", bob.ExpectMsg<DeliverText>().ClientMessageId); // straight to Bob's entity, not answered yet
+        // meanwhile texts to as many other people as the session keeps routes for, each answered by its own entity
+        for (var i = 0; i < Session.MaxKnownRecipients; i++)
+        {
+            var other = UserId.New();
+            var entity = CreateTestProbe(other.Value);
+            In(new Send((uint)(100 + i), $"o{i}", other.Value, "hi"));
+            _users.FishForMessage<DeliverText>(d => d.ClientMessageId == $"o{i}");
+            _session.Tell(new TextAccepted((uint)(100 + i), $"o{i}", $"mo{i}", 200 + i), entity.Ref);
+            _link.Next<Accepted>();
+        }
+        // Bob's entity stops without answering (passivation, a hand-off): the text goes again through the region at
+        // once, not after the 10 s request timeout, when a later text to Bob may already be stored
+        Sys.Stop(bob.Ref);
+        var again = _users.FishForMessage<DeliverText>(d => d.ClientMessageId == "c2", TimeSpan.FromSeconds(3));
+        Assert.Equal(2u, again.RequestId);
+    }
+
+    [Fact]
     public void Texts_told_again_after_their_entity_stopped_go_in_the_order_they_were_sent()
     {
         LogIn();

@@ -53,7 +53,18 @@ public sealed partial class Session
         if (to == _user || _recipients.Contains(to) || !UserEntity.IsEntityOf(from, to)) return;
         foreach (var send in _sendDeadlines.Values)
             if (send.Command is DeliverText text && text.UserId == to) return;
-        _recipients.Add(to, from, Context);
+        _recipients.Add(to, from, Context, AwaitsAnswerFrom);
+    }
+
+    /// <summary>
+    /// Whether a text told straight to <paramref name="entity"/> is still unanswered: its route is not forgotten then,
+    /// since only the watch on it tells the session to send that text again if the entity stops first.
+    /// </summary>
+    private bool AwaitsAnswerFrom(IActorRef entity)
+    {
+        foreach (var send in _sendDeadlines.Values)
+            if (entity.Equals(send.Target)) return true;
+        return false;
     }
 
     private void OnEntityStopped(IActorRef entity)
