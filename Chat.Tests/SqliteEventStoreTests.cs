@@ -27,17 +27,10 @@ public sealed class SqliteEventStoreTests : IDisposable
     public async Task Writes_queued_while_a_commit_is_under_way_share_the_next_commit()
     {
         // hold the writer inside a commit, queue 100 writes from 100 entities, then let it go
-        using var inCommit = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var held = _store.ExecuteAsync(_ =>
-        {
-            inCommit.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-        });
-        Assert.True(inCommit.Wait(TimeSpan.FromSeconds(10)), "the writer never started the holding commit");
+        var (held, release) = HoldWriter();
         var before = _store.Commits;
         var writes = Enumerable.Range(0, 100).Select(e => _store.AppendAsync([Row($"q{e}", 1, $"q{e}")])).ToList();
-        release.Set();
+        release();
         await held;
         await Task.WhenAll(writes);
         // the holding commit, then one commit for all hundred
