@@ -149,7 +149,7 @@ public sealed class FailoverTests : IAsyncLifetime
         var code = await global::Chat.Cli.Program.Run(
             ["bench", "direct", "--server", $"{a.Address},{b.Address}", "--users", "10", "--messages", "40", "--window", "5",
              "--timeout", "60", "--json"], output);
-        Assert.Equal(0, code);
+        Assert.True(code == 0, $"chat bench exited with {code}: {output}");
         var json = output.ToString().Trim().Split('\n')[^1];
         var result = JsonDocument.Parse(json).RootElement;
         Assert.Equal(200, result.GetProperty("delivered").GetInt64());
