@@ -188,18 +188,8 @@ internal sealed class PendingIndex
     {
         lock (_lock)
         {
-            foreach (var (id, rows) in run)
-                if (_flushing.TryGetValue(id, out var list))
-                {
-                    // a run takes an entity's entries whole (readers wait on this lock: no pass over the list per entry)
-                    if (list.Count == rows.Count)
-                    {
-                        _flushing.Remove(id);
-                        continue;
-                    }
-                    list.RemoveAll(new HashSet<Entry>(rows).Contains);
-                    if (list.Count == 0) _flushing.Remove(id);
-                }
+            // a run takes an entity's entries whole, and nothing adds to the generation being written: its entities are done
+            foreach (var (id, _) in run) _flushing.Remove(id);
             while (_flushNext < _flushOrder.Length && !_flushing.ContainsKey(_flushOrder[_flushNext])) _flushNext++;
         }
     }
