@@ -530,3 +530,67 @@ public sealed class RestartBenchTests
         }
     }
 }
+
+/// <summary>`chat listen` against a node process that is killed: what a profile remembers across both restarts.</summary>
+[Collection("chat-home")]
+public sealed class CliCrashTests : IAsyncLifetime
+{
+    private readonly string _home = Path.Combine(Path.GetTempPath(), "chat-home-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _data = TestNode.NewDataDirectory();
+
+    public Task InitializeAsync()
+    {
+        Environment.SetEnvironmentVariable("CHAT_HOME", _home);
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Environment.SetEnvironmentVariable("CHAT_HOME", null);
+        TestNode.TryDelete(_home);
+        TestNode.TryDelete(_data);
+        return Task.CompletedTask;
+    }
+
+    private static async Task<(int Code, string Out)> Chat(params string[] args)
+    {
+        var output = new StringWriter();
+        var code = await global::Chat.Cli.Program.Run(args, output);
+        return (code, output.ToString());
+    }
+
+    [Fact]
+    public async Task A_listen_after_a_node_crash_acknowledges_the_profiles_position_again_so_the_sender_gets_its_delivered_receipt()
+    {
+        // the node keeps acks in memory (docs/protocol.md 9.4): the crash below loses Bob's, and his next listen, which
+        // starts after the message he already printed, must acknowledge it again or Alice never hears it was delivered
+        int port;
+        string messageId;
+        await using (var node = await NodeProcess.StartAsync(_data))
+        {
+            port = node.Port;
+            var server = $"127.0.0.1:{port}";
+            var bobPhone = Phones.Next();
+            Assert.Equal(0, (await Chat("register", "--server", server, "--profile", "alice", "--name", "Alice", "--phone", Phones.Next())).Code);
+            Assert.Equal(0, (await Chat("register", "--server", server, "--profile", "bob", "--name", "Bob", "--phone", bobPhone)).Code);
+            var sent = await Chat("send", "--profile", "alice", "--to", bobPhone, "before the crash");
+            Assert.Equal(0, sent.Code);
+            messageId = sent.Out.Trim();
+            Assert.Equal(0, (await Chat("listen", "--profile", "bob", "--count", "1", "--timeout", "20")).Code);
+            var first = await Chat("listen", "--profile", "alice", "--count", "1", "--timeout", "20", "--json");
+            Assert.Equal(0, first.Code); // the ack reached the node: Alice's inbox holds the receipt
+            Assert.Equal("delivered", JsonDocument.Parse(first.Out.Trim()).RootElement.GetProperty("status").GetString());
+            await node.KillAsync();
+        }
+
+        await using var again = await NodeProcess.StartAsync(_data, port);
+        var quiet = await Chat("listen", "--profile", "bob", "--timeout", "2", "--json");
+        Assert.Equal(0, quiet.Code);
+        Assert.Equal("", quiet.Out.Trim()); // nothing new for Bob: his listen starts where the last one ended
+        var receipt = await Chat("listen", "--profile", "alice", "--count", "1", "--timeout", "20", "--json");
+        Assert.True(receipt.Code == 0, $"no receipt for Alice after the crash: {receipt.Out}");
+        var entry = JsonDocument.Parse(receipt.Out.Trim()).RootElement;
+        Assert.Equal("delivered", entry.GetProperty("status").GetString());
+        Assert.Equal(messageId, entry.GetProperty("id").GetString());
+    }
+}

@@ -102,6 +102,10 @@ internal sealed class ListenCommand(IAnsiConsole console, ProfileStore profiles)
 
             // Not awaited: stored entries are read below while they stream in (the entry buffer is bounded).
             var sync = client.SyncAsync(profile.LastSeq, stop.Token);
+            // The profile's position was acknowledged before it was saved, but a node that crashed since may have lost
+            // that ack, and with it the delivered receipts it issues (docs/protocol.md 9.4): acknowledge it once more,
+            // after the Sync that it needs (an ack counts up to the position of the connection's stream).
+            if (profile.LastSeq > 0) client.Ack(profile.LastSeq);
             _ = sync.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
 
             if (settings.Typing)
