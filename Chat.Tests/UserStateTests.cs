@@ -127,8 +127,8 @@ public sealed class UserStateTests
     public void Delivered_receipts_are_stored_in_any_order_once_per_key_and_leave_read_receipts_in_sequence()
     {
         var state = Registered(Ann);
-        StoreReceipts From(UserId by, long no, ReceiptStatus status = ReceiptStatus.Delivered) =>
-            new(Ann, by, new ReceiptBatch(Ann, no, status, [$"m{no}"], 7));
+        StoreReceipts From(UserId by, long no, ReceiptStatus status = ReceiptStatus.Delivered, long at = 7) =>
+            new(Ann, by, new ReceiptBatch(Ann, no, status, [$"m{no}"], at));
         // keyed (delivered) receipts: the later one first, then the earlier one; both are stored
         foreach (var key in new long[] { -22, -11 })
         {
@@ -148,9 +148,34 @@ public sealed class UserStateTests
         Assert.Empty(gap.Duplicates);
         state.Apply(state.DecideStoreReceipts([From(Bob, 1, ReceiptStatus.Read)], 0).Event!);
         Assert.NotNull(state.DecideStoreReceipts([From(Bob, 2, ReceiptStatus.Read)], 0).Event);
-        // keys are remembered for a while: one repeated after many later ones is stored again (a receipt twice)
-        for (var k = 1; k <= UserState.KeysRemembered; k++) state.Apply(state.DecideStoreReceipts([From(Bob, -100 - k)], 0).Event!);
+        // keys are remembered for a while: one repeated after many later ones, stored after its window, is stored again
+        for (var k = 1; k <= UserState.KeysRemembered; k++)
+            state.Apply(state.DecideStoreReceipts([From(Bob, -100 - k, at: 7 + UserState.KeyWindowMs)], 0).Event!);
         Assert.NotNull(state.DecideStoreReceipts([From(Bob, -22)], 0).Event);
+    }
+
+    [Fact]
+    public void Every_delivered_receipt_a_post_to_the_largest_group_brings_is_known_when_repeated_also_after_a_snapshot()
+    {
+        // 1,024 members acknowledge one post within a second; their receipts are retried until confirmed (a lost
+        // confirmation, a restart of the poster's inbox): each repeat must be recognised, not stored a second time
+        var state = Registered(Ann);
+        const long at = 1_767_225_600_000;
+        const int members = 1024;
+        StoreReceipts From(int member) => new(Ann, new UserId($"u{member:D16}"), new ReceiptBatch(Ann, -member, ReceiptStatus.Delivered, ["m1"], at + member));
+        for (var m = 1; m <= members; m += 8)
+            state.Apply(state.DecideStoreReceipts(Enumerable.Range(m, 8).Select(From).ToList(), at + m).Event!);
+        var entries = state.LastSeq;
+        var repeats = Enumerable.Range(1, members).Select(From).ToList();
+        var again = state.DecideStoreReceipts(repeats, at + 5_000);
+        Assert.Null(again.Event);
+        Assert.Equal(members, again.Duplicates.Count);
+
+        var restored = UserState.FromSnapshot(state.ToSnapshot());
+        var afterRestart = restored.DecideStoreReceipts(repeats, at + 10_000);
+        Assert.Null(afterRestart.Event);
+        Assert.Equal(members, afterRestart.Duplicates.Count);
+        Assert.Equal(entries, restored.LastSeq);
     }
 
     [Fact]

@@ -489,53 +489,87 @@ public sealed class UserState
     /// Delivered receipts are numbered with a random negative key instead of the next number to their sender: the ack
     /// that issues them is not written (<see cref="Acknowledged"/>), so after a crash the entity could not know which
     /// numbers it had used. The sender takes them in any order and recognises a repeat by its key
-    /// (<see cref="KeysRemembered"/> of them). Read receipts, which are written, keep the numbered sequence.
+    /// (those of the last <see cref="KeyWindowMs"/>, <see cref="KeysRemembered"/> to <see cref="KeysRememberedMost"/>). Read
+    /// receipts, which are written, keep the numbered sequence.
     /// </summary>
     public static bool IsKeyed(long batchNo) => batchNo < 0;
 
     private static long NewBatchKey() => -Random.Shared.NextInt64(1, long.MaxValue);
 
     /// <summary>
-    /// How many keys of delivered receipts stored lately the inbox remembers: a repeat of one (its confirmation was
-    /// lost) is a duplicate. Keys are 63 random bits, so they are told apart without their issuers.
+    /// How many keys of delivered receipts stored lately the inbox remembers at least: a repeat of one (its confirmation
+    /// was lost) is a duplicate. Keys are 63 random bits, so they are told apart without their issuers.
     /// </summary>
     public const int KeysRemembered = 128;
 
-    private long[]? _keys; // a ring of the latest keys (1 KiB), made with the first: most entities never store a receipt
+    /// <summary>
+    /// The most keys remembered. The ring grows (doubling) rather than forget a key stored less than
+    /// <see cref="KeyWindowMs"/> earlier: one post to a group of 1,024 members brings its poster 1,024 delivered receipts
+    /// at once, and a repeat of any of them (retried every 5 s until confirmed) must still be known.
+    /// </summary>
+    public const int KeysRememberedMost = 4096;
+
+    /// <summary>How long a stored key is kept before the ring may forget it (receipt times, milliseconds).</summary>
+    public const long KeyWindowMs = 120_000;
+
+    // a ring of the latest keys, oldest at _nextKey, with the time each was stored (0: restored from a snapshot, age
+    // unknown, forgotten first); made with the first key: most entities never store a receipt
+    private long[]? _keys;
+    private long[]? _keyAt;
     private int _nextKey;
 
-    private bool KeyStored(long key)
-    {
-        if (_keys is null) return false;
-        foreach (var k in _keys)
-            if (k == key) return true;
-        return false;
-    }
+    private bool KeyStored(long key) => _keys is not null && _keys.AsSpan().Contains(key);
 
     /// <summary>The remembered keys, oldest first (kept in snapshots, so a repeat is still known after a restart).</summary>
     private long[]? RememberedKeys()
     {
         if (_keys is null) return null;
-        var keys = new List<long>(KeysRemembered);
-        for (var i = 0; i < KeysRemembered; i++)
-            if (_keys[(_nextKey + i) % KeysRemembered] is var k && k != 0) keys.Add(k);
+        var keys = new List<long>(_keys.Length);
+        for (var i = 0; i < _keys.Length; i++)
+            if (_keys[(_nextKey + i) % _keys.Length] is var k && k != 0) keys.Add(k);
         return [.. keys];
     }
 
     private void RestoreKeys(IReadOnlyList<long> oldestFirst)
     {
-        _keys = new long[KeysRemembered];
-        var from = Math.Max(0, oldestFirst.Count - KeysRemembered);
+        var size = Math.Min(KeysRememberedMost, Math.Max(KeysRemembered, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)oldestFirst.Count)));
+        _keys = new long[size];
+        _keyAt = new long[size];
+        var from = Math.Max(0, oldestFirst.Count - size);
         for (var i = from; i < oldestFirst.Count; i++) _keys[i - from] = oldestFirst[i];
-        _nextKey = (oldestFirst.Count - from) % KeysRemembered;
+        _nextKey = (oldestFirst.Count - from) % size;
     }
 
-    private void RememberKey(long key)
+    private void RememberKey(long key, long at)
     {
         if (KeyStored(key)) return;
-        _keys ??= new long[KeysRemembered];
+        if (_keys is null)
+        {
+            _keys = new long[KeysRemembered];
+            _keyAt = new long[KeysRemembered];
+        }
+        else if (_keys[_nextKey] != 0 && _keyAt![_nextKey] is var oldest && oldest != 0 && at - oldest < KeyWindowMs
+                 && _keys.Length < KeysRememberedMost)
+            GrowKeys();
         _keys[_nextKey] = key;
-        _nextKey = (_nextKey + 1) % KeysRemembered;
+        _keyAt![_nextKey] = at;
+        _nextKey = (_nextKey + 1) % _keys.Length;
+    }
+
+    /// <summary>Doubles the ring, oldest first from its start, the free half after them.</summary>
+    private void GrowKeys()
+    {
+        var n = _keys!.Length;
+        var keys = new long[n * 2];
+        var at = new long[n * 2];
+        var older = n - _nextKey;
+        Array.Copy(_keys, _nextKey, keys, 0, older);
+        Array.Copy(_keys, 0, keys, older, _nextKey);
+        Array.Copy(_keyAt!, _nextKey, at, 0, older);
+        Array.Copy(_keyAt!, 0, at, older, _nextKey);
+        _keys = keys;
+        _keyAt = at;
+        _nextKey = n;
     }
 
     /// <summary>Delivered receipts (keyed) issued and not yet confirmed by their senders: written with the ack when the entity stops.</summary>
@@ -651,7 +685,7 @@ public sealed class UserState
                 for (var i = 0; i < r.Sources.Count; i++)
                 {
                     var source = r.Sources[i];
-                    if (IsKeyed(source.BatchNo)) RememberKey(source.BatchNo);
+                    if (IsKeyed(source.BatchNo)) RememberKey(source.BatchNo, r.Entry switch { InboxReceipt one => one.At, InboxReceiptSet set => set.At, _ => 0 });
                     else _lastBatchFrom[source.By] = Math.Max(_lastBatchFrom.GetValueOrDefault(source.By), source.BatchNo);
                 }
                 break;
