@@ -27,6 +27,9 @@ public abstract class DurableOrderActor : UntypedPersistentActor
     private bool _stopping;
     private readonly Queue<(long After, Action Run)> _afterDurable = new();
 
+    /// <summary>True once <see cref="StopWhenDurable"/> came: the entity stops when its writes are done.</summary>
+    protected bool Stopping => _stopping;
+
     /// <summary>Handles <see cref="StopWhenDurable"/>: stops now if nothing is being written, else after the last write.</summary>
     protected void StopOnceDurable()
     {

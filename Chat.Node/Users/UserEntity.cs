@@ -113,6 +113,15 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
 
     protected override void OnCommand(object message)
     {
+        if (Stopping && message is DeliverText or StoreReceipts or DeliverGroupEntry)
+        {
+            // Told straight to this entity after it was asked to stop, by a sender that holds its route: through the
+            // region, which holds it for the next incarnation. Taken here, it would be written, and writes that keep
+            // coming would put off the stop (a hand-off) for as long as they come. The sender also tells it again
+            // when it hears of the stop; the next incarnation keeps one copy.
+            _users.Forward(message);
+            return;
+        }
         switch (message)
         {
             case DeliverText cmd: OnDeliver(cmd); break;
