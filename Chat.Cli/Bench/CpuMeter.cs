@@ -14,11 +14,17 @@ internal sealed class CpuMeter
     private readonly int? _serverPid;
     private readonly TimeSpan _clientStart;
     private readonly double? _serverStart;
+    private readonly int _gcsStart;
+    private readonly TimeSpan _pausedStart;
+    private readonly long _allocatedStart;
 
     private CpuMeter(int? serverPid)
     {
         _serverPid = serverPid;
         _serverStart = serverPid is { } pid ? ProcessSeconds(pid) : null;
+        _gcsStart = GC.CollectionCount(0);
+        _pausedStart = GC.GetTotalPauseDuration();
+        _allocatedStart = GC.GetTotalAllocatedBytes();
         _clientStart = Process.GetCurrentProcess().TotalProcessorTime;
     }
 
@@ -33,7 +39,8 @@ internal sealed class CpuMeter
     {
         var client = (Process.GetCurrentProcess().TotalProcessorTime - _clientStart).TotalSeconds;
         double? server = _serverPid is { } pid && _serverStart is { } before && ProcessSeconds(pid) is { } after ? after - before : null;
-        return new CpuUse(client, server);
+        return new CpuUse(client, server, GC.CollectionCount(0) - _gcsStart, (GC.GetTotalPauseDuration() - _pausedStart).TotalMilliseconds,
+            GC.GetTotalAllocatedBytes() - _allocatedStart);
     }
 
     /// <summary>User plus system CPU time of a process so far, from /proc/PID/stat (Linux); null when it cannot be read.</summary>
@@ -70,17 +77,24 @@ internal sealed class CpuMeter
     }
 }
 
-/// <summary>CPU seconds of the load generator and (when its pid was given) of the node over a measured phase.</summary>
-internal readonly record struct CpuUse(double ClientSeconds, double? ServerSeconds)
+/// <summary>
+/// CPU seconds of the load generator and (when its pid was given) of the node over a measured phase, and the generator's
+/// own collections: how often it stopped itself (a message due or arriving then waits with it), for how long in all, and
+/// what it allocated.
+/// </summary>
+internal readonly record struct CpuUse(double ClientSeconds, double? ServerSeconds, int ClientGcs = 0, double ClientGcPauseMs = 0, long ClientAllocated = 0)
 {
     /// <summary>
-    /// Adds <c>client_cpu_s</c> and <c>client_cpu_us_per_UNIT</c> for each unit, then the same for the server when it
-    /// was measured.
+    /// Adds <c>client_cpu_s</c>, <c>client_cpu_us_per_UNIT</c> for each unit, <c>client_gcs</c>, <c>client_gc_pause_ms</c>
+    /// and <c>client_alloc_bytes_per_UNIT</c>, then the CPU figures for the server when it was measured.
     /// </summary>
     public BenchResult AddTo(BenchResult result, params (string Unit, long Count)[] per)
     {
         result.Add("client_cpu_s", Math.Round(ClientSeconds, 3));
         foreach (var (unit, count) in per) result.Add($"client_cpu_us_per_{unit}", PerUnit(ClientSeconds, count));
+        result.Add("client_gcs", ClientGcs);
+        result.Add("client_gc_pause_ms", Math.Round(ClientGcPauseMs, 1));
+        foreach (var (unit, count) in per) result.Add($"client_alloc_bytes_per_{unit}", count > 0 ? ClientAllocated / count : 0);
         if (ServerSeconds is not { } server) return result;
         result.Add("server_cpu_s", Math.Round(server, 3));
         foreach (var (unit, count) in per) result.Add($"server_cpu_us_per_{unit}", PerUnit(server, count));

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Net.Sockets;
 using Chat.Protocol;
 
@@ -24,6 +25,16 @@ internal sealed class LeanLink : IAsyncDisposable
     {
         void OnFrame(LeanLink link, Frame frame);
         void OnBatchEnd(LeanLink link);
+    }
+
+    /// <summary>
+    /// A reader that takes each frame's payload (the MessagePack <c>[opcode, fields]</c>, valid only during the call)
+    /// instead of a decoded frame: it reads the few fields it needs where they lie, so the generator makes no objects per
+    /// frame and does not collect (and pause) while it measures. <see cref="IReader.OnFrame"/> is not called.
+    /// </summary>
+    public interface IPayloadReader : IReader
+    {
+        void OnPayload(LeanLink link, ReadOnlyMemory<byte> payload);
     }
 
     private readonly Socket _socket;
@@ -132,19 +143,42 @@ internal sealed class LeanLink : IAsyncDisposable
 
     private async Task ReceiveLoopAsync(IReader reader)
     {
+        var payloads = reader as IPayloadReader;
         try
         {
             while (true)
             {
-                var buffered = new ReadOnlySequence<byte>(_in, 0, _filled);
                 var any = false;
-                while (FrameCodec.TryRead(ref buffered, _maxFrameBytes, out var frame))
+                int kept;
+                if (payloads is not null)
                 {
-                    reader.OnFrame(this, frame);
-                    any = true;
+                    var at = 0;
+                    while (_filled - at >= 4)
+                    {
+                        var length = BinaryPrimitives.ReadUInt32BigEndian(_in.AsSpan(at));
+                        if (length == 0 || length > (uint)_maxFrameBytes) return; // not a frame: the connection is unusable
+                        if (_filled - at - 4 < (int)length) break;
+                        payloads.OnPayload(this, new ReadOnlyMemory<byte>(_in, at + 4, (int)length));
+                        at += 4 + (int)length;
+                        any = true;
+                    }
+                    kept = _filled - at;
+                }
+                else
+                {
+                    var buffered = new ReadOnlySequence<byte>(_in, 0, _filled);
+                    while (FrameCodec.TryRead(ref buffered, _maxFrameBytes, out var frame))
+                    {
+                        reader.OnFrame(this, frame);
+                        any = true;
+                    }
+                    kept = (int)buffered.Length;
                 }
                 if (any) reader.OnBatchEnd(this);
-                if (!await ReceiveMoreAsync(buffered, CancellationToken.None)) return;
+                // awaited here rather than in a method of its own: one state machine for the whole loop, not one per read
+                KeepForNextRead(kept);
+                var n = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None, CancellationToken.None);
+                if (!Received(n)) return;
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or FrameViolationException) { /* closed */ }
@@ -153,11 +187,21 @@ internal sealed class LeanLink : IAsyncDisposable
     /// <summary>Keeps the undecoded rest of the buffer and reads more after it; false when the connection closed.</summary>
     private async ValueTask<bool> ReceiveMoreAsync(ReadOnlySequence<byte> rest, CancellationToken ct)
     {
-        var kept = (int)rest.Length;
+        KeepForNextRead((int)rest.Length);
+        return Received(await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None, ct));
+    }
+
+    /// <summary>Moves the last <paramref name="kept"/> bytes (a frame not whole yet) to the start; grows a full buffer.</summary>
+    private void KeepForNextRead(int kept)
+    {
         if (kept > 0 && kept != _filled) Buffer.BlockCopy(_in, _filled - kept, _in, 0, kept);
         _filled = kept;
         if (_filled == _in.Length) Array.Resize(ref _in, _in.Length * 2); // a frame larger than the buffer
-        var n = await _socket.ReceiveAsync(_in.AsMemory(_filled), SocketFlags.None, ct);
+    }
+
+    /// <summary>Counts <paramref name="n"/> bytes read; false when the connection closed.</summary>
+    private bool Received(int n)
+    {
         _filled += n;
         // a read that filled the buffer likely left more waiting: read more at a time from now on
         if (_filled == _in.Length && _in.Length < MaxReceiveBytes) Array.Resize(ref _in, _in.Length * 2);
