@@ -5,7 +5,7 @@ using Chat.Protocol;
 namespace Chat.Tests;
 
 /// <summary>
-/// The node runs on the server garbage collector, a heap per processor, each heap's young generation capped at 8 MiB,
+/// The node runs on the server garbage collector, a heap per processor, each heap's young generation capped at 16 MiB,
 /// unless its environment sets any of the collector's settings (docs/operations.md, "Garbage collection and latency").
 /// </summary>
 public sealed class CollectorSettingsTests
@@ -27,10 +27,10 @@ public sealed class CollectorSettingsTests
             var environ = Environ(node.Pid);
             Assert.Equal("1", environ["DOTNET_gcServer"]);
             Assert.Equal($"0x{Environment.ProcessorCount:x}", environ["DOTNET_GCHeapCount"]);
-            Assert.Equal("0x800000", environ["DOTNET_GCGen0MaxBudget"]);
+            Assert.Equal("0x1000000", environ["DOTNET_GCGen0MaxBudget"]);
             // and the runtime took them: the node says how it collects
             var heaps = Environment.ProcessorCount == 1 ? "1 heap" : $"{Environment.ProcessorCount} heaps";
-            Assert.Contains($"garbage collector: server, {heaps}, young generation up to 8 MiB each", lines);
+            Assert.Contains($"garbage collector: server, {heaps}, young generation up to 16 MiB each", lines);
             // the program started again is the node that serves, signals included
             await using (var client = await ChatClient.ConnectAsync("127.0.0.1", node.Port))
             {
