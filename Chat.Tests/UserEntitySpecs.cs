@@ -107,6 +107,27 @@ public sealed class UserEntitySpecs : TestKit
     }
 
     [Fact]
+    public void An_ack_past_the_end_of_the_inbox_does_not_acknowledge_the_entries_that_later_take_those_numbers()
+    {
+        // a device whose stored position is past the inbox's end (the node's data restored from an older backup) acks it
+        // again: only what is stored now counts, and a later text gets its delivered receipt only once it is acknowledged
+        var users = CreateTestProbe();
+        var ann = Sys.ActorOf(UserEntity.Props(Ann.Value, _settings with { ReceiptRetryInterval = TimeSpan.FromMinutes(5) },
+            TimeProvider.System, users.Ref));
+        var ids = CreateAnnWithTextsFromBob(ann, 1);
+        ann.Tell(new Acknowledge(Ann, 5));
+        Assert.Equal(ids, users.ExpectMsg<StoreReceipts>().Batch.MessageIds);
+        ann.Tell(new DeliverText(Ann, Bob, "c2", "t2", 2), TestActor);
+        var later = ExpectMsg<TextAccepted>().MessageId;
+        ann.Tell(new Acknowledge(Ann, 1)); // any ack after it (here one already counted) decides what is wanted
+        ann.Tell(new DescribeUser(Ann), TestActor);
+        ExpectMsg<UserDescription>();
+        users.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        ann.Tell(new Acknowledge(Ann, 2));
+        Assert.Equal([later], users.ExpectMsg<StoreReceipts>().Batch.MessageIds);
+    }
+
+    [Fact]
     public void Receipts_go_straight_to_the_senders_entity_once_it_confirmed_all_issued_to_it_and_through_the_region_again_when_it_stops()
     {
         var users = CreateTestProbe();

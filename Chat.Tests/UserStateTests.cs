@@ -171,11 +171,39 @@ public sealed class UserStateTests
         Assert.Null(again.Event);
         Assert.Equal(members, again.Duplicates.Count);
 
-        var restored = UserState.FromSnapshot(state.ToSnapshot());
+        var restored = UserState.FromSnapshot(state.ToSnapshot(), takenAt: at + 2_000);
         var afterRestart = restored.DecideStoreReceipts(repeats, at + 10_000);
         Assert.Null(afterRestart.Event);
         Assert.Equal(members, afterRestart.Duplicates.Count);
         Assert.Equal(entries, restored.LastSeq);
+
+        // the poster's next post a few seconds later brings 1,024 new receipts: the restored keys, stored seconds before
+        // the restart, are still young and still known
+        StoreReceipts Next(int member) => new(Ann, new UserId($"u{member:D16}"), new ReceiptBatch(Ann, -10_000 - member, ReceiptStatus.Delivered, ["m2"], at + 20_000));
+        for (var m = 1; m <= members; m += 8)
+            restored.Apply(restored.DecideStoreReceipts(Enumerable.Range(m, 8).Select(Next).ToList(), at + 20_000).Event!);
+        var stillKnown = restored.DecideStoreReceipts(repeats, at + 25_000);
+        Assert.Null(stillKnown.Event);
+        Assert.Equal(members, stillKnown.Duplicates.Count);
+    }
+
+    [Fact]
+    public void A_delivered_receipt_that_comes_late_is_remembered_from_when_it_was_stored_not_from_when_it_was_issued()
+    {
+        // a receipt issued ten minutes ago and resent after its issuer stopped is stored now; a burst of receipts right
+        // after must not push it out as if it were old, or its next repeat would be stored a second time
+        var state = Registered(Ann);
+        const long now = 1_767_225_600_000;
+        StoreReceipts Receipt(long key, long issued) => new(Ann, new UserId($"u{-key:D16}"), new ReceiptBatch(Ann, key, ReceiptStatus.Delivered, [$"m{-key}"], issued));
+        for (var k = 1; k < UserState.KeysRemembered; k++) // older receipts, stored five minutes ago
+            state.Apply(state.DecideStoreReceipts([Receipt(-k, now - 300_000)], now - 300_000).Event!);
+        var late = Receipt(-1_000, now - 600_000);
+        state.Apply(state.DecideStoreReceipts([late], now).Event!);
+        for (var k = 1; k <= UserState.KeysRemembered; k++)
+            state.Apply(state.DecideStoreReceipts([Receipt(-2_000 - k, now + 10_000)], now + 10_000).Event!);
+        var again = state.DecideStoreReceipts([late], now + 15_000);
+        Assert.Null(again.Event);
+        Assert.Single(again.Duplicates);
     }
 
     [Fact]

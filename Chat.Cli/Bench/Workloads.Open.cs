@@ -401,7 +401,7 @@ public static partial class Workloads
             for (var i = 0; i < messageIds.Count; i++)
             {
                 var id = messageIds[i];
-                var bytes = id.Length <= 64 ? utf8[..System.Text.Encoding.UTF8.GetBytes(id, utf8)] : System.Text.Encoding.UTF8.GetBytes(id);
+                var bytes = System.Text.Encoding.UTF8.GetMaxByteCount(id.Length) <= utf8.Length ? utf8[..System.Text.Encoding.UTF8.GetBytes(id, utf8)] : System.Text.Encoding.UTF8.GetBytes(id);
                 if (named.Add(Fnv1a(bytes))) _receipts.Increment();
                 else Interlocked.Increment(ref _duplicateReceipts);
             }

@@ -91,8 +91,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     {
         switch (message)
         {
-            case SnapshotOffer { Snapshot: UserSnapshot snapshot }:
-                _state = UserState.FromSnapshot(snapshot, Math.Min(_settings.OfflineTail, _settings.InboxTail));
+            case SnapshotOffer { Snapshot: UserSnapshot snapshot } offer:
+                _state = UserState.FromSnapshot(snapshot, Math.Min(_settings.OfflineTail, _settings.InboxTail),
+                    new DateTimeOffset(DateTime.SpecifyKind(offer.Metadata.Timestamp, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
                 _heldOnline = true;
                 HoldTail(); // no session yet: the offline tail
                 break;
@@ -647,7 +648,9 @@ public sealed partial class UserEntity : Chat.Node.Persistence.DurableOrderActor
     /// </summary>
     private void OnAck(Acknowledge cmd)
     {
-        _ackWanted = Math.Max(_ackWanted, cmd.UpTo);
+        // never beyond what is stored now: a device whose position is past the inbox's end (data lost or restored from an
+        // older backup) must not acknowledge the entries that later take those numbers before it has them
+        _ackWanted = Math.Max(_ackWanted, Math.Min(cmd.UpTo, _durableSeq));
         // decided after the messages already waiting for this entity: acks that arrive together make one receipt batch
         if (_ackPumpQueued) return;
         _ackPumpQueued = true;

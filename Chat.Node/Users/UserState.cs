@@ -420,6 +420,7 @@ public sealed class UserState
         // once per receipt a sender is sent: the lists of duplicates and deferred batches are made only when needed, and
         // the last batch accepted from an issuer is found among those accepted so far (a few) rather than in a dictionary
         List<StoreReceipts>? duplicates = null, deferred = null;
+        _receiptsDecidedAt = now;
         var ids = 0;
         var accepted = new List<StoreReceipts>(cmds.Count);
         for (var c = 0; c < cmds.Count; c++) // indexed: a foreach through the interface boxes an enumerator
@@ -517,6 +518,8 @@ public sealed class UserState
     private long[]? _keys;
     private long[]? _keyAt;
     private int _nextKey;
+    private long _newestKeyAt;
+    private long _receiptsDecidedAt; // the local time of the last receipts decided here (0 while replaying)
 
     private bool KeyStored(long key) => _keys is not null && _keys.AsSpan().Contains(key);
 
@@ -530,19 +533,30 @@ public sealed class UserState
         return [.. keys];
     }
 
-    private void RestoreKeys(IReadOnlyList<long> oldestFirst)
+    /// <param name="storedBy">When the snapshot was taken (milliseconds): every key in it was stored by then, and is kept
+    /// for <see cref="KeyWindowMs"/> from that time at least (0: unknown, forgotten first).</param>
+    private void RestoreKeys(IReadOnlyList<long> oldestFirst, long storedBy)
     {
         var size = Math.Min(KeysRememberedMost, Math.Max(KeysRemembered, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)oldestFirst.Count)));
         _keys = new long[size];
         _keyAt = new long[size];
         var from = Math.Max(0, oldestFirst.Count - size);
-        for (var i = from; i < oldestFirst.Count; i++) _keys[i - from] = oldestFirst[i];
+        for (var i = from; i < oldestFirst.Count; i++)
+        {
+            _keys[i - from] = oldestFirst[i];
+            _keyAt[i - from] = storedBy;
+        }
         _nextKey = (oldestFirst.Count - from) % size;
+        _newestKeyAt = storedBy;
     }
 
     private void RememberKey(long key, long at)
     {
         if (KeyStored(key)) return;
+        // a receipt's time is when its issuer made it; one that comes late (resent after a stop) is still stored now:
+        // it is kept from the time it was decided here (while replaying, its own time), and no older than the newest key
+        at = Math.Max(at, Math.Max(_receiptsDecidedAt, _newestKeyAt));
+        _newestKeyAt = at;
         if (_keys is null)
         {
             _keys = new long[KeysRemembered];
@@ -957,7 +971,7 @@ public sealed class UserState
 
     /// <param name="tail">Newest entries held in memory. A snapshot written before tails (<see cref="UserSnapshot.TailOnly"/>
     /// false) holds the whole inbox: what is older than the tail is owed to the journal (<see cref="CarryOwed"/>).</param>
-    public static UserState FromSnapshot(UserSnapshot s, int tail = int.MaxValue)
+    public static UserState FromSnapshot(UserSnapshot s, int tail = int.MaxValue, long takenAt = 0)
     {
         var state = new UserState(tail)
         {
@@ -1016,7 +1030,7 @@ public sealed class UserState
         foreach (var (k, v) in s.GroupCursors ?? new Dictionary<string, long>()) state._groupCursor[new GroupId(k)] = v;
         foreach (var (k, v) in s.Groups ?? new Dictionary<string, string>()) state._groups[new GroupId(k)] = v;
         state._outbox.AddRange(s.Outbox);
-        if (s.ReceiptKeys is { Count: > 0 } receiptKeys) state.RestoreKeys(receiptKeys);
+        if (s.ReceiptKeys is { Count: > 0 } receiptKeys) state.RestoreKeys(receiptKeys, takenAt);
         foreach (var (k, v) in s.LastBatchTo) state._lastBatchTo[new UserId(k)] = v;
         foreach (var (k, v) in s.LastBatchFrom) state._lastBatchFrom[new UserId(k)] = v;
         return state;
