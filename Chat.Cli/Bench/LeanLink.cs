@@ -181,7 +181,8 @@ internal sealed class LeanLink : IAsyncDisposable
                 if (!Received(n)) return;
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or FrameViolationException) { /* closed */ }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or FrameViolationException
+                                       or MessagePack.MessagePackSerializationException) { /* closed, or not a frame the bench reads */ }
     }
 
     /// <summary>Keeps the undecoded rest of the buffer and reads more after it; false when the connection closed.</summary>
