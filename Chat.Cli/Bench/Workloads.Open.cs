@@ -192,7 +192,7 @@ public static partial class Workloads
             for (var k = 0; k < _total && !ct.IsCancellationRequested; k++)
             {
                 var due = Due(k);
-                SleepUntil(due);
+                DueTimeWait.Until(due);
                 if (k == _warm) Volatile.Write(ref _cpu, CpuMeter.Start(_o.ServerPid));
                 _o.OnDue?.Invoke(k);
                 var now = Stopwatch.GetTimestamp();
@@ -220,21 +220,6 @@ public static partial class Workloads
                     Interlocked.Increment(ref _refused); // the connection is gone: this one is not sent
                 }
                 Volatile.Write(ref _sent, k + 1);
-            }
-        }
-
-        /// <summary>
-        /// Sleeps until <paramref name="due"/>. The wake-up is the system's sleep, about a millisecond: a message can go
-        /// out up to that late, which counts in its latency and shows in send_lag_ms.
-        /// </summary>
-        private static void SleepUntil(long due)
-        {
-            while (true)
-            {
-                var left = due - Stopwatch.GetTimestamp();
-                if (left <= 0) return;
-                var ms = left * 1000 / Stopwatch.Frequency;
-                Thread.Sleep(ms > 2 ? (int)Math.Min(ms - 1, 1000) : 1);
             }
         }
 
