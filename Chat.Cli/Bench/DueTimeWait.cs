@@ -55,7 +55,7 @@ internal static class DueTimeWait
     }
 
     /// <summary>The fallback: whole-millisecond sleeps, each ending up to a millisecond after the due time.</summary>
-    internal static void UntilByMilliseconds(long due)
+    private static void UntilByMilliseconds(long due)
     {
         while (true)
         {
