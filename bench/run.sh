@@ -3,6 +3,8 @@
 # twice with its defaults, and prints one JSON line per run. Bounded: each run stops by itself.
 #   bench/run.sh                 # all workloads
 #   bench/run.sh direct offline  # some of them
+#   bench/run.sh floor           # window 1 and the open loop against bench/tools/FloorServer (nothing stored, no
+#                                # actors): the host's floor, to read the node's figures against (not in the default)
 # Extra flags for every run can be given in BENCH_FLAGS (e.g. BENCH_FLAGS="--timeout 120"), and for the node
 # in NODE_FLAGS (e.g. NODE_FLAGS="--config other.conf").
 set -euo pipefail
@@ -52,6 +54,24 @@ for w in "${workloads[@]}"; do
       echo "# node restarted; chat bench restart --phase check --server $server (run $run)" >&2
       "$chat" bench restart --phase check --server "$server" --server-pid "$pid" --state "$data/accounts-$run.txt" --json ${BENCH_FLAGS:-} | tail -n 1
     done
+    continue
+  fi
+  if [ "$w" = floor ]; then
+    dotnet build -c Release bench/tools/FloorServer -v quiet -nologo >/dev/null
+    flog=$(mktemp)
+    # frames handled on the socket engine's thread: the cheapest way .NET offers, so the lowest floor
+    DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 bench/tools/FloorServer/bin/Release/net10.0/FloorServer >"$flog" 2>&1 &
+    fpid=$!
+    for _ in $(seq 1 100); do grep -q '^listening on' "$flog" && break; sleep 0.1; done
+    fserver=$(grep -m1 '^listening on' "$flog" | awk '{print $3}')
+    for shape in "direct --window 1" "open --rate 1000 --users 2000 --duration 20" "open --rate 6000 --users 2000 --duration 20"; do
+      for run in 1 2; do
+        echo "# floor server (pid $fpid): chat bench $shape --server $fserver --server-pid $fpid ${BENCH_FLAGS:-} (run $run)" >&2
+        # shellcheck disable=SC2086 # the shape is words
+        "$chat" bench $shape --server "$fserver" --server-pid "$fpid" --json ${BENCH_FLAGS:-} | tail -n 1 || true
+      done
+    done
+    kill "$fpid"; wait "$fpid" 2>/dev/null || true; rm -f "$flog"
     continue
   fi
   if [ "$w" = open ]; then

@@ -8,11 +8,15 @@ using Chat.Protocol;
 // frames on the same kind of sockets, with nothing stored, no actors, and every frame handled on the thread that read
 // it. What `chat bench --server-pid` reports against it is the floor of the TCP edge and the codec (the kernel's work
 // per segment and per wake-up, .NET's socket engine, MessagePack) under the node's CPU per message.
-//   dotnet run -c Release --project bench/tools/FloorServer        (prints "listening on 127.0.0.1:PORT")
+//   DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 dotnet run -c Release --project bench/tools/FloorServer
+// prints "listening on 127.0.0.1:PORT". With that variable frames are handled on the socket engine's thread (the
+// lowest floor); without it each read goes on to a thread-pool thread, as the node's do. bench/run.sh floor runs it.
 var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 listener.Bind(new IPEndPoint(IPAddress.Loopback, args.Length > 0 ? int.Parse(args[0]) : 0));
 listener.Listen(4096);
 Console.WriteLine($"listening on {listener.LocalEndPoint}");
+Console.WriteLine(Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1"
+    ? "frames handled on the socket engine's thread" : "frames handled on thread-pool threads");
 while (true)
 {
     var socket = await listener.AcceptAsync();
