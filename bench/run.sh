@@ -37,11 +37,16 @@ start_node() {
   server=$(grep -m1 '^listening on' "$log" | awk '{print $3}')
   [ -n "$server" ] || { echo "node did not start:" >&2; cat "$log" >&2; exit 1; }
 }
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data" "$log" "$conf"; }
+pid=""; fpid=""; flog=""
+cleanup() {
+  for p in $pid $fpid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$data" "$log" "$conf" $flog
+}
 trap cleanup EXIT
-start_node
+# the floor needs no node: one idling beside it would share its cores
+for w in "${workloads[@]}"; do [ "$w" = floor ] || { start_node; break; }; done
 
-echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, node pid $pid at $server" >&2
+echo "# $(date -u +%FT%TZ) $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB${pid:+, node pid $pid at $server}" >&2
 for w in "${workloads[@]}"; do
   if [ "$w" = restart ]; then
     # 10,000 users with history; the node is stopped and started again on the same data;
@@ -63,15 +68,16 @@ for w in "${workloads[@]}"; do
     DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 bench/tools/FloorServer/bin/Release/net10.0/FloorServer >"$flog" 2>&1 &
     fpid=$!
     for _ in $(seq 1 100); do grep -q '^listening on' "$flog" && break; sleep 0.1; done
-    fserver=$(grep -m1 '^listening on' "$flog" | awk '{print $3}')
-    for shape in "direct --window 1" "open --rate 1000 --users 2000 --duration 20" "open --rate 6000 --users 2000 --duration 20"; do
+    fserver=$(grep -m1 '^listening on' "$flog" | awk '{print $3}') || true
+    [ -n "$fserver" ] || { echo "floor server did not start:" >&2; cat "$flog" >&2; exit 1; }
+    for shape in "direct --window 1 --messages 1000" "open --rate 1000 --users 2000 --duration 20" "open --rate 6000 --users 2000 --duration 20"; do
       for run in 1 2; do
         echo "# floor server (pid $fpid): chat bench $shape --server $fserver --server-pid $fpid ${BENCH_FLAGS:-} (run $run)" >&2
         # shellcheck disable=SC2086 # the shape is words
         "$chat" bench $shape --server "$fserver" --server-pid "$fpid" --json ${BENCH_FLAGS:-} | tail -n 1 || true
       done
     done
-    kill "$fpid"; wait "$fpid" 2>/dev/null || true; rm -f "$flog"
+    kill "$fpid" 2>/dev/null || true; wait "$fpid" 2>/dev/null || true; fpid=""
     continue
   fi
   if [ "$w" = open ]; then

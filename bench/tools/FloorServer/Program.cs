@@ -31,7 +31,7 @@ sealed class User(string id, string name, string phone)
     public readonly object Gate = new();
     public long LastSeq;
     public readonly Queue<(long Seq, User From, string MessageId)> Unacked = new();
-    public volatile Connection? Online;
+    public Connection? Online; // read under Gate when writing entries; cleared with CompareExchange
 }
 
 sealed class Connection(Socket socket)
@@ -40,10 +40,11 @@ sealed class Connection(Socket socket)
     private readonly ArrayBufferWriter<byte> _out = new(4096);
     private readonly object _writeGate = new();
     private User? _user;
+    private const int BufferBytes = 64 * 1024;
 
     public async Task RunAsync()
     {
-        var buffer = new byte[64 * 1024];
+        var buffer = new byte[BufferBytes];
         int filled = 0;
         try
         {
@@ -60,10 +61,14 @@ sealed class Connection(Socket socket)
                 Flush();
             }
         }
-        catch (SocketException) { }
+        catch (Exception e) when (e is SocketException or FrameViolationException or InvalidCastException or NullReferenceException)
+        {
+            // a peer gone, a frame it cannot read, or a frame before Login: the connection ends (the node would answer
+            // with an Error first; the bench never does any of these)
+        }
         finally
         {
-            if (_user is { } u && u.Online == this) u.Online = null;
+            if (_user is { } u) Interlocked.CompareExchange(ref u.Online, null, this);
             _socket.Dispose();
         }
     }
@@ -73,7 +78,7 @@ sealed class Connection(Socket socket)
         switch (frame)
         {
             case Hello:
-                Queue(new Welcome(ChatClient.ProtocolVersion, "floor", 1 << 20, 64 * 1024, 1000, 500));
+                Queue(new Welcome(ChatClient.ProtocolVersion, "floor", BufferBytes - FrameCodec.HeaderBytes, 16 * 1024, 1000, 500));
                 break;
             case Register r:
             {
@@ -86,8 +91,11 @@ sealed class Connection(Socket socket)
             }
             case Login l when Floor.Tokens.TryGetValue(l.Token, out var user):
                 _user = user;
-                user.Online = this;
-                lock (user.Gate) Queue(new LoggedIn(l.RequestId, user.Id, user.Name, user.Phone, user.LastSeq));
+                lock (user.Gate)
+                {
+                    user.Online = this;
+                    Queue(new LoggedIn(l.RequestId, user.Id, user.Name, user.Phone, user.LastSeq));
+                }
                 break;
             case Sync s:
                 lock (_user!.Gate) Queue(new SyncComplete(_user.LastSeq));
@@ -100,13 +108,12 @@ sealed class Connection(Socket socket)
                 var messageId = "m" + Interlocked.Increment(ref Floor.NextMessage);
                 var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 Queue(new Accepted(s.RequestId, s.ClientMessageId, messageId, now));
-                Message entry;
-                lock (to.Gate)
+                lock (to.Gate) // entries leave in the order of their numbers
                 {
-                    entry = new Message(++to.LastSeq, messageId, _user!.Id, s.Text, now);
+                    var entry = new Message(++to.LastSeq, messageId, _user!.Id, s.Text, now);
                     to.Unacked.Enqueue((entry.Seq, _user, messageId));
+                    to.Online?.Write(entry);
                 }
-                to.Online?.Write(entry);
                 break;
             }
             case Ack a:
@@ -123,9 +130,8 @@ sealed class Connection(Socket socket)
                 var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
                 foreach (var group in acked.GroupBy(m => m.From))
                 {
-                    Receipt receipt;
-                    lock (group.Key.Gate) receipt = new Receipt(++group.Key.LastSeq, ReceiptStatus.Delivered, user.Id, group.Select(m => m.MessageId).ToList(), now);
-                    group.Key.Online?.Write(receipt);
+                    lock (group.Key.Gate)
+                        group.Key.Online?.Write(new Receipt(++group.Key.LastSeq, ReceiptStatus.Delivered, user.Id, group.Select(m => m.MessageId).ToList(), now));
                 }
                 break;
             }
