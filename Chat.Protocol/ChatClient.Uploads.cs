@@ -42,8 +42,9 @@ public sealed partial class ChatClient
     /// application's <see cref="ReconnectAsync"/>), asks the server how many bytes it holds (<see cref="ResumeUpload"/>)
     /// and continues from there, so the progress does not go back. If the server no longer knows the upload (its last
     /// chunk was stored and completed while the answer was lost, or it expired), the file is uploaded again from the start.
-    /// It fails when the client is not logged in again in time, is disposed, or the server's copy stops growing over
-    /// several tries.
+    /// It fails when the client is not logged in again in time, is disposed, the server's copy stops growing over
+    /// several tries, or the server stays busy with the upload (still writing a chunk the lost connection sent, or
+    /// another device's) for longer than this.
     /// </param>
     public async Task<UploadComplete> UploadAsync(Stream content, string contentType, string? uploadId = null,
         IProgress<TransferProgress>? progress = null, Action<string>? started = null, TimeSpan resumeWithin = default,
@@ -56,6 +57,7 @@ public sealed partial class ChatClient
         var resumes = 0;
         var restarts = 0;
         var held = -1L;
+        long? busySince = null; // when the server first said, of the chunks since its copy last grew, that it was busy
         while (true)
         {
             try
@@ -84,7 +86,7 @@ public sealed partial class ChatClient
                 }
                 if (told != status.UploadId) started?.Invoke(told = status.UploadId);
                 progress?.Report(new(status.Received, status.Size));
-                if (status.Received > held) (held, resumes) = (status.Received, 0); // the server's copy grew: the tries start again
+                if (status.Received > held) (held, resumes, busySince) = (status.Received, 0, null); // the server's copy grew: the tries start again
                 return await SendChunksAsync(content, status, progress, cancellationToken).ConfigureAwait(false);
             }
             catch (ChatException e) when (e.Code == ErrorCode.UnknownUpload && interrupted && resumeWithin > TimeSpan.Zero
@@ -95,22 +97,39 @@ public sealed partial class ChatClient
                 restarts++;
                 (uploadId, held, resumes) = (null, -1, 0);
             }
+            catch (ChatException e) when (e.Code == ErrorCode.UploadBusy && resumeWithin > TimeSpan.Zero
+                                          && StillWaiting(ref busySince, resumeWithin) && !cancellationToken.IsCancellationRequested)
+            {
+                // The server still writes a chunk the lost connection sent (on a busy server that can take seconds, longer
+                // than a few tries): it lets go of the upload once that chunk is written, so wait for it, up to resumeWithin.
+                interrupted = true;
+                if (!await LoggedInAgainAsync(resumeWithin, cancellationToken).ConfigureAwait(false)) throw;
+                var waited = Environment.TickCount64 - busySince!.Value;
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(waited / 4, 50, 1000)), cancellationToken).ConfigureAwait(false);
+            }
             catch (Exception e) when (resumeWithin > TimeSpan.Zero && IsResumable(e) && resumes < MaxUploadResumes
                                       && !cancellationToken.IsCancellationRequested)
             {
                 resumes++;
                 interrupted = true;
                 if (!await LoggedInAgainAsync(resumeWithin, cancellationToken).ConfigureAwait(false)) throw;
-                // a chunk of the lost connection may still be being written (UploadBusy): give it a moment
+                // a moment before asking again, longer with each try
                 await Task.Delay(TimeSpan.FromMilliseconds(50 * resumes), cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
+    /// <summary>Starts the clock at the first busy answer in a row; true while that was less than <paramref name="within"/> ago.</summary>
+    private static bool StillWaiting(ref long? since, TimeSpan within)
+    {
+        since ??= Environment.TickCount64;
+        return Environment.TickCount64 - since.Value < (long)within.TotalMilliseconds;
+    }
+
     /// <summary>Failures after which asking the server how far the upload got, and going on from there, can succeed.</summary>
     private static bool IsResumable(Exception e) => e switch
     {
-        ChatException c => c.Code is ErrorCode.Unavailable or ErrorCode.UploadBusy or ErrorCode.WrongOffset,
+        ChatException c => c.Code is ErrorCode.Unavailable or ErrorCode.WrongOffset, // (UploadBusy is waited for above)
         IOException or TimeoutException => true,
         _ => false,
     };

@@ -78,6 +78,57 @@ public sealed class UploadResumeTests
     }
 
     [Fact]
+    public async Task An_upload_the_server_is_still_busy_with_after_a_reconnect_is_waited_for_and_completes()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var proxy = TcpProxy.Start(node.Port);
+        await using var alice = await ChatClient.ConnectAsync(proxy.Address,
+            new ChatClientOptions { Device = "open", AutoReconnect = true, RequestTimeout = TimeSpan.FromSeconds(20) });
+        await alice.LoginAsync((await alice.RegisterAsync("Alice", Phones.Next())).Token);
+
+        var file = MediaTests.FakeFile("video/mp4", 3 << 20, seed: 9);
+        var uploadIds = new ConcurrentQueue<string>();
+        // A third of the way in, the test holds the upload's part file, as a slow server still writing a chunk of the
+        // lost connection does: every chunk is then answered UploadBusy for seconds (three here), longer than a few
+        // quick tries last. Taken here, while the client waits for this report, so the upload cannot finish first.
+        FileStream? holder = null;
+        var midway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var progress = new Inline(p =>
+        {
+            if (p.Done < 1 << 20 || midway.Task.IsCompleted) return;
+            var part = Path.Combine(node.DataDirectory, "media", "uploads", uploadIds.Single() + ".part");
+            var deadline = Environment.TickCount64 + 30_000;
+            while (holder is null)
+                try
+                {
+                    holder = new FileStream(part, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (IOException) when (Environment.TickCount64 < deadline && File.Exists(part))
+                {
+                    Thread.Sleep(1); // the server is writing a chunk this moment
+                }
+            midway.TrySetResult();
+        });
+        var uploading = alice.UploadAsync(new MemoryStream(file), "video/mp4", progress: progress, started: uploadIds.Enqueue,
+            resumeWithin: TimeSpan.FromSeconds(60));
+        await midway.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        proxy.DropConnections();
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the time the server stays busy: the case itself, not a wait for it
+        Assert.False(uploading.IsCompleted, uploading.Exception?.ToString());
+        await holder!.DisposeAsync();
+
+        var uploaded = await uploading.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Single(uploadIds); // the same upload went on
+        Assert.Equal(file.Length, uploaded.Size);
+        await using var bob = await node.NewUserAsync("Bob");
+        await bob.Client.SyncAsync(0);
+        await alice.SendMediaAsync(bob.Id, new MediaRef(uploaded.MediaId)).WaitAsync(TimeSpan.FromSeconds(30));
+        using var downloaded = new MemoryStream();
+        await bob.Client.DownloadAsync((await bob.Client.NextOfAsync<Message>(30)).Media!.MediaId, downloaded);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(file)), Convert.ToHexString(SHA256.HashData(downloaded.ToArray())));
+    }
+
+    [Fact]
     public async Task An_upload_completed_while_its_answer_was_lost_is_uploaded_again_and_the_file_arrives_whole()
     {
         await using var node = await TestNode.StartAsync();
