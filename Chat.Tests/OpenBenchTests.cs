@@ -37,8 +37,10 @@ public sealed class OpenBenchTests : IAsyncLifetime
         Assert.Equal(0, Count("lost"));
         Assert.Equal(0, Count("out_of_order"));
         Assert.Equal(400, Count("measured")); // the latencies are those of the 2 s after the warm-up
-        // arrivals spread by a stall of the busy test machine lower it; sending on time is what the bench guarantees
-        Assert.InRange(r.GetProperty("achieved_per_s").GetDouble(), 100, 300);
+        // a stall of the busy test machine moves it either way: arrivals spread by a stall lower it, and a stall at the
+        // start of the measured 2 s squeezes its arrivals into less time and raises it (305/s in one run: the first
+        // arrivals 0.7 s late); sending on time is what the bench guarantees
+        Assert.InRange(r.GetProperty("achieved_per_s").GetDouble(), 100, 400);
     }
 
     [Fact]
