@@ -61,10 +61,10 @@ sealed class Connection(Socket socket)
                 Flush();
             }
         }
-        catch (Exception e) when (e is SocketException or FrameViolationException or InvalidCastException or NullReferenceException)
+        catch (Exception e) when (e is SocketException or FrameViolationException)
         {
-            // a peer gone, a frame it cannot read, or a frame before Login: the connection ends (the node would answer
-            // with an Error first; the bench never does any of these)
+            // a peer gone, a frame it cannot read, or one before Login: the connection ends (the node would answer with
+            // an Error first; the bench never does any of these)
         }
         finally
         {
@@ -77,6 +77,8 @@ sealed class Connection(Socket socket)
     {
         switch (frame)
         {
+            case Sync or Send or Ack when _user is null:
+                throw new FrameViolationException(ErrorCode.WrongState, "log in first");
             case Hello:
                 Queue(new Welcome(ChatClient.ProtocolVersion, "floor", BufferBytes - FrameCodec.HeaderBytes, 16 * 1024, 1000, 500));
                 break;
