@@ -48,10 +48,14 @@ internal static class DueTimeWait
 
     private static void UntilPrecisely(long due)
     {
-        if (due - Stopwatch.GetTimestamp() < NotWorthSleeping) return;
-        var request = new TimeSpec { Seconds = due / 1_000_000_000, Nanoseconds = due % 1_000_000_000 };
-        // an absolute deadline: a signal that interrupts the wait does not move it
-        while (ClockNanosleep(ClockMonotonic, TimerAbsolute, ref request, IntPtr.Zero) == Interrupted) { }
+        if (due - Stopwatch.GetTimestamp() >= NotWorthSleeping)
+        {
+            var request = new TimeSpec { Seconds = due / 1_000_000_000, Nanoseconds = due % 1_000_000_000 };
+            // an absolute deadline: a signal that interrupts the wait does not move it
+            while (ClockNanosleep(ClockMonotonic, TimerAbsolute, ref request, IntPtr.Zero) == Interrupted) { }
+        }
+        // the last few microseconds (or the whole wait, when it was too short for a sleep) spun, never returning early
+        while (Stopwatch.GetTimestamp() < due) Thread.SpinWait(20);
     }
 
     /// <summary>The fallback: whole-millisecond sleeps, each ending up to a millisecond after the due time.</summary>
