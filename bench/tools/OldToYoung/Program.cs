@@ -3,11 +3,15 @@ using Microsoft.Diagnostics.Runtime;
 // Counts the references from old objects (generation 2, large and pinned objects) to young ones (generations 0 and 1)
 // in a running node, by holder type and field, and the card table's set bytes under old objects, by the types lying on
 // them: what the next young collection will read through.
+// With --young, it prints instead what generations 0 and 1 hold, by type (bytes, objects): what the last collections
+// promoted and what the next ones will find, dead or alive.
 // Attaching suspends the process for a few seconds.
-//   dotnet run -c Release --project bench/tools/OldToYoung -- PID [path of libmscordaccore.so]
+//   dotnet run -c Release --project bench/tools/OldToYoung -- PID [--young] [path of libmscordaccore.so]
+var young = args.Contains("--young");
+args = args.Where(a => a != "--young").ToArray();
 if (args.Length < 1 || !int.TryParse(args[0], out var pid))
 {
-    Console.Error.WriteLine("usage: OldToYoung PID [libmscordaccore.so]");
+    Console.Error.WriteLine("usage: OldToYoung PID [--young] [libmscordaccore.so]");
     return 2;
 }
 var dac = args.Length > 1 ? args[1]
@@ -16,6 +20,26 @@ using var target = DataTarget.AttachToProcess(pid, suspend: true);
 // the runtime's own DAC, whatever version it reports (the node and this tool run on the same runtime)
 using var runtime = target.ClrVersions[0].CreateRuntime(dac, ignoreMismatch: true);
 var heap = runtime.Heap;
+if (young)
+{
+    var census = new Dictionary<(Generation Generation, string Type), (long Objects, long Bytes)>();
+    foreach (var obj in heap.EnumerateObjects())
+    {
+        var generation = heap.GetSegmentByAddress(obj.Address)?.GetGeneration(obj.Address);
+        if (generation is not (Generation.Generation0 or Generation.Generation1)) continue;
+        var key = (generation.Value, obj.Type?.Name ?? "?");
+        var (n, bytes) = census.GetValueOrDefault(key);
+        census[key] = (n + 1, bytes + (long)obj.Size);
+    }
+    foreach (var generation in new[] { Generation.Generation1, Generation.Generation0 })
+    {
+        var held = census.Where(p => p.Key.Generation == generation).OrderByDescending(p => p.Value.Bytes).ToList();
+        Console.WriteLine($"{generation}: {held.Sum(p => p.Value.Bytes) / 1048576.0:0.0} MB in {held.Sum(p => p.Value.Objects)} objects");
+        Console.WriteLine("     bytes   objects  type");
+        foreach (var ((_, type), (n, bytes)) in held.Take(30)) Console.WriteLine($"{bytes,10} {n,9}  {Short(type)}");
+    }
+    return 0;
+}
 var byHolder = new Dictionary<string, (long Refs, long Holders)>();
 var byField = new Dictionary<string, long>();
 var cards = new HashSet<ulong>();
