@@ -17,22 +17,23 @@ internal sealed class GcPauseLog : EventListener
     private int _generation;
     private bool _inGc;
     private static readonly bool Steps = Environment.GetEnvironmentVariable("CHAT_GC_STEPS") == "1";
-    private readonly bool _allocations;
+    /// <summary>
+    /// Static, not passed in: the base constructor may enable the runtime's events (<see cref="OnEventSourceCreated"/>)
+    /// before this constructor runs, and a level raised afterwards did not always take (no allocation samples came in a
+    /// node that had started itself again with the collector's settings).
+    /// </summary>
+    private static readonly bool s_allocations = Environment.GetEnvironmentVariable("CHAT_GC_TRACE") == "alloc";
     private readonly Dictionary<string, long> _sampled = [];
     private long _sampledTotal;
     private DateTime _lastReport = DateTime.UtcNow;
 
-    private GcPauseLog(bool allocations)
+    private GcPauseLog()
     {
-        _allocations = allocations;
-        // EventListener may call OnEventSourceCreated from its base constructor, before the field above is set
-        foreach (var source in EventSource.GetSources()) Enable(source);
     }
 
     public static GcPauseLog? FromEnvironment() => Environment.GetEnvironmentVariable("CHAT_GC_TRACE") switch
     {
-        "1" => new GcPauseLog(false),
-        "alloc" => new GcPauseLog(true),
+        "1" or "alloc" => new GcPauseLog(),
         _ => null,
     };
 
@@ -41,7 +42,7 @@ internal sealed class GcPauseLog : EventListener
     private void Enable(EventSource source)
     {
         if (source.Name == "Microsoft-Windows-DotNETRuntime")
-            EnableEvents(source, _allocations ? EventLevel.Verbose : EventLevel.Informational, (EventKeywords)0x1); // the GC keyword
+            EnableEvents(source, s_allocations ? EventLevel.Verbose : EventLevel.Informational, (EventKeywords)0x1); // the GC keyword
     }
 
     private void Sample(EventWrittenEventArgs e)

@@ -46,6 +46,43 @@ public sealed class CollectorSettingsTests
     }
 
     [Fact]
+    public async Task A_node_started_again_with_the_collectors_settings_still_samples_what_it_allocates_when_asked()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var data = TestNode.NewDataDirectory();
+        var lines = new ConcurrentQueue<string>();
+        var sampled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // with the warm-up, as a node starts by default (tests turn it off): with it the samples once went missing
+        var warm = data + "-warm.conf";
+        try
+        {
+            File.WriteAllText(warm, "chat.startup.warm-up = on\n");
+            await using var node = await NodeProcess.StartAsync(data, extraArgs: ["--config", warm],
+                output: l =>
+                {
+                    lines.Enqueue(l);
+                    if (l.StartsWith("alloc: ", StringComparison.Ordinal)) sampled.TrySetResult();
+                },
+                environment: new Dictionary<string, string> { ["CHAT_GC_TRACE"] = "alloc" });
+            Assert.Equal("1", Environ(node.Pid)["DOTNET_gcServer"]); // the program started again, as by default
+            Assert.Contains(lines, l => l.Contains("before listening", StringComparison.Ordinal)); // and warmed up
+            await using var client = await ChatClient.ConnectAsync("127.0.0.1", node.Port);
+            var me = (await client.LoginAsync((await client.RegisterAsync("Ada", Phones.Next())).Token)).UserId;
+            // the samples are reported every 10 s of the node's life: notes to self until the first report, at most 60 s
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            for (var n = 0; !sampled.Task.IsCompleted && !deadline.IsCancellationRequested; n++)
+                await client.SendAsync(me, $"note {n}");
+            Assert.True(sampled.Task.IsCompleted, "no allocation report within 60 s: " + string.Join(" | ", lines.Where(l => l.StartsWith("gc", StringComparison.Ordinal)).Take(3)));
+            Assert.Contains(lines, l => l.StartsWith("gc: ", StringComparison.Ordinal)); // and the collections, as with CHAT_GC_TRACE=1
+        }
+        finally
+        {
+            TestNode.TryDelete(data);
+            File.Delete(warm);
+        }
+    }
+
+    [Fact]
     public async Task An_operator_who_sets_one_of_the_collectors_settings_gets_none_of_the_others_from_the_node()
     {
         if (!OperatingSystem.IsLinux()) return;
